@@ -1,0 +1,4 @@
+//! The softpos terminal.
+#![forbid(unsafe_code)]
+
+fn main() {}
