@@ -4,7 +4,10 @@
 //! - [`key`]: secret key types (zeroized on drop, no `Debug`).
 //! - [`cryptogram`]: EMV Book 2 Annex A1.4 ICC master key derivation, session keys, application
 //!   cryptograms (ARQC/TC/AAC) and ARPC.
-//! - (to come: `dukpt`, `pin_block`, `mac`.)
+//! - [`mac`]: ISO/IEC 9797-1 MAC algorithm 3 (retail MAC).
+//! - (to come: `dukpt`, `tdes_dukpt`, `pin_block`, AES-CMAC in `mac`.)
 
+mod block;
 pub mod cryptogram;
 pub mod key;
+pub mod mac;
