@@ -9,5 +9,7 @@
 
 mod block;
 pub mod cryptogram;
+pub mod dukpt;
 pub mod key;
 pub mod mac;
+pub mod pin_block;

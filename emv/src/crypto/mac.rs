@@ -3,9 +3,14 @@
 //! - [`retail_mac`]: ISO/IEC 9797-1 MAC algorithm 3 (the "retail MAC": a single-DES CBC chain
 //!   under K1, then the last block decrypted under K2 and encrypted under K1), which EMV uses for
 //!   application cryptograms and ARPC method 2 (EMV Book 2 Annex A1.2.1).
+//! - [`aes_cmac`], [`verify_aes_cmac`]: AES-CMAC (NIST SP 800-38B, RFC 4493), used with the AES
+//!   DUKPT MAC keys (X9.24-3 key usages `2000`/`2001`) for ISO 8583 message MACs.
+
+use aes::{Aes128, Aes192, Aes256};
+use cmac::{Cmac, KeyInit, Mac};
 
 use super::block;
-use super::key::TdesKey16;
+use super::key::{AesKey, TdesKey16};
 
 /// ISO/IEC 9797-1 padding methods (§6.1.2, §6.1.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,4 +64,40 @@ pub fn retail_mac(key: &TdesKey16, data: &[u8], padding: Padding) -> [u8; 8] {
     k1.zeroize();
     k2.zeroize();
     out
+}
+
+/// AES-CMAC (NIST SP 800-38B) of `data`, full 16 bytes.
+pub fn aes_cmac(key: &AesKey, data: &[u8]) -> [u8; 16] {
+    fn run<C: cmac::block_api::CmacCipher + KeyInit>(key: &[u8], data: &[u8]) -> [u8; 16]
+    where
+        Cmac<C>: Mac + KeyInit,
+    {
+        let mut out = [0u8; 16];
+        if let Ok(mut mac) = <Cmac<C> as KeyInit>::new_from_slice(key) {
+            mac.update(data);
+            let tag = mac.finalize().into_bytes();
+            for (o, t) in out.iter_mut().zip(tag.iter()) {
+                *o = *t;
+            }
+        }
+        out
+    }
+    let k = key.expose_secret();
+    match key.len() {
+        24 => run::<Aes192>(k, data),
+        32 => run::<Aes256>(k, data),
+        _ => run::<Aes128>(k, data),
+    }
+}
+
+/// Verifies an AES-CMAC in constant time. `mac` may be truncated to its leftmost 8 to 16 bytes
+/// (SP 800-38B §5.5 allows 64-bit tags; ISO 8583 DE 64/128 carry 8 bytes).
+pub fn verify_aes_cmac(key: &AesKey, data: &[u8], mac: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    if !(8..=16).contains(&mac.len()) {
+        return false;
+    }
+    let full = aes_cmac(key, data);
+    full.get(..mac.len())
+        .is_some_and(|prefix| bool::from(prefix.ct_eq(mac)))
 }
