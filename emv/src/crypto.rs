@@ -4,8 +4,9 @@
 //! - [`key`]: secret key types (zeroized on drop, no `Debug`).
 //! - [`cryptogram`]: EMV Book 2 Annex A1.4 ICC master key derivation, session keys, application
 //!   cryptograms (ARQC/TC/AAC) and ARPC.
-//! - [`mac`]: ISO/IEC 9797-1 MAC algorithm 3 (retail MAC).
-//! - (to come: `dukpt`, `tdes_dukpt`, `pin_block`, AES-CMAC in `mac`.)
+//! - [`mac`]: ISO/IEC 9797-1 MAC algorithm 3 (retail MAC) and AES-CMAC.
+//! - [`dukpt`]: AES DUKPT (ANSI X9.24-3-2017); [`tdes_dukpt`]: TDES DUKPT (X9.24-1:2009).
+//! - [`pin_block`]: ISO 9564-1 PIN blocks (formats 4, 0, 3) and PIN translation.
 
 mod block;
 pub mod cryptogram;
@@ -13,3 +14,4 @@ pub mod dukpt;
 pub mod key;
 pub mod mac;
 pub mod pin_block;
+pub mod tdes_dukpt;

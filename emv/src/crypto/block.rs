@@ -3,9 +3,6 @@
 //! Every function takes the key by reference and builds the cipher on the stack; the RustCrypto
 //! ciphers zeroize their round keys on drop (crate feature `zeroize`).
 
-// TODO(crypto): the AES and TDES-decrypt helpers are for the DUKPT modules being written.
-#![allow(dead_code)]
-
 use aes::{Aes128, Aes192, Aes256};
 use cipher::{Block, BlockCipherDecrypt, BlockCipherEncrypt, KeyInit};
 use des::{Des, TdesEde2};
