@@ -202,7 +202,11 @@ fn complete(
 
     // fDDA (Book C-3 §5.5): for an offline approval, or online when the TTQ asks for ODA.
     let aip_dda = session.card.get(0x82).and_then(|a| a.first()).is_some_and(|b| b & 0x20 != 0);
-    let wants_oda = cryptogram == CryptogramType::Tc || ttq[0] & TTQ1_ODA_FOR_ONLINE != 0;
+    let mut wants_oda = cryptogram == CryptogramType::Tc || ttq[0] & TTQ1_ODA_FOR_ONLINE != 0;
+    if scheme == Scheme::UnionPay && ttq[3] & k7::TTQ4_FDDA_01 == 0 {
+        // qPBOC TTQ byte 4 b8: this reader does not do fDDA 01.
+        wants_oda = false;
+    }
     let oda = if wants_oda && aip_dda && session.card.get(0x9F4B).is_some() {
         fdda(ctx, scheme, &session)
     } else {
@@ -334,8 +338,6 @@ pub(crate) fn gpo_command(pdol_data: &[u8]) -> Result<Command, KernelError> {
 
 /// TVR byte 1 b8: offline data authentication was not performed (EMV Book 3 Annex C5).
 pub(crate) const TVR1_ODA_NOT_PERFORMED: u8 = 0x80;
-/// TVR byte 1 b7: SDA failed.
-pub(crate) const TVR1_SDA_FAILED: u8 = 0x40;
 /// TVR byte 1 b6: ICC data missing.
 pub(crate) const TVR1_ICC_DATA_MISSING: u8 = 0x20;
 /// TVR byte 1 b4: DDA failed.
