@@ -1,1 +1,253 @@
-//! TODO: being written.
+//! The acquirer host: ISO 8583:1987 over mutually authenticated TLS 1.3, the simulated issuer
+//! and its SQLite ledger.
+//!
+//! The host is a library so tests and `softpos demo` can run it embedded:
+//!
+//! ```no_run
+//! # fn main() -> Result<(), hsm_sim::host::HostError> {
+//! use hsm_sim::host::{Host, HostConfig};
+//! let dir = std::path::PathBuf::from("/tmp/hsm-sim-data");
+//! let host = Host::start(HostConfig::new(&dir))?; // listens on 127.0.0.1:0
+//! let bundle = host.enroll("T0000001")?;          // what a terminal needs to connect
+//! println!("host on {}", host.local_addr());
+//! host.shutdown();
+//! # Ok(()) }
+//! ```
+//!
+//! The wire contract is `docs/iso8583.md`; the operator's guide is `docs/hsm-sim.md`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread;
+
+use tokio::sync::oneshot;
+
+use crate::iso8583::CodecError;
+
+pub mod bench;
+pub mod client;
+pub mod enrol;
+pub mod faults;
+pub mod issuer;
+pub mod ledger;
+pub mod pki;
+pub mod security;
+mod server;
+
+pub use enrol::EnrolmentBundle;
+pub use faults::{Fault, Faults};
+
+/// How to run the host.
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    /// Where the CA, keys, accounts and ledger live; created and seeded on first start.
+    pub data_dir: PathBuf,
+    /// The address to listen on (`127.0.0.1:0` picks a free port).
+    pub listen: SocketAddr,
+    /// Worker threads of the host's runtime.
+    pub worker_threads: usize,
+}
+
+impl HostConfig {
+    /// Defaults: listen on `127.0.0.1:0`, two worker threads.
+    pub fn new(data_dir: impl AsRef<Path>) -> Self {
+        Self {
+            data_dir: data_dir.as_ref().to_path_buf(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            worker_threads: 2,
+        }
+    }
+
+    /// Sets the listen address.
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = addr;
+        self
+    }
+}
+
+/// The acquirer host.
+#[derive(Debug)]
+pub struct Host;
+
+impl Host {
+    /// Creates (first start) or opens the data directory, binds the listener and serves on a
+    /// runtime of its own until [`HostHandle::shutdown`] (or drop).
+    pub fn start(config: HostConfig) -> Result<HostHandle, HostError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(HostError::io(&config.data_dir))?;
+        let security: Arc<dyn security::SecurityModule> =
+            Arc::new(security::HsmSecurity::load_or_create(&config.data_dir)?);
+        let state = server::ServerState::open(&config.data_dir, security)?;
+        let std_listener =
+            std::net::TcpListener::bind(config.listen).map_err(HostError::io(&config.data_dir))?;
+        std_listener
+            .set_nonblocking(true)
+            .map_err(HostError::io(&config.data_dir))?;
+        let local_addr = std_listener
+            .local_addr()
+            .map_err(HostError::io(&config.data_dir))?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(config.worker_threads.max(1))
+            .thread_name("hsm-sim-host")
+            .enable_all()
+            .build()
+            .map_err(HostError::io(&config.data_dir))?;
+        let (shutdown_tx, shutdown_rx) = oneshot::channel();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let serving = state.clone();
+        let thread = thread::Builder::new()
+            .name("hsm-sim-host".to_owned())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    match tokio::net::TcpListener::from_std(std_listener) {
+                        Ok(listener) => {
+                            let _ = ready_tx.send(Ok(()));
+                            server::serve(listener, serving, shutdown_rx).await;
+                        }
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                        }
+                    }
+                });
+                runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+            })
+            .map_err(HostError::io(&config.data_dir))?;
+        ready_rx
+            .recv()
+            .map_err(|_| HostError::Stopped)?
+            .map_err(HostError::io(&config.data_dir))?;
+        tracing::info!(%local_addr, data = %config.data_dir.display(), "acquirer host listening");
+        Ok(HostHandle {
+            local_addr,
+            data_dir: config.data_dir,
+            state,
+            shutdown: Some(shutdown_tx),
+            thread: Some(thread),
+        })
+    }
+}
+
+/// A running host. Dropping it shuts the host down.
+pub struct HostHandle {
+    local_addr: SocketAddr,
+    data_dir: PathBuf,
+    state: server::ServerState,
+    shutdown: Option<oneshot::Sender<()>>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl HostHandle {
+    /// The address the host listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The ledger database file (open it with [`ledger::LedgerView::open`]).
+    pub fn ledger_path(&self) -> PathBuf {
+        self.data_dir.join(ledger::LEDGER_FILE)
+    }
+
+    /// The fault switches (shared with the running server).
+    pub fn faults(&self) -> &Faults {
+        self.state.faults()
+    }
+
+    /// Issues the enrolment bundle of `terminal_id` for this host's address.
+    pub fn enroll(&self, terminal_id: &str) -> Result<EnrolmentBundle, HostError> {
+        enrol::enroll(&self.data_dir, terminal_id, &self.local_addr.to_string())
+    }
+
+    /// Stops accepting, closes connections, flushes the ledger and waits for the host thread.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for HostHandle {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl std::fmt::Debug for HostHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostHandle")
+            .field("local_addr", &self.local_addr)
+            .field("data_dir", &self.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Errors of the host layer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HostError {
+    /// A file or socket operation failed.
+    #[error("I/O error on {path}")]
+    Io {
+        /// The file, directory or address involved.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The ledger database failed.
+    #[error("ledger error")]
+    Ledger(#[from] rusqlite::Error),
+    /// Certificate generation failed.
+    #[error("certificate generation failed")]
+    Certificate(#[from] rcgen::Error),
+    /// TLS configuration or handshake failed.
+    #[error("TLS error: {0}")]
+    Tls(String),
+    /// A rustls error.
+    #[error("TLS error")]
+    Rustls(#[from] rustls::Error),
+    /// A PEM file holds no usable certificate or key.
+    #[error("bad PEM data")]
+    BadPem,
+    /// A terminal ID is not 8 characters `A-Z0-9`.
+    #[error("terminal ID must be 8 characters A-Z0-9")]
+    BadTerminalId,
+    /// An enrolment bundle file is missing or malformed.
+    #[error("bad enrolment bundle: {0}")]
+    BadBundle(String),
+    /// A message could not be encoded or decoded.
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+    /// The host closed the connection without answering.
+    #[error("connection closed by the host")]
+    ConnectionClosed,
+    /// No answer within the client's timeout.
+    #[error("timed out")]
+    Timeout,
+    /// The HSM refused or failed an operation.
+    #[error("HSM error: {0}")]
+    Hsm(String),
+    /// The host has stopped.
+    #[error("host stopped")]
+    Stopped,
+}
+
+impl HostError {
+    pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Self + '_ {
+        move |source| Self::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}

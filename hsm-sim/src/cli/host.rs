@@ -1,14 +1,125 @@
-//! `hsm-sim` console commands for the host area.
+//! `hsm-sim` console commands for the host area: `serve`, `enroll`, `bench`.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::host::faults::FaultSpec;
+use crate::host::{Host, HostConfig, enrol};
 
 /// The host commands.
 #[derive(Debug, clap::Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Runs the acquirer host (ISO 8583 over mutual TLS 1.3) until SIGTERM or Ctrl-C. Creates
+    /// the CA, keys and seeded accounts in the data directory on first start.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = DEFAULT_LISTEN)]
+        listen: SocketAddr,
+        /// Data directory (CA, keys, ledger).
+        #[arg(long, default_value = DEFAULT_DATA)]
+        data: PathBuf,
+        /// Test fault switch: `delay=MS`, `drop[=N]`, `close[=N]`, `bad-mac[=N]` (repeatable).
+        #[arg(long = "fault")]
+        faults: Vec<FaultSpec>,
+    },
+    /// Writes a terminal's enrolment bundle: client certificate and key, host CA, DUKPT
+    /// initial key and KSN, host address.
+    Enroll {
+        /// The terminal ID (DE 41), 8 characters A-Z0-9.
+        #[arg(long)]
+        terminal_id: String,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// The host's data directory.
+        #[arg(long, default_value = DEFAULT_DATA)]
+        data: PathBuf,
+        /// The host address written into the bundle.
+        #[arg(long, default_value = DEFAULT_LISTEN)]
+        host: String,
+    },
+    /// Load test: N concurrent TLS terminals send 0200s with a PIN block and an ARQC to an
+    /// embedded host; prints authorizations per second and p50/p99 latency.
+    Bench(crate::host::bench::BenchArgs),
+}
 
 impl Command {
     /// Runs the command.
     pub fn run(self) -> anyhow::Result<ExitCode> {
-        match self {}
+        match self {
+            Self::Serve {
+                listen,
+                data,
+                faults,
+            } => serve(listen, data, &faults),
+            Self::Enroll {
+                terminal_id,
+                out,
+                data,
+                host,
+            } => {
+                let bundle = enrol::enroll(&data, &terminal_id, &host)
+                    .with_context(|| format!("enrolling {terminal_id}"))?;
+                bundle
+                    .write(&out)
+                    .with_context(|| format!("writing {}", out.display()))?;
+                println!(
+                    "enrolment bundle of {terminal_id} written to {}",
+                    out.display()
+                );
+                if bundle.dukpt.is_none() {
+                    println!("warning: the HSM issued no DUKPT key; online PIN is not available");
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            Self::Bench(args) => {
+                let report = crate::host::bench::run(&args)?;
+                println!("{report}");
+                Ok(ExitCode::SUCCESS)
+            }
+        }
     }
 }
+
+fn serve(listen: SocketAddr, data: PathBuf, faults: &[FaultSpec]) -> anyhow::Result<ExitCode> {
+    let host = Host::start(HostConfig::new(&data).listen(listen))
+        .with_context(|| format!("starting the host in {}", data.display()))?;
+    for fault in faults {
+        fault.apply(host.faults());
+        println!("fault switch armed: {fault:?}");
+    }
+    println!("hsm-sim acquirer host listening on {}", host.local_addr());
+    println!("  data directory: {}", data.display());
+    println!("  host CA:        {}", data.join("ca.pem").display());
+    println!("  ledger:         {}", host.ledger_path().display());
+    println!(
+        "  enrol a terminal: hsm-sim enroll --terminal-id T0000001 --out DIR --data {}",
+        data.display()
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let mut term = signal(SignalKind::terminate())?;
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        tokio::signal::ctrl_c().await?;
+        anyhow::Ok(())
+    })?;
+    println!("shutting down");
+    host.shutdown();
+    Ok(ExitCode::SUCCESS)
+}
+
+const DEFAULT_LISTEN: &str = "127.0.0.1:8583";
+const DEFAULT_DATA: &str = "hsm-sim-data";

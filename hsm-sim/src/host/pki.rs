@@ -1,0 +1,262 @@
+//! The host's small PKI: a CA that signs the host's server certificate and one client
+//! certificate per terminal, and the rustls configurations of both ends (TLS 1.3 only, mutual
+//! authentication, explicit `ring` provider).
+//!
+//! A terminal certificate binds the terminal ID twice: subject CN = terminal ID, and the DNS SAN
+//! `<tid lower case>.terminal.softpos.invalid`, which the host checks against DE 41 with
+//! rustls-webpki (`docs/iso8583.md` §1).
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose,
+};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use zeroize::Zeroizing;
+
+use super::HostError;
+
+/// The suffix of a terminal certificate's DNS SAN.
+pub const TERMINAL_SAN_SUFFIX: &str = ".terminal.softpos.invalid";
+
+/// The host CA: its certificate (PEM) and signing key. The key never leaves the data directory.
+pub struct HostCa {
+    cert_pem: String,
+    key: KeyPair,
+}
+
+impl HostCa {
+    /// Loads the CA from `dir/ca.pem` and `dir/ca.key`, creating both on first use.
+    pub fn load_or_create(dir: &Path) -> Result<Self, HostError> {
+        let cert_path = dir.join(CA_CERT_FILE);
+        let key_path = dir.join(CA_KEY_FILE);
+        if cert_path.exists() && key_path.exists() {
+            let cert_pem = fs::read_to_string(&cert_path).map_err(HostError::io(&cert_path))?;
+            let key_pem =
+                Zeroizing::new(fs::read_to_string(&key_path).map_err(HostError::io(&key_path))?);
+            let key = KeyPair::from_pem(&key_pem)?;
+            return Ok(Self { cert_pem, key });
+        }
+        let key = KeyPair::generate()?;
+        let cert = ca_params().self_signed(&key)?;
+        let ca = Self {
+            cert_pem: cert.pem(),
+            key,
+        };
+        write_secret(&key_path, ca.key.serialize_pem().as_bytes())?;
+        fs::write(&cert_path, &ca.cert_pem).map_err(HostError::io(&cert_path))?;
+        Ok(ca)
+    }
+
+    /// The CA certificate in PEM.
+    pub fn cert_pem(&self) -> &str {
+        &self.cert_pem
+    }
+
+    /// Issues the host's server certificate (SANs `localhost`, `127.0.0.1`), returning the
+    /// certificate PEM and key PEM.
+    pub fn issue_server(&self) -> Result<(String, Zeroizing<String>), HostError> {
+        let mut params =
+            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])?;
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "hsm-sim acquirer host");
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.use_authority_key_identifier_extension = true;
+        self.issue(params)
+    }
+
+    /// Issues a terminal client certificate for `terminal_id`, returning certificate PEM and
+    /// key PEM.
+    pub fn issue_terminal(
+        &self,
+        terminal_id: &str,
+    ) -> Result<(String, Zeroizing<String>), HostError> {
+        check_terminal_id(terminal_id)?;
+        let mut params = CertificateParams::new(vec![terminal_san(terminal_id)])?;
+        params
+            .distinguished_name
+            .push(DnType::CommonName, terminal_id);
+        params
+            .distinguished_name
+            .push(DnType::OrganizationalUnitName, "softpos terminals");
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.use_authority_key_identifier_extension = true;
+        self.issue(params)
+    }
+
+    fn issue(&self, params: CertificateParams) -> Result<(String, Zeroizing<String>), HostError> {
+        let key = KeyPair::generate()?;
+        let ca_params = ca_params();
+        let issuer = Issuer::from_params(&ca_params, &self.key);
+        let cert = params.signed_by(&key, &issuer)?;
+        Ok((cert.pem(), Zeroizing::new(key.serialize_pem())))
+    }
+}
+
+/// Checks that a terminal ID is 8 characters `A-Z0-9` (`docs/iso8583.md` §1).
+pub fn check_terminal_id(terminal_id: &str) -> Result<(), HostError> {
+    let ok = terminal_id.len() == 8
+        && terminal_id
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    if ok {
+        Ok(())
+    } else {
+        Err(HostError::BadTerminalId)
+    }
+}
+
+/// The DNS SAN that binds `terminal_id` in its client certificate.
+pub fn terminal_san(terminal_id: &str) -> String {
+    format!("{}{TERMINAL_SAN_SUFFIX}", terminal_id.to_ascii_lowercase())
+}
+
+/// Whether the client certificate `cert` was issued for `terminal_id` (its DNS SAN). The chain
+/// itself was already verified by the TLS handshake.
+pub fn certificate_names_terminal(cert: &CertificateDer<'_>, terminal_id: &str) -> bool {
+    if check_terminal_id(terminal_id).is_err() {
+        return false;
+    }
+    let Ok(end_entity) = webpki::EndEntityCert::try_from(cert) else {
+        return false;
+    };
+    let Ok(name) = ServerName::try_from(terminal_san(terminal_id)) else {
+        return false;
+    };
+    end_entity.verify_is_valid_for_subject_name(&name).is_ok()
+}
+
+/// The host's rustls configuration: TLS 1.3 only, client certificates required and verified
+/// against the host CA.
+pub fn server_config(
+    ca_pem: &str,
+    cert_pem: &str,
+    key_pem: &str,
+) -> Result<Arc<ServerConfig>, HostError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let roots = Arc::new(root_store(ca_pem)?);
+    let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider.clone())
+        .build()
+        .map_err(|e| HostError::Tls(e.to_string()))?;
+    let config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(parse_certs(cert_pem)?, parse_key(key_pem)?)?;
+    Ok(Arc::new(config))
+}
+
+/// A terminal's rustls configuration: TLS 1.3 only, trusting only the host CA, presenting the
+/// terminal certificate.
+pub fn client_config(
+    ca_pem: &str,
+    cert_pem: &str,
+    key_pem: &str,
+) -> Result<Arc<ClientConfig>, HostError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_root_certificates(root_store(ca_pem)?)
+        .with_client_auth_cert(parse_certs(cert_pem)?, parse_key(key_pem)?)?;
+    Ok(Arc::new(config))
+}
+
+/// A client configuration without a client certificate (for tests of the refusal).
+pub fn client_config_without_certificate(ca_pem: &str) -> Result<Arc<ClientConfig>, HostError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_root_certificates(root_store(ca_pem)?)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// Writes a file readable only by its owner (keys).
+pub(crate) fn write_secret(path: &Path, bytes: &[u8]) -> Result<(), HostError> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(HostError::io(path))?;
+    file.write_all(bytes).map_err(HostError::io(path))?;
+    file.sync_all().map_err(HostError::io(path))
+}
+
+fn ca_params() -> CertificateParams {
+    let mut params = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, "hsm-sim host CA");
+    dn.push(DnType::OrganizationName, "softpos test acquirer");
+    params.distinguished_name = dn;
+    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    params
+}
+
+fn root_store(ca_pem: &str) -> Result<RootCertStore, HostError> {
+    let mut roots = RootCertStore::empty();
+    for cert in parse_certs(ca_pem)? {
+        roots.add(cert)?;
+    }
+    Ok(roots)
+}
+
+fn parse_certs(pem: &str) -> Result<Vec<CertificateDer<'static>>, HostError> {
+    let certs = rustls_pemfile::certs(&mut pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| HostError::BadPem)?;
+    if certs.is_empty() {
+        return Err(HostError::BadPem);
+    }
+    Ok(certs)
+}
+
+fn parse_key(pem: &str) -> Result<PrivateKeyDer<'static>, HostError> {
+    rustls_pemfile::private_key(&mut pem.as_bytes())
+        .map_err(|_| HostError::BadPem)?
+        .ok_or(HostError::BadPem)
+}
+
+const CA_CERT_FILE: &str = "ca.pem";
+const CA_KEY_FILE: &str = "ca.key";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_ids() {
+        assert!(check_terminal_id("T0000001").is_ok());
+        assert!(check_terminal_id("t0000001").is_err());
+        assert!(check_terminal_id("T000001").is_err());
+        assert!(check_terminal_id("T00000-1").is_err());
+        assert_eq!(
+            terminal_san("T0000001"),
+            "t0000001.terminal.softpos.invalid"
+        );
+    }
+
+    #[test]
+    fn terminal_certificate_binds_its_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = HostCa::load_or_create(dir.path()).unwrap();
+        let (cert_pem, _key) = ca.issue_terminal("T0000001").unwrap();
+        let cert = parse_certs(&cert_pem).unwrap().remove(0);
+        assert!(certificate_names_terminal(&cert, "T0000001"));
+        assert!(!certificate_names_terminal(&cert, "T0000002"));
+        // The reloaded CA issues certificates that chain to the same CA certificate.
+        let again = HostCa::load_or_create(dir.path()).unwrap();
+        assert_eq!(again.cert_pem(), ca.cert_pem());
+    }
+}
