@@ -4,7 +4,32 @@
 //! read (SDA, DDA after INTERNAL AUTHENTICATE, fDDA after GPO and records, CDA after GENERATE
 //! AC). The kernel builds an [`OdaInput`] from the card's data and maps the [`OdaResult`] onto the
 //! TVR and its outcome rules. [`NotPerformed`] is the authenticator used until CA keys are
-//! configured. (The CA key store and the verifiers are being written.)
+//! configured; [`Authenticator`] is the real one, holding a [`CaKeyStore`].
+//!
+//! Layout:
+//! - [`CaKeyStore`]: certification authority public keys by RID and index, loaded from the
+//!   human-editable files of `assets/capk/` (format: `docs/capk.md`), checksums checked.
+//! - [`recover_issuer_public_key`], [`recover_icc_public_key`]: certificate recovery and checks
+//!   (EMV Book 2 §5.3, §6.3, §6.4).
+//! - [`verify_signed_static_data`] (SDA, Book 2 §5.4), [`verify_signed_dynamic_data`] (DDA and
+//!   fDDA, Book 2 §6.5), [`verify_combined_signature`] (CDA, Book 2 §6.6).
+//! - [`Authenticator`]: runs the whole chain for an [`OdaInput`] and says why it failed.
+
+mod authenticator;
+mod capk;
+mod certificate;
+mod rsa_key;
+mod signed_data;
+
+pub use authenticator::Authenticator;
+pub use capk::{CaKeyStore, CaPublicKey, CapkError, KeyExpiry};
+pub use certificate::{
+    IccPublicKey, IssuerPublicKey, recover_icc_public_key, recover_issuer_public_key,
+};
+pub use signed_data::{
+    CombinedSignature, transaction_data_hash_code, verify_combined_signature,
+    verify_signed_dynamic_data, verify_signed_static_data,
+};
 
 /// The ODA method the card and terminal agreed on (EMV Book 3 §10.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +105,9 @@ pub struct CdaInput<'a> {
 pub enum OdaFailure {
     /// No CA public key for the RID and index (or no `8F`).
     CaKeyNotFound,
+    /// The CA public key for the RID and index expired before the transaction date (EMV Book 2
+    /// §11.2.2: a terminal must not use a withdrawn key).
+    CaKeyExpired,
     /// Mandatory ODA data is missing from the card (`90`, `9F32`, `9F46`, `9F4B`, ...).
     MissingData(&'static str),
     /// The issuer public key certificate failed a check (header, format, hash, issuer ID...).
