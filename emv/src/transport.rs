@@ -80,7 +80,7 @@ pub enum TransportError {
     #[error("transport protocol error: {0}")]
     Protocol(&'static str),
     /// Any other failure of the underlying transport, with its source kept.
-    #[error("transport failure")]
+    #[error("transport failure: {0}")]
     Other(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
 }
 

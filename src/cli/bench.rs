@@ -1,0 +1,95 @@
+//! `softpos bench`: benchmarks that print figures.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+
+use super::CardArgs;
+use super::session::Session;
+use crate::tap::{Sale, transaction_request};
+
+/// The benchmarks.
+#[derive(Debug, Subcommand)]
+pub(crate) enum BenchCommand {
+    /// Card interaction time per tap through the reader (by default a virtual card through
+    /// pcscd + vpcd on loopback): p50, p99 and the kernel's CPU share.
+    Tap(BenchTapArgs),
+}
+
+/// Arguments of `softpos bench tap`.
+#[derive(Debug, Args)]
+pub(crate) struct BenchTapArgs {
+    /// Number of taps.
+    #[arg(long, default_value_t = 200)]
+    count: usize,
+    /// The amount of each tap.
+    #[arg(long, default_value = "12.34")]
+    amount: String,
+    #[command(flatten)]
+    card: CardArgs,
+}
+
+pub(super) fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        BenchCommand::Tap(mut args) => {
+            // The benchmark is about the card path; plug a virtual card in unless told otherwise.
+            args.card.demo = args.card.demo || args.card.reader.is_none();
+            tap(args)
+        }
+    }
+}
+
+fn tap(args: BenchTapArgs) -> anyhow::Result<ExitCode> {
+    let config = crate::config::load(args.card.config.as_deref())?;
+    let amount = super::tap::parse_amount(&args.amount, config.terminal.currency_exponent)?;
+    let oda = crate::tap::authenticator();
+    let mut session = Session::open(&args.card)?;
+    let mut totals = Vec::with_capacity(args.count);
+    let mut kernel = Vec::with_capacity(args.count);
+    let mut exchanges = 0;
+    for _ in 0..args.count {
+        let request = transaction_request(Sale {
+            amount,
+            currency_code: config.terminal.currency_code,
+            transaction_type: 0x00,
+        })
+        .context("the OS random source failed")?;
+        let report = session.tap(&config, oda.as_ref(), request, None)?;
+        totals.push(report.reader.total_time);
+        kernel.push(report.kernel_time);
+        exchanges = report.reader.exchanges;
+    }
+    totals.sort();
+    kernel.sort();
+    println!("reader: {}", session.describe());
+    println!("taps: {}, APDUs per tap: {exchanges}", args.count);
+    println!(
+        "card interaction per tap: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        ms(percentile(&totals, 50)),
+        ms(percentile(&totals, 99)),
+        ms(totals.last().copied().unwrap_or_default()),
+    );
+    println!(
+        "kernel CPU per tap: p50 {:.3} ms, p99 {:.3} ms",
+        ms(percentile(&kernel, 50)),
+        ms(percentile(&kernel, 99)),
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn percentile(sorted: &[Duration], p: usize) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let index = (sorted.len() * p)
+        .div_ceil(100)
+        .saturating_sub(1)
+        .min(sorted.len() - 1);
+    sorted[index]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}

@@ -1,0 +1,104 @@
+//! `softpos read-card`: what is on a card, for testers. The card is read with a status-check
+//! style transaction of the smallest amount, so the kernel walks the whole flow; nothing is sent
+//! to a host.
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Args;
+use emv::tlv::DecodedTlv;
+
+use super::CardArgs;
+use super::session::Session;
+use crate::tap::{Sale, transaction_request};
+
+/// Arguments of `softpos read-card`.
+#[derive(Debug, Args)]
+pub(crate) struct ReadCardArgs {
+    /// Print every APDU (sensitive fields redacted).
+    #[arg(long)]
+    trace: bool,
+    #[command(flatten)]
+    card: CardArgs,
+}
+
+pub(super) fn run(args: ReadCardArgs) -> anyhow::Result<ExitCode> {
+    let config = crate::config::load(args.card.config.as_deref())?;
+    let oda = crate::tap::authenticator();
+    let mut session = Session::open(&args.card)?;
+    println!("Reader: {}", session.describe());
+    let request = transaction_request(Sale {
+        amount: 1,
+        currency_code: config.terminal.currency_code,
+        transaction_type: 0x00,
+    })
+    .context("the OS random source failed")?;
+    let mut print_trace = |event: emv::kernel::TraceEvent| println!("  {event}");
+    let trace: Option<&mut dyn FnMut(emv::kernel::TraceEvent)> = if args.trace {
+        Some(&mut print_trace)
+    } else {
+        None
+    };
+    let report = session.tap(&config, oda.as_ref(), request, trace)?;
+    let card = &report.outcome.card;
+    println!(
+        "Application label: {}",
+        card.label.as_deref().unwrap_or("-")
+    );
+    println!(
+        "AID: {}",
+        card.aid
+            .as_deref()
+            .map(hex::encode_upper)
+            .unwrap_or_else(|| "-".into())
+    );
+    println!(
+        "Kernel: {}",
+        report
+            .outcome
+            .kernel
+            .map(|k| k.byte().to_string())
+            .unwrap_or_else(|| "-".into())
+    );
+    println!(
+        "PAN: {}",
+        card.masked_pan.as_ref().map(|p| p.as_str()).unwrap_or("-")
+    );
+    println!(
+        "Expiry (YYMM): {}",
+        card.expiry_yymm.as_deref().unwrap_or("-")
+    );
+    println!(
+        "AIP: {}",
+        card.aip
+            .map(hex::encode_upper)
+            .unwrap_or_else(|| "-".into())
+    );
+    println!(
+        "AFL: {}",
+        card.afl
+            .as_deref()
+            .map(hex::encode_upper)
+            .unwrap_or_else(|| "-".into())
+    );
+    println!(
+        "CVM list: {}",
+        card.cvm_list
+            .as_deref()
+            .map(hex::encode_upper)
+            .unwrap_or_else(|| "-".into())
+    );
+    for record in &card.records {
+        println!("{}:", record.source);
+        print_objects(&record.objects, 1);
+    }
+    super::tap::print_report(&report);
+    Ok(super::tap::exit_code(&report.outcome))
+}
+
+fn print_objects(objects: &[DecodedTlv], depth: usize) {
+    for o in objects {
+        println!("{}{} {}: {}", "  ".repeat(depth), o.tag, o.name, o.shown);
+        print_objects(&o.children, depth + 1);
+    }
+}

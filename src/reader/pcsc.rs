@@ -1,0 +1,310 @@
+//! The PC/SC implementation of [`emv::CardTransport`], with the `pcsc` crate.
+//!
+//! One tap is one PC/SC transaction (STYLE.md §6): [`PcscReader::tap`] connects to the card,
+//! begins a transaction, lends the kernel a transport for the length of the tap, and ends the
+//! transaction when the closure returns, whatever happened. A card reset by another
+//! application is reconnected once; a card pulled away or a reader unplugged becomes a clear
+//! [`TransportError`] for the kernel, which turns it into an outcome.
+
+use std::ffi::{CStr, CString};
+use std::time::{Duration, Instant};
+
+use emv::{CardTransport, Command, Response, TransportError};
+use pcsc::{Context, Disposition, Protocols, ReaderState, Scope, ShareMode, State};
+
+/// A reader the PC/SC service knows, and whether a card is in its field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReaderInfo {
+    /// The reader's name as PC/SC reports it (for example `Virtual PCD 00 00`).
+    pub name: String,
+    /// Whether a card is present.
+    pub card_present: bool,
+    /// The ATR of the card present, if any.
+    pub atr: Vec<u8>,
+}
+
+/// A PC/SC reader chosen by name.
+pub struct PcscReader {
+    context: Context,
+    name: CString,
+}
+
+impl PcscReader {
+    /// Lists the readers of the PC/SC service with their card status.
+    pub fn list() -> Result<Vec<ReaderInfo>, ReaderError> {
+        let context = establish()?;
+        let names = reader_names(&context)?;
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut states: Vec<ReaderState> = names
+            .iter()
+            .map(|n| ReaderState::new(n.clone(), State::UNAWARE))
+            .collect();
+        context
+            .get_status_change(Duration::ZERO, &mut states)
+            .map_err(ReaderError::Pcsc)?;
+        Ok(states
+            .iter()
+            .map(|s| ReaderInfo {
+                name: s.name().to_string_lossy().into_owned(),
+                card_present: s.event_state().contains(State::PRESENT),
+                atr: s.atr().to_vec(),
+            })
+            .collect())
+    }
+
+    /// Opens the reader called `name`, or, with `None`, the first reader that has a card (or
+    /// else the first reader).
+    pub fn open(name: Option<&str>) -> Result<Self, ReaderError> {
+        let context = establish()?;
+        let names = reader_names(&context)?;
+        let chosen = match name {
+            Some(wanted) => names
+                .into_iter()
+                .find(|n| n.to_string_lossy() == wanted)
+                .ok_or_else(|| ReaderError::UnknownReader(wanted.to_owned()))?,
+            None => {
+                let infos = Self::list()?;
+                let with_card = infos
+                    .iter()
+                    .find(|i| i.card_present)
+                    .map(|i| i.name.clone());
+                let first = infos
+                    .first()
+                    .map(|i| i.name.clone())
+                    .ok_or(ReaderError::NoReader)?;
+                CString::new(with_card.unwrap_or(first))
+                    .map_err(|_| ReaderError::UnknownReader("(name with a NUL byte)".into()))?
+            }
+        };
+        Ok(Self {
+            context,
+            name: chosen,
+        })
+    }
+
+    /// The reader's name.
+    pub fn name(&self) -> String {
+        self.name.to_string_lossy().into_owned()
+    }
+
+    /// Whether a card is in the field now.
+    pub fn card_present(&self) -> Result<bool, ReaderError> {
+        let mut states = [ReaderState::new(self.name.clone(), State::UNAWARE)];
+        self.context
+            .get_status_change(Duration::ZERO, &mut states)
+            .map_err(ReaderError::Pcsc)?;
+        Ok(states[0].event_state().contains(State::PRESENT))
+    }
+
+    /// Waits until a card is in the field, at most `timeout`.
+    pub fn wait_for_card(&self, timeout: Duration) -> Result<(), ReaderError> {
+        let deadline = Instant::now() + timeout;
+        let mut states = [ReaderState::new(self.name.clone(), State::UNAWARE)];
+        loop {
+            match self.context.get_status_change(
+                deadline.saturating_duration_since(Instant::now()),
+                &mut states,
+            ) {
+                Ok(()) => {}
+                Err(pcsc::Error::Timeout) => return Err(ReaderError::NoCardInTime),
+                Err(e) => return Err(map_reader_error(e)),
+            }
+            let event = states[0].event_state();
+            if event.contains(State::PRESENT) && !event.contains(State::MUTE) {
+                return Ok(());
+            }
+            if event.intersects(State::UNKNOWN | State::UNAVAILABLE) {
+                return Err(ReaderError::ReaderGone);
+            }
+            if Instant::now() >= deadline {
+                return Err(ReaderError::NoCardInTime);
+            }
+            states[0].sync_current_state();
+        }
+    }
+
+    /// Waits until the card has left the field, at most `timeout` (the "remove card" step).
+    pub fn wait_for_removal(&self, timeout: Duration) -> Result<(), ReaderError> {
+        let deadline = Instant::now() + timeout;
+        let mut states = [ReaderState::new(self.name.clone(), State::UNAWARE)];
+        loop {
+            match self.context.get_status_change(
+                deadline.saturating_duration_since(Instant::now()),
+                &mut states,
+            ) {
+                Ok(()) => {}
+                Err(pcsc::Error::Timeout) => return Err(ReaderError::NoCardInTime),
+                Err(e) => return Err(map_reader_error(e)),
+            }
+            if states[0].event_state().contains(State::EMPTY) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(ReaderError::NoCardInTime);
+            }
+            states[0].sync_current_state();
+        }
+    }
+
+    /// Runs one tap: connects to the card, holds a PC/SC transaction for the length of `f`,
+    /// and hands `f` a transport. The transaction ends (leaving the card powered) when `f`
+    /// returns. If another application reset the card before the tap, it is reconnected once.
+    pub fn tap<R>(
+        &self,
+        f: impl FnOnce(&mut dyn CardTransport) -> R,
+    ) -> Result<(R, TapInfo), ReaderError> {
+        let started = Instant::now();
+        let mut card = self.connect()?;
+        let atr = card
+            .status2_owned()
+            .map(|s| s.atr().to_vec())
+            .map_err(map_reader_error)?;
+        let transaction = match card.transaction2() {
+            Ok(t) => t,
+            Err((card, pcsc::Error::ResetCard)) => {
+                card.reconnect(ShareMode::Shared, Protocols::ANY, Disposition::LeaveCard)
+                    .map_err(map_reader_error)?;
+                card.transaction().map_err(map_reader_error)?
+            }
+            Err((_, e)) => return Err(map_reader_error(e)),
+        };
+        let connected = started.elapsed();
+        let mut transport = TransactionTransport {
+            card: &transaction,
+            exchanges: 0,
+        };
+        let result = f(&mut transport);
+        let exchanges = transport.exchanges;
+        // Ending the transaction fails only if the card has gone, which the result reports.
+        let _ = transaction.end(Disposition::LeaveCard);
+        Ok((
+            result,
+            TapInfo {
+                atr,
+                connect_time: connected,
+                total_time: started.elapsed(),
+                exchanges,
+            },
+        ))
+    }
+
+    fn connect(&self) -> Result<pcsc::Card, ReaderError> {
+        self.context
+            .connect(&self.name, ShareMode::Shared, Protocols::ANY)
+            .map_err(|e| match e {
+                pcsc::Error::NoSmartcard | pcsc::Error::RemovedCard => ReaderError::NoCard,
+                other => map_reader_error(other),
+            })
+    }
+}
+
+/// What a tap cost, for `softpos tap` and the benchmarks.
+#[derive(Debug, Clone)]
+pub struct TapInfo {
+    /// The card's answer to reset.
+    pub atr: Vec<u8>,
+    /// Time to connect and begin the PC/SC transaction.
+    pub connect_time: Duration,
+    /// Time from connect to the end of the transaction.
+    pub total_time: Duration,
+    /// Number of APDUs exchanged.
+    pub exchanges: usize,
+}
+
+/// Errors of the reader layer, before or around a tap.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReaderError {
+    /// The PC/SC service is not running.
+    #[error(
+        "the smart card service (pcscd) is not running; start it with `pcscd` or `scripts/run`"
+    )]
+    NoService,
+    /// The service knows no reader.
+    #[error("no card reader found; plug in a reader, or start a virtual card with `hsm-sim card`")]
+    NoReader,
+    /// The reader named by the user does not exist.
+    #[error("no reader called {0:?}; `softpos readers` lists them")]
+    UnknownReader(String),
+    /// No card in the field.
+    #[error("no card on the reader")]
+    NoCard,
+    /// No card came within the time allowed.
+    #[error("no card was presented in time")]
+    NoCardInTime,
+    /// The reader was unplugged.
+    #[error("the reader was unplugged")]
+    ReaderGone,
+    /// Any other PC/SC error.
+    #[error("PC/SC error")]
+    Pcsc(#[source] pcsc::Error),
+    /// The kernel driver was misused (a bug, reported rather than a panic).
+    #[error("kernel error: {0}")]
+    Kernel(String),
+}
+
+struct TransactionTransport<'a, 'tx> {
+    card: &'a pcsc::Transaction<'tx>,
+    exchanges: usize,
+}
+
+impl CardTransport for TransactionTransport<'_, '_> {
+    fn transmit(&mut self, command: &Command) -> Result<Response, TransportError> {
+        let bytes = command.try_serialize()?;
+        let mut buffer = [0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED];
+        self.exchanges += 1;
+        let answer = self
+            .card
+            .transmit(&bytes, &mut buffer)
+            .map_err(map_transport_error)?;
+        let response = Response::from_bytes(answer);
+        buffer.fill(0);
+        Ok(response?)
+    }
+}
+
+fn establish() -> Result<Context, ReaderError> {
+    Context::establish(Scope::User).map_err(|e| match e {
+        pcsc::Error::NoService | pcsc::Error::ServiceStopped => ReaderError::NoService,
+        other => ReaderError::Pcsc(other),
+    })
+}
+
+fn reader_names(context: &Context) -> Result<Vec<CString>, ReaderError> {
+    match context.list_readers_owned() {
+        Ok(names) => Ok(names
+            .into_iter()
+            .filter(|n| n.as_c_str() != pnp())
+            .collect()),
+        Err(pcsc::Error::NoReadersAvailable) => Ok(Vec::new()),
+        Err(e) => Err(map_reader_error(e)),
+    }
+}
+
+fn pnp() -> &'static CStr {
+    pcsc::PNP_NOTIFICATION()
+}
+
+fn map_reader_error(e: pcsc::Error) -> ReaderError {
+    match e {
+        pcsc::Error::NoService | pcsc::Error::ServiceStopped => ReaderError::NoService,
+        pcsc::Error::NoSmartcard | pcsc::Error::RemovedCard => ReaderError::NoCard,
+        pcsc::Error::ReaderUnavailable | pcsc::Error::UnknownReader => ReaderError::ReaderGone,
+        other => ReaderError::Pcsc(other),
+    }
+}
+
+fn map_transport_error(e: pcsc::Error) -> TransportError {
+    match e {
+        pcsc::Error::RemovedCard | pcsc::Error::NoSmartcard => TransportError::CardRemoved,
+        pcsc::Error::ResetCard => TransportError::CardReset,
+        pcsc::Error::ReaderUnavailable
+        | pcsc::Error::UnknownReader
+        | pcsc::Error::NoService
+        | pcsc::Error::ServiceStopped => TransportError::ReaderUnavailable,
+        pcsc::Error::Timeout => TransportError::Timeout,
+        other => TransportError::Other(Box::new(other)),
+    }
+}
