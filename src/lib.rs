@@ -11,5 +11,6 @@
 
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod reader;
 pub mod tap;

@@ -1,16 +1,16 @@
 //! Getting a card in front of the kernel: a real reader, or in demo mode a virtual card plugged
 //! into the vpcd reader (or run in process when pcscd is not running).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
 use emv::config::TerminalConfig;
-use emv::kernel::{Outcome, TraceEvent, TransactionRequest};
+use emv::kernel::{TraceEvent, TransactionRequest};
 use emv::oda::OfflineDataAuthenticator;
 use hsm_sim::card::{VirtualCard, vpcd};
 
 use super::CardArgs;
-use crate::reader::{PcscReader, ReaderError};
+use crate::demo;
+use crate::reader::{PcscReader, ReaderError, pcsc::TapInfo};
 use crate::tap::{self, TapReport};
 
 /// Where the card is.
@@ -31,41 +31,35 @@ impl Session {
             Ok(readers) => readers,
             Err(ReaderError::NoService) if args.demo => {
                 eprintln!("pcscd is not running: using an in-process virtual card");
-                return Ok(Self::InProcess(Box::new(virtual_card_for(&args.profile)?)));
+                return Ok(Self::InProcess(Box::new(demo::virtual_card(
+                    &args.profile,
+                )?)));
             }
             Err(e) => return Err(e.into()),
         };
         let card_present = readers
             .iter()
             .any(|r| r.card_present && args.reader.as_deref().is_none_or(|n| n == r.name));
-        let mut virtual_card = None;
-        let reader_name = if args.demo && !card_present {
+        if args.demo && !card_present {
             let name = args
                 .reader
                 .clone()
-                .unwrap_or_else(|| VIRTUAL_READER.to_owned());
-            let address = vpcd_address(&name).with_context(|| {
-                format!("--demo plugs a virtual card into a vpcd reader; {name:?} is not one")
-            })?;
-            virtual_card = Some(
-                vpcd::spawn(
-                    virtual_card_for(&args.profile)?,
-                    vpcd::Options::new(address),
-                )
-                .context("cannot plug the virtual card into vpcd")?,
-            );
-            Some(name)
-        } else {
-            args.reader.clone()
-        };
-        let reader = PcscReader::open(reader_name.as_deref())?;
-        if virtual_card.is_none() && !reader.card_present()? {
+                .unwrap_or_else(|| demo::VIRTUAL_READER.to_owned());
+            let reader = PcscReader::open(Some(&name))?;
+            let card = demo::plug_virtual_card(&args.profile, &reader)?;
+            return Ok(Self::Pcsc {
+                reader,
+                virtual_card: Some(card),
+            });
+        }
+        let reader = PcscReader::open(args.reader.as_deref())?;
+        if !reader.card_present()? {
             eprintln!("Present a card on {} ...", reader.name());
         }
         reader.wait_for_card(Duration::from_secs(args.wait))?;
         Ok(Self::Pcsc {
             reader,
-            virtual_card,
+            virtual_card: None,
         })
     }
 
@@ -97,13 +91,12 @@ impl Session {
         match self {
             Self::Pcsc { reader, .. } => Ok(tap::tap(reader, config, oda, request, trace)?),
             Self::InProcess(card) => {
-                let started = std::time::Instant::now();
-                let outcome: Outcome =
-                    emv::kernel::run(card.as_mut(), config, oda, request, trace)?;
+                let started = Instant::now();
+                let outcome = emv::kernel::run(card.as_mut(), config, oda, request, trace)?;
                 let elapsed = started.elapsed();
                 Ok(TapReport {
                     outcome,
-                    reader: crate::reader::pcsc::TapInfo {
+                    reader: TapInfo {
                         atr: vpcd::atr(),
                         connect_time: Duration::ZERO,
                         total_time: elapsed,
@@ -117,8 +110,7 @@ impl Session {
 }
 
 impl Drop for Session {
-    /// A virtual card we plugged in leaves the reader, and we wait until pcscd has seen it go,
-    /// so the next command does not find a stale "card present" on the virtual reader.
+    /// A virtual card we plugged in leaves the reader, and we wait until pcscd has seen it go.
     fn drop(&mut self) {
         if let Self::Pcsc {
             reader,
@@ -126,29 +118,10 @@ impl Drop for Session {
         } = self
         {
             if let Some(card) = virtual_card.take() {
-                drop(card);
                 // Best effort: a reader that does not report the removal in time is not an
                 // error for a command that has already finished.
-                let _ = reader.wait_for_removal(Duration::from_secs(3));
+                let _ = demo::unplug_virtual_card(card, reader);
             }
         }
     }
 }
-
-fn virtual_card_for(profile: &str) -> anyhow::Result<VirtualCard> {
-    VirtualCard::from_profile(profile).with_context(|| {
-        format!(
-            "no virtual card profile {profile:?}; profiles: {}",
-            hsm_sim::card::Profile::names().join(", ")
-        )
-    })
-}
-
-/// The TCP address where vpcd's reader `name` waits for a card: `Virtual PCD 00 0N` listens on
-/// 35963 + N.
-fn vpcd_address(name: &str) -> Option<String> {
-    let slot: u16 = name.strip_prefix("Virtual PCD 00 ")?.parse().ok()?;
-    Some(format!("127.0.0.1:{}", 35_963 + slot))
-}
-
-const VIRTUAL_READER: &str = "Virtual PCD 00 00";

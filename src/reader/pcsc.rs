@@ -296,9 +296,16 @@ fn map_reader_error(e: pcsc::Error) -> ReaderError {
     }
 }
 
+/// Maps PC/SC errors during an exchange. A card that leaves the field mid-exchange shows up as
+/// "removed card", or, before pcscd's polling has noticed the removal, as "not transacted" or a
+/// communication error: all three are a card gone from the field, which the kernel answers with
+/// Try Again (present the card again), as EMV Book A prescribes for transmission errors.
 fn map_transport_error(e: pcsc::Error) -> TransportError {
     match e {
-        pcsc::Error::RemovedCard | pcsc::Error::NoSmartcard => TransportError::CardRemoved,
+        pcsc::Error::RemovedCard
+        | pcsc::Error::NoSmartcard
+        | pcsc::Error::NotTransacted
+        | pcsc::Error::CommError => TransportError::CardRemoved,
         pcsc::Error::ResetCard => TransportError::CardReset,
         pcsc::Error::ReaderUnavailable
         | pcsc::Error::UnknownReader

@@ -1,0 +1,244 @@
+//! End to end through the real PC/SC stack: a virtual card from `hsm-sim` plugs into the `vpcd`
+//! reader of the running `pcscd`, and the terminal reads it exactly as it reads a USB reader.
+//!
+//! Needs `pcscd` with the vpcd driver running (`scripts/test` starts it). The vpcd reader holds
+//! one card at a time, so the tests here take turns through one lock.
+
+use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
+
+use emv::config::TerminalConfig;
+use emv::kernel::{Cvm, KernelId, Outcome, OutcomeKind};
+use emv::tlv;
+use softpos::demo;
+use softpos::reader::PcscReader;
+use softpos::tap::{Sale, TapReport, tap, transaction_request};
+
+/// Runs one tap of `amount` (minor units) on a virtual card of `profile`.
+fn tap_profile(profile: &str, amount: u64) -> TapReport {
+    let _turn = take_turn();
+    let reader = PcscReader::open(Some(demo::VIRTUAL_READER)).unwrap_or_else(|e| {
+        panic!("{e}: is pcscd with vsmartcard-vpcd running? `scripts/test` starts it")
+    });
+    let card = demo::plug_virtual_card(profile, &reader)
+        .unwrap_or_else(|e| panic!("the virtual card {profile} does not appear: {e:?}"));
+    let config = TerminalConfig::default_embedded().expect("embedded configuration");
+    let request = transaction_request(Sale {
+        amount,
+        currency_code: config.terminal.currency_code,
+        transaction_type: 0x00,
+    })
+    .expect("random source");
+    let oda = softpos::tap::authenticator();
+    let report = tap(&reader, &config, oda.as_ref(), request, None).expect("tap");
+    demo::unplug_virtual_card(card, &reader).expect("the virtual card leaves");
+    report
+}
+
+fn take_turn() -> MutexGuard<'static, ()> {
+    static READER: Mutex<()> = Mutex::new(());
+    READER
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn assert_online(outcome: &Outcome, kernel: KernelId, cvm: Cvm, masked_pan: &str) {
+    assert_eq!(
+        outcome.kind,
+        OutcomeKind::OnlineRequest,
+        "{}",
+        outcome.reason
+    );
+    assert_eq!(outcome.kernel, Some(kernel));
+    assert_eq!(outcome.cvm, cvm);
+    let online = outcome.online.as_ref().expect("online request data");
+    assert_eq!(online.masked_pan.as_str(), masked_pan);
+    assert_eq!(
+        outcome.card.masked_pan.as_ref().map(|p| p.as_str()),
+        Some(masked_pan)
+    );
+    // DE 55 carries the EMV Book 2 minimum set for the ARQC (shared docs §2.4), and never the
+    // PAN or track 2.
+    let de55 = tlv::parse(&online.icc_data).expect("DE 55 is BER-TLV");
+    let tags: Vec<String> = tlv::decode(&de55)
+        .iter()
+        .map(|o| o.tag.to_string())
+        .collect();
+    for core in [
+        "9F26", "9F27", "9F10", "9F37", "9F36", "95", "9A", "9C", "9F02", "5F2A", "82", "9F1A",
+    ] {
+        assert!(
+            tags.iter().any(|t| t == core),
+            "DE 55 lacks {core}: {tags:?}"
+        );
+    }
+    for secret in ["5A", "57"] {
+        assert!(!tags.iter().any(|t| t == secret), "DE 55 carries {secret}");
+    }
+}
+
+#[test]
+fn visa_below_cvm_limit_goes_online_without_cvm() {
+    let report = tap_profile("visa", 1_234);
+    assert_online(
+        &report.outcome,
+        KernelId::Visa,
+        Cvm::NoCvm,
+        "476173******0119",
+    );
+    assert!(report.reader.exchanges >= 3);
+}
+
+#[test]
+fn visa_above_cvm_limit_asks_for_online_pin() {
+    let report = tap_profile("visa", 8_000);
+    assert_online(
+        &report.outcome,
+        KernelId::Visa,
+        Cvm::OnlinePin,
+        "476173******0119",
+    );
+}
+
+#[test]
+fn mastercard_reads_records_and_generates_an_arqc() {
+    let report = tap_profile("mastercard", 8_000);
+    assert_online(
+        &report.outcome,
+        KernelId::Mastercard,
+        Cvm::OnlinePin,
+        "541333******0434",
+    );
+    // SELECT PPSE, SELECT AID, GPO, the AFL's records, GENERATE AC.
+    assert!(
+        report.reader.exchanges >= 5,
+        "{} APDUs",
+        report.reader.exchanges
+    );
+}
+
+#[test]
+fn unionpay_goes_online() {
+    let report = tap_profile("unionpay", 1_000);
+    assert_online(
+        &report.outcome,
+        KernelId::UnionPay,
+        Cvm::NoCvm,
+        "621094******0029",
+    );
+}
+
+#[test]
+fn phone_wallet_above_cvm_limit_uses_consumer_device_cvm() {
+    let report = tap_profile("wallet", 8_000);
+    assert_eq!(
+        report.outcome.kind,
+        OutcomeKind::OnlineRequest,
+        "{}",
+        report.outcome.reason
+    );
+    assert_eq!(report.outcome.cvm, Cvm::ConsumerDevice);
+}
+
+#[test]
+fn malformed_cards_end_the_application_with_a_reason() {
+    for (profile, reason) in [
+        ("truncated-tlv", "malformed"),
+        ("length-past-end", "malformed"),
+        ("duplicate-tags", "twice"),
+        ("select-6a82", "6A82"),
+        ("gpo-6985", "6985"),
+    ] {
+        let outcome = tap_profile(profile, 1_234).outcome;
+        assert_eq!(
+            outcome.kind,
+            OutcomeKind::EndApplication,
+            "{profile}: {}",
+            outcome.reason
+        );
+        assert!(
+            outcome.reason.contains(reason),
+            "{profile}: {}",
+            outcome.reason
+        );
+        assert!(outcome.online.is_none(), "{profile}");
+    }
+}
+
+#[test]
+fn card_pulled_away_after_gpo_means_try_again() {
+    let outcome = tap_profile("vanish-after-gpo", 1_234).outcome;
+    assert_eq!(outcome.kind, OutcomeKind::TryAgain, "{}", outcome.reason);
+    assert!(outcome.online.is_none());
+}
+
+/// The tester's view: `softpos read-card --trace` shows the card by tag name, masks the PAN and
+/// never prints the PAN or track 2 in clear.
+#[test]
+fn read_card_trace_masks_account_data() {
+    let _turn = take_turn();
+    let output = Command::new(env!("CARGO_BIN_EXE_softpos"))
+        .args([
+            "read-card",
+            "--demo",
+            "--profile",
+            "visa",
+            "--trace",
+            "--wait",
+            "10",
+        ])
+        .output()
+        .expect("run softpos");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    for expected in [
+        "A0000000031010",
+        "476173******0119",
+        "Application Label",
+        "C-APDU",
+        "R-APDU",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in:\n{stdout}"
+        );
+    }
+    let pan = "4761739001010119";
+    assert!(
+        !stdout.contains(pan) && !stderr.contains(pan),
+        "full PAN printed:\n{stdout}"
+    );
+    // Track 2 starts with the PAN followed by the D separator.
+    assert!(!stdout.to_uppercase().contains("4761739001010119D"));
+}
+
+/// `softpos tap` prints the outcome and the timing and exits 0 for an online request.
+#[test]
+fn tap_command_reports_outcome_and_timing() {
+    let _turn = take_turn();
+    let output = Command::new(env!("CARGO_BIN_EXE_softpos"))
+        .args([
+            "tap",
+            "--demo",
+            "--amount",
+            "12.34",
+            "--currency",
+            "EUR",
+            "--wait",
+            "10",
+        ])
+        .output()
+        .expect("run softpos");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("Outcome: Online Request"), "{stdout}");
+    assert!(stdout.contains("Card interaction:"), "{stdout}");
+
+    let refused = Command::new(env!("CARGO_BIN_EXE_softpos"))
+        .args(["tap", "--demo", "--amount", "12.345"])
+        .output()
+        .expect("run softpos");
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("at most 2 decimals"));
+}
