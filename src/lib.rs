@@ -12,5 +12,6 @@
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod pinpad;
 pub mod reader;
 pub mod tap;
