@@ -144,7 +144,8 @@ impl TerminalConfig {
         self.aids
             .iter()
             .filter(|entry| {
-                entry.aid.0 == card_aid || (entry.partial_match && card_aid.starts_with(&entry.aid.0))
+                entry.aid.0 == card_aid
+                    || (entry.partial_match && card_aid.starts_with(&entry.aid.0))
             })
             .max_by_key(|entry| entry.aid.0.len())
     }
@@ -153,13 +154,19 @@ impl TerminalConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let t = &self.terminal;
         if t.country_code > 999 || t.currency_code > 999 {
-            return Err(ConfigError::Invalid("country and currency codes have 3 digits"));
+            return Err(ConfigError::Invalid(
+                "country and currency codes have 3 digits",
+            ));
         }
         if t.ifd_serial_number.len() != 8 || !t.ifd_serial_number.is_ascii() {
-            return Err(ConfigError::Invalid("ifd_serial_number must be 8 ASCII characters"));
+            return Err(ConfigError::Invalid(
+                "ifd_serial_number must be 8 ASCII characters",
+            ));
         }
         if t.terminal_id.len() != 8 || !t.terminal_id.is_ascii() {
-            return Err(ConfigError::Invalid("terminal_id must be 8 ASCII characters"));
+            return Err(ConfigError::Invalid(
+                "terminal_id must be 8 ASCII characters",
+            ));
         }
         if t.merchant_category_code > 9999 {
             return Err(ConfigError::Invalid("merchant_category_code has 4 digits"));
@@ -215,7 +222,9 @@ fn merge_tables(base: &mut toml::Table, user: toml::Table) -> Result<(), ConfigE
 
 fn merge_aids(base: &mut Vec<toml::Value>, user: Vec<toml::Value>) -> Result<(), ConfigError> {
     let key = |v: &toml::Value| {
-        v.get("aid").and_then(toml::Value::as_str).map(str::to_ascii_uppercase)
+        v.get("aid")
+            .and_then(toml::Value::as_str)
+            .map(str::to_ascii_uppercase)
     };
     for entry in user {
         let toml::Value::Table(mut table) = entry else {
@@ -223,8 +232,13 @@ fn merge_aids(base: &mut Vec<toml::Value>, user: Vec<toml::Value>) -> Result<(),
         };
         let id = key(&toml::Value::Table(table.clone()))
             .ok_or(ConfigError::Invalid("every [[aid]] override needs its aid"))?;
-        let remove = table.remove("remove").and_then(|v| v.as_bool()).unwrap_or(false);
-        let existing = base.iter().position(|b| key(b).as_deref() == Some(id.as_str()));
+        let remove = table
+            .remove("remove")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false);
+        let existing = base
+            .iter()
+            .position(|b| key(b).as_deref() == Some(id.as_str()));
         match (existing, remove) {
             (Some(i), true) => {
                 base.remove(i);
@@ -295,7 +309,9 @@ impl<const N: usize> Serialize for Hex<N> {
 impl<'de> Deserialize<'de> for HexVec {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        hex::decode(text.replace(' ', "")).map(Self).map_err(serde::de::Error::custom)
+        hex::decode(text.replace(' ', ""))
+            .map(Self)
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -309,7 +325,10 @@ impl Serialize for HexVec {
 pub fn bcd2(value: u16) -> [u8; 2] {
     let v = value % 10_000;
     let digit = |d: u16| u8::try_from(d % 10).unwrap_or(0);
-    [(digit(v / 1000) << 4) | digit(v / 100), (digit(v / 10) << 4) | digit(v)]
+    [
+        (digit(v / 1000) << 4) | digit(v / 100),
+        (digit(v / 10) << 4) | digit(v),
+    ]
 }
 
 /// An amount as the 6-byte BCD `n12` of `9F02`/`9F03` (amounts above 12 digits saturate).
@@ -346,7 +365,11 @@ mod tests {
             &hex!("A000000333010102"),
             &hex!("A000000333010103"),
         ] {
-            assert!(config.aids.iter().any(|a| a.aid.0 == aid), "{}", hex::encode(aid));
+            assert!(
+                config.aids.iter().any(|a| a.aid.0 == aid),
+                "{}",
+                hex::encode(aid)
+            );
         }
         let visa = config.aid_for(&hex!("A0000000031010")).unwrap();
         assert_eq!(visa.kernel_id, 3);
@@ -375,9 +398,15 @@ mod tests {
         assert_eq!(config.terminal.terminal_type, 0x22, "untouched fields stay");
         let visa = config.aid_for(&hex!("A0000000031010")).unwrap();
         assert_eq!(visa.cvm_required_limit, Some(10_000));
-        assert_eq!(visa.transaction_limit, Some(100_000), "untouched AID fields stay");
+        assert_eq!(
+            visa.transaction_limit,
+            Some(100_000),
+            "untouched AID fields stay"
+        );
         assert!(config.aid_for(&hex!("A000000333010103")).is_none());
-        let again = config.with_overrides("[terminal]\nterminal_type = 0x21\n").unwrap();
+        let again = config
+            .with_overrides("[terminal]\nterminal_type = 0x21\n")
+            .unwrap();
         assert_eq!(again.terminal.terminal_type, 0x21);
     }
 

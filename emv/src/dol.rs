@@ -57,7 +57,10 @@ impl Dol {
                 }
                 _ => return Err(DolError::InvalidLength(start)),
             };
-            entries.push(DolEntry { tag: Tag::new(number), length });
+            entries.push(DolEntry {
+                tag: Tag::new(number),
+                length,
+            });
         }
         Ok(Self(entries))
     }
@@ -82,8 +85,15 @@ impl Dol {
     pub fn build(&self, source: impl Fn(Tag) -> Option<Vec<u8>>) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.data_length());
         for entry in &self.0 {
-            let value = if entry.tag.is_constructed() { None } else { source(entry.tag) };
-            let numeric = entry.tag.info().is_some_and(|info| info.format == Format::Numeric);
+            let value = if entry.tag.is_constructed() {
+                None
+            } else {
+                source(entry.tag)
+            };
+            let numeric = entry
+                .tag
+                .info()
+                .is_some_and(|info| info.format == Format::Numeric);
             out.extend_from_slice(&fit(value.as_deref(), entry.length, numeric));
         }
         out
@@ -173,6 +183,9 @@ mod tests {
     fn malformed_dols_are_errors() {
         assert_eq!(Dol::parse(&hex!("9F")), Err(DolError::Truncated(0)));
         assert_eq!(Dol::parse(&hex!("9F02")), Err(DolError::Truncated(0)));
-        assert_eq!(Dol::parse(&hex!("9502 9F0282")), Err(DolError::InvalidLength(2)));
+        assert_eq!(
+            Dol::parse(&hex!("9502 9F0282")),
+            Err(DolError::InvalidLength(2))
+        );
     }
 }

@@ -57,7 +57,9 @@ pub fn pre_process(aid: &AidConfig, amount: u64, currency_exponent: u8) -> Indic
         }),
         ..Indicators::default()
     };
-    let one_unit = 10u64.checked_pow(u32::from(currency_exponent)).unwrap_or(u64::MAX);
+    let one_unit = 10u64
+        .checked_pow(u32::from(currency_exponent))
+        .unwrap_or(u64::MAX);
     if aid.status_check && amount == one_unit {
         ind.status_check_requested = true;
     }
@@ -107,7 +109,10 @@ pub fn pre_process_all(
         .iter()
         .map(|aid| pre_process(aid, request.amount, config.terminal.currency_exponent))
         .collect();
-    if all.iter().all(|ind| ind.contactless_application_not_allowed) {
+    if all
+        .iter()
+        .all(|ind| ind.contactless_application_not_allowed)
+    {
         None
     } else {
         Some(all)
@@ -140,11 +145,18 @@ pub fn parse_ppse(fci: &[u8]) -> Result<Vec<DirectoryEntry>, EntryPointError> {
         .and_then(|a5| a5.children().iter().find(|t| t.tag() == Tag::new(0xBF0C)))
         .ok_or(EntryPointError::NoDirectory)?;
     let mut entries = Vec::new();
-    for (position, template) in
-        directory.children().iter().filter(|t| t.tag() == Tag::new(0x61)).enumerate()
+    for (position, template) in directory
+        .children()
+        .iter()
+        .filter(|t| t.tag() == Tag::new(0x61))
+        .enumerate()
     {
         let field = |tag: u32| {
-            template.children().iter().find(|t| t.tag() == Tag::new(tag)).and_then(|t| t.bytes())
+            template
+                .children()
+                .iter()
+                .find(|t| t.tag() == Tag::new(tag))
+                .and_then(|t| t.bytes())
         };
         let Some(adf_name) = field(0x4F).filter(|n| (5..=16).contains(&n.len())) else {
             continue;
@@ -190,22 +202,26 @@ pub fn build_candidates(
 ) -> Vec<Candidate> {
     let mut out = Vec::new();
     for entry in entries {
-        let Some(requested) = requested_kernel(entry) else { continue };
+        let Some(requested) = requested_kernel(entry) else {
+            continue;
+        };
         for (config_index, aid) in config.aids.iter().enumerate() {
             let matches = entry.adf_name == aid.aid.0
                 || (aid.partial_match && entry.adf_name.starts_with(&aid.aid.0));
             let kernel = KernelId::from_byte(aid.kernel_id);
             // §3.3.2.5 D: requested kernel 0 (default) or equal to the combination's kernel.
             let kernel_ok = requested == 0 || requested == aid.kernel_id;
-            let Some(ind) = indicators.get(config_index) else { continue };
+            let Some(ind) = indicators.get(config_index) else {
+                continue;
+            };
             if !matches || !kernel_ok || ind.contactless_application_not_allowed {
                 continue;
             }
             let mut select_name = entry.adf_name.clone();
-            if aid.extended_selection {
-                if let Some(ext) = &entry.extended_selection {
-                    select_name.extend_from_slice(ext);
-                }
+            if aid.extended_selection
+                && let Some(ext) = &entry.extended_selection
+            {
+                select_name.extend_from_slice(ext);
             }
             out.push(Candidate {
                 select_name,
@@ -228,7 +244,11 @@ pub fn build_candidates(
 /// Book B §3.3.2.5 C: the requested kernel ID of an entry, `0` for "use the AID's default",
 /// or `None` to skip the entry (a domestic kernel ID shorter than 3 bytes).
 fn requested_kernel(entry: &DirectoryEntry) -> Option<u8> {
-    let Some(id) = entry.kernel_identifier.as_deref().filter(|id| !id.is_empty()) else {
+    let Some(id) = entry
+        .kernel_identifier
+        .as_deref()
+        .filter(|id| !id.is_empty())
+    else {
         return Some(default_kernel_for(&entry.adf_name));
     };
     let first = *id.first()?;
@@ -300,10 +320,25 @@ mod tests {
             extended_selection: None,
             position: 0,
         };
-        assert_eq!(requested_kernel(&entry(&hex!("A0000000041010"), None)), Some(2));
-        assert_eq!(requested_kernel(&entry(&hex!("A0000000031010"), Some(&[]))), Some(3));
-        assert_eq!(requested_kernel(&entry(&hex!("A0000000031010"), Some(&[0x03]))), Some(3));
-        assert_eq!(requested_kernel(&entry(&hex!("A0000000031010"), Some(&[0x83]))), None);
-        assert_eq!(requested_kernel(&entry(&hex!("A0000003330101"), None)), Some(7));
+        assert_eq!(
+            requested_kernel(&entry(&hex!("A0000000041010"), None)),
+            Some(2)
+        );
+        assert_eq!(
+            requested_kernel(&entry(&hex!("A0000000031010"), Some(&[]))),
+            Some(3)
+        );
+        assert_eq!(
+            requested_kernel(&entry(&hex!("A0000000031010"), Some(&[0x03]))),
+            Some(3)
+        );
+        assert_eq!(
+            requested_kernel(&entry(&hex!("A0000000031010"), Some(&[0x83]))),
+            None
+        );
+        assert_eq!(
+            requested_kernel(&entry(&hex!("A0000003330101"), None)),
+            Some(7)
+        );
     }
 }

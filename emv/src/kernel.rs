@@ -124,7 +124,11 @@ impl<'a> Transaction<'a> {
         request: TransactionRequest,
     ) -> Self {
         Self {
-            ctx: Context { config, oda, request },
+            ctx: Context {
+                config,
+                oda,
+                request,
+            },
             state: None,
             kernel: None,
             commands: 0,
@@ -153,8 +157,10 @@ impl<'a> Transaction<'a> {
         };
         if response.data.len() > MAX_RESPONSE_DATA {
             let step = state.step_name();
-            return self
-                .apply(Err(KernelError::ResponseTooLong { step, length: response.data.len() }));
+            return self.apply(Err(KernelError::ResponseTooLong {
+                step,
+                length: response.data.len(),
+            }));
         }
         let result = state.handle(&self.ctx, &response);
         self.apply(result)
@@ -164,7 +170,10 @@ impl<'a> Transaction<'a> {
     /// the transaction with an outcome, never a panic.
     pub fn transport_failed(&mut self, error: crate::transport::TransportError) -> Step {
         let step = self.state.take().map_or("the exchange", |s| s.step_name());
-        self.apply(Err(KernelError::Transport { step, source: error }))
+        self.apply(Err(KernelError::Transport {
+            step,
+            source: error,
+        }))
     }
 
     fn apply(&mut self, mut result: Result<Transition, KernelError>) -> Step {
@@ -200,7 +209,10 @@ impl<'a> Transaction<'a> {
                 }
                 Err(error) => {
                     self.state = None;
-                    result = Ok(Transition::Finish(Box::new(error_outcome(&error, self.kernel))));
+                    result = Ok(Transition::Finish(Box::new(error_outcome(
+                        &error,
+                        self.kernel,
+                    ))));
                 }
             }
         }
@@ -262,8 +274,11 @@ pub fn fuzz_responses(data: &[u8]) -> Option<Outcome> {
     }
     let config = TerminalConfig::default_embedded().ok()?;
     let (&flags, mut rest) = data.split_first()?;
-    let oda: &dyn OfflineDataAuthenticator =
-        if flags & 0x01 != 0 { &Pass } else { &crate::oda::NotPerformed };
+    let oda: &dyn OfflineDataAuthenticator = if flags & 0x01 != 0 {
+        &Pass
+    } else {
+        &crate::oda::NotPerformed
+    };
     let request = TransactionRequest {
         amount: if flags & 0x02 != 0 { 6_000 } else { 1_000 },
         amount_other: 0,
@@ -291,8 +306,9 @@ pub fn fuzz_responses(data: &[u8]) -> Option<Outcome> {
                             Err(e) => transaction.transport_failed(e.into()),
                         }
                     }
-                    None => transaction
-                        .transport_failed(crate::transport::TransportError::CardRemoved),
+                    None => {
+                        transaction.transport_failed(crate::transport::TransportError::CardRemoved)
+                    }
                 };
             }
         }
@@ -328,7 +344,10 @@ pub(crate) struct Context<'a> {
 impl Context<'_> {
     /// The configured combination of a candidate.
     pub(crate) fn aid_config(&self, index: usize) -> Result<&AidConfig, KernelError> {
-        self.config.aids.get(index).ok_or(KernelError::Config("candidate without configuration"))
+        self.config
+            .aids
+            .get(index)
+            .ok_or(KernelError::Config("candidate without configuration"))
     }
 
     /// Terminal-side data objects for DOLs and DE 55 (EMV Book 3 Annex A1). Card-side and

@@ -74,7 +74,13 @@ impl MaskedPan {
         let masked: String = digits
             .chars()
             .enumerate()
-            .map(|(i, c)| if i < shown_head || i + 4 >= len.max(8) { c } else { '*' })
+            .map(|(i, c)| {
+                if i < shown_head || i + 4 >= len.max(8) {
+                    c
+                } else {
+                    '*'
+                }
+            })
             .collect();
         Self(masked)
     }
@@ -133,7 +139,10 @@ impl Track2 {
         if digits.matches('D').count() != 1 {
             return Err(PanError::Track2Format);
         }
-        let track = Self { raw: Zeroizing::new(bytes.to_vec()), digits };
+        let track = Self {
+            raw: Zeroizing::new(bytes.to_vec()),
+            digits,
+        };
         let after = track.after_separator();
         if after.len() < 7 {
             return Err(PanError::Track2Format);
@@ -224,7 +233,7 @@ fn luhn_valid(digits: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 #[cfg(test)]
@@ -244,7 +253,10 @@ mod tests {
         assert_eq!(track.pan().unwrap(), pan);
         assert_eq!(track.expiry_yymm(), "2502");
         assert_eq!(track.service_code(), "201");
-        assert_eq!(&*track.expose_de35(), "4921828094896752=25022013650000000000");
+        assert_eq!(
+            &*track.expose_de35(),
+            "4921828094896752=25022013650000000000"
+        );
         assert!(!format!("{track:?}").contains("4921"));
     }
 
@@ -252,7 +264,10 @@ mod tests {
     fn bad_pans_are_rejected() {
         assert_eq!(Pan::from_digits("4921828094896753"), Err(PanError::Luhn));
         assert_eq!(Pan::from_digits("12345678903"), Err(PanError::Length(11)));
-        assert_eq!(Pan::from_compressed_numeric(&hex!("49218A")), Err(PanError::NotNumeric));
+        assert_eq!(
+            Pan::from_compressed_numeric(&hex!("49218A")),
+            Err(PanError::NotNumeric)
+        );
         assert!(Track2::from_bytes(&hex!("4921828094896752")).is_err());
     }
 

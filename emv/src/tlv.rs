@@ -96,7 +96,10 @@ impl Tlv {
         if tag.is_constructed() {
             return Err(TlvError::new(TlvErrorKind::Inconsistent, 0));
         }
-        Ok(Self { tag, value: Value::Primitive(Zeroizing::new(value)) })
+        Ok(Self {
+            tag,
+            value: Value::Primitive(Zeroizing::new(value)),
+        })
     }
 
     /// A constructed object. Fails if the tag is primitive.
@@ -104,7 +107,10 @@ impl Tlv {
         if !tag.is_constructed() {
             return Err(TlvError::new(TlvErrorKind::Inconsistent, 0));
         }
-        Ok(Self { tag, value: Value::Constructed(children) })
+        Ok(Self {
+            tag,
+            value: Value::Constructed(children),
+        })
     }
 
     /// The tag.
@@ -234,7 +240,11 @@ pub fn fuzz_one(data: &[u8]) {
         for tlv in &list {
             if let Ok(bytes) = tlv.to_bytes() {
                 let again = parse(&bytes);
-                assert_eq!(again.as_deref(), Ok(core::slice::from_ref(tlv)), "re-encoding");
+                assert_eq!(
+                    again.as_deref(),
+                    Ok(core::slice::from_ref(tlv)),
+                    "re-encoding"
+                );
             }
         }
     }
@@ -302,7 +312,10 @@ pub fn show_value(tag: Tag, bytes: &[u8]) -> String {
 fn dump_into(list: &[DecodedTlv], depth: usize, out: &mut String) {
     for item in list {
         let indent = "  ".repeat(depth);
-        out.push_str(&format!("{indent}{} {}: {}\n", item.tag, item.name, item.shown));
+        out.push_str(&format!(
+            "{indent}{} {}: {}\n",
+            item.tag, item.name, item.shown
+        ));
         dump_into(&item.children, depth + 1, out);
     }
 }
@@ -372,7 +385,10 @@ impl Reader<'_> {
     }
 
     fn byte(&mut self) -> Result<u8, TlvError> {
-        let byte = *self.input.get(self.position).ok_or(self.error(TlvErrorKind::Truncated))?;
+        let byte = *self
+            .input
+            .get(self.position)
+            .ok_or(self.error(TlvErrorKind::Truncated))?;
         self.position += 1;
         Ok(byte)
     }
@@ -383,7 +399,10 @@ impl Reader<'_> {
             .checked_add(length)
             .filter(|&end| end <= self.input.len())
             .ok_or(self.error(TlvErrorKind::LengthExceedsData))?;
-        let bytes = self.input.get(self.position..end).ok_or(self.error(TlvErrorKind::Truncated))?;
+        let bytes = self
+            .input
+            .get(self.position..end)
+            .ok_or(self.error(TlvErrorKind::Truncated))?;
         self.position = end;
         Ok(bytes)
     }
@@ -414,10 +433,16 @@ impl Reader<'_> {
             .ok_or(self.error(TlvErrorKind::LengthExceedsData))?;
         if tag.is_constructed() {
             let children = self.list(value_end, depth + 1)?;
-            Ok(Tlv { tag, value: Value::Constructed(children) })
+            Ok(Tlv {
+                tag,
+                value: Value::Constructed(children),
+            })
         } else {
             let bytes = self.take(length)?.to_vec();
-            Ok(Tlv { tag, value: Value::Primitive(Zeroizing::new(bytes)) })
+            Ok(Tlv {
+                tag,
+                value: Value::Primitive(Zeroizing::new(bytes)),
+            })
         }
     }
 
@@ -448,14 +473,20 @@ impl Reader<'_> {
         let first = self.byte()?;
         match first {
             0x00..=0x7F => Ok(usize::from(first)),
-            0x80 => Err(TlvError::new(TlvErrorKind::IndefiniteLength, self.position - 1)),
+            0x80 => Err(TlvError::new(
+                TlvErrorKind::IndefiniteLength,
+                self.position - 1,
+            )),
             0x81 => Ok(usize::from(self.byte()?)),
             0x82 => {
                 let high = usize::from(self.byte()?);
                 let low = usize::from(self.byte()?);
                 Ok((high << 8) | low)
             }
-            _ => Err(TlvError::new(TlvErrorKind::LengthTooLong, self.position - 1)),
+            _ => Err(TlvError::new(
+                TlvErrorKind::LengthTooLong,
+                self.position - 1,
+            )),
         }
     }
 }
@@ -472,7 +503,10 @@ mod tests {
     fn malformed_vectors_of_b1_give_clean_errors() {
         let kind = |bytes: &[u8]| parse(bytes).map(|_| ()).map_err(|e| e.kind);
         assert_eq!(kind(&hex!("5A81")), Err(TlvErrorKind::Truncated));
-        assert_eq!(kind(&hex!("5A84FFFFFFFF")), Err(TlvErrorKind::LengthTooLong));
+        assert_eq!(
+            kind(&hex!("5A84FFFFFFFF")),
+            Err(TlvErrorKind::LengthTooLong)
+        );
         assert_eq!(kind(&hex!("9F")), Err(TlvErrorKind::Truncated));
         assert_eq!(kind(&hex!("708000")), Err(TlvErrorKind::IndefiniteLength));
         assert_eq!(kind(&hex!("5A0512")), Err(TlvErrorKind::LengthExceedsData));
@@ -505,7 +539,10 @@ mod tests {
         let list = parse(&hex!("00 70 09 00 DF7F01AA 5F340100 00")).unwrap();
         assert_eq!(list.len(), 1);
         assert_eq!(list[0].children().len(), 2);
-        assert_eq!(find(&list, Tag::new(0x5F34)).and_then(Tlv::bytes), Some(&[0x00][..]));
+        assert_eq!(
+            find(&list, Tag::new(0x5F34)).and_then(Tlv::bytes),
+            Some(&[0x00][..])
+        );
     }
 
     #[test]
@@ -532,7 +569,10 @@ mod tests {
         assert!(!shown.contains("809489"), "{shown}");
         assert!(!shown.contains("DOE"), "{shown}");
         assert!(shown.contains("492182******6752"), "{shown}");
-        assert!(shown.contains("Track 2 Equivalent Data: REDACTED(19 bytes)"), "{shown}");
+        assert!(
+            shown.contains("Track 2 Equivalent Data: REDACTED(19 bytes)"),
+            "{shown}"
+        );
         assert!(shown.contains("250228"), "{shown}");
         assert!(!format!("{:?}", list[0]).contains("4921828094896752"));
     }
@@ -547,8 +587,16 @@ mod tests {
              c660f9d0b0dc3795eae505b5d2c982352c762f06c32647e0068f28469f6c021600"
         );
         let tlv = parse_one(&gpo, Tag::new(0x77)).unwrap();
-        assert_eq!(tlv.find(Tag::new(0x9F36)).and_then(Tlv::bytes), Some(&hex!("03A4")[..]));
-        assert_eq!(tlv.find(Tag::new(0x9F4B)).and_then(Tlv::bytes).map(<[u8]>::len), Some(128));
+        assert_eq!(
+            tlv.find(Tag::new(0x9F36)).and_then(Tlv::bytes),
+            Some(&hex!("03A4")[..])
+        );
+        assert_eq!(
+            tlv.find(Tag::new(0x9F4B))
+                .and_then(Tlv::bytes)
+                .map(<[u8]>::len),
+            Some(128)
+        );
         assert_eq!(tlv.to_bytes().unwrap(), gpo.to_vec());
     }
 
@@ -562,7 +610,9 @@ mod tests {
     }
 
     fn has_127_byte_value_in_template(tlv: &Tlv) -> bool {
-        tlv.children().iter().any(|c| c.bytes().is_some_and(|b| b.len() == 127))
+        tlv.children()
+            .iter()
+            .any(|c| c.bytes().is_some_and(|b| b.len() == 127))
             || tlv.children().iter().any(has_127_byte_value_in_template)
     }
 
@@ -571,7 +621,10 @@ mod tests {
         let leaf = (tags, prop::collection::vec(any::<u8>(), 0..300))
             .prop_map(|(tag, value)| Tlv::primitive(Tag::new(tag), value).unwrap());
         leaf.prop_recursive(4, 32, 6, |inner| {
-            (prop::sample::select(vec![0x70u32, 0x77, 0xA5, 0xBF0C]), prop::collection::vec(inner, 0..6))
+            (
+                prop::sample::select(vec![0x70u32, 0x77, 0xA5, 0xBF0C]),
+                prop::collection::vec(inner, 0..6),
+            )
                 .prop_map(|(tag, children)| Tlv::constructed(Tag::new(tag), children).unwrap())
         })
     }

@@ -3,6 +3,8 @@
 //! Point decides alone. The PPSE layouts follow the real Visa and Mastercard traces in
 //! `tests/data/kernel/`.
 
+#![allow(clippy::unwrap_used)] // A panic in a test is a failure.
+
 #[path = "kernel_support/transcript.rs"]
 mod transcript;
 
@@ -41,7 +43,10 @@ fn floor_limit_is_exceeded_only_above_the_limit() {
     assert!(!floor_limit_exceeded(9_999, Some(10_000)));
     assert!(!floor_limit_exceeded(10_000, Some(10_000)));
     assert!(floor_limit_exceeded(10_001, Some(10_000)));
-    assert!(floor_limit_exceeded(1, Some(0)), "floor limit 0: always online");
+    assert!(
+        floor_limit_exceeded(1, Some(0)),
+        "floor limit 0: always online"
+    );
     assert!(!floor_limit_exceeded(0, Some(0)));
 }
 
@@ -61,7 +66,11 @@ fn visa() -> emv::config::AidConfig {
 fn pre_processing_sets_the_ttq() {
     let aid = visa(); // TTQ 26004000, limits 1000.00 / 50.00 / floor 0.
     let below = pre_process(&aid, 4_999, 2);
-    assert_eq!(below.ttq, Some(hex!("26804000")), "floor limit 0 exceeded: online cryptogram");
+    assert_eq!(
+        below.ttq,
+        Some(hex!("26804000")),
+        "floor limit 0 exceeded: online cryptogram"
+    );
     assert!(!below.cvm_required_limit_exceeded);
     let at = pre_process(&aid, 5_000, 2);
     assert_eq!(at.ttq, Some(hex!("26C04000")), "CVM required at the limit");
@@ -75,7 +84,11 @@ fn zero_amount_rules() {
     let mut aid = visa();
     let zero = pre_process(&aid, 0, 2);
     assert!(zero.zero_amount && !zero.contactless_application_not_allowed);
-    assert_eq!(zero.ttq.map(|t| t[1] & 0x80), Some(0x80), "zero amount goes online");
+    assert_eq!(
+        zero.ttq.map(|t| t[1] & 0x80),
+        Some(0x80),
+        "zero amount goes online"
+    );
     // An offline-only reader (TTQ byte 1 b4) cannot do a zero amount.
     aid.ttq = Some(emv::config::Hex(hex!("2E004000")));
     assert!(pre_process(&aid, 0, 2).contactless_application_not_allowed);
@@ -125,9 +138,18 @@ fn candidates_are_ordered_by_priority_then_ppse_order() {
     let kernels: Vec<KernelId> = candidates.iter().map(|c| c.kernel).collect();
     assert_eq!(
         kernels,
-        vec![KernelId::Visa, KernelId::Mastercard, KernelId::UnionPay, KernelId::UnionPay]
+        vec![
+            KernelId::Visa,
+            KernelId::Mastercard,
+            KernelId::UnionPay,
+            KernelId::UnionPay
+        ]
     );
-    assert_eq!(candidates[2].adf_name, hex!("A000000333010102"), "tie: PPSE order");
+    assert_eq!(
+        candidates[2].adf_name,
+        hex!("A000000333010102"),
+        "tie: PPSE order"
+    );
     // A requested kernel that differs from the combination's kernel is not a match.
     let mut wrong = entry(&hex!("A0000000031010"), None, 0);
     wrong.kernel_identifier = Some(vec![0x02]);
@@ -178,7 +200,9 @@ fn failed_select_moves_to_the_next_candidate() {
         "6F31840E325041592E5359532E4444463031A51FBF0C1C610C4F07A0000000041010870101
          610C4F07A0000000031010870102 9000"
     );
-    let Step::Transmit(first) = respond(&mut transaction, &ppse) else { panic!("select") };
+    let Step::Transmit(first) = respond(&mut transaction, &ppse) else {
+        panic!("select")
+    };
     assert_eq!(first.data.as_bytes(), hex!("A0000000041010"));
     let Step::Transmit(second) = respond(&mut transaction, &hex!("6A82")) else {
         panic!("select next")
@@ -192,5 +216,8 @@ fn failed_select_moves_to_the_next_candidate() {
         Step::Transmit(command) => panic!("unexpected {command:?}"),
     }
     // Using the driver after the end is an outcome, not a panic.
-    assert!(matches!(respond(&mut transaction, &hex!("9000")), Step::Done(_)));
+    assert!(matches!(
+        respond(&mut transaction, &hex!("9000")),
+        Step::Done(_)
+    ));
 }

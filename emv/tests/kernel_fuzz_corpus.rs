@@ -4,13 +4,17 @@
 //! `tests/data/kernel/` and the malformed vectors of security requirements §F B1; the expected
 //! outcomes of the named kernel seeds are asserted too.
 
+#![allow(clippy::unwrap_used)] // A panic in a test is a failure.
+
 use std::fs;
 use std::path::PathBuf;
 
 use emv::kernel::OutcomeKind;
 
 fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus").join(target);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/corpus")
+        .join(target);
     let mut files: Vec<(String, Vec<u8>)> = fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|entry| {

@@ -7,6 +7,8 @@
 //! GENERATE AC responses are built from Book 3 §6.5.5.4 / Book C-2 (`77{9F27, 9F36, 9F4B,
 //! 9F10}` with CDA, `77{9F27, 9F36, 9F26, 9F10}` without): they are NOT from a card.
 
+#![allow(clippy::unwrap_used)] // A panic in a test is a failure.
+
 #[path = "kernel_support/transcript.rs"]
 mod transcript;
 
@@ -14,7 +16,9 @@ use std::cell::RefCell;
 
 use emv::config::TerminalConfig;
 use emv::kernel::{self, Cvm, KernelId, OutcomeKind, TransactionRequest, UiMessage};
-use emv::oda::{NotPerformed, OdaFailure, OdaInput, OdaMethod, OdaResult, OfflineDataAuthenticator};
+use emv::oda::{
+    NotPerformed, OdaFailure, OdaInput, OdaMethod, OdaResult, OfflineDataAuthenticator,
+};
 use emv::tlv::{self, Tag, Tlv};
 use hex_literal::hex;
 use transcript::{Exchange, ScriptedCard};
@@ -58,9 +62,14 @@ fn generate_ac_command(p1: u8, data: &[u8]) -> Vec<u8> {
 }
 
 fn template_77(objects: &[(u32, Vec<u8>)]) -> Vec<u8> {
-    let children =
-        objects.iter().map(|(t, v)| Tlv::primitive(Tag::new(*t), v.clone()).unwrap()).collect();
-    let mut out = Tlv::constructed(Tag::new(0x77), children).unwrap().to_bytes().unwrap();
+    let children = objects
+        .iter()
+        .map(|(t, v)| Tlv::primitive(Tag::new(*t), v.clone()).unwrap())
+        .collect();
+    let mut out = Tlv::constructed(Tag::new(0x77), children)
+        .unwrap()
+        .to_bytes()
+        .unwrap();
     out.extend_from_slice(&hex!("9000"));
     out
 }
@@ -85,13 +94,17 @@ fn with_generate_ac(command: Vec<u8>, response: Vec<u8>) -> Vec<Exchange> {
 
 struct Recording {
     answer: Option<OdaResult>,
-    seen: RefCell<Vec<(OdaMethod, Vec<u8>, Vec<u8>, Vec<u8>, u8, Vec<u8>)>>,
+    seen: RefCell<Vec<Seen>>,
 }
+
+/// The CDA input: method, PDOL data, CDOL1 data, GENERATE AC response without 9F4B, CID,
+/// static data.
+struct Seen(OdaMethod, Vec<u8>, Vec<u8>, Vec<u8>, u8, Vec<u8>);
 
 impl OfflineDataAuthenticator for Recording {
     fn authenticate(&self, input: &OdaInput<'_>) -> Option<OdaResult> {
         let cda = input.cda.unwrap();
-        self.seen.borrow_mut().push((
+        self.seen.borrow_mut().push(Seen(
             input.method,
             cda.pdol_data.to_vec(),
             cda.cdol1_data.to_vec(),
@@ -111,7 +124,11 @@ fn run(
 ) -> kernel::Outcome {
     let mut card = ScriptedCard::new(exchanges);
     let outcome = kernel::run(&mut card, config, oda, request(amount), None).unwrap();
-    assert!(card.script.is_empty(), "the whole transcript was used: {}", outcome.reason);
+    assert!(
+        card.script.is_empty(),
+        "the whole transcript was used: {}",
+        outcome.reason
+    );
     outcome
 }
 
@@ -131,14 +148,25 @@ fn arqc_with_cda_recovers_the_cryptogram_for_de55() {
         seen: RefCell::new(Vec::new()),
     };
     let outcome = run(exchanges, &config, &oda, 1_000);
-    assert_eq!(outcome.kind, OutcomeKind::OnlineRequest, "{}", outcome.reason);
+    assert_eq!(
+        outcome.kind,
+        OutcomeKind::OnlineRequest,
+        "{}",
+        outcome.reason
+    );
     assert_eq!(outcome.kernel, Some(KernelId::Mastercard));
     assert_eq!(outcome.cvm, Cvm::NoCvm);
     assert_eq!(outcome.tvr, hex!("0000008000"));
-    assert_eq!(outcome.card.cvm_list, Some(hex!("000000000000000042031E031F03").to_vec()));
-    assert_eq!(outcome.card.masked_pan.as_ref().unwrap().as_str(), "537505******0110");
+    assert_eq!(
+        outcome.card.cvm_list,
+        Some(hex!("000000000000000042031E031F03").to_vec())
+    );
+    assert_eq!(
+        outcome.card.masked_pan.as_ref().unwrap().as_str(),
+        "537505******0110"
+    );
     let seen = oda.seen.borrow();
-    let (method, pdol, cdol, without_sdad, cid, static_data) = &seen[0];
+    let Seen(method, pdol, cdol, without_sdad, cid, static_data) = &seen[0];
     assert_eq!(*method, OdaMethod::Cda);
     assert!(pdol.is_empty(), "no PDOL: GPO sent 83 00");
     assert_eq!(cdol, &cdol1);
@@ -153,7 +181,11 @@ fn arqc_with_cda_recovers_the_cryptogram_for_de55() {
     assert_eq!(&static_data[static_data.len() - 2..], &hex!("1980"));
     let online = outcome.online.unwrap();
     let de55 = tlv::parse(&online.icc_data).unwrap();
-    let get = |tag: u32| tlv::find(&de55, Tag::new(tag)).and_then(Tlv::bytes).map(<[u8]>::to_vec);
+    let get = |tag: u32| {
+        tlv::find(&de55, Tag::new(tag))
+            .and_then(Tlv::bytes)
+            .map(<[u8]>::to_vec)
+    };
     assert_eq!(get(0x9F26), Some(hex!("16AFBA13C52FB173").to_vec()));
     assert_eq!(get(0x9F10), Some(IAD.to_vec()));
     assert_eq!(get(0x9F34), Some(hex!("1F0302").to_vec()));
@@ -169,7 +201,11 @@ fn cda_not_performed_cannot_go_online() {
     let outcome = run(exchanges, &config, &NotPerformed, 1_000);
     assert_eq!(outcome.kind, OutcomeKind::Declined);
     assert_eq!(outcome.tvr[0], 0x80, "ODA not performed");
-    assert!(outcome.reason.contains("CDA was not performed"), "{}", outcome.reason);
+    assert!(
+        outcome.reason.contains("CDA was not performed"),
+        "{}",
+        outcome.reason
+    );
 }
 
 #[test]
@@ -193,10 +229,8 @@ fn cda_failure_sets_tvr_and_declines() {
 
 #[test]
 fn terminal_without_cda_asks_plain_arqc_and_goes_online() {
-    let config = TerminalConfig::from_user_toml(
-        "[terminal]\nterminal_capabilities = \"0068C0\"\n",
-    )
-    .unwrap();
+    let config =
+        TerminalConfig::from_user_toml("[terminal]\nterminal_capabilities = \"0068C0\"\n").unwrap();
     // ODA not performed (byte 1 b8) and floor limit exceeded.
     let cdol1 = expected_cdol1_data(hex!("000000001000"), hex!("8000008000"), hex!("1F0302"));
     let response = template_77(&[
@@ -207,7 +241,12 @@ fn terminal_without_cda_asks_plain_arqc_and_goes_online() {
     ]);
     let exchanges = with_generate_ac(generate_ac_command(0x80, &cdol1), response);
     let outcome = run(exchanges, &config, &NotPerformed, 1_000);
-    assert_eq!(outcome.kind, OutcomeKind::OnlineRequest, "{}", outcome.reason);
+    assert_eq!(
+        outcome.kind,
+        OutcomeKind::OnlineRequest,
+        "{}",
+        outcome.reason
+    );
     assert!(outcome.oda.is_none());
     let online = outcome.online.unwrap();
     let de55 = tlv::parse(&online.icc_data).unwrap();
@@ -233,7 +272,12 @@ fn above_the_cvm_limit_the_cvm_list_asks_online_pin() {
         seen: RefCell::new(Vec::new()),
     };
     let outcome = run(exchanges, &config, &oda, 6_000);
-    assert_eq!(outcome.kind, OutcomeKind::OnlineRequest, "{}", outcome.reason);
+    assert_eq!(
+        outcome.kind,
+        OutcomeKind::OnlineRequest,
+        "{}",
+        outcome.reason
+    );
     assert_eq!(outcome.cvm, Cvm::OnlinePin);
     assert_eq!(outcome.ui_message, UiMessage::EnterPin);
 }
@@ -258,7 +302,11 @@ fn aac_is_declined_and_gpo_error_selects_next() {
     exchanges[2].response = hex!("6985").to_vec();
     let outcome = run(exchanges, &config, &NotPerformed, 1_000);
     assert_eq!(outcome.kind, OutcomeKind::EndApplication);
-    assert!(outcome.reason.contains("GPO answered 6985"), "{}", outcome.reason);
+    assert!(
+        outcome.reason.contains("GPO answered 6985"),
+        "{}",
+        outcome.reason
+    );
 }
 
 #[test]

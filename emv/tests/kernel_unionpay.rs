@@ -5,6 +5,8 @@
 //! only, `9F69` byte 1 = fDDA version 01, qPBOC TTQ layout) with the PPSE/FCI/GPO layout of the
 //! real Visa trace. The PAN `6212345678901232` is made up (Luhn-valid, UnionPay BIN range).
 
+#![allow(clippy::unwrap_used)] // A panic in a test is a failure.
+
 #[path = "kernel_support/transcript.rs"]
 mod transcript;
 
@@ -45,7 +47,11 @@ fn ppse() -> Vec<u8> {
                     0xBF0C,
                     vec![tpl(
                         0x61,
-                        vec![tlv(0x4F, &AID), tlv(0x50, b"UnionPay Credit"), tlv(0x87, &[1])],
+                        vec![
+                            tlv(0x4F, &AID),
+                            tlv(0x50, b"UnionPay Credit"),
+                            tlv(0x87, &[1]),
+                        ],
                     )],
                 )],
             ),
@@ -103,10 +109,22 @@ fn gpo_command() -> Vec<u8> {
 
 fn transcript(cid: u8, fdda_version: u8) -> Vec<Exchange> {
     vec![
-        Exchange { command: hex!("00A404000E325041592E5359532E444446303100").to_vec(), response: ppse() },
-        Exchange { command: hex!("00A4040008A00000033301010200").to_vec(), response: fci(true) },
-        Exchange { command: gpo_command(), response: gpo(cid) },
-        Exchange { command: hex!("00B2011C00").to_vec(), response: record(fdda_version) },
+        Exchange {
+            command: hex!("00A404000E325041592E5359532E444446303100").to_vec(),
+            response: ppse(),
+        },
+        Exchange {
+            command: hex!("00A4040008A00000033301010200").to_vec(),
+            response: fci(true),
+        },
+        Exchange {
+            command: gpo_command(),
+            response: gpo(cid),
+        },
+        Exchange {
+            command: hex!("00B2011C00").to_vec(),
+            response: record(fdda_version),
+        },
     ]
 }
 
@@ -152,10 +170,18 @@ fn run(exchanges: Vec<Exchange>, oda: &dyn OfflineDataAuthenticator) -> kernel::
 #[test]
 fn arqc_goes_online_with_the_qpboc_ttq() {
     let outcome = run(transcript(0x80, 0x01), &NotPerformed);
-    assert_eq!(outcome.kind, OutcomeKind::OnlineRequest, "{}", outcome.reason);
+    assert_eq!(
+        outcome.kind,
+        OutcomeKind::OnlineRequest,
+        "{}",
+        outcome.reason
+    );
     assert_eq!(outcome.kernel, Some(KernelId::UnionPay));
     assert_eq!(outcome.cvm, Cvm::NoCvm);
-    assert_eq!(outcome.card.masked_pan.as_ref().unwrap().as_str(), "621234******1232");
+    assert_eq!(
+        outcome.card.masked_pan.as_ref().unwrap().as_str(),
+        "621234******1232"
+    );
     let online = outcome.online.unwrap();
     assert_eq!(online.pan_sequence_number, Some(1));
     let de55 = tlv::parse(&online.icc_data).unwrap();
@@ -167,17 +193,28 @@ fn arqc_goes_online_with_the_qpboc_ttq() {
 
 #[test]
 fn offline_tc_needs_fdda() {
-    let oda = Counting { calls: RefCell::new(0), pass: true };
+    let oda = Counting {
+        calls: RefCell::new(0),
+        pass: true,
+    };
     let outcome = run(transcript(0x40, 0x01), &oda);
     assert_eq!(outcome.kind, OutcomeKind::Approved, "{}", outcome.reason);
     assert_eq!(*oda.calls.borrow(), 1);
 
     // 9F69 byte 1 = 00: fDDA fails without asking the authenticator; CTQ 2000: go online.
-    let oda = Counting { calls: RefCell::new(0), pass: true };
+    let oda = Counting {
+        calls: RefCell::new(0),
+        pass: true,
+    };
     let outcome = run(transcript(0x40, 0x00), &oda);
     assert_eq!(*oda.calls.borrow(), 0);
     assert_eq!(outcome.tvr[0], 0x08);
-    assert_eq!(outcome.kind, OutcomeKind::OnlineRequest, "{}", outcome.reason);
+    assert_eq!(
+        outcome.kind,
+        OutcomeKind::OnlineRequest,
+        "{}",
+        outcome.reason
+    );
 }
 
 #[test]

@@ -8,6 +8,8 @@
 //! built from that trace by editing the GPO or a record, as EMV Book C-3 describes them; each
 //! test says which object it changed.
 
+#![allow(clippy::unwrap_used)] // A panic in a test is a failure.
+
 #[path = "kernel_support/transcript.rs"]
 mod transcript;
 
@@ -15,8 +17,12 @@ use std::cell::RefCell;
 
 use emv::apdu::StatusWord;
 use emv::config::TerminalConfig;
-use emv::kernel::{self, Cvm, KernelId, OutcomeKind, Start, TraceEvent, TransactionRequest, UiMessage};
-use emv::oda::{NotPerformed, OdaFailure, OdaInput, OdaMethod, OdaResult, OfflineDataAuthenticator};
+use emv::kernel::{
+    self, Cvm, KernelId, OutcomeKind, Start, TraceEvent, TransactionRequest, UiMessage,
+};
+use emv::oda::{
+    NotPerformed, OdaFailure, OdaInput, OdaMethod, OdaResult, OfflineDataAuthenticator,
+};
 use emv::tlv::{self, Tag, Tlv};
 use emv::transport::TransportError;
 use hex_literal::hex;
@@ -29,7 +35,10 @@ fn lloyds_gpo_objects() -> Vec<(u32, Vec<u8>)> {
     vec![
         (0x82, hex!("2000").to_vec()),
         (0x94, hex!("10030600").to_vec()),
-        (0x57, hex!("4921828094896752D25022013650000000000F").to_vec()),
+        (
+            0x57,
+            hex!("4921828094896752D25022013650000000000F").to_vec(),
+        ),
         (0x9F10, hex!("06040A03A02000").to_vec()),
         (0x9F26, hex!("569F946D585CB013").to_vec()),
         (0x9F27, hex!("80").to_vec()),
@@ -44,7 +53,10 @@ fn template(tag: u32, objects: &[(u32, Vec<u8>)]) -> Vec<u8> {
         .iter()
         .map(|(t, v)| Tlv::primitive(Tag::new(*t), v.clone()).unwrap())
         .collect();
-    let mut out = Tlv::constructed(Tag::new(tag), children).unwrap().to_bytes().unwrap();
+    let mut out = Tlv::constructed(Tag::new(tag), children)
+        .unwrap()
+        .to_bytes()
+        .unwrap();
     out.extend_from_slice(&hex!("9000"));
     out
 }
@@ -99,12 +111,15 @@ fn run_with(
 /// An authenticator that records its input and answers a fixed result.
 struct Recording {
     answer: Option<Result<(), OdaFailure>>,
-    seen: RefCell<Vec<(OdaMethod, Vec<u8>, Vec<u8>, Option<u8>)>>,
+    seen: RefCell<Vec<Seen>>,
 }
+
+/// What the authenticator was given: method, static data, terminal dynamic data, CA key index.
+struct Seen(OdaMethod, Vec<u8>, Vec<u8>, Option<u8>);
 
 impl OfflineDataAuthenticator for Recording {
     fn authenticate(&self, input: &OdaInput<'_>) -> Option<OdaResult> {
-        self.seen.borrow_mut().push((
+        self.seen.borrow_mut().push(Seen(
             input.method,
             input.static_data.to_vec(),
             input.terminal_dynamic_data.to_vec(),
@@ -123,14 +138,26 @@ impl OfflineDataAuthenticator for Recording {
 fn lloyds_trace_gives_an_online_request_with_de55() {
     let exchanges = transcript::parse(LLOYDS);
     let (outcome, card) = run_with(exchanges.clone(), &NotPerformed);
-    assert_eq!(card.sent.len(), exchanges.len(), "every recorded command was sent");
-    assert_eq!(outcome.kind, OutcomeKind::OnlineRequest, "{}", outcome.reason);
+    assert_eq!(
+        card.sent.len(),
+        exchanges.len(),
+        "every recorded command was sent"
+    );
+    assert_eq!(
+        outcome.kind,
+        OutcomeKind::OnlineRequest,
+        "{}",
+        outcome.reason
+    );
     assert_eq!(outcome.kernel, Some(KernelId::Visa));
     assert_eq!(outcome.cvm, Cvm::NoCvm);
     assert_eq!(outcome.ui_message, UiMessage::Authorising);
     // fDDA was wanted (TTQ byte 1 b1) but not performed: TVR byte 1 b8.
     assert_eq!(outcome.tvr, hex!("8000000000"));
-    assert_eq!(outcome.card.masked_pan.as_ref().unwrap().as_str(), "492182******6752");
+    assert_eq!(
+        outcome.card.masked_pan.as_ref().unwrap().as_str(),
+        "492182******6752"
+    );
     assert_eq!(outcome.card.expiry_yymm.as_deref(), Some("2502"));
     assert_eq!(outcome.card.label.as_deref(), Some("VISA DEBIT"));
     assert_eq!(outcome.card.aip, Some(hex!("2000")));
@@ -140,7 +167,11 @@ fn lloyds_trace_gives_an_online_request_with_de55() {
     assert_eq!(online.expiry_yymm, "2502");
     assert_eq!(online.pan_sequence_number, Some(0));
     let de55 = tlv::parse(&online.icc_data).unwrap();
-    let get = |tag: u32| tlv::find(&de55, Tag::new(tag)).and_then(Tlv::bytes).map(<[u8]>::to_vec);
+    let get = |tag: u32| {
+        tlv::find(&de55, Tag::new(tag))
+            .and_then(Tlv::bytes)
+            .map(<[u8]>::to_vec)
+    };
     assert_eq!(get(0x9F26), Some(hex!("569F946D585CB013").to_vec()));
     assert_eq!(get(0x9F27), Some(vec![0x80]));
     assert_eq!(get(0x9F10), Some(hex!("06040A03A02000").to_vec()));
@@ -159,16 +190,22 @@ fn lloyds_trace_gives_an_online_request_with_de55() {
 
 #[test]
 fn fdda_input_is_built_from_the_trace() {
-    let oda = Recording { answer: Some(Ok(())), seen: RefCell::new(Vec::new()) };
+    let oda = Recording {
+        answer: Some(Ok(())),
+        seen: RefCell::new(Vec::new()),
+    };
     let (outcome, _) = run_with(transcript::parse(LLOYDS), &oda);
     let seen = oda.seen.borrow();
     assert_eq!(seen.len(), 1);
-    let (method, static_data, dynamic, index) = &seen[0];
+    let Seen(method, static_data, dynamic, index) = &seen[0];
     assert_eq!(*method, OdaMethod::Fdda);
     // AFL 10 03 06 00: no record is signed, and 9F4A is absent.
     assert!(static_data.is_empty());
     // 9F37 ‖ 9F02 ‖ 5F2A ‖ 9F69 (shared docs §3, fDDA).
-    assert_eq!(dynamic.as_slice(), hex!("38393031 000000001000 0978 01B4CBA8D61600"));
+    assert_eq!(
+        dynamic.as_slice(),
+        hex!("38393031 000000001000 0978 01B4CBA8D61600")
+    );
     assert_eq!(*index, Some(0x09));
     assert_eq!(outcome.tvr, [0; 5], "fDDA passed: TVR clean");
     assert!(outcome.oda.as_ref().is_some_and(OdaResult::passed));
@@ -195,7 +232,10 @@ fn lloyds_with_gpo(gpo: Vec<u8>) -> Vec<Exchange> {
 #[test]
 fn offline_tc_with_fdda_passed_is_approved() {
     let exchanges = lloyds_with_gpo(gpo_with(|o| set(o, 0x9F27, &[0x40])));
-    let oda = Recording { answer: Some(Ok(())), seen: RefCell::new(Vec::new()) };
+    let oda = Recording {
+        answer: Some(Ok(())),
+        seen: RefCell::new(Vec::new()),
+    };
     let (outcome, _) = run_with(exchanges, &oda);
     assert_eq!(outcome.kind, OutcomeKind::Approved, "{}", outcome.reason);
     assert_eq!(outcome.ui_message, UiMessage::Approved);
@@ -207,7 +247,12 @@ fn offline_tc_without_oda_follows_the_ctq() {
     // CTQ 1600: switch interface if ODA fails.
     let exchanges = lloyds_with_gpo(gpo_with(|o| set(o, 0x9F27, &[0x40])));
     let (outcome, _) = run_with(exchanges, &NotPerformed);
-    assert_eq!(outcome.kind, OutcomeKind::TryAnotherInterface, "{}", outcome.reason);
+    assert_eq!(
+        outcome.kind,
+        OutcomeKind::TryAnotherInterface,
+        "{}",
+        outcome.reason
+    );
     assert_eq!(outcome.tvr[0], 0x80);
     // CTQ 2000: go online if ODA fails.
     let exchanges = lloyds_with_gpo(gpo_with(|o| {
@@ -215,7 +260,12 @@ fn offline_tc_without_oda_follows_the_ctq() {
         set(o, 0x9F6C, &hex!("2000"));
     }));
     let (outcome, _) = run_with(exchanges, &NotPerformed);
-    assert_eq!(outcome.kind, OutcomeKind::OnlineRequest, "{}", outcome.reason);
+    assert_eq!(
+        outcome.kind,
+        OutcomeKind::OnlineRequest,
+        "{}",
+        outcome.reason
+    );
     // CTQ 0000: decline.
     let exchanges = lloyds_with_gpo(gpo_with(|o| {
         set(o, 0x9F27, &[0x40]);
@@ -267,7 +317,8 @@ fn card_removed_after_gpo_is_try_again() {
     exchanges.truncate(3);
     let config = lloyds_terminal();
     let mut card = ScriptedCard::new(exchanges);
-    card.script.push_back(transcript::Step::Fail(TransportError::CardRemoved));
+    card.script
+        .push_back(transcript::Step::Fail(TransportError::CardRemoved));
     let outcome = kernel::run(&mut card, &config, &NotPerformed, lloyds_request(), None).unwrap();
     assert_eq!(outcome.kind, OutcomeKind::TryAgain);
     assert_eq!(outcome.restart, Some(Start::B));
@@ -282,7 +333,10 @@ fn duplicate_track2_in_a_record_ends_the_application() {
         0x70,
         &[
             (0x9F47, vec![0x03]),
-            (0x57, hex!("4921828094896752D25022013650000000000F").to_vec()),
+            (
+                0x57,
+                hex!("4921828094896752D25022013650000000000F").to_vec(),
+            ),
             (0x5F24, hex!("250228").to_vec()),
         ],
     );
@@ -299,7 +353,10 @@ fn pan_mismatch_and_missing_expiry_end_the_application() {
     // 5A with another (Luhn-valid) PAN than track 2.
     let record = template(
         0x70,
-        &[(0x5A, hex!("4111111111111111").to_vec()), (0x5F24, hex!("250228").to_vec())],
+        &[
+            (0x5A, hex!("4111111111111111").to_vec()),
+            (0x5F24, hex!("250228").to_vec()),
+        ],
     );
     replace_response(&mut exchanges, &hex!("00B2061400"), record);
     let (outcome, _) = run_with(exchanges, &NotPerformed);
@@ -317,7 +374,11 @@ fn pan_mismatch_and_missing_expiry_end_the_application() {
 #[test]
 fn malformed_and_oversized_responses_end_cleanly() {
     let mut exchanges = transcript::parse(LLOYDS);
-    replace_response(&mut exchanges, &hex!("00B2041400"), hex!("5A84FFFFFFFF9000").to_vec());
+    replace_response(
+        &mut exchanges,
+        &hex!("00B2041400"),
+        hex!("5A84FFFFFFFF9000").to_vec(),
+    );
     let (outcome, _) = run_with(exchanges, &NotPerformed);
     assert_eq!(outcome.kind, OutcomeKind::EndApplication);
     assert!(outcome.reason.contains("malformed"), "{}", outcome.reason);
@@ -338,19 +399,39 @@ fn trace_is_decoded_and_redacted() {
     let mut card = ScriptedCard::new(transcript::parse(LLOYDS));
     let mut events = Vec::new();
     let mut hook = |event: TraceEvent| events.push(event);
-    let outcome =
-        kernel::run(&mut card, &config, &NotPerformed, lloyds_request(), Some(&mut hook)).unwrap();
+    let outcome = kernel::run(
+        &mut card,
+        &config,
+        &NotPerformed,
+        lloyds_request(),
+        Some(&mut hook),
+    )
+    .unwrap();
     assert_eq!(outcome.kind, OutcomeKind::OnlineRequest);
     let text: String = events.iter().map(|e| format!("{e}\n")).collect();
-    assert!(text.contains("Application Cryptogram: 569F946D585CB013"), "{text}");
+    assert!(
+        text.contains("Application Cryptogram: 569F946D585CB013"),
+        "{text}"
+    );
     assert!(text.contains("Track 2 Equivalent Data: REDACTED"), "{text}");
     assert!(text.contains("492182******6752"), "{text}");
     assert!(!text.contains("4921828094896752"), "{text}");
     assert!(!text.to_lowercase().contains("4921828094896752"), "{text}");
-    let commands = events.iter().filter(|e| matches!(e, TraceEvent::Command { .. })).count();
+    let commands = events
+        .iter()
+        .filter(|e| matches!(e, TraceEvent::Command { .. }))
+        .count();
     let responses = events
         .iter()
-        .filter(|e| matches!(e, TraceEvent::Response { status: StatusWord::Success, .. }))
+        .filter(|e| {
+            matches!(
+                e,
+                TraceEvent::Response {
+                    status: StatusWord::Success,
+                    ..
+                }
+            )
+        })
         .count();
     assert_eq!((commands, responses), (7, 7));
 }

@@ -34,7 +34,8 @@ impl CardData {
                     if self.objects.contains_key(&object.tag()) {
                         return Err(KernelError::DuplicateTag(object.tag()));
                     }
-                    self.objects.insert(object.tag(), Zeroizing::new(bytes.to_vec()));
+                    self.objects
+                        .insert(object.tag(), Zeroizing::new(bytes.to_vec()));
                 }
                 None => self.absorb(object.children())?,
             }
@@ -68,12 +69,16 @@ pub(crate) struct RecordPlan {
 impl RecordPlan {
     /// Parses `94`: entries of 4 bytes (SFI << 3, first, last, number for ODA).
     pub(crate) fn from_afl(afl: &[u8]) -> Result<Self, KernelError> {
-        if afl.len() % 4 != 0 {
-            return Err(KernelError::CardData("the AFL is not a multiple of 4 bytes"));
+        if !afl.len().is_multiple_of(4) {
+            return Err(KernelError::CardData(
+                "the AFL is not a multiple of 4 bytes",
+            ));
         }
         let mut records = Vec::new();
         for entry in afl.chunks_exact(4) {
-            let &[sfi_byte, first, last, oda] = entry else { continue };
+            let &[sfi_byte, first, last, oda] = entry else {
+                continue;
+            };
             let sfi = sfi_byte >> 3;
             if !(1..=30).contains(&sfi) || sfi_byte & 0x07 != 0 {
                 return Err(KernelError::CardData("the AFL names an invalid SFI"));
@@ -97,7 +102,10 @@ impl RecordPlan {
 
     /// The SFI, record and ODA flag of the last command returned.
     pub(crate) fn current(&self) -> Option<(u8, u8, bool)> {
-        self.next.checked_sub(1).and_then(|i| self.records.get(i)).copied()
+        self.next
+            .checked_sub(1)
+            .and_then(|i| self.records.get(i))
+            .copied()
     }
 }
 
@@ -141,13 +149,18 @@ impl Session {
                 .aid_config(self.candidate.config_index)
                 .ok()
                 .map(|aid| aid.application_version.0.to_vec()),
-            _ => ctx.terminal_value(tag).or_else(|| self.card.get(tag).map(<[u8]>::to_vec)),
+            _ => ctx
+                .terminal_value(tag)
+                .or_else(|| self.card.get(tag).map(<[u8]>::to_vec)),
         }
     }
 
     /// Adds a decoded response to the summary.
     pub(crate) fn record_dump(&mut self, source: String, list: &[Tlv]) {
-        self.summary.records.push(RecordDump { source, objects: tlv::decode(list) });
+        self.summary.records.push(RecordDump {
+            source,
+            objects: tlv::decode(list),
+        });
     }
 
     /// Adds a record to the static data (Book 3 §10.3): SFI 1-10 the value of the `70`
@@ -170,10 +183,10 @@ impl Session {
     /// The static data with the AIP appended when `9F4A` lists `82` (Book 3 §10.3).
     pub(crate) fn static_data_for_oda(&self) -> Vec<u8> {
         let mut data = self.static_data.clone();
-        if self.card.get(0x9F4A) == Some(&[0x82]) {
-            if let Some(aip) = self.card.get(0x82) {
-                data.extend_from_slice(aip);
-            }
+        if self.card.get(0x9F4A) == Some(&[0x82])
+            && let Some(aip) = self.card.get(0x82)
+        {
+            data.extend_from_slice(aip);
         }
         data
     }
@@ -206,7 +219,12 @@ impl Session {
             .map(|&b| (b >> 4) * 10 + (b & 0x0F));
         self.summary.masked_pan = Some(pan.masked());
         self.summary.expiry_yymm = Some(expiry_yymm.clone());
-        Ok(Account { pan, track2, expiry_yymm, pan_sequence_number })
+        Ok(Account {
+            pan,
+            track2,
+            expiry_yymm,
+            pan_sequence_number,
+        })
     }
 
     /// DE 55 (shared docs §2.4): the listed tags that have a value, in order.
@@ -229,7 +247,9 @@ impl Session {
         oda: Option<crate::oda::OdaResult>,
     ) -> Box<Outcome> {
         let kernel = Some(self.candidate.kernel);
-        self.summary.label.get_or_insert_with(|| self.candidate.label.clone());
+        self.summary
+            .label
+            .get_or_insert_with(|| self.candidate.label.clone());
         self.summary.aid = Some(self.adf_name.clone());
         let online = match (decision.kind, account) {
             (OutcomeKind::OnlineRequest, Some(account)) => {
@@ -297,7 +317,14 @@ impl Decision {
             (OutcomeKind::TryAgain, _) => UiMessage::PresentCardAgain,
             _ => UiMessage::TryAnotherCard,
         };
-        Self { kind, reason: reason.into(), cvm, ui_message, restart: None, cryptogram: None }
+        Self {
+            kind,
+            reason: reason.into(),
+            cvm,
+            ui_message,
+            restart: None,
+            cryptogram: None,
+        }
     }
 }
 

@@ -78,8 +78,14 @@ pub(crate) struct MastercardCvmInput<'a> {
 
 /// Book C-2 §3.4 CVM selection: on-device CVM when both sides support it, else the CVM list.
 pub(crate) fn mastercard(input: &MastercardCvmInput<'_>) -> CvmSelection {
-    let done = |cvm, results, tvr3| CvmSelection { cvm, results, tvr3, tvr1: 0 };
-    if input.aip[0] & AIP1_ON_DEVICE_CVM != 0 && input.kernel_configuration & KC_ON_DEVICE_CVM != 0 {
+    let done = |cvm, results, tvr3| CvmSelection {
+        cvm,
+        results,
+        tvr3,
+        tvr1: 0,
+    };
+    if input.aip[0] & AIP1_ON_DEVICE_CVM != 0 && input.kernel_configuration & KC_ON_DEVICE_CVM != 0
+    {
         return if input.cvm_required {
             done(Cvm::ConsumerDevice, [0x01, 0x00, 0x02], 0)
         } else {
@@ -126,7 +132,11 @@ pub(crate) fn mastercard(input: &MastercardCvmInput<'_>) -> CvmSelection {
             break;
         } else if supported {
             return match method {
-                0x02 => done(Cvm::OnlinePin, [code, condition, 0x00], tvr3 | TVR3_ONLINE_PIN),
+                0x02 => done(
+                    Cvm::OnlinePin,
+                    [code, condition, 0x00],
+                    tvr3 | TVR3_ONLINE_PIN,
+                ),
                 0x1E => done(Cvm::Signature, [code, condition, 0x00], tvr3),
                 _ => done(Cvm::NoCvm, [code, condition, 0x02], tvr3),
             };
@@ -202,7 +212,10 @@ mod tests {
     #[test]
     fn above_the_cvm_limit_the_list_gives_online_pin() {
         let s = mastercard(&input(0x60, true));
-        assert_eq!((s.cvm, s.results, s.tvr3), (Cvm::OnlinePin, hex!("420300"), 0x04));
+        assert_eq!(
+            (s.cvm, s.results, s.tvr3),
+            (Cvm::OnlinePin, hex!("420300"), 0x04)
+        );
     }
 
     #[test]
@@ -214,7 +227,10 @@ mod tests {
     #[test]
     fn no_supported_rule_fails_cvm() {
         let s = mastercard(&input(0x00, true));
-        assert_eq!((s.cvm, s.results, s.tvr3), (Cvm::NoCvm, hex!("3F0001"), 0x80));
+        assert_eq!(
+            (s.cvm, s.results, s.tvr3),
+            (Cvm::NoCvm, hex!("3F0001"), 0x80)
+        );
     }
 
     #[test]
@@ -230,10 +246,22 @@ mod tests {
     #[test]
     fn ctq_decides_for_visa() {
         let ttq = hex!("26004000");
-        assert_eq!(from_ctq(Scheme::Visa, ttq, Some(hex!("0080"))), Some(Cvm::ConsumerDevice));
-        assert_eq!(from_ctq(Scheme::Visa, ttq, Some(hex!("8000"))), Some(Cvm::OnlinePin));
-        assert_eq!(from_ctq(Scheme::Visa, ttq, Some(hex!("4000"))), Some(Cvm::Signature));
-        assert_eq!(from_ctq(Scheme::Visa, ttq, Some(hex!("0000"))), Some(Cvm::NoCvm));
+        assert_eq!(
+            from_ctq(Scheme::Visa, ttq, Some(hex!("0080"))),
+            Some(Cvm::ConsumerDevice)
+        );
+        assert_eq!(
+            from_ctq(Scheme::Visa, ttq, Some(hex!("8000"))),
+            Some(Cvm::OnlinePin)
+        );
+        assert_eq!(
+            from_ctq(Scheme::Visa, ttq, Some(hex!("4000"))),
+            Some(Cvm::Signature)
+        );
+        assert_eq!(
+            from_ctq(Scheme::Visa, ttq, Some(hex!("0000"))),
+            Some(Cvm::NoCvm)
+        );
         let required = hex!("26404000");
         assert_eq!(from_ctq(Scheme::Visa, required, None), Some(Cvm::Signature));
         assert_eq!(from_ctq(Scheme::Visa, hex!("20404000"), None), None);

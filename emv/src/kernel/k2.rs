@@ -28,7 +28,10 @@ pub(crate) fn start(ctx: &Context<'_>, mut session: Session) -> Result<Transitio
     };
     let command = gpo_command(&pdol_data)?;
     session.pdol_data = pdol_data;
-    Ok(Transition::Send(command, KernelState::MastercardGpo(Box::new(ExpectGpo { session }))))
+    Ok(Transition::Send(
+        command,
+        KernelState::MastercardGpo(Box::new(ExpectGpo { session })),
+    ))
 }
 
 /// Waiting for the GPO response.
@@ -48,8 +51,10 @@ impl ExpectGpo {
             let reason = format!("GPO answered {}", response.status);
             return Ok(Transition::SelectNext(session.selection, reason));
         }
-        let list = tlv::parse(&response.data)
-            .map_err(|source| KernelError::Tlv { step: "GET PROCESSING OPTIONS", source })?;
+        let list = tlv::parse(&response.data).map_err(|source| KernelError::Tlv {
+            step: "GET PROCESSING OPTIONS",
+            source,
+        })?;
         match list.as_slice() {
             [only] if only.tag() == Tag::new(0x77) => session.card.absorb(&list)?,
             [only] if only.tag() == Tag::new(0x80) => {
@@ -61,7 +66,11 @@ impl ExpectGpo {
                 session.card.set(0x82, aip.to_vec());
                 session.card.set(0x94, afl.to_vec());
             }
-            _ => return Err(KernelError::CardData("the GPO response is neither 77 nor 80")),
+            _ => {
+                return Err(KernelError::CardData(
+                    "the GPO response is neither 77 nor 80",
+                ));
+            }
         }
         session.record_dump("GPO".to_owned(), &list);
         let aip = <[u8; 2]>::try_from(session.card.require(0x82)?)
@@ -75,7 +84,9 @@ impl ExpectGpo {
                 "the card supports only mag-stripe mode, which this reader does not",
                 cvm::na(),
             );
-            return Ok(Transition::Finish(session.outcome(ctx, decision, None, None)));
+            return Ok(Transition::Finish(
+                session.outcome(ctx, decision, None, None),
+            ));
         }
         let plan = RecordPlan::from_afl(&afl)?;
         read_next_or_continue(ctx, session, plan)
@@ -97,7 +108,10 @@ impl ExpectRecord {
     ) -> Result<Transition, KernelError> {
         let Self { mut session, plan } = *self;
         if response.status != StatusWord::Success {
-            return Err(KernelError::Status { step: "READ RECORD", status: response.status });
+            return Err(KernelError::Status {
+                step: "READ RECORD",
+                status: response.status,
+            });
         }
         absorb_record(&mut session, &plan, &response.data)?;
         read_next_or_continue(ctx, session, plan)
@@ -128,9 +142,11 @@ fn generate_ac(ctx: &Context<'_>, mut session: Session) -> Result<Transition, Ke
     // CVM selection (Book C-2 §3.4; Book 3 §10.5).
     let cvm_required = session.candidate.indicators.cvm_required_limit_exceeded;
     let capability = if cvm_required {
-        aid.cvm_capability_cvm_required.unwrap_or(DEFAULT_CVM_CAPABILITY_REQUIRED)
+        aid.cvm_capability_cvm_required
+            .unwrap_or(DEFAULT_CVM_CAPABILITY_REQUIRED)
     } else {
-        aid.cvm_capability_no_cvm_required.unwrap_or(DEFAULT_CVM_CAPABILITY_NOT_REQUIRED)
+        aid.cvm_capability_no_cvm_required
+            .unwrap_or(DEFAULT_CVM_CAPABILITY_NOT_REQUIRED)
     };
     let aip = session.summary.aip.unwrap_or([0; 2]);
     let same_currency = session
@@ -139,7 +155,9 @@ fn generate_ac(ctx: &Context<'_>, mut session: Session) -> Result<Transition, Ke
         .is_none_or(|c| c == crate::config::bcd2(ctx.request.currency_code));
     let selection = cvm::mastercard(&MastercardCvmInput {
         aip,
-        kernel_configuration: aid.kernel_configuration.unwrap_or(DEFAULT_KERNEL_CONFIGURATION),
+        kernel_configuration: aid
+            .kernel_configuration
+            .unwrap_or(DEFAULT_KERNEL_CONFIGURATION),
         cvm_required,
         capability,
         cvm_list: session.card.get(0x8E),
@@ -194,7 +212,12 @@ fn generate_ac(ctx: &Context<'_>, mut session: Session) -> Result<Transition, Ke
     }
     let cdol1_data = cdol1.build(|tag| session.value(ctx, tag.number()));
     let command = Command::generate_ac(p1, cdol1_data.clone());
-    command.try_serialize().map_err(|source| KernelError::Apdu { step: "GENERATE AC", source })?;
+    command
+        .try_serialize()
+        .map_err(|source| KernelError::Apdu {
+            step: "GENERATE AC",
+            source,
+        })?;
     let state = ExpectGenerateAc {
         session,
         account,
@@ -203,19 +226,34 @@ fn generate_ac(ctx: &Context<'_>, mut session: Session) -> Result<Transition, Ke
         cvm: selection.cvm,
         requested,
     };
-    Ok(Transition::Send(command, KernelState::MastercardGenerateAc(Box::new(state))))
+    Ok(Transition::Send(
+        command,
+        KernelState::MastercardGenerateAc(Box::new(state)),
+    ))
 }
 
 /// Book 3 §10.4: application versions, dates, application usage control.
 fn processing_restrictions(ctx: &Context<'_>, session: &mut Session, terminal_version: &[u8]) {
-    if session.card.get(0x9F08).is_some_and(|card| card != terminal_version) {
+    if session
+        .card
+        .get(0x9F08)
+        .is_some_and(|card| card != terminal_version)
+    {
         session.tvr[1] |= TVR2_DIFFERENT_VERSIONS;
     }
     let today = ctx.request.date;
-    if session.card.get(0x5F24).is_some_and(|expiry| expiry < today.as_slice()) {
+    if session
+        .card
+        .get(0x5F24)
+        .is_some_and(|expiry| expiry < today.as_slice())
+    {
         session.tvr[1] |= TVR2_EXPIRED;
     }
-    if session.card.get(0x5F25).is_some_and(|effective| effective > today.as_slice()) {
+    if session
+        .card
+        .get(0x5F25)
+        .is_some_and(|effective| effective > today.as_slice())
+    {
         session.tvr[1] |= TVR2_NOT_YET_EFFECTIVE;
     }
     if let Some(&[auc1, auc2]) = session.card.get(0x9F07) {
@@ -249,24 +287,47 @@ impl ExpectGenerateAc {
         ctx: &Context<'_>,
         response: &Response,
     ) -> Result<Transition, KernelError> {
-        let Self { mut session, account, cdol1_data, cda, cvm, requested } = *self;
+        let Self {
+            mut session,
+            account,
+            cdol1_data,
+            cda,
+            cvm,
+            requested,
+        } = *self;
         if response.status != StatusWord::Success {
-            return Err(KernelError::Status { step: "GENERATE AC", status: response.status });
+            return Err(KernelError::Status {
+                step: "GENERATE AC",
+                status: response.status,
+            });
         }
-        let list = tlv::parse(&response.data)
-            .map_err(|source| KernelError::Tlv { step: "GENERATE AC", source })?;
+        let list = tlv::parse(&response.data).map_err(|source| KernelError::Tlv {
+            step: "GENERATE AC",
+            source,
+        })?;
         let mut without_sdad = Vec::new();
         match list.as_slice() {
             [only] if only.tag() == Tag::new(0x77) => {
-                for child in only.children().iter().filter(|c| c.tag() != Tag::new(0x9F4B)) {
+                for child in only
+                    .children()
+                    .iter()
+                    .filter(|c| c.tag() != Tag::new(0x9F4B))
+                {
                     without_sdad.extend_from_slice(&child.to_bytes().map_err(|source| {
-                        KernelError::Tlv { step: "GENERATE AC", source }
+                        KernelError::Tlv {
+                            step: "GENERATE AC",
+                            source,
+                        }
                     })?);
                 }
                 session.card.absorb(&list)?;
             }
             [only] if only.tag() == Tag::new(0x80) => absorb_format1(&mut session, only)?,
-            _ => return Err(KernelError::CardData("the GENERATE AC response is neither 77 nor 80")),
+            _ => {
+                return Err(KernelError::CardData(
+                    "the GENERATE AC response is neither 77 nor 80",
+                ));
+            }
         }
         session.record_dump("GENERATE AC".to_owned(), &list);
         let cid = session.card.require(0x9F27)?.first().copied().unwrap_or(0);
@@ -313,7 +374,9 @@ impl ExpectGenerateAc {
                 "offline approval (TC) without a verified CDA signature",
                 cvm,
             ),
-            CryptogramType::Tc => Decision::new(OutcomeKind::Approved, "offline approval (TC)", cvm),
+            CryptogramType::Tc => {
+                Decision::new(OutcomeKind::Approved, "offline approval (TC)", cvm)
+            }
             CryptogramType::Arqc if !has_cryptogram => Decision::new(
                 OutcomeKind::Declined,
                 if oda.is_none() {
@@ -335,7 +398,12 @@ impl ExpectGenerateAc {
             ),
         };
         decision.cryptogram = Some(returned);
-        Ok(Transition::Finish(session.outcome(ctx, decision, Some(account), oda)))
+        Ok(Transition::Finish(session.outcome(
+            ctx,
+            decision,
+            Some(account),
+            oda,
+        )))
     }
 }
 
@@ -343,7 +411,9 @@ impl ExpectGenerateAc {
 fn absorb_format1(session: &mut Session, object: &Tlv) -> Result<(), KernelError> {
     let bytes = object.bytes().unwrap_or(&[]);
     if bytes.len() < 11 {
-        return Err(KernelError::CardData("the GENERATE AC format 1 response is too short"));
+        return Err(KernelError::CardData(
+            "the GENERATE AC format 1 response is too short",
+        ));
     }
     let (cid, rest) = bytes.split_at(1);
     let (atc, rest) = rest.split_at(2);
@@ -378,7 +448,9 @@ fn perform_cda(
     if session.static_data_invalid {
         return Some(OdaResult {
             method: OdaMethod::Cda,
-            status: Err(crate::oda::OdaFailure::MissingData("a record for ODA is not a 70 template")),
+            status: Err(crate::oda::OdaFailure::MissingData(
+                "a record for ODA is not a 70 template",
+            )),
             recovered_cryptogram: None,
             recovered_dynamic_number: None,
         });

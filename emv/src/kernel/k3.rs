@@ -44,7 +44,10 @@ pub(crate) fn start(
     };
     let command = gpo_command(&pdol_data)?;
     session.pdol_data = pdol_data;
-    Ok(Transition::Send(command, KernelState::QuickGpo(Box::new(ExpectGpo { scheme, session }))))
+    Ok(Transition::Send(
+        command,
+        KernelState::QuickGpo(Box::new(ExpectGpo { scheme, session })),
+    ))
 }
 
 /// Waiting for the GPO response.
@@ -64,7 +67,10 @@ impl ExpectGpo {
         ctx: &Context<'_>,
         response: &Response,
     ) -> Result<Transition, KernelError> {
-        let Self { scheme, mut session } = *self;
+        let Self {
+            scheme,
+            mut session,
+        } = *self;
         match response.status {
             StatusWord::Success => {}
             StatusWord::ConditionsNotSatisfied => {
@@ -85,19 +91,28 @@ impl ExpectGpo {
                     ),
                     _ => (OutcomeKind::EndApplication, "GPO failed", None),
                 };
-                let mut decision = Decision::new(kind, format!("{reason} (SW {status})"), cvm::na());
+                let mut decision =
+                    Decision::new(kind, format!("{reason} (SW {status})"), cvm::na());
                 if status == StatusWord::CommandNotAllowed {
                     decision.ui_message = UiMessage::SeePhone;
                 }
                 decision.restart = restart;
-                return Ok(Transition::Finish(session.outcome(ctx, decision, None, None)));
+                return Ok(Transition::Finish(
+                    session.outcome(ctx, decision, None, None),
+                ));
             }
         }
-        let list = tlv::parse(&response.data)
-            .map_err(|source| KernelError::Tlv { step: "GET PROCESSING OPTIONS", source })?;
+        let list = tlv::parse(&response.data).map_err(|source| KernelError::Tlv {
+            step: "GET PROCESSING OPTIONS",
+            source,
+        })?;
         match list.as_slice() {
             [only] if only.tag() == Tag::new(0x77) => {}
-            _ => return Err(KernelError::CardData("the GPO response is not format 2 (77)")),
+            _ => {
+                return Err(KernelError::CardData(
+                    "the GPO response is not format 2 (77)",
+                ));
+            }
         }
         session.card.absorb(&list)?;
         session.record_dump("GPO".to_owned(), &list);
@@ -131,9 +146,16 @@ impl ExpectRecord {
         ctx: &Context<'_>,
         response: &Response,
     ) -> Result<Transition, KernelError> {
-        let Self { scheme, mut session, plan } = *self;
+        let Self {
+            scheme,
+            mut session,
+            plan,
+        } = *self;
         if response.status != StatusWord::Success {
-            return Err(KernelError::Status { step: "READ RECORD", status: response.status });
+            return Err(KernelError::Status {
+                step: "READ RECORD",
+                status: response.status,
+            });
         }
         absorb_record(&mut session, &plan, &response.data)?;
         read_next_or_complete(ctx, scheme, session, plan)
@@ -147,8 +169,10 @@ pub(crate) fn absorb_record(
     data: &[u8],
 ) -> Result<(), KernelError> {
     let (sfi, record, for_oda) = plan.current().unwrap_or((0, 0, false));
-    let list =
-        tlv::parse(data).map_err(|source| KernelError::Tlv { step: "READ RECORD", source })?;
+    let list = tlv::parse(data).map_err(|source| KernelError::Tlv {
+        step: "READ RECORD",
+        source,
+    })?;
     match list.as_slice() {
         [only] if only.tag() == Tag::new(0x70) => {}
         _ if sfi > 10 => {}
@@ -174,7 +198,11 @@ fn read_next_or_complete(
     match plan.next_command() {
         Some((command, ..)) => Ok(Transition::Send(
             command,
-            KernelState::QuickRecord(Box::new(ExpectRecord { scheme, session, plan })),
+            KernelState::QuickRecord(Box::new(ExpectRecord {
+                scheme,
+                session,
+                plan,
+            })),
         )),
         None => complete(ctx, scheme, session),
     }
@@ -193,7 +221,10 @@ fn complete(
     let records_read = session.summary.afl.is_some();
     let account = session.account(records_read)?;
     let ttq = session.ttq.unwrap_or([0; 4]);
-    let ctq = session.card.get(0x9F6C).and_then(|c| <[u8; 2]>::try_from(c).ok());
+    let ctq = session
+        .card
+        .get(0x9F6C)
+        .and_then(|c| <[u8; 2]>::try_from(c).ok());
     let cryptogram = match cid & 0xC0 {
         0x80 => CryptogramType::Arqc,
         0x40 => CryptogramType::Tc,
@@ -201,7 +232,11 @@ fn complete(
     };
 
     // fDDA (Book C-3 §5.5): for an offline approval, or online when the TTQ asks for ODA.
-    let aip_dda = session.card.get(0x82).and_then(|a| a.first()).is_some_and(|b| b & 0x20 != 0);
+    let aip_dda = session
+        .card
+        .get(0x82)
+        .and_then(|a| a.first())
+        .is_some_and(|b| b & 0x20 != 0);
     let mut wants_oda = cryptogram == CryptogramType::Tc || ttq[0] & TTQ1_ODA_FOR_ONLINE != 0;
     if scheme == Scheme::UnionPay && ttq[3] & k7::TTQ4_FDDA_01 == 0 {
         // qPBOC TTQ byte 4 b8: this reader does not do fDDA 01.
@@ -234,31 +269,52 @@ fn complete(
                 "a CVM is required but the card and the terminal share none",
                 cvm::na(),
             );
-            return Ok(Transition::Finish(session.outcome(ctx, decision, Some(account), oda)));
+            return Ok(Transition::Finish(session.outcome(
+                ctx,
+                decision,
+                Some(account),
+                oda,
+            )));
         }
     };
 
     let online_capable = matches!(ctx.config.terminal.terminal_type & 0x0F, 1 | 2 | 4 | 5);
     let ctq1 = ctq.map_or(0, |c| c[0]);
     let mut decision = match cryptogram {
-        CryptogramType::Aac => {
-            Decision::new(OutcomeKind::Declined, "the card declined offline (AAC)", cvm)
-        }
+        CryptogramType::Aac => Decision::new(
+            OutcomeKind::Declined,
+            "the card declined offline (AAC)",
+            cvm,
+        ),
         CryptogramType::Arqc => {
-            let note = if oda.is_some() && oda_failed { " (fDDA failed, noted in TVR)" } else { "" };
+            let note = if oda.is_some() && oda_failed {
+                " (fDDA failed, noted in TVR)"
+            } else {
+                ""
+            };
             Decision::new(
                 OutcomeKind::OnlineRequest,
                 format!("the card asks for online authorisation (ARQC){note}"),
                 cvm,
             )
         }
-        CryptogramType::Tc if !oda_failed => {
-            Decision::new(OutcomeKind::Approved, "offline approval (TC) with fDDA passed", cvm)
-        }
+        CryptogramType::Tc if !oda_failed => Decision::new(
+            OutcomeKind::Approved,
+            "offline approval (TC) with fDDA passed",
+            cvm,
+        ),
         CryptogramType::Tc => {
-            let why = if oda.is_none() { "ODA not performed" } else { "fDDA failed" };
+            let why = if oda.is_none() {
+                "ODA not performed"
+            } else {
+                "fDDA failed"
+            };
             if ctq1 & CTQ1_ONLINE_IF_ODA_FAILS != 0 && online_capable {
-                Decision::new(OutcomeKind::OnlineRequest, format!("{why}; CTQ: go online"), cvm)
+                Decision::new(
+                    OutcomeKind::OnlineRequest,
+                    format!("{why}; CTQ: go online"),
+                    cvm,
+                )
             } else if ctq1 & CTQ1_SWITCH_INTERFACE_IF_ODA_FAILS != 0 {
                 Decision::new(
                     OutcomeKind::TryAnotherInterface,
@@ -266,12 +322,21 @@ fn complete(
                     cvm,
                 )
             } else {
-                Decision::new(OutcomeKind::Declined, format!("{why} on an offline TC"), cvm)
+                Decision::new(
+                    OutcomeKind::Declined,
+                    format!("{why} on an offline TC"),
+                    cvm,
+                )
             }
         }
     };
     decision.cryptogram = Some(cryptogram);
-    Ok(Transition::Finish(session.outcome(ctx, decision, Some(account), oda)))
+    Ok(Transition::Finish(session.outcome(
+        ctx,
+        decision,
+        Some(account),
+        oda,
+    )))
 }
 
 /// Builds the fDDA input (Book C-3 Annex C; shared docs §3) and calls the authenticator.
@@ -281,7 +346,9 @@ fn fdda(ctx: &Context<'_>, scheme: Scheme, session: &Session) -> Option<OdaResul
     if scheme == Scheme::UnionPay && !k7::fdda_version_supported(card_auth_data) {
         return Some(OdaResult {
             method: OdaMethod::Fdda,
-            status: Err(crate::oda::OdaFailure::Signature("fDDA version in 9F69 is not 01")),
+            status: Err(crate::oda::OdaFailure::Signature(
+                "fDDA version in 9F69 is not 01",
+            )),
             recovered_cryptogram: None,
             recovered_dynamic_number: None,
         });
@@ -316,7 +383,9 @@ fn fdda(ctx: &Context<'_>, scheme: Scheme, session: &Session) -> Option<OdaResul
     if session.static_data_invalid {
         return Some(OdaResult {
             method: OdaMethod::Fdda,
-            status: Err(crate::oda::OdaFailure::MissingData("a record for ODA is not a 70 template")),
+            status: Err(crate::oda::OdaFailure::MissingData(
+                "a record for ODA is not a 70 template",
+            )),
             recovered_cryptogram: None,
             recovered_dynamic_number: None,
         });
@@ -332,7 +401,10 @@ pub(crate) fn gpo_command(pdol_data: &[u8]) -> Result<Command, KernelError> {
     let command = Command::get_processing_options(template);
     command
         .try_serialize()
-        .map_err(|source| KernelError::Apdu { step: "GET PROCESSING OPTIONS", source })?;
+        .map_err(|source| KernelError::Apdu {
+            step: "GET PROCESSING OPTIONS",
+            source,
+        })?;
     Ok(command)
 }
 

@@ -40,6 +40,8 @@ pub(crate) struct ExpectPpse {
 
 impl ExpectPpse {
     /// Book B §3.3.2: build the candidate list; empty → End Application.
+    // STYLE.md §2: every state's `handle` takes `self: Box<Self>`, boxed or not in the enum.
+    #[allow(clippy::boxed_local)]
     pub(crate) fn handle(
         self: Box<Self>,
         ctx: &Context<'_>,
@@ -49,7 +51,10 @@ impl ExpectPpse {
             return Ok(Transition::Finish(entry_outcome(
                 OutcomeKind::EndApplication,
                 UiMessage::TryAnotherCard,
-                &format!("the card has no PPSE (SELECT PPSE answered {})", response.status),
+                &format!(
+                    "the card has no PPSE (SELECT PPSE answered {})",
+                    response.status
+                ),
             )));
         }
         let entries = entry_point::parse_ppse(&response.data)?;
@@ -63,7 +68,9 @@ impl ExpectPpse {
         }
         Ok(next_candidate(
             ctx,
-            Selection { candidates: candidates.into() },
+            Selection {
+                candidates: candidates.into(),
+            },
             "first candidate".to_owned(),
         ))
     }
@@ -78,7 +85,10 @@ pub(crate) fn next_candidate(
     match selection.candidates.pop_front() {
         Some(candidate) => Transition::Send(
             Command::select_by_name(&candidate.select_name),
-            KernelState::ExpectSelectAid(Box::new(ExpectSelectAid { selection, candidate })),
+            KernelState::ExpectSelectAid(Box::new(ExpectSelectAid {
+                selection,
+                candidate,
+            })),
         ),
         None => Transition::Finish(entry_outcome(
             OutcomeKind::EndApplication,
@@ -96,18 +106,26 @@ pub(crate) struct ExpectSelectAid {
 
 impl ExpectSelectAid {
     /// Book B §3.3.3.5: SW ≠ 9000 → next candidate; else activate the kernel (§3.4).
+    // STYLE.md §2: every state's `handle` takes `self: Box<Self>`.
+    #[allow(clippy::boxed_local)]
     pub(crate) fn handle(
         self: Box<Self>,
         ctx: &Context<'_>,
         response: &Response,
     ) -> Result<Transition, KernelError> {
-        let Self { selection, candidate } = *self;
+        let Self {
+            selection,
+            candidate,
+        } = *self;
         if response.status != StatusWord::Success {
             let reason = format!("SELECT AID answered {}", response.status);
             return Ok(Transition::SelectNext(selection, reason));
         }
-        let fci = tlv::parse_one(&response.data, Tag::new(0x6F))
-            .map_err(|source| KernelError::Tlv { step: "SELECT AID", source })?;
+        let fci =
+            tlv::parse_one(&response.data, Tag::new(0x6F)).map_err(|source| KernelError::Tlv {
+                step: "SELECT AID",
+                source,
+            })?;
         let adf_name = fci
             .children()
             .iter()
@@ -134,7 +152,10 @@ impl ExpectSelectAid {
             let reason = "the FCI has no PDOL with the TTQ (9F66), so Kernel 3/7 cannot run";
             return Ok(Transition::SelectNext(selection, reason.to_owned()));
         }
-        let mut summary = CardSummary { label: label.clone(), ..CardSummary::default() };
+        let mut summary = CardSummary {
+            label: label.clone(),
+            ..CardSummary::default()
+        };
         summary.records.push(super::RecordDump {
             source: "FCI".to_owned(),
             objects: tlv::decode(core::slice::from_ref(&fci)),

@@ -33,12 +33,21 @@ pub enum TraceEvent {
 
 impl TraceEvent {
     pub(crate) fn command(name: &'static str, command: &Command) -> Self {
-        Self::Command { name, line: command.trace_line() }
+        Self::Command {
+            name,
+            line: command.trace_line(),
+        }
     }
 
     pub(crate) fn response(response: &Response) -> Self {
-        let objects = tlv::parse(&response.data).map(|list| tlv::decode(&list)).unwrap_or_default();
-        Self::Response { status: response.status, length: response.data.len(), objects }
+        let objects = tlv::parse(&response.data)
+            .map(|list| tlv::decode(&list))
+            .unwrap_or_default();
+        Self::Response {
+            status: response.status,
+            length: response.data.len(),
+            objects,
+        }
     }
 }
 
@@ -46,11 +55,26 @@ impl fmt::Display for TraceEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Command { name, line } => write!(f, "C-APDU {name}: {line}"),
-            Self::Response { status, length, objects } => {
+            Self::Response {
+                status,
+                length,
+                objects,
+            } => {
                 write!(f, "R-APDU SW {status}, {length} bytes")?;
-                fn walk(f: &mut fmt::Formatter<'_>, list: &[DecodedTlv], depth: usize) -> fmt::Result {
+                fn walk(
+                    f: &mut fmt::Formatter<'_>,
+                    list: &[DecodedTlv],
+                    depth: usize,
+                ) -> fmt::Result {
                     for item in list {
-                        write!(f, "\n{}{} {}: {}", "  ".repeat(depth + 1), item.tag, item.name, item.shown)?;
+                        write!(
+                            f,
+                            "\n{}{} {}: {}",
+                            "  ".repeat(depth + 1),
+                            item.tag,
+                            item.name,
+                            item.shown
+                        )?;
                         walk(f, &item.children, depth + 1)?;
                     }
                     Ok(())

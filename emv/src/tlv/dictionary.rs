@@ -54,7 +54,10 @@ pub struct TagInfo {
 
 /// The entry for `tag`, if the dictionary knows it.
 pub fn lookup(tag: Tag) -> Option<&'static TagInfo> {
-    DICTIONARY.binary_search_by_key(&tag, |info| info.tag).ok().and_then(|i| DICTIONARY.get(i))
+    DICTIONARY
+        .binary_search_by_key(&tag, |info| info.tag)
+        .ok()
+        .and_then(|i| DICTIONARY.get(i))
 }
 
 /// All entries, sorted by tag.
@@ -63,7 +66,12 @@ pub fn all() -> &'static [TagInfo] {
 }
 
 const fn e(tag: u32, name: &'static str, format: Format, sensitivity: Sensitivity) -> TagInfo {
-    TagInfo { tag: Tag::new(tag), name, format, sensitivity }
+    TagInfo {
+        tag: Tag::new(tag),
+        name,
+        format,
+        sensitivity,
+    }
 }
 
 use Format::{
@@ -125,7 +133,12 @@ const DICTIONARY: &[TagInfo] = &[
     e(0x9F07, "Application Usage Control", B, P),
     e(0x9F08, "Application Version Number (Card)", B, P),
     e(0x9F09, "Application Version Number (Terminal)", B, P),
-    e(0x9F0A, "Application Selection Registered Proprietary Data", B, P),
+    e(
+        0x9F0A,
+        "Application Selection Registered Proprietary Data",
+        B,
+        P,
+    ),
     e(0x9F0B, "Cardholder Name Extended", Ans, S),
     e(0x9F0D, "Issuer Action Code - Default", B, P),
     e(0x9F0E, "Issuer Action Code - Denial", B, P),
@@ -181,7 +194,12 @@ const DICTIONARY: &[TagInfo] = &[
     e(0x9F6B, "Track 2 Data", B, S),
     e(0x9F6C, "Card Transaction Qualifiers", B, P),
     e(0x9F6E, "Form Factor Indicator / Third Party Data", B, P),
-    e(0x9F7C, "Customer Exclusive Data / Merchant Custom Data", B, P),
+    e(
+        0x9F7C,
+        "Customer Exclusive Data / Merchant Custom Data",
+        B,
+        P,
+    ),
     e(0xBF0C, "FCI Issuer Discretionary Data", T, P),
     e(0xDF8117, "Card Data Input Capability", B, P),
     e(0xDF8118, "CVM Capability - CVM Required", B, P),
@@ -192,8 +210,18 @@ const DICTIONARY: &[TagInfo] = &[
     e(0xDF8121, "Terminal Action Code - Denial", B, P),
     e(0xDF8122, "Terminal Action Code - Online", B, P),
     e(0xDF8123, "Reader Contactless Floor Limit", N, P),
-    e(0xDF8124, "Reader Contactless Transaction Limit (No On-device CVM)", N, P),
-    e(0xDF8125, "Reader Contactless Transaction Limit (On-device CVM)", N, P),
+    e(
+        0xDF8124,
+        "Reader Contactless Transaction Limit (No On-device CVM)",
+        N,
+        P,
+    ),
+    e(
+        0xDF8125,
+        "Reader Contactless Transaction Limit (On-device CVM)",
+        N,
+        P,
+    ),
     e(0xDF8126, "Reader CVM Required Limit", N, P),
     e(0xDF8129, "Outcome Parameter Set", B, P),
 ];
@@ -207,17 +235,34 @@ mod tests {
     #[test]
     fn dictionary_is_sorted_and_unique() {
         for pair in DICTIONARY.windows(2) {
-            assert!(pair[0].tag < pair[1].tag, "{:?} !< {:?}", pair[0].tag, pair[1].tag);
+            assert!(
+                pair[0].tag < pair[1].tag,
+                "{:?} !< {:?}",
+                pair[0].tag,
+                pair[1].tag
+            );
         }
     }
 
     #[test]
     fn sensitive_tags_are_marked() {
         for tag in [0x57, 0x56, 0x9F6B, 0x9F1F, 0x5F20, 0x99, 0x9F20] {
-            assert_eq!(lookup(Tag::new(tag)).map(|i| i.sensitivity), Some(Sensitivity::Secret));
+            assert_eq!(
+                lookup(Tag::new(tag)).map(|i| i.sensitivity),
+                Some(Sensitivity::Secret)
+            );
         }
-        assert_eq!(lookup(Tag::new(0x5A)).map(|i| i.sensitivity), Some(Sensitivity::Pan));
-        assert_eq!(lookup(Tag::new(0x9F26)).map(|i| i.sensitivity), Some(Sensitivity::Public));
-        assert_eq!(lookup(Tag::new(0x9F02)).map(|i| i.name), Some("Amount, Authorised"));
+        assert_eq!(
+            lookup(Tag::new(0x5A)).map(|i| i.sensitivity),
+            Some(Sensitivity::Pan)
+        );
+        assert_eq!(
+            lookup(Tag::new(0x9F26)).map(|i| i.sensitivity),
+            Some(Sensitivity::Public)
+        );
+        assert_eq!(
+            lookup(Tag::new(0x9F02)).map(|i| i.name),
+            Some("Amount, Authorised")
+        );
     }
 }

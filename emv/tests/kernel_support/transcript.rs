@@ -9,13 +9,13 @@ use emv::transport::{CardTransport, TransportError};
 
 /// One exchange of a transcript: the command the terminal must send, the card's answer.
 #[derive(Clone)]
-pub struct Exchange {
-    pub command: Vec<u8>,
-    pub response: Vec<u8>,
+pub(crate) struct Exchange {
+    pub(crate) command: Vec<u8>,
+    pub(crate) response: Vec<u8>,
 }
 
 /// Parses a transcript file: `C: hex` / `R: hex` lines, `#` comments.
-pub fn parse(text: &str) -> Vec<Exchange> {
+pub(crate) fn parse(text: &str) -> Vec<Exchange> {
     let mut out = Vec::new();
     let mut command = None;
     for line in text.lines().map(str::trim) {
@@ -23,14 +23,17 @@ pub fn parse(text: &str) -> Vec<Exchange> {
             command = Some(hex::decode(hex_text.trim()).expect("transcript command hex"));
         } else if let Some(hex_text) = line.strip_prefix("R:") {
             let response = hex::decode(hex_text.trim()).expect("transcript response hex");
-            out.push(Exchange { command: command.take().expect("R without C"), response });
+            out.push(Exchange {
+                command: command.take().expect("R without C"),
+                response,
+            });
         }
     }
     out
 }
 
 /// What the scripted card does after the script.
-pub enum Step {
+pub(crate) enum Step {
     /// Answer this command with these bytes.
     Answer(Exchange),
     /// Fail the transport (card pulled away).
@@ -38,14 +41,17 @@ pub enum Step {
 }
 
 /// A card that checks each command against the script and answers from it.
-pub struct ScriptedCard {
-    pub script: VecDeque<Step>,
-    pub sent: Vec<Vec<u8>>,
+pub(crate) struct ScriptedCard {
+    pub(crate) script: VecDeque<Step>,
+    pub(crate) sent: Vec<Vec<u8>>,
 }
 
 impl ScriptedCard {
-    pub fn new(exchanges: Vec<Exchange>) -> Self {
-        Self { script: exchanges.into_iter().map(Step::Answer).collect(), sent: Vec::new() }
+    pub(crate) fn new(exchanges: Vec<Exchange>) -> Self {
+        Self {
+            script: exchanges.into_iter().map(Step::Answer).collect(),
+            sent: Vec::new(),
+        }
     }
 }
 
@@ -69,7 +75,7 @@ impl CardTransport for ScriptedCard {
 }
 
 /// Replaces the response of the exchange whose command starts with `prefix`.
-pub fn replace_response(exchanges: &mut [Exchange], prefix: &[u8], response: Vec<u8>) {
+pub(crate) fn replace_response(exchanges: &mut [Exchange], prefix: &[u8], response: Vec<u8>) {
     let exchange = exchanges
         .iter_mut()
         .find(|e| e.command.starts_with(prefix))
