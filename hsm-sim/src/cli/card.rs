@@ -2,13 +2,145 @@
 
 use std::process::ExitCode;
 
+use anyhow::Context as _;
+
+use crate::card::{Profile, VirtualCard, mask_pan, tlv, vpcd};
+
 /// The card commands.
 #[derive(Debug, clap::Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Run a virtual contactless card behind vpcd (the card is then read through pcscd), or list
+    /// or dump the card profiles.
+    #[command(group(clap::ArgGroup::new("action").required(true).args(["profile", "list", "dump"])))]
+    Card {
+        /// Run the card with this profile (see --list).
+        #[arg(long, value_name = "NAME")]
+        profile: Option<String>,
+        /// The vpcd reader to connect to.
+        #[arg(long, value_name = "HOST:PORT", default_value = vpcd::DEFAULT_ADDRESS)]
+        vpcd: String,
+        /// Exit after the first power-off that follows a transaction.
+        #[arg(long)]
+        once: bool,
+        /// Start the ATC at this value (the first tap answers ATC + 1), instead of the
+        /// profile's initial value.
+        #[arg(long, value_name = "N")]
+        atc: Option<u16>,
+        /// List the profiles.
+        #[arg(long)]
+        list: bool,
+        /// Print a profile's personalization, PAN and track 2 masked.
+        #[arg(long, value_name = "NAME")]
+        dump: Option<String>,
+    },
+}
 
 impl Command {
     /// Runs the command.
     pub fn run(self) -> anyhow::Result<ExitCode> {
-        match self {}
+        match self {
+            Self::Card { list: true, .. } => {
+                for profile in Profile::all() {
+                    println!("{:<18} {}", profile.name(), profile.description());
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            Self::Card {
+                dump: Some(name), ..
+            } => {
+                let profile = known_profile(&name)?;
+                print!("{}", dump(&profile));
+                Ok(ExitCode::SUCCESS)
+            }
+            Self::Card {
+                profile: Some(name),
+                vpcd: address,
+                once,
+                atc,
+                ..
+            } => {
+                let profile = known_profile(&name)?;
+                let mut card = VirtualCard::new(profile);
+                if let Some(atc) = atc {
+                    card = card.with_atc(atc);
+                }
+                let options = vpcd::Options {
+                    once,
+                    ..vpcd::Options::new(address)
+                };
+                let summary = vpcd::run(&mut card, &options)
+                    .with_context(|| format!("running card {name} on vpcd {}", options.address))?;
+                eprintln!(
+                    "card {name}: {} tap(s), {} command(s), ATC {:04X}",
+                    summary.taps, summary.commands, summary.atc
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            Self::Card { .. } => anyhow::bail!("give --profile NAME, --list or --dump NAME"),
+        }
+    }
+}
+
+fn known_profile(name: &str) -> anyhow::Result<Profile> {
+    Profile::by_name(name).with_context(|| {
+        format!(
+            "unknown card profile {name:?}; known: {}",
+            Profile::names().join(", ")
+        )
+    })
+}
+
+/// The personalization as text: header fields, then every record as a TLV tree, with the PAN
+/// (`5A`) masked and track 2 (`57`) shown by length only.
+fn dump(profile: &Profile) -> String {
+    let mut out = String::new();
+    out += &format!("profile      {} ({:?})\n", profile.name(), profile.scheme());
+    out += &format!("description  {}\n", profile.description());
+    out += &format!("AID          {}\n", hex::encode_upper(profile.aid()));
+    out += &format!("label        {}\n", profile.label());
+    out += &format!("PAN          {}\n", profile.masked_pan());
+    out += &format!("expiry       {} (YYMM)\n", profile.expiry());
+    out += &format!("PSN          {:02X}\n", profile.pan_sequence_number());
+    out += &format!("initial ATC  {:04X}\n", profile.initial_atc());
+    out += &format!("cryptogram   {:?}\n", profile.cryptogram_version());
+    out += &format!("AIP          {}\n", hex::encode_upper(profile.aip()));
+    out += &format!("AFL          {}\n", hex::encode_upper(profile.afl()));
+    out += &format!("PDOL         {}\n", hex::encode_upper(profile.pdol()));
+    out += &format!("CDOL1        {}\n", hex::encode_upper(profile.cdol1()));
+    if let Some(fault) = profile.fault() {
+        out += &format!("fault        {fault:?}\n");
+    }
+    for record in profile.records() {
+        out += &format!("record SFI {} #{}\n", record.sfi, record.number);
+        dump_objects(&mut out, &record.bytes, profile.pan_digits(), 1);
+    }
+    out
+}
+
+fn dump_objects(out: &mut String, bytes: &[u8], pan: &str, depth: usize) {
+    let objects = match tlv::parse_all(bytes) {
+        Ok(objects) => objects,
+        Err(e) => {
+            *out += &format!("{:indent$}(malformed: {e})\n", "", indent = depth * 2);
+            return;
+        }
+    };
+    for object in objects {
+        let value = match object.tag {
+            0x5A => mask_pan(pan),
+            0x57 | 0x9F6B => format!("(track 2, {} bytes)", object.value.len()),
+            0x5F20 => format!("(cardholder name, {} bytes)", object.value.len()),
+            _ if object.is_constructed() => String::new(),
+            _ => hex::encode_upper(object.value),
+        };
+        *out += &format!(
+            "{:indent$}{:X} {value}\n",
+            "",
+            object.tag,
+            indent = depth * 2
+        );
+        if object.is_constructed() && depth < 8 {
+            dump_objects(out, object.value, pan, depth + 1);
+        }
     }
 }

@@ -1,0 +1,619 @@
+//! Card personalizations: what each virtual card holds (EMV Book 3 §5, Annex A; shared docs
+//! `emv-qr-facts.md` §1-2 and §5).
+//!
+//! Every profile is a test card: Luhn-valid test PANs, expiry 2812, PSN 01, and an ICC master
+//! key derived from the simulated issuer's IMK-AC ([`crate::hsm::test_keys`]) so that the host
+//! verifies its cryptograms. Values marked **[M]** follow common card dumps and were not checked
+//! against a scheme specification.
+
+use core::fmt;
+
+use emv::crypto::cryptogram::CryptogramVersion;
+
+use super::tlv;
+
+/// A card personalization (a profile). Build one with [`Profile::by_name`] or list them with
+/// [`Profile::all`]. `Debug` masks the PAN.
+#[derive(Clone)]
+pub struct Profile {
+    name: &'static str,
+    description: &'static str,
+    scheme: Scheme,
+    consumer_device: bool,
+    fault: Option<Fault>,
+    aid: &'static [u8],
+    label: &'static str,
+    pan: &'static str,
+    expiry: &'static str,
+    effective: &'static str,
+    psn: u8,
+    initial_atc: u16,
+    aip: [u8; 2],
+    pdol: &'static [u8],
+    cdol1: &'static [u8],
+    issuer_country: [u8; 2],
+    form_factor: Option<[u8; 4]>,
+    card_cvm_limit: Option<[u8; 6]>,
+}
+
+/// The payment scheme, which fixes the kernel the terminal uses and the card's flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Scheme {
+    /// Visa qVSDC (EMV Book C-3, Kernel 3): cryptogram in the GPO response.
+    Visa,
+    /// Mastercard M/Chip (EMV Book C-2, Kernel 2): GENERATE AC after the records.
+    Mastercard,
+    /// UnionPay qUICS (EMV Book C-7, Kernel 7): cryptogram in the GPO response.
+    UnionPay,
+}
+
+/// A deliberate defect, for the terminal's error-path tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Fault {
+    /// The GPO response's `77` template ends inside a tag (a lone `9F` counted in its length).
+    TruncatedTlv,
+    /// Record SFI 1 #1 ends with a `5A` whose length (`20`) runs past the end of the record.
+    LengthPastEnd,
+    /// Record SFI 1 #1 holds `5A` twice (EMV Book 3 §10.2: the terminal must terminate).
+    DuplicateTags,
+    /// SELECT of the AID listed in the PPSE answers `6A82`.
+    SelectNotFound,
+    /// GET PROCESSING OPTIONS answers `6985` (conditions of use not satisfied).
+    GpoConditionsNotSatisfied,
+    /// The card answers GPO and then leaves the field: the in-process transport returns
+    /// `TransportError::CardRemoved`, and over vpcd the connection is closed.
+    VanishAfterGpo,
+}
+
+/// One record of the card's files, as READ RECORD returns it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Record {
+    /// Short file identifier (1-30).
+    pub sfi: u8,
+    /// Record number in the file (1-255).
+    pub number: u8,
+    /// Whether the record takes part in offline data authentication (AFL byte 4).
+    pub offline_data_authentication: bool,
+    /// The whole READ RECORD response data: the `70` template.
+    pub bytes: Vec<u8>,
+}
+
+impl fmt::Debug for Record {
+    // Records hold the PAN and track 2: print the location and size only.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Record(SFI {} #{}, {} bytes)",
+            self.sfi,
+            self.number,
+            self.bytes.len()
+        )
+    }
+}
+
+impl Profile {
+    /// The names of every profile, in the order [`Profile::all`] returns them.
+    pub fn names() -> &'static [&'static str] {
+        NAMES
+    }
+
+    /// Every profile.
+    pub fn all() -> Vec<Self> {
+        NAMES
+            .iter()
+            .filter_map(|name| Self::by_name(name))
+            .collect()
+    }
+
+    /// The profile called `name` (`visa`, `mastercard`, `unionpay`, `wallet`, or a fault
+    /// profile such as `gpo-6985`), or `None`.
+    pub fn by_name(name: &str) -> Option<Self> {
+        let profile = match name {
+            "visa" => visa(),
+            "mastercard" => mastercard(),
+            "unionpay" => unionpay(),
+            "wallet" => wallet(),
+            "truncated-tlv" => faulty("truncated-tlv", Fault::TruncatedTlv),
+            "length-past-end" => faulty("length-past-end", Fault::LengthPastEnd),
+            "duplicate-tags" => faulty("duplicate-tags", Fault::DuplicateTags),
+            "select-6a82" => faulty("select-6a82", Fault::SelectNotFound),
+            "gpo-6985" => faulty("gpo-6985", Fault::GpoConditionsNotSatisfied),
+            "vanish-after-gpo" => faulty("vanish-after-gpo", Fault::VanishAfterGpo),
+            _ => return None,
+        };
+        Some(profile)
+    }
+
+    /// The profile name (what `hsm-sim card --profile` takes).
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// A one-line description.
+    pub fn description(&self) -> &'static str {
+        self.description
+    }
+
+    /// The payment scheme.
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
+    }
+
+    /// The deliberate defect, if this is a fault profile.
+    pub fn fault(&self) -> Option<Fault> {
+        self.fault
+    }
+
+    /// Whether the card is a phone wallet that performs consumer-device CVM.
+    pub fn is_consumer_device(&self) -> bool {
+        self.consumer_device
+    }
+
+    /// The application identifier (`4F`/`84`).
+    pub fn aid(&self) -> &'static [u8] {
+        self.aid
+    }
+
+    /// The registered application provider identifier: the first five bytes of the AID.
+    pub fn rid(&self) -> &'static [u8] {
+        self.aid.get(..5).unwrap_or(self.aid)
+    }
+
+    /// The application label (`50`).
+    pub fn label(&self) -> &'static str {
+        self.label
+    }
+
+    /// The full PAN digits. Test PANs only; still, never log them: use [`Profile::masked_pan`].
+    pub fn pan_digits(&self) -> &'static str {
+        self.pan
+    }
+
+    /// The PAN masked as first 6 + last 4 (PCI DSS 3.4.1), e.g. `476173******0119`.
+    pub fn masked_pan(&self) -> String {
+        mask_pan(self.pan)
+    }
+
+    /// Expiry date as `YYMM` (`5F24` holds `YYMMDD` with the last day of the month).
+    pub fn expiry(&self) -> &'static str {
+        self.expiry
+    }
+
+    /// The PAN sequence number (`5F34`).
+    pub fn pan_sequence_number(&self) -> u8 {
+        self.psn
+    }
+
+    /// The ATC before the first tap in this process; the first GPO answers with this plus one.
+    pub fn initial_atc(&self) -> u16 {
+        self.initial_atc
+    }
+
+    /// The application interchange profile (`82`).
+    pub fn aip(&self) -> [u8; 2] {
+        self.aip
+    }
+
+    /// The PDOL (`9F38`), empty if the card has none.
+    pub fn pdol(&self) -> &'static [u8] {
+        self.pdol
+    }
+
+    /// CDOL1 (`8C`), empty for cards that make their cryptogram in the GPO response.
+    pub fn cdol1(&self) -> &'static [u8] {
+        self.cdol1
+    }
+
+    /// The cryptogram version the card uses (also in its IAD, `9F10`).
+    ///
+    /// Visa and the wallet use CVN 18 (`12`), Mastercard CVN 16 (`10`), UnionPay the EMV common
+    /// session key.
+    pub fn cryptogram_version(&self) -> CryptogramVersion {
+        match self.scheme {
+            Scheme::Visa => CryptogramVersion::VisaCvn18,
+            Scheme::Mastercard => CryptogramVersion::MastercardCvn16,
+            Scheme::UnionPay => CryptogramVersion::EmvCsk,
+        }
+    }
+
+    /// The kernel identifier (`9F2A`) the PPSE lists: 2 Mastercard, 3 Visa, 7 UnionPay
+    /// (EMV Book B Table 3-6).
+    pub fn kernel_id(&self) -> u8 {
+        match self.scheme {
+            Scheme::Visa => 0x03,
+            Scheme::Mastercard => 0x02,
+            Scheme::UnionPay => 0x07,
+        }
+    }
+
+    /// Track 2 equivalent data (`57`): PAN `D` YYMM service code `201` discretionary data,
+    /// `F`-padded to whole bytes (EMV Book 3 Annex A).
+    pub fn track2(&self) -> Vec<u8> {
+        let digits = format!("{}D{}201{}", self.pan, self.expiry, TRACK2_DISCRETIONARY);
+        nibbles(&digits)
+    }
+
+    /// The card's records, in AFL order.
+    pub fn records(&self) -> Vec<Record> {
+        let mut records = Vec::new();
+        let pan = nibbles(self.pan);
+        let expiry = nibbles(&format!("{}{}", self.expiry, last_day(self.expiry)));
+        let effective = nibbles(self.effective);
+        // The PAN leads the card-data record; the faults change it (a duplicate 5A, or a 5A
+        // moved to the end of the record with a length that runs past it).
+        let mut pan_objects = tlv::encode(0x5A, &pan);
+        let mut trailer = Vec::new();
+        match self.fault {
+            Some(Fault::DuplicateTags) => pan_objects.extend(tlv::encode(0x5A, &pan)),
+            Some(Fault::LengthPastEnd) => {
+                trailer = [&[0x5A, 0x20][..], &pan].concat();
+                pan_objects.clear();
+            }
+            _ => {}
+        }
+        match self.scheme {
+            Scheme::Visa | Scheme::UnionPay => {
+                let mut body = pan_objects;
+                body.extend(tlv::encode(0x5F24, &expiry));
+                body.extend(tlv::encode(0x5F25, &effective));
+                body.extend(tlv::encode(0x5F28, &self.issuer_country));
+                body.extend(tlv::encode(0x9F07, &APPLICATION_USAGE_CONTROL));
+                body.extend(tlv::encode(0x9F08, &APPLICATION_VERSION));
+                body.extend(trailer);
+                records.push(record(1, 1, false, &body));
+            }
+            Scheme::Mastercard => {
+                records.push(record(1, 1, false, &tlv::encode(0x57, &self.track2())));
+                let mut body = pan_objects;
+                body.extend(tlv::encode(0x5F24, &expiry));
+                body.extend(tlv::encode(0x5F25, &effective));
+                body.extend(tlv::encode(0x5F28, &self.issuer_country));
+                body.extend(tlv::encode(0x5F34, &[self.psn]));
+                body.extend(tlv::encode(0x8C, self.cdol1));
+                body.extend(tlv::encode(0x8D, MASTERCARD_CDOL2));
+                body.extend(tlv::encode(0x8E, MASTERCARD_CVM_LIST));
+                body.extend(tlv::encode(0x9F07, &APPLICATION_USAGE_CONTROL));
+                body.extend(tlv::encode(0x9F08, &MASTERCARD_APPLICATION_VERSION));
+                body.extend(tlv::encode(0x9F0D, &MASTERCARD_IAC_DEFAULT));
+                body.extend(tlv::encode(0x9F0E, &MASTERCARD_IAC_DENIAL));
+                body.extend(tlv::encode(0x9F0F, &MASTERCARD_IAC_ONLINE));
+                body.extend(tlv::encode(0x9F42, &self.issuer_country_currency()));
+                body.extend(trailer);
+                records.push(record(2, 1, false, &body));
+            }
+        }
+        // TODO(ODA): the certificate records (8F, 90, 92, 9F32, 9F46, 9F47, 9F49/9F69) come from
+        // `card/pki.rs` once it exists; they will be appended here with the ODA flag set.
+        records
+    }
+
+    /// The application file locator (`94`) built from [`Profile::records`]: one 4-byte entry per
+    /// SFI (SFI << 3, first, last, number of ODA records), EMV Book 3 §10.2.
+    pub fn afl(&self) -> Vec<u8> {
+        let records = self.records();
+        let mut afl: Vec<u8> = Vec::new();
+        let mut sfis: Vec<u8> = records.iter().map(|r| r.sfi).collect();
+        sfis.dedup();
+        for sfi in sfis {
+            let in_file = records.iter().filter(|r| r.sfi == sfi);
+            let first = in_file.clone().map(|r| r.number).min().unwrap_or(1);
+            let last = in_file.clone().map(|r| r.number).max().unwrap_or(first);
+            let oda = in_file.filter(|r| r.offline_data_authentication).count();
+            afl.extend_from_slice(&[sfi << 3, first, last, u8::try_from(oda).unwrap_or(0)]);
+        }
+        afl
+    }
+
+    /// The application currency code (`9F42`): the currency of the issuer's country.
+    fn issuer_country_currency(&self) -> [u8; 2] {
+        match self.issuer_country {
+            [0x01, 0x56] => [0x01, 0x56],
+            [0x08, 0x26] => [0x08, 0x26],
+            _ => [0x08, 0x40],
+        }
+    }
+
+    /// The form factor indicator (`9F6E`), Visa only.
+    pub(crate) fn form_factor(&self) -> Option<[u8; 4]> {
+        self.form_factor
+    }
+
+    /// The card's own CVM limit as a BCD amount (`9F02` format), if it has one.
+    pub(crate) fn card_cvm_limit(&self) -> Option<[u8; 6]> {
+        self.card_cvm_limit
+    }
+}
+
+impl fmt::Debug for Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Profile")
+            .field("name", &self.name)
+            .field("scheme", &self.scheme)
+            .field("pan", &self.masked_pan())
+            .field("fault", &self.fault)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Masks a PAN as first 6 + `*` + last 4 (PCI DSS 3.4.1); shorter inputs are fully masked.
+pub fn mask_pan(pan: &str) -> String {
+    let len = pan.chars().count();
+    if len < 12 || !pan.is_ascii() {
+        return "*".repeat(len);
+    }
+    let head = pan.get(..6).unwrap_or_default();
+    let tail = pan.get(len - 4..).unwrap_or_default();
+    format!("{head}{}{tail}", "*".repeat(len - 10))
+}
+
+fn visa() -> Profile {
+    Profile {
+        name: "visa",
+        description: "Visa qVSDC debit card (Kernel 3), CVN 18, online PIN above the CVM limit",
+        scheme: Scheme::Visa,
+        consumer_device: false,
+        fault: None,
+        aid: &VISA_AID,
+        label: "VISA DEBIT",
+        pan: "4761739001010119",
+        expiry: "2812",
+        effective: "210101",
+        psn: 0x01,
+        initial_atc: 0x0010,
+        aip: [0x20, 0x00],
+        pdol: &QVSDC_PDOL,
+        cdol1: &[],
+        issuer_country: [0x08, 0x40],
+        form_factor: Some(FORM_FACTOR_CARD),
+        card_cvm_limit: None,
+    }
+}
+
+fn wallet() -> Profile {
+    Profile {
+        name: "wallet",
+        description: "Visa phone wallet (Kernel 3), consumer-device CVM above the CVM limit",
+        consumer_device: true,
+        label: "VISA WALLET",
+        pan: "4761739001010036",
+        initial_atc: 0x0100,
+        form_factor: Some(FORM_FACTOR_PHONE),
+        // A phone verifies its holder itself above 50.00, even if the reader does not ask.
+        card_cvm_limit: Some([0x00, 0x00, 0x00, 0x00, 0x50, 0x00]),
+        ..visa()
+    }
+}
+
+fn mastercard() -> Profile {
+    Profile {
+        name: "mastercard",
+        description: "Mastercard M/Chip credit card (Kernel 2), CDA, CVN 16 in GENERATE AC",
+        scheme: Scheme::Mastercard,
+        consumer_device: false,
+        fault: None,
+        aid: &MASTERCARD_AID,
+        label: "MASTERCARD",
+        pan: "5413330089010434",
+        expiry: "2812",
+        effective: "210101",
+        psn: 0x01,
+        initial_atc: 0x0020,
+        // Byte 1: 10 cardholder verification, 08 terminal risk management, 01 CDA.
+        // Byte 2: 80 EMV mode supported (Kernel 2 meaning, shared docs §0.3).
+        aip: [0x19, 0x80],
+        pdol: &[],
+        cdol1: &MASTERCARD_CDOL1,
+        issuer_country: [0x08, 0x40],
+        form_factor: None,
+        card_cvm_limit: None,
+    }
+}
+
+fn unionpay() -> Profile {
+    Profile {
+        name: "unionpay",
+        description: "UnionPay qUICS debit card (Kernel 7), EMV common session key cryptogram",
+        scheme: Scheme::UnionPay,
+        consumer_device: false,
+        fault: None,
+        aid: &UNIONPAY_AID,
+        label: "UnionPay Debit",
+        pan: "6210948000000029",
+        expiry: "2812",
+        effective: "210101",
+        psn: 0x01,
+        initial_atc: 0x0030,
+        aip: [0x00, 0x00],
+        pdol: &QVSDC_PDOL,
+        cdol1: &[],
+        issuer_country: [0x01, 0x56],
+        form_factor: None,
+        card_cvm_limit: None,
+    }
+}
+
+/// Fault profiles are the Visa card with one defect (same PAN and ATC counter).
+fn faulty(name: &'static str, fault: Fault) -> Profile {
+    let description = match fault {
+        Fault::TruncatedTlv => "Visa card whose GPO response ends inside a tag",
+        Fault::LengthPastEnd => "Visa card with a 5A length past the end of its record",
+        Fault::DuplicateTags => "Visa card with two 5A in one record",
+        Fault::SelectNotFound => "Visa card that answers SELECT AID with 6A82",
+        Fault::GpoConditionsNotSatisfied => "Visa card that answers GPO with 6985",
+        Fault::VanishAfterGpo => "Visa card that leaves the field right after GPO",
+    };
+    Profile {
+        name,
+        description,
+        fault: Some(fault),
+        ..visa()
+    }
+}
+
+fn record(sfi: u8, number: u8, oda: bool, body: &[u8]) -> Record {
+    Record {
+        sfi,
+        number,
+        offline_data_authentication: oda,
+        bytes: tlv::encode(0x70, body),
+    }
+}
+
+/// Packs digits (and `D` separators, `F` padding) two to a byte, `F`-padding an odd count.
+fn nibbles(digits: &str) -> Vec<u8> {
+    let values: Vec<u8> = digits
+        .chars()
+        .filter_map(|c| c.to_digit(16).and_then(|d| u8::try_from(d).ok()))
+        .chain(core::iter::once(0x0F))
+        .collect();
+    values
+        .chunks_exact(2)
+        .map(|pair| (pair[0] << 4) | pair[1])
+        .collect()
+}
+
+/// The last day of the month `YYMM` as two digits (leap years by the Gregorian rule).
+fn last_day(yymm: &str) -> &'static str {
+    let year: u32 = yymm.get(..2).and_then(|y| y.parse().ok()).unwrap_or(0);
+    match yymm.get(2..4) {
+        Some("02") if year.is_multiple_of(4) => "29",
+        Some("02") => "28",
+        Some("04" | "06" | "09" | "11") => "30",
+        _ => "31",
+    }
+}
+
+const NAMES: &[&str] = &[
+    "visa",
+    "mastercard",
+    "unionpay",
+    "wallet",
+    "truncated-tlv",
+    "length-past-end",
+    "duplicate-tags",
+    "select-6a82",
+    "gpo-6985",
+    "vanish-after-gpo",
+];
+
+const VISA_AID: [u8; 7] = [0xA0, 0x00, 0x00, 0x00, 0x03, 0x10, 0x10];
+const MASTERCARD_AID: [u8; 7] = [0xA0, 0x00, 0x00, 0x00, 0x04, 0x10, 0x10];
+const UNIONPAY_AID: [u8; 8] = [0xA0, 0x00, 0x00, 0x03, 0x33, 0x01, 0x01, 0x01];
+
+/// qVSDC/qUICS PDOL: 9F66 TTQ, 9F02, 9F03, 9F1A, 95, 5F2A, 9A, 9C, 9F37 (33 bytes of data, as
+/// in the Lloyds trace, shared docs §5).
+const QVSDC_PDOL: [u8; 24] = [
+    0x9F, 0x66, 0x04, 0x9F, 0x02, 0x06, 0x9F, 0x03, 0x06, 0x9F, 0x1A, 0x02, 0x95, 0x05, 0x5F, 0x2A,
+    0x02, 0x9A, 0x03, 0x9C, 0x01, 0x9F, 0x37, 0x04,
+];
+
+/// M/Chip CDOL1 of a real card (`lumag/emv-tools` `test/cda-test.c`, shared docs §2.2): 9F02,
+/// 9F03, 9F1A, 95, 5F2A, 9A, 9C, 9F37, 9F35, 9F45, 9F4C, 9F34 (43 bytes of data).
+const MASTERCARD_CDOL1: [u8; 33] = [
+    0x9F, 0x02, 0x06, 0x9F, 0x03, 0x06, 0x9F, 0x1A, 0x02, 0x95, 0x05, 0x5F, 0x2A, 0x02, 0x9A, 0x03,
+    0x9C, 0x01, 0x9F, 0x37, 0x04, 0x9F, 0x35, 0x01, 0x9F, 0x45, 0x02, 0x9F, 0x4C, 0x08, 0x9F, 0x34,
+    0x03,
+];
+
+/// M/Chip CDOL2 of the same card: 91, 8A, 95, 9F37, 9F4C.
+const MASTERCARD_CDOL2: &[u8] = &[
+    0x91, 0x0A, 0x8A, 0x02, 0x95, 0x05, 0x9F, 0x37, 0x04, 0x9F, 0x4C, 0x08,
+];
+
+/// CVM list (EMV Book 3 §10.5, Annex C3): X = Y = 0; `42 03` enciphered PIN online if the
+/// terminal supports it (apply the next rule if it fails), then `1F 03` no CVM required. The
+/// reader's CVM required limit decides whether a CVM is needed at all (Kernel 2).
+const MASTERCARD_CVM_LIST: &[u8] = &[
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x42, 0x03, 0x1F, 0x03,
+];
+
+/// Issuer action codes **[M]** (typical M/Chip values).
+const MASTERCARD_IAC_DEFAULT: [u8; 5] = [0xB4, 0x50, 0x84, 0x80, 0x00];
+const MASTERCARD_IAC_DENIAL: [u8; 5] = [0x00, 0x00, 0x00, 0x00, 0x00];
+const MASTERCARD_IAC_ONLINE: [u8; 5] = [0xB4, 0x70, 0x84, 0x80, 0x00];
+
+/// Application usage control `FF 00`: valid everywhere, for every kind of transaction.
+const APPLICATION_USAGE_CONTROL: [u8; 2] = [0xFF, 0x00];
+/// Application version number `00 96` (VIS) **[M]**.
+const APPLICATION_VERSION: [u8; 2] = [0x00, 0x96];
+/// Application version number `00 02` (M/Chip) **[M]**.
+const MASTERCARD_APPLICATION_VERSION: [u8; 2] = [0x00, 0x02];
+
+/// Visa form factor indicator (`9F6E`) **[M]**: version 1 (`20`), consumer device type in bits
+/// 5-1 of byte 1: 00 standard card, 03 mobile phone.
+const FORM_FACTOR_CARD: [u8; 4] = [0x20, 0x70, 0x00, 0x00];
+const FORM_FACTOR_PHONE: [u8; 4] = [0x23, 0x70, 0x00, 0x00];
+
+/// Track 2 discretionary data after the service code (PIN verification value and CVV positions
+/// in a real card; zeros here).
+const TRACK2_DISCRETIONARY: &str = "0000000000000";
+
+#[cfg(test)]
+mod tests {
+    use hex_literal::hex;
+
+    use super::*;
+
+    #[test]
+    fn track2_is_packed_and_padded() {
+        let visa = Profile::by_name("visa").unwrap();
+        assert_eq!(
+            visa.track2(),
+            hex!("4761739001010119D28122010000000000000F")
+        );
+    }
+
+    #[test]
+    fn pans_are_masked() {
+        assert_eq!(mask_pan("4761739001010119"), "476173******0119");
+        assert_eq!(mask_pan("12345"), "*****");
+        assert!(!format!("{:?}", Profile::by_name("visa").unwrap()).contains("9001010"));
+    }
+
+    #[test]
+    fn every_name_has_a_profile_with_a_luhn_valid_pan() {
+        assert_eq!(Profile::all().len(), Profile::names().len());
+        for profile in Profile::all() {
+            assert!(luhn(profile.pan_digits()), "{}", profile.name());
+            assert_eq!(
+                Profile::by_name(profile.name()).map(|p| p.name()),
+                Some(profile.name())
+            );
+        }
+        assert!(Profile::by_name("amex").is_none());
+    }
+
+    #[test]
+    fn afl_lists_every_record() {
+        let mc = Profile::by_name("mastercard").unwrap();
+        assert_eq!(mc.afl(), hex!("08010100 10010100"));
+        assert_eq!(Profile::by_name("visa").unwrap().afl(), hex!("08010100"));
+    }
+
+    #[test]
+    fn expiry_is_the_last_day_of_the_month() {
+        assert_eq!(last_day("2812"), "31");
+        assert_eq!(last_day("2802"), "29");
+        assert_eq!(last_day("2702"), "28");
+        assert_eq!(last_day("2811"), "30");
+    }
+
+    fn luhn(pan: &str) -> bool {
+        let sum: u32 = pan
+            .chars()
+            .rev()
+            .filter_map(|c| c.to_digit(10))
+            .enumerate()
+            .map(|(i, d)| {
+                if i % 2 == 1 {
+                    if d * 2 > 9 { d * 2 - 9 } else { d * 2 }
+                } else {
+                    d
+                }
+            })
+            .sum();
+        sum.is_multiple_of(10)
+    }
+}
