@@ -12,6 +12,7 @@
 
 mod dol;
 mod engine;
+mod oda;
 pub mod pki;
 mod profile;
 pub mod tlv;

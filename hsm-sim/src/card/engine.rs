@@ -13,12 +13,18 @@ use emv::crypto::cryptogram::{
     CryptogramInput, DerivationOption, application_cryptogram, derive_icc_master_key,
 };
 use emv::crypto::key::TdesKey16;
+use emv::oda::{CdaInput, transaction_data_hash_code};
 use emv::{CardTransport, Command, Response, StatusWord, TransportError};
 use tracing::{debug, warn};
 use zeroize::Zeroizing;
 
 use super::dol::Dol;
-use super::profile::{Fault, Profile, Scheme};
+use super::oda;
+use super::pki::{
+    FORMAT_DYNAMIC, FORMAT_VISA_FDDA, combined_signed_dynamic_application_data,
+    signed_dynamic_application_data,
+};
+use super::profile::{Fault, Profile, Record, Scheme, afl_of};
 use super::tlv;
 use crate::hsm::test_keys;
 
@@ -44,7 +50,10 @@ pub struct VirtualCard {
     profile: Profile,
     icc_master_key: Option<TdesKey16>,
     atc: Arc<AtomicU16>,
+    records: Arc<[Record]>,
+    afl: Vec<u8>,
     session: Session,
+    pdol_data: Vec<u8>,
     pending: Zeroizing<Vec<u8>>,
     removed: bool,
     taps: u32,
@@ -105,11 +114,16 @@ impl VirtualCard {
             .ok()
         });
         let atc = shared_atc(&profile);
+        let records = personalized_records(&profile);
+        let afl = afl_of(&records);
         Self {
             profile,
             icc_master_key,
             atc,
+            records,
+            afl,
             session: Session::Idle,
+            pdol_data: Vec::new(),
             pending: Zeroizing::new(Vec::new()),
             removed: false,
             taps: 0,
@@ -270,7 +284,7 @@ impl VirtualCard {
             Scheme::Visa | Scheme::UnionPay => self.quick_gpo_response(&pdol, pdol_data, atc)?,
             Scheme::Mastercard => [
                 tlv::encode(0x82, &self.profile.aip()),
-                tlv::encode(0x94, &self.profile.afl()),
+                tlv::encode(0x94, &self.afl),
             ]
             .concat(),
         };
@@ -281,6 +295,7 @@ impl VirtualCard {
         let data = Zeroizing::new(tlv::encode(0x77, &body));
         body.fill(0);
         self.session = Session::Processing { atc };
+        self.pdol_data = pdol_data.to_vec();
         Ok(Answer {
             data,
             leaves_field: self.profile.fault() == Some(Fault::VanishAfterGpo),
@@ -303,7 +318,7 @@ impl VirtualCard {
         let cryptogram = self.cryptogram(&input)?;
         let mut body = Vec::with_capacity(128);
         body.extend(tlv::encode(0x82, &self.profile.aip()));
-        body.extend(tlv::encode(0x94, &self.profile.afl()));
+        body.extend(tlv::encode(0x94, &self.afl));
         body.extend(tlv::encode(0x57, &self.profile.track2()));
         body.extend(tlv::encode(0x5F34, &[self.profile.pan_sequence_number()]));
         body.extend(tlv::encode(0x9F10, &iad));
@@ -314,8 +329,34 @@ impl VirtualCard {
         if let Some(form_factor) = self.profile.form_factor() {
             body.extend(tlv::encode(0x9F6E, &form_factor));
         }
-        // TODO(ODA): fDDA signed dynamic data (9F4B) and card authentication related data (9F69)
-        // once `card/pki.rs` provides the ICC key.
+        if self.profile.aip()[0] & AIP1_DDA != 0
+            && let Some(key) = oda::icc_key(&self.profile)
+        {
+            // fDDA (EMV Book C-3 Annex C, shared docs §3): card authentication related data
+            // 9F69 = version 01 ‖ card unpredictable number ‖ CTQ; the card signs
+            // 02 ‖ ATC over 9F37 ‖ 9F02 ‖ 5F2A ‖ 9F69.
+            let card_unpredictable_number = random::<4>()?;
+            let card_auth = [&[FDDA_VERSION][..], &card_unpredictable_number, &ctq].concat();
+            let terminal = [
+                &pdol.fixed::<4>(pdol_data, 0x9F37)[..],
+                &amount,
+                &pdol.fixed::<2>(pdol_data, 0x5F2A),
+                &card_auth,
+            ]
+            .concat();
+            let format = match self.profile.scheme() {
+                Scheme::Visa => FORMAT_VISA_FDDA,
+                _ => FORMAT_DYNAMIC,
+            };
+            let dynamic = [&[0x02][..], &atc].concat();
+            let signed = signed_dynamic_application_data(key, format, &dynamic, &terminal)
+                .map_err(|e| {
+                    warn!(profile = self.profile.name(), "fDDA signature failed: {e}");
+                    StatusWord::NoPreciseDiagnosis
+                })?;
+            body.extend(tlv::encode(0x9F69, &card_auth));
+            body.extend(tlv::encode(0x9F4B, &signed));
+        }
         Ok(body)
     }
 
@@ -356,22 +397,21 @@ impl VirtualCard {
         if matches!(self.session, Session::Idle | Session::Ppse) {
             return Err(StatusWord::ConditionsNotSatisfied);
         }
-        let records = self.profile.records();
-        if !records.iter().any(|r| r.sfi == sfi) {
+        if !self.records.iter().any(|r| r.sfi == sfi) {
             return Err(StatusWord::FileNotFound);
         }
-        records
-            .into_iter()
+        self.records
+            .iter()
             .find(|r| r.sfi == sfi && r.number == apdu.p1)
-            .map(|r| Answer::plain(r.bytes))
+            .map(|r| Answer::plain(r.bytes.clone()))
             .ok_or(StatusWord::RecordNotFound)
     }
 
     /// EMV Book 3 §6.5.5 GENERATE AC (M/Chip): reads CDOL1, answers format 2
     /// `77{9F27, 9F36, 9F26, 9F10}`.
     ///
-    /// TODO(CDA): with P1 bit `10` a real card returns the signed dynamic data `9F4B` instead of
-    /// `9F26` (Book 2 §6.6); until `card/pki.rs` provides the ICC key this card answers `9F26`.
+    /// With P1 bit `10` (CDA requested) and an ARQC or TC, the answer carries the signed
+    /// dynamic data `9F4B` instead of `9F26` (EMV Book 2 §6.6): `77{9F27, 9F36, 9F4B, 9F10}`.
     fn generate_ac(&mut self, apdu: &CommandApdu<'_>) -> Result<Answer, StatusWord> {
         if self.profile.cdol1().is_empty() {
             return Err(StatusWord::InstructionNotSupported);
@@ -395,13 +435,55 @@ impl VirtualCard {
         let iad = issuer_application_data(self.profile.scheme(), cid);
         let input = cryptogram_input(&cdol1, apdu.data, self.profile.aip(), atc, &iad);
         let cryptogram = self.cryptogram(&input)?;
+        let cda_key = if apdu.p1 & P1_CDA != 0 && cid != CID_AAC {
+            oda::icc_key(&self.profile)
+        } else {
+            None
+        };
+        let body = match cda_key {
+            None => vec![
+                tlv::encode(0x9F27, &[cid]),
+                tlv::encode(0x9F36, &atc),
+                tlv::encode(0x9F26, &cryptogram),
+                tlv::encode(0x9F10, &iad),
+            ],
+            Some(key) => {
+                // CDA (EMV Book 2 §6.6): the AC travels inside the signature, over the
+                // transaction data hash code of PDOL data ‖ CDOL1 data ‖ the response's other
+                // objects in their order.
+                let cid_object = tlv::encode(0x9F27, &[cid]);
+                let atc_object = tlv::encode(0x9F36, &atc);
+                let iad_object = tlv::encode(0x9F10, &iad);
+                let without_signature = [cid_object.as_slice(), &atc_object, &iad_object].concat();
+                let hash = transaction_data_hash_code(&CdaInput {
+                    pdol_data: &self.pdol_data,
+                    cdol1_data: apdu.data,
+                    generate_ac_response_without_sdad: &without_signature,
+                    cryptogram_information_data: cid,
+                });
+                let icc_dynamic_number = random::<8>()?;
+                let unpredictable_number = cdol1.fixed::<4>(apdu.data, 0x9F37);
+                let signed = combined_signed_dynamic_application_data(
+                    key,
+                    &icc_dynamic_number,
+                    cid,
+                    cryptogram,
+                    hash,
+                    &unpredictable_number,
+                )
+                .map_err(|e| {
+                    warn!(profile = self.profile.name(), "CDA signature failed: {e}");
+                    StatusWord::NoPreciseDiagnosis
+                })?;
+                vec![
+                    cid_object,
+                    atc_object,
+                    tlv::encode(0x9F4B, &signed),
+                    iad_object,
+                ]
+            }
+        };
         self.session = Session::Completed;
-        let body = [
-            tlv::encode(0x9F27, &[cid]),
-            tlv::encode(0x9F36, &atc),
-            tlv::encode(0x9F26, &cryptogram),
-            tlv::encode(0x9F10, &iad),
-        ];
         Ok(Answer::plain(tlv::encode_constructed(0x77, &body)))
     }
 
@@ -620,6 +702,31 @@ fn issuer_application_data(scheme: Scheme, cid: u8) -> Vec<u8> {
     }
 }
 
+/// `N` random bytes (unpredictable numbers of the card); `6F00` if the system has none.
+fn random<const N: usize>() -> Result<[u8; N], StatusWord> {
+    let mut out = [0u8; N];
+    getrandom::fill(&mut out).map_err(|_| StatusWord::NoPreciseDiagnosis)?;
+    Ok(out)
+}
+
+/// The records of a profile, signed once per process (the certificates cost RSA signatures).
+fn personalized_records(profile: &Profile) -> Arc<[Record]> {
+    static RECORDS: OnceLock<PersonalizedRecords> = OnceLock::new();
+    let mut records = RECORDS
+        .get_or_init(PersonalizedRecords::default)
+        .0
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    records
+        .entry(profile.name())
+        .or_insert_with(|| profile.records().into())
+        .clone()
+}
+
+/// Records by profile name, for the lifetime of the process.
+#[derive(Default)]
+struct PersonalizedRecords(Mutex<HashMap<&'static str, Arc<[Record]>>>);
+
 /// The process-wide ATC counter of a card (PAN and PSN).
 fn shared_atc(profile: &Profile) -> Arc<AtomicU16> {
     static COUNTERS: OnceLock<AtcCounters> = OnceLock::new();
@@ -655,6 +762,13 @@ const INS_GET_RESPONSE: u8 = 0xC0;
 /// Cryptogram information data (`9F27`) values, EMV Book 3 Table 14.
 const CID_AAC: u8 = 0x00;
 const CID_ARQC: u8 = 0x80;
+
+/// AIP byte 1 bit 6: DDA supported (fDDA for Kernels 3 and 7).
+const AIP1_DDA: u8 = 0x20;
+/// GENERATE AC P1 bit 5: CDA signature requested (EMV Book 3 §6.5.5.2).
+const P1_CDA: u8 = 0x10;
+/// fDDA version `01` in `9F69` (EMV Book C-3 Annex C).
+const FDDA_VERSION: u8 = 0x01;
 
 /// Short-form responses carry at most 256 data bytes.
 const MAX_RESPONSE_DATA: usize = 256;

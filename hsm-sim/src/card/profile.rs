@@ -34,6 +34,7 @@ pub struct Profile {
     issuer_country: [u8; 2],
     form_factor: Option<[u8; 4]>,
     card_cvm_limit: Option<[u8; 6]>,
+    icc_key_number: usize,
 }
 
 /// The payment scheme, which fixes the kernel the terminal uses and the card's flow.
@@ -235,8 +236,20 @@ impl Profile {
         nibbles(&digits)
     }
 
-    /// The card's records, in AFL order.
+    /// The card's records, in AFL order: the card data (flagged for offline data
+    /// authentication), then the certificate records of SFI 3 signed with the simulator PKI
+    /// (EMV Book 2 §5.3, §6.3). Signing makes this call cost a few milliseconds; a
+    /// [`super::VirtualCard`] calls it once.
     pub fn records(&self) -> Vec<Record> {
+        let mut records = self.data_records();
+        match super::oda::certificate_records(self, &records) {
+            Ok(certificates) => records.extend(certificates),
+            Err(e) => tracing::warn!(profile = self.name, "no ODA records: {e}"),
+        }
+        records
+    }
+
+    fn data_records(&self) -> Vec<Record> {
         let mut records = Vec::new();
         let pan = nibbles(self.pan);
         let expiry = nibbles(&format!("{}{}", self.expiry, last_day(self.expiry)));
@@ -262,10 +275,10 @@ impl Profile {
                 body.extend(tlv::encode(0x9F07, &APPLICATION_USAGE_CONTROL));
                 body.extend(tlv::encode(0x9F08, &APPLICATION_VERSION));
                 body.extend(trailer);
-                records.push(record(1, 1, false, &body));
+                records.push(record(1, 1, true, &body));
             }
             Scheme::Mastercard => {
-                records.push(record(1, 1, false, &tlv::encode(0x57, &self.track2())));
+                records.push(record(1, 1, true, &tlv::encode(0x57, &self.track2())));
                 let mut body = pan_objects;
                 body.extend(tlv::encode(0x5F24, &expiry));
                 body.extend(tlv::encode(0x5F25, &effective));
@@ -281,29 +294,16 @@ impl Profile {
                 body.extend(tlv::encode(0x9F0F, &MASTERCARD_IAC_ONLINE));
                 body.extend(tlv::encode(0x9F42, &self.issuer_country_currency()));
                 body.extend(trailer);
-                records.push(record(2, 1, false, &body));
+                records.push(record(2, 1, true, &body));
             }
         }
-        // TODO(ODA): the certificate records (8F, 90, 92, 9F32, 9F46, 9F47, 9F49/9F69) come from
-        // `card/pki.rs` once it exists; they will be appended here with the ODA flag set.
         records
     }
 
     /// The application file locator (`94`) built from [`Profile::records`]: one 4-byte entry per
     /// SFI (SFI << 3, first, last, number of ODA records), EMV Book 3 §10.2.
     pub fn afl(&self) -> Vec<u8> {
-        let records = self.records();
-        let mut afl: Vec<u8> = Vec::new();
-        let mut sfis: Vec<u8> = records.iter().map(|r| r.sfi).collect();
-        sfis.dedup();
-        for sfi in sfis {
-            let in_file = records.iter().filter(|r| r.sfi == sfi);
-            let first = in_file.clone().map(|r| r.number).min().unwrap_or(1);
-            let last = in_file.clone().map(|r| r.number).max().unwrap_or(first);
-            let oda = in_file.filter(|r| r.offline_data_authentication).count();
-            afl.extend_from_slice(&[sfi << 3, first, last, u8::try_from(oda).unwrap_or(0)]);
-        }
-        afl
+        afl_of(&self.records())
     }
 
     /// The application currency code (`9F42`): the currency of the issuer's country.
@@ -313,6 +313,11 @@ impl Profile {
             [0x08, 0x26] => [0x08, 0x26],
             _ => [0x08, 0x40],
         }
+    }
+
+    /// Which of its scheme's simulator ICC key pairs the card uses.
+    pub(crate) fn icc_key_number(&self) -> usize {
+        self.icc_key_number
     }
 
     /// The form factor indicator (`9F6E`), Visa only.
@@ -362,12 +367,14 @@ fn visa() -> Profile {
         effective: "210101",
         psn: 0x01,
         initial_atc: 0x0010,
+        // Byte 1: 20 DDA supported (fDDA for Kernel 3).
         aip: [0x20, 0x00],
         pdol: &QVSDC_PDOL,
         cdol1: &[],
         issuer_country: [0x08, 0x40],
         form_factor: Some(FORM_FACTOR_CARD),
         card_cvm_limit: None,
+        icc_key_number: 0,
     }
 }
 
@@ -382,6 +389,7 @@ fn wallet() -> Profile {
         form_factor: Some(FORM_FACTOR_PHONE),
         // A phone verifies its holder itself above 50.00, even if the reader does not ask.
         card_cvm_limit: Some([0x00, 0x00, 0x00, 0x00, 0x50, 0x00]),
+        icc_key_number: 1,
         ..visa()
     }
 }
@@ -408,6 +416,7 @@ fn mastercard() -> Profile {
         issuer_country: [0x08, 0x40],
         form_factor: None,
         card_cvm_limit: None,
+        icc_key_number: 0,
     }
 }
 
@@ -425,12 +434,14 @@ fn unionpay() -> Profile {
         effective: "210101",
         psn: 0x01,
         initial_atc: 0x0030,
-        aip: [0x00, 0x00],
+        // Byte 1: 20 DDA supported, which Kernel 7 reads as fDDA.
+        aip: [0x20, 0x00],
         pdol: &QVSDC_PDOL,
         cdol1: &[],
         issuer_country: [0x01, 0x56],
         form_factor: None,
         card_cvm_limit: None,
+        icc_key_number: 0,
     }
 }
 
@@ -450,6 +461,21 @@ fn faulty(name: &'static str, fault: Fault) -> Profile {
         fault: Some(fault),
         ..visa()
     }
+}
+
+/// The AFL (`94`) listing `records` (EMV Book 3 §10.2).
+pub(crate) fn afl_of(records: &[Record]) -> Vec<u8> {
+    let mut afl: Vec<u8> = Vec::new();
+    let mut sfis: Vec<u8> = records.iter().map(|r| r.sfi).collect();
+    sfis.dedup();
+    for sfi in sfis {
+        let in_file = records.iter().filter(|r| r.sfi == sfi);
+        let first = in_file.clone().map(|r| r.number).min().unwrap_or(1);
+        let last = in_file.clone().map(|r| r.number).max().unwrap_or(first);
+        let oda = in_file.filter(|r| r.offline_data_authentication).count();
+        afl.extend_from_slice(&[sfi << 3, first, last, u8::try_from(oda).unwrap_or(0)]);
+    }
+    afl
 }
 
 fn record(sfi: u8, number: u8, oda: bool, body: &[u8]) -> Record {
@@ -587,9 +613,13 @@ mod tests {
 
     #[test]
     fn afl_lists_every_record() {
+        // Card data flagged for ODA, then the three certificate records of SFI 3.
         let mc = Profile::by_name("mastercard").unwrap();
-        assert_eq!(mc.afl(), hex!("08010100 10010100"));
-        assert_eq!(Profile::by_name("visa").unwrap().afl(), hex!("08010100"));
+        assert_eq!(mc.afl(), hex!("08010101 10010101 18010300"));
+        assert_eq!(
+            Profile::by_name("visa").unwrap().afl(),
+            hex!("08010101 18010300")
+        );
     }
 
     #[test]

@@ -1,0 +1,273 @@
+//! Offline data authentication of the virtual cards, checked by the kernel's own authenticator
+//! (`emv::oda`) with the shipped test CA keys, which hold the simulator CA (`D0`): fDDA for the
+//! Visa, wallet and UnionPay cards, CDA for Mastercard. Cryptograms recovered from a CDA
+//! signature are compared with the shared `emv::crypto::cryptogram` functions (round trip).
+
+// Test helpers: an unwrap that fails is a test failure.
+#![allow(clippy::unwrap_used)]
+
+use emv::crypto::cryptogram::{
+    CryptogramInput, DerivationOption, application_cryptogram, derive_icc_master_key,
+};
+use emv::oda::{
+    Authenticator, CaKeyStore, CdaInput, OdaInput, OdaMethod, OdaResult, OfflineDataAuthenticator,
+};
+use emv::{CardTransport, Command, StatusWord};
+use hex_literal::hex;
+use hsm_sim::card::{Profile, VirtualCard, tlv};
+use hsm_sim::hsm::test_keys;
+
+const DATE: [u8; 3] = hex!("261121");
+const UN: [u8; 4] = hex!("CAFEBABE");
+const AMOUNT: [u8; 6] = hex!("000000002500");
+const CURRENCY: [u8; 2] = hex!("0978");
+
+/// PDOL data for the qVSDC/qUICS PDOL: TTQ (ODA for online, byte 4 80 fDDA 01), amount,
+/// other amount, country, TVR, currency, date, type, UN.
+fn qvsdc_pdol_data() -> Vec<u8> {
+    [
+        &hex!("37000080")[..],
+        &AMOUNT,
+        &[0; 6],
+        &CURRENCY,
+        &[0; 5],
+        &CURRENCY,
+        &DATE,
+        &[0x00],
+        &UN,
+    ]
+    .concat()
+}
+
+/// CDOL1 data for the Mastercard CDOL1 (see `Profile::cdol1`).
+fn cdol1_data() -> Vec<u8> {
+    [
+        &AMOUNT[..],
+        &[0; 6],
+        &CURRENCY,
+        &[0; 5],
+        &CURRENCY,
+        &DATE,
+        &[0x00],
+        &UN,
+        &[0x22],
+        &[0; 2],
+        &[0; 8],
+        &hex!("1F0302"),
+    ]
+    .concat()
+}
+
+fn ok(card: &mut VirtualCard, command: &Command) -> Vec<u8> {
+    let response = card.transmit(command).unwrap();
+    assert_eq!(response.status, StatusWord::Success, "{command:?}");
+    response.data.to_vec()
+}
+
+/// What the terminal collected: every primitive object of the GPO response and records, and
+/// the static data of the records the AFL flags (EMV Book 3 §10.3), then the AIP.
+struct Collected {
+    objects: Vec<(u32, Vec<u8>)>,
+    static_data: Vec<u8>,
+}
+
+impl Collected {
+    fn get(&self, tag: u32) -> Option<&[u8]> {
+        self.objects
+            .iter()
+            .find(|(t, _)| *t == tag)
+            .map(|(_, v)| v.as_slice())
+    }
+}
+
+fn tap(card: &mut VirtualCard, pdol_data: &[u8]) -> Collected {
+    let aid = card.profile().aid();
+    ok(card, &Command::select_by_name(b"2PAY.SYS.DDF01"));
+    ok(card, &Command::select_by_name(aid));
+    let gpo = ok(
+        card,
+        &Command::get_processing_options(tlv::encode(0x83, pdol_data)),
+    );
+    let mut objects: Vec<(u32, Vec<u8>)> = tlv::flatten(&gpo)
+        .unwrap()
+        .iter()
+        .map(|o| (o.tag, o.value.to_vec()))
+        .collect();
+    let afl = tlv::find(&gpo, 0x94).unwrap().unwrap().to_vec();
+    let mut static_data = Vec::new();
+    for entry in afl.chunks(4) {
+        let sfi = entry[0] >> 3;
+        for (i, number) in (entry[1]..=entry[2]).enumerate() {
+            let record = ok(card, &Command::read_record(sfi, number));
+            let template = tlv::parse_all(&record).unwrap();
+            if i < usize::from(entry[3]) {
+                static_data.extend_from_slice(template[0].value);
+            }
+            objects.extend(
+                tlv::flatten(&record)
+                    .unwrap()
+                    .iter()
+                    .map(|o| (o.tag, o.value.to_vec())),
+            );
+        }
+    }
+    let aip = objects.iter().find(|(t, _)| *t == 0x82).unwrap().1.clone();
+    let collected = Collected {
+        objects,
+        static_data,
+    };
+    assert_eq!(
+        collected.get(0x9F4A),
+        Some(&[0x82][..]),
+        "the AIP is signed too"
+    );
+    let mut static_data = collected.static_data.clone();
+    static_data.extend_from_slice(&aip);
+    Collected {
+        static_data,
+        ..collected
+    }
+}
+
+fn authenticate(
+    card: &Collected,
+    rid: &[u8],
+    method: OdaMethod,
+    terminal: &[u8],
+    cda: Option<CdaInput<'_>>,
+) -> OdaResult {
+    let input = OdaInput {
+        method,
+        rid: rid.try_into().unwrap(),
+        ca_public_key_index: card.get(0x8F).map(|v| v[0]),
+        issuer_public_key_certificate: card.get(0x90),
+        issuer_public_key_remainder: card.get(0x92),
+        issuer_public_key_exponent: card.get(0x9F32),
+        icc_public_key_certificate: card.get(0x9F46),
+        icc_public_key_exponent: card.get(0x9F47),
+        icc_public_key_remainder: card.get(0x9F48),
+        pan: card.get(0x5A),
+        static_data: &card.static_data,
+        signed_static_application_data: None,
+        signed_dynamic_application_data: card.get(0x9F4B),
+        terminal_dynamic_data: terminal,
+        cda,
+        transaction_date: DATE,
+    };
+    let authenticator = Authenticator::new(CaKeyStore::embedded_test().unwrap());
+    authenticator
+        .authenticate(&input)
+        .expect("the simulator CA key is in the test store")
+}
+
+fn fdda(name: &str) {
+    let mut card = VirtualCard::from_profile(name).unwrap().with_atc(0x0041);
+    let rid = card.profile().rid();
+    let collected = tap(&mut card, &qvsdc_pdol_data());
+    let card_auth = collected.get(0x9F69).unwrap();
+    assert_eq!(card_auth[0], 0x01, "fDDA version 01");
+    assert_eq!(
+        &card_auth[5..],
+        collected.get(0x9F6C).unwrap(),
+        "9F69 ends with the CTQ"
+    );
+    let terminal = [&UN[..], &AMOUNT, &CURRENCY, card_auth].concat();
+    let result = authenticate(&collected, rid, OdaMethod::Fdda, &terminal, None);
+    assert_eq!(result.status, Ok(()), "{name}");
+    assert_eq!(
+        result.recovered_dynamic_number,
+        Some(hex!("0042").to_vec()),
+        "02 ‖ ATC"
+    );
+
+    // Signed over this amount: another amount fails.
+    let other = [&UN[..], &hex!("000000009999"), &CURRENCY, card_auth].concat();
+    let result = authenticate(&collected, rid, OdaMethod::Fdda, &other, None);
+    assert!(result.status.is_err(), "{name}");
+}
+
+#[test]
+fn visa_fdda_verifies() {
+    fdda("visa");
+}
+
+#[test]
+fn wallet_fdda_verifies() {
+    fdda("wallet");
+}
+
+#[test]
+fn unionpay_fdda_verifies() {
+    fdda("unionpay");
+}
+
+#[test]
+fn mastercard_cda_verifies_and_carries_the_arqc() {
+    let mut card = VirtualCard::from_profile("mastercard")
+        .unwrap()
+        .with_atc(0x0100);
+    let profile: Profile = card.profile().clone();
+    let collected = tap(&mut card, &[]);
+    let cdol1 = cdol1_data();
+    let answer = ok(&mut card, &Command::generate_ac(0x80 | 0x10, cdol1.clone()));
+    let template = tlv::parse_all(&answer).unwrap();
+    assert_eq!(template[0].tag, 0x77);
+    let children = tlv::parse_all(template[0].value).unwrap();
+    let tags: Vec<u32> = children.iter().map(|c| c.tag).collect();
+    assert_eq!(
+        tags,
+        [0x9F27, 0x9F36, 0x9F4B, 0x9F10],
+        "no 9F26 in the clear"
+    );
+    let without: Vec<u8> = children
+        .iter()
+        .filter(|c| c.tag != 0x9F4B)
+        .flat_map(|c| tlv::encode(c.tag, c.value))
+        .collect();
+    let signed = tlv::find(&answer, 0x9F4B).unwrap().unwrap().to_vec();
+    let iad = tlv::find(&answer, 0x9F10).unwrap().unwrap().to_vec();
+    let mut objects = collected.objects.clone();
+    objects.push((0x9F4B, signed));
+    let collected = Collected {
+        objects,
+        ..collected
+    };
+    let cda = CdaInput {
+        pdol_data: &[],
+        cdol1_data: &cdol1,
+        generate_ac_response_without_sdad: &without,
+        cryptogram_information_data: 0x80,
+    };
+    let result = authenticate(&collected, profile.rid(), OdaMethod::Cda, &UN, Some(cda));
+    assert_eq!(result.status, Ok(()));
+
+    let imk = test_keys::imk_ac_for_rid(profile.rid()).unwrap();
+    let key = derive_icc_master_key(&imk, profile.pan_digits(), 1, DerivationOption::A).unwrap();
+    let input = CryptogramInput {
+        amount: AMOUNT,
+        amount_other: [0; 6],
+        terminal_country: CURRENCY,
+        tvr: [0; 5],
+        currency: CURRENCY,
+        date: DATE,
+        transaction_type: 0x00,
+        unpredictable_number: UN,
+        aip: profile.aip(),
+        atc: hex!("0101"),
+        issuer_application_data: &iad,
+    };
+    let expected = application_cryptogram(profile.cryptogram_version(), &key, &input).unwrap();
+    assert_eq!(result.recovered_cryptogram, Some(expected));
+}
+
+#[test]
+fn an_aac_is_never_signed() {
+    let mut card = VirtualCard::from_profile("mastercard").unwrap().with_atc(0);
+    tap(&mut card, &[]);
+    let answer = ok(
+        &mut card,
+        &Command::generate_ac(0x10, cdol1_data()), /* AAC, CDA requested */
+    );
+    assert!(tlv::find(&answer, 0x9F4B).unwrap().is_none());
+    assert!(tlv::find(&answer, 0x9F26).unwrap().is_some());
+}
