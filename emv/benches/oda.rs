@@ -7,11 +7,12 @@
 //! with a 1984-bit CA, 1792-bit issuer and 1152-bit ICC key (`hsm-sim/testdata/pki`).
 //!
 //! Run: `cargo bench -p emv --bench oda`.
+#![allow(missing_docs)] // criterion_group! generates an undocumented function.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use emv::oda::{Authenticator, CaKeyStore, CdaInput, OdaInput, OdaMethod};
 
-#[allow(dead_code, unreachable_pub)]
+#[allow(dead_code, unreachable_pub, unused_imports)] // its unit tests are not run here
 #[path = "../../hsm-sim/src/card/pki.rs"]
 mod pki;
 
@@ -57,7 +58,9 @@ fn golden_chains(c: &mut Criterion) {
         transaction_date: [0x23, 0x03, 0x01],
     };
     assert!(visa.run(&input).passed(), "Lloyds fDDA must verify");
-    c.bench_function("fdda_visa_lloyds_1984_1408_1024", |b| b.iter(|| visa.run(&input)));
+    c.bench_function("fdda_visa_lloyds_1984_1408_1024", |b| {
+        b.iter(|| visa.run(&input))
+    });
 
     let cda = load(include_str!("../tests/data/oda/mastercard-cda.toml"));
     let golden = CaKeyStore::from_str(include_str!("../tests/data/oda/capk-golden.toml"))
@@ -100,19 +103,30 @@ fn golden_chains(c: &mut Criterion) {
         }),
         transaction_date: [0x14, 0x09, 0x25],
     };
-    assert!(mastercard.run(&input).passed(), "Mastercard CDA must verify");
-    c.bench_function("cda_mastercard_1408_1408_896", |b| b.iter(|| mastercard.run(&input)));
+    assert!(
+        mastercard.run(&input).passed(),
+        "Mastercard CDA must verify"
+    );
+    c.bench_function("cda_mastercard_1408_1408_896", |b| {
+        b.iter(|| mastercard.run(&input))
+    });
 }
 
 fn simulator_chain(c: &mut Criterion) {
-    let Ok(pki) = pki::SimulatorPki::load() else { return };
-    let Some(visa) = pki.scheme([0xA0, 0x00, 0x00, 0x00, 0x03]) else { return };
+    let Ok(pki) = pki::SimulatorPki::load() else {
+        return;
+    };
+    let Some(visa) = pki.scheme([0xA0, 0x00, 0x00, 0x00, 0x03]) else {
+        return;
+    };
     let pan_digits = "4761739001010119";
     let pan = [0x47, 0x61, 0x73, 0x90, 0x01, 0x01, 0x01, 0x19];
     let (Ok(issuer), Some(key)) = (visa.issuer_certificate(pan_digits), visa.icc_key(0)) else {
         return;
     };
-    let Ok(icc) = visa.icc_certificate(key, pan_digits, "2812", [0, 0, 1], &pan) else { return };
+    let Ok(icc) = visa.icc_certificate(key, pan_digits, "2812", [0, 0, 1], &pan) else {
+        return;
+    };
     let terminal = [0x11; 19];
     let Ok(sdad) =
         pki::signed_dynamic_application_data(key, pki::FORMAT_VISA_FDDA, &[2, 0, 1], &terminal)
@@ -138,8 +152,13 @@ fn simulator_chain(c: &mut Criterion) {
         cda: None,
         transaction_date: [0x26, 0x11, 0x21],
     };
-    assert!(authenticator.run(&input).passed(), "simulator fDDA must verify");
-    c.bench_function("fdda_simulator_1984_1792_1152", |b| b.iter(|| authenticator.run(&input)));
+    assert!(
+        authenticator.run(&input).passed(),
+        "simulator fDDA must verify"
+    );
+    c.bench_function("fdda_simulator_1984_1792_1152", |b| {
+        b.iter(|| authenticator.run(&input))
+    });
 }
 
 criterion_group!(benches, golden_chains, simulator_chain);

@@ -22,7 +22,11 @@ impl Vector {
     }
 
     fn bytes(&self, field: &str) -> Vec<u8> {
-        let text = self.0.get(field).and_then(|v| v.as_str()).unwrap_or_else(|| panic!("{field}"));
+        let text = self
+            .0
+            .get(field)
+            .and_then(|v| v.as_str())
+            .unwrap_or_else(|| panic!("{field}"));
         let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
         hex::decode(compact).expect("hex")
     }
@@ -103,7 +107,9 @@ impl Fields {
 }
 
 fn authenticate(store: CaKeyStore, input: &OdaInput<'_>) -> OdaResult {
-    Authenticator::new(store).authenticate(input).expect("keys are configured")
+    Authenticator::new(store)
+        .authenticate(input)
+        .expect("keys are configured")
 }
 
 #[test]
@@ -114,7 +120,10 @@ fn visa_sda_recovers_the_data_authentication_code() {
     let result = authenticate(golden_store(), &input);
     assert_eq!(result.status, Ok(()));
     // DAC in the recovered 93: 6A 03 01 3132 BB...
-    assert_eq!(result.recovered_dynamic_number.as_deref(), Some(&hex!("3132")[..]));
+    assert_eq!(
+        result.recovered_dynamic_number.as_deref(),
+        Some(&hex!("3132")[..])
+    );
     assert_eq!(result.recovered_cryptogram, None);
 }
 
@@ -125,7 +134,10 @@ fn visa_sda_fails_on_a_changed_static_data_byte() {
     fields.static_data[3] ^= 0x01;
     let input = fields.input(OdaMethod::Sda, vector.rid(), vector.date(), &[]);
     let result = authenticate(golden_store(), &input);
-    assert_eq!(result.status, Err(OdaFailure::Signature("93 hash does not match")));
+    assert_eq!(
+        result.status,
+        Err(OdaFailure::Signature("93 hash does not match"))
+    );
 }
 
 #[test]
@@ -134,7 +146,10 @@ fn visa_sda_fails_once_the_ca_key_has_expired() {
     let fields = Fields::of(&vector);
     // Visa 01 expired on 2009-12-31.
     let input = fields.input(OdaMethod::Sda, vector.rid(), hex!("100101"), &[]);
-    assert_eq!(authenticate(golden_store(), &input).status, Err(OdaFailure::CaKeyExpired));
+    assert_eq!(
+        authenticate(golden_store(), &input).status,
+        Err(OdaFailure::CaKeyExpired)
+    );
 }
 
 #[test]
@@ -168,16 +183,27 @@ fn mastercard_dda_recovers_the_icc_dynamic_number() {
     let result = authenticate(golden_store(), &input);
     assert_eq!(result.status, Ok(()));
     // Recovered 9F4B: 6A 05 01 09 08 7A33FB8C9546E1E7 BB...
-    assert_eq!(result.recovered_dynamic_number.as_deref(), Some(&hex!("7A33FB8C9546E1E7")[..]));
+    assert_eq!(
+        result.recovered_dynamic_number.as_deref(),
+        Some(&hex!("7A33FB8C9546E1E7")[..])
+    );
 }
 
 #[test]
 fn mastercard_dda_fails_with_another_unpredictable_number() {
     let vector = Vector::load(include_str!("data/oda/mastercard-dda.toml"));
     let fields = Fields::of(&vector);
-    let input = fields.input(OdaMethod::Dda, vector.rid(), vector.date(), &hex!("00000001"));
+    let input = fields.input(
+        OdaMethod::Dda,
+        vector.rid(),
+        vector.date(),
+        &hex!("00000001"),
+    );
     let result = authenticate(golden_store(), &input);
-    assert_eq!(result.status, Err(OdaFailure::Signature("9F4B hash does not match")));
+    assert_eq!(
+        result.status,
+        Err(OdaFailure::Signature("9F4B hash does not match"))
+    );
     assert_eq!(result.recovered_dynamic_number, None);
 }
 
@@ -187,7 +213,10 @@ fn mastercard_dda_icc_certificate_expired_after_june_2015() {
     let fields = Fields::of(&vector);
     let ddol_data = vector.bytes("ddol_data");
     let input = fields.input(OdaMethod::Dda, vector.rid(), hex!("150701"), &ddol_data);
-    assert_eq!(authenticate(golden_store(), &input).status, Err(OdaFailure::IccCertificateExpired));
+    assert_eq!(
+        authenticate(golden_store(), &input).status,
+        Err(OdaFailure::IccCertificateExpired)
+    );
 }
 
 fn cda_case(
@@ -227,7 +256,10 @@ fn mastercard_cda_recovers_the_cryptogram_and_checks_the_transaction_data_hash()
     let result = run_cda(&vector, cid, None);
     assert_eq!(result.status, Ok(()));
     assert_eq!(result.recovered_cryptogram, Some(hex!("16AFBA13C52FB173")));
-    assert_eq!(result.recovered_dynamic_number.as_deref(), Some(&hex!("4CC2FB1FAFB30915")[..]));
+    assert_eq!(
+        result.recovered_dynamic_number.as_deref(),
+        Some(&hex!("4CC2FB1FAFB30915")[..])
+    );
 }
 
 #[test]
@@ -237,7 +269,9 @@ fn mastercard_cda_fails_when_the_amount_differs() {
     let result = run_cda(&vector, 0x40, Some(5));
     assert_eq!(
         result.status,
-        Err(OdaFailure::Signature("CDA transaction data hash code does not match"))
+        Err(OdaFailure::Signature(
+            "CDA transaction data hash code does not match"
+        ))
     );
     assert_eq!(result.recovered_cryptogram, None);
 }
@@ -246,7 +280,10 @@ fn mastercard_cda_fails_when_the_amount_differs() {
 fn mastercard_cda_fails_when_9f27_differs_from_the_signed_cid() {
     let vector = Vector::load(include_str!("data/oda/mastercard-cda.toml"));
     let result = run_cda(&vector, 0x80, None);
-    assert_eq!(result.status, Err(OdaFailure::Signature("CDA signed CID differs from 9F27")));
+    assert_eq!(
+        result.status,
+        Err(OdaFailure::Signature("CDA signed CID differs from 9F27"))
+    );
 }
 
 #[test]
@@ -258,7 +295,10 @@ fn visa_fdda_lloyds_verifies_with_live_key_09() {
     let live = CaKeyStore::embedded_live().expect("live keys load");
     let result = authenticate(live, &input);
     assert_eq!(result.status, Ok(()));
-    assert_eq!(result.recovered_dynamic_number.as_deref(), Some(&hex!("03A4")[..]));
+    assert_eq!(
+        result.recovered_dynamic_number.as_deref(),
+        Some(&hex!("03A4")[..])
+    );
 
     let store = CaKeyStore::embedded_live().expect("live keys load");
     let ca = store.get(vector.rid(), 0x09).expect("Visa 09");
@@ -284,7 +324,10 @@ fn visa_fdda_lloyds_fails_with_another_amount() {
     terminal[9] = 0x11; // 9F02 000000001000 -> 000000001100
     let input = fields.input(OdaMethod::Fdda, vector.rid(), vector.date(), &terminal);
     let result = authenticate(CaKeyStore::embedded_live().expect("live"), &input);
-    assert_eq!(result.status, Err(OdaFailure::Signature("9F4B hash does not match")));
+    assert_eq!(
+        result.status,
+        Err(OdaFailure::Signature("9F4B hash does not match"))
+    );
 }
 
 #[test]
@@ -295,7 +338,10 @@ fn visa_fdda_lloyds_fails_with_the_wrong_pan() {
     let terminal = vector.bytes("terminal_dynamic_data");
     let input = fields.input(OdaMethod::Fdda, vector.rid(), vector.date(), &terminal);
     let result = authenticate(CaKeyStore::embedded_live().expect("live"), &input);
-    assert_eq!(result.status, Err(OdaFailure::IccCertificate("certified PAN differs from 5A")));
+    assert_eq!(
+        result.status,
+        Err(OdaFailure::IccCertificate("certified PAN differs from 5A"))
+    );
 }
 
 #[test]
@@ -306,19 +352,32 @@ fn unknown_ca_index_and_missing_data_are_reported() {
     fields.ca_index = 0x08;
     let input = fields.input(OdaMethod::Fdda, vector.rid(), vector.date(), &terminal);
     let live = || CaKeyStore::embedded_live().expect("live");
-    assert_eq!(authenticate(live(), &input).status, Err(OdaFailure::CaKeyNotFound));
+    assert_eq!(
+        authenticate(live(), &input).status,
+        Err(OdaFailure::CaKeyNotFound)
+    );
 
     fields.ca_index = 0x09;
     fields.sdad = None;
     let input = fields.input(OdaMethod::Fdda, vector.rid(), vector.date(), &terminal);
-    assert_eq!(authenticate(live(), &input).status, Err(OdaFailure::MissingData("9F4B")));
+    assert_eq!(
+        authenticate(live(), &input).status,
+        Err(OdaFailure::MissingData("9F4B"))
+    );
 
     let mut input = fields.input(OdaMethod::Fdda, vector.rid(), vector.date(), &terminal);
     input.ca_public_key_index = None;
-    assert_eq!(authenticate(live(), &input).status, Err(OdaFailure::MissingData("8F")));
+    assert_eq!(
+        authenticate(live(), &input).status,
+        Err(OdaFailure::MissingData("8F"))
+    );
 
     // An empty store means ODA was not performed.
-    assert!(Authenticator::new(CaKeyStore::new()).authenticate(&input).is_none());
+    assert!(
+        Authenticator::new(CaKeyStore::new())
+            .authenticate(&input)
+            .is_none()
+    );
 }
 
 #[test]
@@ -332,10 +391,16 @@ fn truncated_or_garbage_card_data_fails_without_panicking() {
         let mut input = fields.input(OdaMethod::Fdda, vector.rid(), vector.date(), &terminal);
         input.issuer_public_key_certificate = Some(&fields.issuer_certificate[..cut]);
         let result = authenticator.run(&input);
-        assert!(matches!(result.status, Err(OdaFailure::IssuerCertificate(_))), "{cut}");
+        assert!(
+            matches!(result.status, Err(OdaFailure::IssuerCertificate(_))),
+            "{cut}"
+        );
     }
     let garbage = vec![0x5A; fields.issuer_certificate.len()];
     let mut input = fields.input(OdaMethod::Fdda, vector.rid(), vector.date(), &terminal);
     input.issuer_public_key_certificate = Some(&garbage);
-    assert!(matches!(authenticator.run(&input).status, Err(OdaFailure::IssuerCertificate(_))));
+    assert!(matches!(
+        authenticator.run(&input).status,
+        Err(OdaFailure::IssuerCertificate(_))
+    ));
 }

@@ -59,15 +59,30 @@ impl Card {
     fn personalise(scheme: &SchemePki) -> Self {
         let (digits, pan) = card(scheme.rid());
         let static_data = static_data(&pan);
-        let issuer = scheme.issuer_certificate(digits).expect("issuer certificate");
+        let issuer = scheme
+            .issuer_certificate(digits)
+            .expect("issuer certificate");
         let icc_key = scheme.icc_key(1).expect("ICC key 1");
         let icc = scheme
             .icc_certificate(icc_key, digits, "2812", hex!("000042"), &static_data)
             .expect("ICC certificate");
-        Self { rid: scheme.rid(), ca_index: scheme.ca_index(), pan, static_data, issuer, icc, icc_key: 1 }
+        Self {
+            rid: scheme.rid(),
+            ca_index: scheme.ca_index(),
+            pan,
+            static_data,
+            issuer,
+            icc,
+            icc_key: 1,
+        }
     }
 
-    fn input<'a>(&'a self, method: OdaMethod, signed: &'a [u8], terminal: &'a [u8]) -> OdaInput<'a> {
+    fn input<'a>(
+        &'a self,
+        method: OdaMethod,
+        signed: &'a [u8],
+        terminal: &'a [u8],
+    ) -> OdaInput<'a> {
         let optional = |v: &'a Vec<u8>| (!v.is_empty()).then_some(&v[..]);
         OdaInput {
             method,
@@ -95,7 +110,9 @@ fn authenticator() -> Authenticator {
 }
 
 fn run(input: &OdaInput<'_>) -> OdaResult {
-    authenticator().authenticate(input).expect("keys are configured")
+    authenticator()
+        .authenticate(input)
+        .expect("keys are configured")
 }
 
 fn pki() -> SimulatorPki {
@@ -104,11 +121,21 @@ fn pki() -> SimulatorPki {
 
 /// fDDA terminal data: 9F37 ‖ 9F02 ‖ 5F2A ‖ 9F69 (card UN and CTQ inside 9F69).
 fn fdda_terminal_data(amount: [u8; 6]) -> Vec<u8> {
-    [&hex!("38393031")[..], &amount, &hex!("0978"), &hex!("01 B4CBA8D6 1600")].concat()
+    [
+        &hex!("38393031")[..],
+        &amount,
+        &hex!("0978"),
+        &hex!("01 B4CBA8D6 1600"),
+    ]
+    .concat()
 }
 
 fn fdda_signature(scheme: &SchemePki, terminal: &[u8]) -> Vec<u8> {
-    let format = if scheme.rid() == VISA { FORMAT_VISA_FDDA } else { FORMAT_DYNAMIC };
+    let format = if scheme.rid() == VISA {
+        FORMAT_VISA_FDDA
+    } else {
+        FORMAT_DYNAMIC
+    };
     let key = scheme.icc_key(1).expect("ICC key");
     signed_dynamic_application_data(key, format, &hex!("02 0007"), terminal).expect("SDAD")
 }
@@ -118,7 +145,9 @@ fn sda_passes_for_every_scheme() {
     let pki = pki();
     for scheme in pki.schemes() {
         let card = Card::personalise(scheme);
-        let ssad = scheme.signed_static_application_data(hex!("DAC1"), &card.static_data).expect("93");
+        let ssad = scheme
+            .signed_static_application_data(hex!("DAC1"), &card.static_data)
+            .expect("93");
         let result = run(&card.input(OdaMethod::Sda, &ssad, &[]));
         assert_eq!(result.status, Ok(()), "{:02X?}", scheme.rid());
         assert_eq!(result.recovered_dynamic_number, Some(hex!("DAC1").to_vec()));
@@ -132,11 +161,15 @@ fn dda_passes_for_every_scheme() {
         let card = Card::personalise(scheme);
         let ddol_data = hex!("1A2B3C4D");
         let key = scheme.icc_key(card.icc_key).expect("ICC key");
-        let sdad = signed_dynamic_application_data(key, FORMAT_DYNAMIC, &hex!("04 01020304"), &ddol_data)
-            .expect("SDAD");
+        let sdad =
+            signed_dynamic_application_data(key, FORMAT_DYNAMIC, &hex!("04 01020304"), &ddol_data)
+                .expect("SDAD");
         let result = run(&card.input(OdaMethod::Dda, &sdad, &ddol_data));
         assert_eq!(result.status, Ok(()), "{:02X?}", scheme.rid());
-        assert_eq!(result.recovered_dynamic_number, Some(hex!("01020304").to_vec()));
+        assert_eq!(
+            result.recovered_dynamic_number,
+            Some(hex!("01020304").to_vec())
+        );
     }
 }
 
@@ -162,7 +195,14 @@ fn cda_exchange(card_amount: [u8; 6], terminal_amount: [u8; 6], cid: u8) -> (Oda
     let card = Card::personalise(scheme);
     let un = hex!("CAFEBABE");
     let pdol = hex!("0978");
-    let cdol1 = |amount: [u8; 6]| [&amount[..], &hex!("000000000000 0826 0000000000 0978 261121 00"), &un].concat();
+    let cdol1 = |amount: [u8; 6]| {
+        [
+            &amount[..],
+            &hex!("000000000000 0826 0000000000 0978 261121 00"),
+            &un,
+        ]
+        .concat()
+    };
     let response = hex!("9F2701 80 9F3602 0017 9F1012 0110A00003220000000000000000000000FF");
     let ac = hex!("1122334455667788");
     let card_cdol1 = cdol1(card_amount);
@@ -174,8 +214,15 @@ fn cda_exchange(card_amount: [u8; 6], terminal_amount: [u8; 6], cid: u8) -> (Oda
     };
     let tdhc = transaction_data_hash_code(&card_view);
     let key = scheme.icc_key(card.icc_key).expect("ICC key");
-    let sdad = combined_signed_dynamic_application_data(key, &hex!("0102030405060708"), 0x80, ac, tdhc, &un)
-        .expect("SDAD");
+    let sdad = combined_signed_dynamic_application_data(
+        key,
+        &hex!("0102030405060708"),
+        0x80,
+        ac,
+        tdhc,
+        &un,
+    )
+    .expect("SDAD");
     let terminal_cdol1 = cdol1(terminal_amount);
     let mut input = card.input(OdaMethod::Cda, &sdad, &un);
     input.cda = Some(CdaInput {
@@ -192,7 +239,10 @@ fn cda_passes_and_recovers_the_cryptogram() {
     let (result, ac) = cda_exchange(hex!("000000002500"), hex!("000000002500"), 0x80);
     assert_eq!(result.status, Ok(()));
     assert_eq!(result.recovered_cryptogram, Some(ac));
-    assert_eq!(result.recovered_dynamic_number, Some(hex!("0102030405060708").to_vec()));
+    assert_eq!(
+        result.recovered_dynamic_number,
+        Some(hex!("0102030405060708").to_vec())
+    );
 }
 
 #[test]
@@ -200,7 +250,9 @@ fn cda_signature_over_another_amount_fails() {
     let (result, _) = cda_exchange(hex!("000000002500"), hex!("000000000100"), 0x80);
     assert_eq!(
         result.status,
-        Err(OdaFailure::Signature("CDA transaction data hash code does not match"))
+        Err(OdaFailure::Signature(
+            "CDA transaction data hash code does not match"
+        ))
     );
     assert_eq!(result.recovered_cryptogram, None);
 }
@@ -208,7 +260,10 @@ fn cda_signature_over_another_amount_fails() {
 #[test]
 fn cda_with_another_cid_fails() {
     let (result, _) = cda_exchange(hex!("000000002500"), hex!("000000002500"), 0x40);
-    assert_eq!(result.status, Err(OdaFailure::Signature("CDA signed CID differs from 9F27")));
+    assert_eq!(
+        result.status,
+        Err(OdaFailure::Signature("CDA signed CID differs from 9F27"))
+    );
 }
 
 #[test]
@@ -239,7 +294,9 @@ fn issuer_identifier_of_another_bin_fails() {
     let result = run(&card.input(OdaMethod::Fdda, &sdad, &terminal));
     assert_eq!(
         result.status,
-        Err(OdaFailure::IssuerCertificate("issuer identifier does not match the PAN"))
+        Err(OdaFailure::IssuerCertificate(
+            "issuer identifier does not match the PAN"
+        ))
     );
 }
 
@@ -255,7 +312,10 @@ fn wrong_ca_index_fails() {
     assert_eq!(run(&input).status, Err(OdaFailure::CaKeyNotFound));
     // A real UnionPay index exists in the test store, but did not sign this certificate.
     input.ca_public_key_index = Some(0x0B);
-    assert!(matches!(run(&input).status, Err(OdaFailure::IssuerCertificate(_))));
+    assert!(matches!(
+        run(&input).status,
+        Err(OdaFailure::IssuerCertificate(_))
+    ));
 }
 
 #[test]
@@ -263,16 +323,24 @@ fn record_tampered_after_signing_fails() {
     let pki = pki();
     for scheme in pki.schemes() {
         let mut card = Card::personalise(scheme);
-        let ssad = scheme.signed_static_application_data(hex!("DAC1"), &card.static_data).expect("93");
+        let ssad = scheme
+            .signed_static_application_data(hex!("DAC1"), &card.static_data)
+            .expect("93");
         let terminal = fdda_terminal_data(hex!("000000001000"));
         let sdad = fdda_signature(scheme, &terminal);
         // The expiry date in the records changes after the issuer signed them.
         let at = card.static_data.len() - 9;
         card.static_data[at] ^= 0x01;
         let sda = run(&card.input(OdaMethod::Sda, &ssad, &[]));
-        assert_eq!(sda.status, Err(OdaFailure::Signature("93 hash does not match")));
+        assert_eq!(
+            sda.status,
+            Err(OdaFailure::Signature("93 hash does not match"))
+        );
         let fdda = run(&card.input(OdaMethod::Fdda, &sdad, &terminal));
-        assert_eq!(fdda.status, Err(OdaFailure::IccCertificate("hash does not match")));
+        assert_eq!(
+            fdda.status,
+            Err(OdaFailure::IccCertificate("hash does not match"))
+        );
     }
 }
 
@@ -286,13 +354,22 @@ fn bad_fdda_signature_fails() {
         let mut sdad = fdda_signature(scheme, &terminal);
         sdad[10] ^= 0x80;
         let result = run(&card.input(OdaMethod::Fdda, &sdad, &terminal));
-        assert!(matches!(result.status, Err(OdaFailure::Signature(_))), "{:?}", result.status);
+        assert!(
+            matches!(result.status, Err(OdaFailure::Signature(_))),
+            "{:?}",
+            result.status
+        );
         // Signed by another card's key: recovery yields garbage.
         let other = scheme.icc_key(0).expect("ICC key 0");
-        let foreign = signed_dynamic_application_data(other, FORMAT_DYNAMIC, &hex!("02 0007"), &terminal)
-            .expect("SDAD");
+        let foreign =
+            signed_dynamic_application_data(other, FORMAT_DYNAMIC, &hex!("02 0007"), &terminal)
+                .expect("SDAD");
         let result = run(&card.input(OdaMethod::Fdda, &foreign, &terminal));
-        assert!(matches!(result.status, Err(OdaFailure::Signature(_))), "{:?}", result.status);
+        assert!(
+            matches!(result.status, Err(OdaFailure::Signature(_))),
+            "{:?}",
+            result.status
+        );
     }
 }
 
@@ -305,5 +382,10 @@ fn dda_signature_with_the_wrong_format_fails() {
     // Format 95 is accepted for fDDA only.
     let sdad = fdda_signature(scheme, &terminal);
     let result = run(&card.input(OdaMethod::Dda, &sdad, &terminal));
-    assert_eq!(result.status, Err(OdaFailure::Signature("9F4B has an unexpected signed data format")));
+    assert_eq!(
+        result.status,
+        Err(OdaFailure::Signature(
+            "9F4B has an unexpected signed data format"
+        ))
+    );
 }

@@ -38,7 +38,10 @@ impl Authenticator {
             recovered_dynamic_number: None,
         };
         match self.chain(input) {
-            Ok(Recovered { cryptogram, dynamic_number }) => {
+            Ok(Recovered {
+                cryptogram,
+                dynamic_number,
+            }) => {
                 result.recovered_cryptogram = cryptogram;
                 result.recovered_dynamic_number = dynamic_number;
             }
@@ -56,7 +59,10 @@ impl Authenticator {
             OdaMethod::Sda => {
                 let signed = required(input.signed_static_application_data, "93")?;
                 let dac = verify_signed_static_data(&issuer, signed, input.static_data)?;
-                Ok(Recovered { cryptogram: None, dynamic_number: Some(dac.to_vec()) })
+                Ok(Recovered {
+                    cryptogram: None,
+                    dynamic_number: Some(dac.to_vec()),
+                })
             }
             OdaMethod::Dda | OdaMethod::Fdda => {
                 let icc = icc_key(&issuer, input)?;
@@ -68,12 +74,18 @@ impl Authenticator {
                 };
                 let dynamic =
                     verify_signed_dynamic_data(&icc, signed, input.terminal_dynamic_data, formats)?;
-                Ok(Recovered { cryptogram: None, dynamic_number: Some(icc_dynamic_number(&dynamic)?) })
+                Ok(Recovered {
+                    cryptogram: None,
+                    dynamic_number: Some(icc_dynamic_number(&dynamic)?),
+                })
             }
             OdaMethod::Cda => {
                 let icc = icc_key(&issuer, input)?;
                 let signed = required(input.signed_dynamic_application_data, "9F4B")?;
-                let cda = input.cda.as_ref().ok_or(OdaFailure::MissingData("CDA transaction data"))?;
+                let cda = input
+                    .cda
+                    .as_ref()
+                    .ok_or(OdaFailure::MissingData("CDA transaction data"))?;
                 let signature =
                     verify_combined_signature(&icc, signed, input.terminal_dynamic_data, cda)?;
                 Ok(Recovered {
@@ -86,7 +98,10 @@ impl Authenticator {
 
     fn issuer_key(&self, input: &OdaInput<'_>) -> Result<IssuerPublicKey, OdaFailure> {
         let index = required(input.ca_public_key_index, "8F")?;
-        let ca = self.store.get(input.rid, index).ok_or(OdaFailure::CaKeyNotFound)?;
+        let ca = self
+            .store
+            .get(input.rid, index)
+            .ok_or(OdaFailure::CaKeyNotFound)?;
         if !ca.is_valid_on(input.transaction_date) {
             return Err(OdaFailure::CaKeyExpired);
         }
@@ -135,7 +150,9 @@ fn icc_dynamic_number(dynamic: &[u8]) -> Result<Vec<u8>, OdaFailure> {
         .ok_or(OdaFailure::Signature("ICC dynamic data is empty"))?;
     rest.get(..usize::from(length))
         .map(<[u8]>::to_vec)
-        .ok_or(OdaFailure::Signature("ICC dynamic number longer than its data"))
+        .ok_or(OdaFailure::Signature(
+            "ICC dynamic number longer than its data",
+        ))
 }
 
 fn required<T>(value: Option<T>, tag: &'static str) -> Result<T, OdaFailure> {

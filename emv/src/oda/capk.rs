@@ -164,7 +164,10 @@ impl CaKeyStore {
             let key = entry.into_key(position + 1)?;
             let id = (key.rid, key.index);
             if store.keys.insert(id, key).is_some() {
-                return Err(CapkError::Duplicate { rid: id.0, index: id.1 });
+                return Err(CapkError::Duplicate {
+                    rid: id.0,
+                    index: id.1,
+                });
             }
         }
         Ok(store)
@@ -256,7 +259,10 @@ pub enum CapkError {
         index: u8,
     },
     /// The checksum does not match the key: a byte was mistyped.
-    #[error("CA key {} {index:02X}: checksum does not match", hex::encode_upper(rid))]
+    #[error(
+        "CA key {} {index:02X}: checksum does not match",
+        hex::encode_upper(rid)
+    )]
     ChecksumMismatch {
         /// The key's RID.
         rid: [u8; 5],
@@ -364,7 +370,11 @@ pub(crate) fn bcd_byte(byte: u8) -> Option<u8> {
 
 /// A two-digit year as a four-digit one (00-49 → 2000-2049, 50-99 → 1950-1999).
 pub(crate) fn full_year(yy: u8) -> u16 {
-    if yy < 50 { 2000 + u16::from(yy) } else { 1900 + u16::from(yy) }
+    if yy < 50 {
+        2000 + u16::from(yy)
+    } else {
+        1900 + u16::from(yy)
+    }
 }
 
 /// The shipped key files, embedded so the kernel needs no file access.
@@ -384,7 +394,8 @@ mod tests {
         let file = TEST_KEYS;
         let start = file.find("index = \"92\"").expect("Visa 92 in test.toml");
         let modulus_start = file[start..].find("modulus = \"\"\"").expect("modulus") + start;
-        let modulus_end = file[modulus_start + 14..].find("\"\"\"").expect("end") + modulus_start + 14;
+        let modulus_end =
+            file[modulus_start + 14..].find("\"\"\"").expect("end") + modulus_start + 14;
         format!(
             "[[key]]\nrid = \"A000000003\"\nindex = \"92\"\nexponent = \"03\"\nexpiry = \"none\"\n\
              checksum = \"{checksum}\"\n{}\"\"\"\n",
@@ -398,9 +409,15 @@ mod tests {
         let test = CaKeyStore::embedded_test().expect("test keys load");
         assert!(live.get(VISA, 0x09).is_some());
         assert!(test.get(VISA, 0x92).is_some());
-        assert!(live.get(VISA, 0x92).is_none(), "test keys stay out of the live store");
+        assert!(
+            live.get(VISA, 0x92).is_none(),
+            "test keys stay out of the live store"
+        );
         for key in live.iter() {
-            assert!(test.get(key.rid(), key.index()).is_none(), "live and test overlap");
+            assert!(
+                test.get(key.rid(), key.index()).is_none(),
+                "live and test overlap"
+            );
         }
         let all = CaKeyStore::embedded().expect("all keys load");
         assert_eq!(all.len(), live.len() + test.len());
@@ -420,21 +437,33 @@ mod tests {
     fn wrong_checksum_is_refused() {
         let err = CaKeyStore::from_str(&visa_92_entry("429C954A3859CEF91295F663C963E582ED6EB254"))
             .expect_err("checksum off by one");
-        assert!(matches!(err, CapkError::ChecksumMismatch { index: 0x92, .. }), "{err}");
+        assert!(
+            matches!(err, CapkError::ChecksumMismatch { index: 0x92, .. }),
+            "{err}"
+        );
     }
 
     #[test]
     fn syntax_and_field_errors_are_reported() {
-        assert!(matches!(CaKeyStore::from_str("[[key]]\nrid = 1"), Err(CapkError::Syntax(_))));
+        assert!(matches!(
+            CaKeyStore::from_str("[[key]]\nrid = 1"),
+            Err(CapkError::Syntax(_))
+        ));
         let mut entry = visa_92_entry("429C954A3859CEF91295F663C963E582ED6EB253");
         entry = entry.replace("A000000003", "A0000003");
         assert!(matches!(
             CaKeyStore::from_str(&entry),
-            Err(CapkError::InvalidField { entry: 1, field: "rid" })
+            Err(CapkError::InvalidField {
+                entry: 1,
+                field: "rid"
+            })
         ));
-        let unknown = visa_92_entry("429C954A3859CEF91295F663C963E582ED6EB253")
-            .replace("expiry", "expiri");
-        assert!(matches!(CaKeyStore::from_str(&unknown), Err(CapkError::Syntax(_))));
+        let unknown =
+            visa_92_entry("429C954A3859CEF91295F663C963E582ED6EB253").replace("expiry", "expiri");
+        assert!(matches!(
+            CaKeyStore::from_str(&unknown),
+            Err(CapkError::Syntax(_))
+        ));
         let twice = visa_92_entry("429C954A3859CEF91295F663C963E582ED6EB253").repeat(2);
         assert!(matches!(
             CaKeyStore::from_str(&twice),
@@ -444,7 +473,10 @@ mod tests {
             .replace("\"none\"", "\"2028-13-01\"");
         assert!(matches!(
             CaKeyStore::from_str(&bad_date),
-            Err(CapkError::InvalidField { field: "expiry", .. })
+            Err(CapkError::InvalidField {
+                field: "expiry",
+                ..
+            })
         ));
     }
 
@@ -460,7 +492,10 @@ mod tests {
                 .expect("valid"),
         );
         assert_eq!(store.len(), before + 1);
-        assert_eq!(store.get(VISA, 0x92).expect("key").expiry(), KeyExpiry::None);
+        assert_eq!(
+            store.get(VISA, 0x92).expect("key").expiry(),
+            KeyExpiry::None
+        );
     }
 
     #[test]

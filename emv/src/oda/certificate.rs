@@ -85,13 +85,18 @@ pub fn recover_issuer_public_key(
     use OdaFailure::IssuerCertificate as Fail;
     let ca_key = ca.rsa_key();
     if certificate.len() != ca_key.modulus_length() {
-        return Err(Fail("certificate length differs from the CA key's modulus length"));
+        return Err(Fail(
+            "certificate length differs from the CA key's modulus length",
+        ));
     }
-    let recovered = ca_key.recover(certificate).ok_or(Fail("certificate value not below modulus"))?;
+    let recovered = ca_key
+        .recover(certificate)
+        .ok_or(Fail("certificate value not below modulus"))?;
     let body = check_frame(&recovered, ISSUER_FIXED_LENGTH, 0x02).map_err(Fail)?;
     // Table 6: format (1) issuer id (4) expiry (2) serial (3) hash alg (1) key alg (1)
     // key length (1) exponent length (1) key or its leftmost N_CA - 36 bytes.
-    let field = |range: core::ops::Range<usize>| body.get(range).ok_or(Fail("certificate too short"));
+    let field =
+        |range: core::ops::Range<usize>| body.get(range).ok_or(Fail("certificate too short"));
     let issuer_identifier: [u8; 4] = to_array(field(1..5)?)?;
     let expiry: [u8; 2] = to_array(field(5..7)?)?;
     let serial_number: [u8; 3] = to_array(field(7..10)?)?;
@@ -132,7 +137,12 @@ pub fn recover_issuer_public_key(
         return Err(Fail("issuer key longer than the CA key"));
     }
     let key = RsaKey::new(&modulus, exponent).ok_or(Fail("not a usable RSA key"))?;
-    Ok(IssuerPublicKey { key, issuer_identifier, expiry, serial_number })
+    Ok(IssuerPublicKey {
+        key,
+        issuer_identifier,
+        expiry,
+        serial_number,
+    })
 }
 
 /// EMV Book 2 §6.4: recovers the ICC public key from its certificate (`9F46`), remainder
@@ -150,14 +160,18 @@ pub fn recover_icc_public_key(
     use OdaFailure::IccCertificate as Fail;
     let issuer_key = &issuer.key;
     if certificate.len() != issuer_key.modulus_length() {
-        return Err(Fail("certificate length differs from the issuer key's modulus length"));
+        return Err(Fail(
+            "certificate length differs from the issuer key's modulus length",
+        ));
     }
-    let recovered =
-        issuer_key.recover(certificate).ok_or(Fail("certificate value not below modulus"))?;
+    let recovered = issuer_key
+        .recover(certificate)
+        .ok_or(Fail("certificate value not below modulus"))?;
     let body = check_frame(&recovered, ICC_FIXED_LENGTH, 0x04).map_err(Fail)?;
     // Table 14: format (1) PAN (10) expiry (2) serial (3) hash alg (1) key alg (1)
     // key length (1) exponent length (1) key or its leftmost N_I - 42 bytes.
-    let field = |range: core::ops::Range<usize>| body.get(range).ok_or(Fail("certificate too short"));
+    let field =
+        |range: core::ops::Range<usize>| body.get(range).ok_or(Fail("certificate too short"));
     let certified_pan: [u8; 10] = to_array(field(1..11)?)?;
     let expiry: [u8; 2] = to_array(field(11..13)?)?;
     let serial_number: [u8; 3] = to_array(field(13..16)?)?;
@@ -199,13 +213,21 @@ pub fn recover_icc_public_key(
         return Err(Fail("ICC key longer than the issuer key"));
     }
     let key = RsaKey::new(&modulus, exponent).ok_or(Fail("not a usable RSA key"))?;
-    Ok(IccPublicKey { key, expiry, serial_number })
+    Ok(IccPublicKey {
+        key,
+        expiry,
+        serial_number,
+    })
 }
 
 /// Checks trailer, header and format of recovered data that has `fixed` bytes besides the key
 /// field (header, fixed fields, hash and trailer), and returns the part the hash covers first:
 /// from the format byte to just before the hash.
-pub(crate) fn check_frame(recovered: &[u8], fixed: usize, format: u8) -> Result<&[u8], &'static str> {
+pub(crate) fn check_frame(
+    recovered: &[u8],
+    fixed: usize,
+    format: u8,
+) -> Result<&[u8], &'static str> {
     if recovered.len() <= fixed {
         return Err("recovered data too short for its format");
     }
@@ -221,13 +243,16 @@ pub(crate) fn check_frame(recovered: &[u8], fixed: usize, format: u8) -> Result<
     if recovered.get(1) != Some(&format) {
         return Err("wrong format byte");
     }
-    rest.get(1..rest.len().saturating_sub(HASH_LENGTH)).ok_or("recovered data too short")
+    rest.get(1..rest.len().saturating_sub(HASH_LENGTH))
+        .ok_or("recovered data too short")
 }
 
 /// The 20-byte hash just before the trailer.
 pub(crate) fn hash_of(recovered: &[u8]) -> &[u8] {
     let end = recovered.len().saturating_sub(1);
-    recovered.get(end.saturating_sub(HASH_LENGTH)..end).unwrap_or(&[])
+    recovered
+        .get(end.saturating_sub(HASH_LENGTH)..end)
+        .unwrap_or(&[])
 }
 
 enum ModulusError {
@@ -244,13 +269,17 @@ fn assemble_modulus(
     if key_length <= key_part.len() {
         // The whole key is in the certificate, padded with BB; a remainder has nothing to add.
         return match remainder {
-            Some(r) if !r.is_empty() => Err(ModulusError::Inconsistent("remainder present but key fits")),
+            Some(r) if !r.is_empty() => {
+                Err(ModulusError::Inconsistent("remainder present but key fits"))
+            }
             _ => Ok(key_part.get(..key_length).unwrap_or_default().to_vec()),
         };
     }
     let remainder = remainder.ok_or(ModulusError::MissingRemainder)?;
     if key_part.len() + remainder.len() != key_length {
-        return Err(ModulusError::Inconsistent("remainder length does not complete the key"));
+        return Err(ModulusError::Inconsistent(
+            "remainder length does not complete the key",
+        ));
     }
     Ok([key_part, remainder].concat())
 }
@@ -298,11 +327,15 @@ fn nibbles(bytes: &[u8]) -> Vec<u8> {
 }
 
 fn byte(body: &[u8], at: usize) -> Result<u8, OdaFailure> {
-    body.get(at).copied().ok_or(OdaFailure::Signature("recovered data too short"))
+    body.get(at)
+        .copied()
+        .ok_or(OdaFailure::Signature("recovered data too short"))
 }
 
 fn to_array<const N: usize>(bytes: &[u8]) -> Result<[u8; N], OdaFailure> {
-    bytes.try_into().map_err(|_| OdaFailure::Signature("recovered data too short"))
+    bytes
+        .try_into()
+        .map_err(|_| OdaFailure::Signature("recovered data too short"))
 }
 
 /// Recovered data header (Book 2 Tables 6, 7, 14, 17).
@@ -330,25 +363,46 @@ mod tests {
         assert!(issuer_identifier_matches([0x49, 0x21, 0x82, 0xFF], &pan));
         assert!(issuer_identifier_matches([0x49, 0x21, 0x82, 0x80], &pan));
         assert!(issuer_identifier_matches([0x49, 0x2F, 0xFF, 0xFF], &pan));
-        assert!(!issuer_identifier_matches([0x49, 0xFF, 0xFF, 0xFF], &pan), "fewer than 3");
+        assert!(
+            !issuer_identifier_matches([0x49, 0xFF, 0xFF, 0xFF], &pan),
+            "fewer than 3"
+        );
         assert!(!issuer_identifier_matches([0x49, 0x21, 0x83, 0xFF], &pan));
-        assert!(!issuer_identifier_matches([0x49, 0x2F, 0x82, 0xFF], &pan), "digit after F");
+        assert!(
+            !issuer_identifier_matches([0x49, 0x2F, 0x82, 0xFF], &pan),
+            "digit after F"
+        );
     }
 
     #[test]
     fn pan_is_compared_with_f_padding() {
         let mut certified = [0xFF; 10];
         certified[..8].copy_from_slice(&[0x49, 0x21, 0x82, 0x80, 0x94, 0x89, 0x67, 0x52]);
-        assert!(pan_matches(certified, &[0x49, 0x21, 0x82, 0x80, 0x94, 0x89, 0x67, 0x52]));
-        assert!(!pan_matches(certified, &[0x49, 0x21, 0x82, 0x80, 0x94, 0x89, 0x67, 0x53]));
+        assert!(pan_matches(
+            certified,
+            &[0x49, 0x21, 0x82, 0x80, 0x94, 0x89, 0x67, 0x52]
+        ));
+        assert!(!pan_matches(
+            certified,
+            &[0x49, 0x21, 0x82, 0x80, 0x94, 0x89, 0x67, 0x53]
+        ));
         assert!(!pan_matches(certified, &[]));
     }
 
     #[test]
     fn certificate_is_valid_through_the_last_day_of_its_month() {
-        assert_eq!(certificate_expired([0x12, 0x26], [0x26, 0x12, 0x31]), Some(false));
-        assert_eq!(certificate_expired([0x12, 0x26], [0x27, 0x01, 0x01]), Some(true));
-        assert_eq!(certificate_expired([0x02, 0x25], [0x23, 0x03, 0x01]), Some(false));
+        assert_eq!(
+            certificate_expired([0x12, 0x26], [0x26, 0x12, 0x31]),
+            Some(false)
+        );
+        assert_eq!(
+            certificate_expired([0x12, 0x26], [0x27, 0x01, 0x01]),
+            Some(true)
+        );
+        assert_eq!(
+            certificate_expired([0x02, 0x25], [0x23, 0x03, 0x01]),
+            Some(false)
+        );
         assert_eq!(certificate_expired([0x13, 0x25], [0x23, 0x03, 0x01]), None);
         assert_eq!(certificate_expired([0x02, 0x25], [0x23, 0x13, 0x01]), None);
     }

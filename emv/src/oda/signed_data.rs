@@ -19,7 +19,9 @@ pub fn verify_signed_static_data(
     use OdaFailure::Signature as Fail;
     let key = &issuer.key;
     if signed_static_application_data.len() != key.modulus_length() {
-        return Err(Fail("93 length differs from the issuer key's modulus length"));
+        return Err(Fail(
+            "93 length differs from the issuer key's modulus length",
+        ));
     }
     let recovered = key
         .recover(signed_static_application_data)
@@ -55,7 +57,9 @@ pub fn verify_signed_dynamic_data(
     use OdaFailure::Signature as Fail;
     let key = &icc.key;
     if signed_dynamic_application_data.len() != key.modulus_length() {
-        return Err(Fail("9F4B length differs from the ICC key's modulus length"));
+        return Err(Fail(
+            "9F4B length differs from the ICC key's modulus length",
+        ));
     }
     let recovered = key
         .recover(signed_dynamic_application_data)
@@ -67,7 +71,9 @@ pub fn verify_signed_dynamic_data(
     // Table 17: format (1) hash alg (1) L_DD (1) ICC dynamic data (L_DD) pad BB...
     let body = check_frame(&recovered, SDAD_FIXED_LENGTH, format).map_err(Fail)?;
     let dynamic_length = usize::from(*body.get(2).ok_or(Fail("9F4B too short"))?);
-    let dynamic_data = body.get(3..3 + dynamic_length).ok_or(Fail("9F4B ICC dynamic data length too long"))?;
+    let dynamic_data = body
+        .get(3..3 + dynamic_length)
+        .ok_or(Fail("9F4B ICC dynamic data length too long"))?;
     let mut hash = Sha1::new();
     hash.update(body);
     hash.update(terminal_dynamic_data);

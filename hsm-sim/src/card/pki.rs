@@ -593,7 +593,7 @@ fn mmyy(expiry_yymm: &str) -> Result<[u8; 2], PkiError> {
 
 /// Digits (and `F`) as packed BCD; the length must be even.
 fn bcd(digits: &str) -> Result<Vec<u8>, PkiError> {
-    if digits.len() % 2 != 0 || !digits.chars().all(|c| c.is_ascii_digit() || c == 'F') {
+    if !digits.len().is_multiple_of(2) || !digits.chars().all(|c| c.is_ascii_digit() || c == 'F') {
         return Err(PkiError::InvalidCardData);
     }
     hex::decode(digits).map_err(|_| PkiError::InvalidCardData)
