@@ -127,6 +127,18 @@ impl Host {
     }
 }
 
+/// Adds (or resets) accounts in the ledger of `data_dir`, with the demo PIN, before the host
+/// starts (a running host caches PIN verification values at start).
+pub fn seed_accounts(data_dir: &Path, accounts: &[ledger::AccountSeed]) -> Result<(), HostError> {
+    std::fs::create_dir_all(data_dir).map_err(HostError::io(data_dir))?;
+    let security = security::HsmSecurity::load_or_create(data_dir)?;
+    let conn = ledger::open_writer(&data_dir.join(ledger::LEDGER_FILE))?;
+    if !ledger::has_accounts(&conn)? {
+        server::seed(&conn, &security, &issuer::demo_accounts())?;
+    }
+    server::seed(&conn, &security, accounts)
+}
+
 /// A running host. Dropping it shuts the host down.
 pub struct HostHandle {
     local_addr: SocketAddr,

@@ -81,7 +81,7 @@ impl Mti {
     /// (0200 → 0210, 0221 → 0230). `None` if this MTI is itself a response.
     pub fn response(self) -> Option<Self> {
         let function = (self.0 >> 4) & 0xF;
-        if function % 2 == 1 {
+        if !function.is_multiple_of(2) {
             return None;
         }
         Some(Self((self.0 & 0xFF00) | ((function + 1) << 4)))
@@ -89,7 +89,7 @@ impl Mti {
 
     /// The MTI with the repeat flag cleared (0221 → 0220, 0401 → 0400).
     pub fn original(self) -> Self {
-        if self.0 & 0xF == 1 && ((self.0 >> 4) & 0xF) % 2 == 0 {
+        if self.0 & 0xF == 1 && ((self.0 >> 4) & 0xF).is_multiple_of(2) {
             Self(self.0 & 0xFFF0)
         } else {
             self

@@ -26,9 +26,9 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let host = Host::start(HostConfig::new(dir.path())).unwrap();
-    let bundle = host.enroll("T0000001").unwrap();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let host = Host::start(HostConfig::new(dir.path())).expect("host starts");
+    let bundle = host.enroll("T0000001").expect("enrolment");
     Fixture {
         _dir: dir,
         host,
@@ -38,15 +38,20 @@ fn fixture() -> Fixture {
 
 impl Fixture {
     async fn client(&self) -> TerminalClient {
-        TerminalClient::connect(&self.bundle).await.unwrap()
+        TerminalClient::connect(&self.bundle)
+            .await
+            .expect("TLS connection")
     }
 
     fn ledger(&self) -> LedgerView {
-        LedgerView::open(&self.host.ledger_path()).unwrap()
+        LedgerView::open(&self.host.ledger_path()).expect("ledger")
     }
 
     fn balance(&self, pan: &str) -> i64 {
-        self.ledger().balance(pan).unwrap().unwrap()
+        self.ledger()
+            .balance(pan)
+            .expect("ledger query")
+            .expect("account exists")
     }
 }
 
@@ -54,6 +59,23 @@ fn manual(stan: u32, pan: &str, amount: i64) -> Message {
     let mut m = requests::purchase("T0000001", stan, &requests::transmission_now(), pan, amount);
     m.set(22, "012");
     m
+}
+
+#[test]
+fn every_virtual_card_has_an_account() {
+    let f = fixture();
+    let ledger = f.ledger();
+    for card in hsm_sim::card::Profile::all() {
+        assert_eq!(
+            ledger.balance(card.pan_digits()).unwrap(),
+            Some(1_000_000),
+            "{}",
+            card.name()
+        );
+    }
+    for pan in [VISA, MASTERCARD, "6210948000000029", "4761739001010036"] {
+        assert!(ledger.balance(pan).unwrap().is_some(), "{pan}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

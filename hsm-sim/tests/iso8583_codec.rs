@@ -163,9 +163,9 @@ fn message_strategy() -> impl Strategy<Value = Message> {
         .map(|(n, s)| proptest::option::of(value_for(s)).prop_map(move |v| (*n, v)))
         .collect();
     (0u16..10_000, fields).prop_map(|(mti, fields)| {
-        let digits = format!("{mti:04}");
-        let bcd = u16::from_str_radix(&digits, 16).unwrap();
-        let mut m = Message::new(Mti::from_bcd(bcd).unwrap());
+        // Four decimal digits written as hex nibbles are always a valid MTI.
+        let bcd = (mti / 1000) << 12 | (mti / 100 % 10) << 8 | (mti / 10 % 10) << 4 | (mti % 10);
+        let mut m = Message::new(Mti::from_bcd(bcd).expect("decimal nibbles"));
         for (n, v) in fields {
             if let Some(v) = v {
                 m.set(n, v);

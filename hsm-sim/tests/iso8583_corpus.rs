@@ -53,20 +53,39 @@ fn write_seed_corpus() {
     std::fs::create_dir_all(&dir).unwrap();
     let t = "1121203000";
     let mut chip = requests::purchase("T0000001", 1, t, "4761739001010119", 12_000);
-    chip.set(55, hex_literal::hex!("9F2608 0102030405060708 9F3602 0011 950500 00000000").to_vec());
+    chip.set(
+        55,
+        hex_literal::hex!("9F2608 0102030405060708 9F3602 0011 950500 00000000").to_vec(),
+    );
     chip.set(62, [0x11; 16].to_vec());
     chip.set(63, [0x22; 12].to_vec());
     chip.set(64, [0x33; 8].to_vec());
     let purchase = requests::purchase("T0000001", 2, t, "5413330089010434", 100);
     let valid: Vec<(&str, Message)> = vec![
-        ("valid-0800-echo", requests::network("T0000001", 3, t, "301")),
+        (
+            "valid-0800-echo",
+            requests::network("T0000001", 3, t, "301"),
+        ),
         ("valid-0200-purchase", purchase.clone()),
         ("valid-0200-chip-pin-mac", chip),
-        ("valid-0400-reversal", requests::reversal(Mti::REVERSAL_REQUEST, &purchase, 4, t)),
+        (
+            "valid-0400-reversal",
+            requests::reversal(Mti::REVERSAL_REQUEST, &purchase, 4, t),
+        ),
         ("valid-0200-void", requests::void(&purchase, 5, t)),
         (
             "valid-0500-reconciliation",
-            requests::reconciliation("T0000001", 6, t, 1, &BatchTotals { debits: 1, debits_amount: 100, ..Default::default() }),
+            requests::reconciliation(
+                "T0000001",
+                6,
+                t,
+                1,
+                &BatchTotals {
+                    debits: 1,
+                    debits_amount: 100,
+                    ..Default::default()
+                },
+            ),
         ),
         (
             "valid-0210-response",

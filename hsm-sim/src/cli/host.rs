@@ -1,7 +1,7 @@
 //! `hsm-sim` console commands for the host area: `serve`, `enroll`, `bench`.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -14,53 +14,58 @@ use crate::host::{Host, HostConfig, enrol};
 pub enum Command {
     /// Runs the acquirer host (ISO 8583 over mutual TLS 1.3) until SIGTERM or Ctrl-C. Creates
     /// the CA, keys and seeded accounts in the data directory on first start.
-    Serve {
-        /// Address to listen on.
-        #[arg(long, default_value = DEFAULT_LISTEN)]
-        listen: SocketAddr,
-        /// Data directory (CA, keys, ledger).
-        #[arg(long, default_value = DEFAULT_DATA)]
-        data: PathBuf,
-        /// Test fault switch: `delay=MS`, `drop[=N]`, `close[=N]`, `bad-mac[=N]` (repeatable).
-        #[arg(long = "fault")]
-        faults: Vec<FaultSpec>,
-    },
+    Serve(Box<ServeArgs>),
     /// Writes a terminal's enrolment bundle: client certificate and key, host CA, DUKPT
     /// initial key and KSN, host address.
-    Enroll {
-        /// The terminal ID (DE 41), 8 characters A-Z0-9.
-        #[arg(long)]
-        terminal_id: String,
-        /// Output directory.
-        #[arg(long)]
-        out: PathBuf,
-        /// The host's data directory.
-        #[arg(long, default_value = DEFAULT_DATA)]
-        data: PathBuf,
-        /// The host address written into the bundle.
-        #[arg(long, default_value = DEFAULT_LISTEN)]
-        host: String,
-    },
+    Enroll(Box<EnrollArgs>),
     /// Load test: N concurrent TLS terminals send 0200s with a PIN block and an ARQC to an
     /// embedded host; prints authorizations per second and p50/p99 latency.
-    Bench(crate::host::bench::BenchArgs),
+    Bench(Box<crate::host::bench::BenchArgs>),
+}
+
+/// `hsm-sim serve` options.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = DEFAULT_LISTEN)]
+    listen: SocketAddr,
+    /// Data directory (CA, keys, ledger).
+    #[arg(long, default_value = DEFAULT_DATA)]
+    data: PathBuf,
+    /// Test fault switch: `delay=MS`, `drop[=N]`, `close[=N]`, `bad-mac[=N]` (repeatable).
+    #[arg(long = "fault")]
+    faults: Vec<FaultSpec>,
+}
+
+/// `hsm-sim enroll` options.
+#[derive(Debug, clap::Args)]
+pub struct EnrollArgs {
+    /// The terminal ID (DE 41), 8 characters A-Z0-9.
+    #[arg(long)]
+    terminal_id: String,
+    /// Output directory.
+    #[arg(long)]
+    out: PathBuf,
+    /// The host's data directory.
+    #[arg(long, default_value = DEFAULT_DATA)]
+    data: PathBuf,
+    /// The host address written into the bundle.
+    #[arg(long, default_value = DEFAULT_LISTEN)]
+    host: String,
 }
 
 impl Command {
     /// Runs the command.
     pub fn run(self) -> anyhow::Result<ExitCode> {
         match self {
-            Self::Serve {
-                listen,
-                data,
-                faults,
-            } => serve(listen, data, &faults),
-            Self::Enroll {
-                terminal_id,
-                out,
-                data,
-                host,
-            } => {
+            Self::Serve(args) => serve(args.listen, &args.data, &args.faults),
+            Self::Enroll(args) => {
+                let EnrollArgs {
+                    terminal_id,
+                    out,
+                    data,
+                    host,
+                } = *args;
                 let bundle = enrol::enroll(&data, &terminal_id, &host)
                     .with_context(|| format!("enrolling {terminal_id}"))?;
                 bundle
@@ -84,8 +89,8 @@ impl Command {
     }
 }
 
-fn serve(listen: SocketAddr, data: PathBuf, faults: &[FaultSpec]) -> anyhow::Result<ExitCode> {
-    let host = Host::start(HostConfig::new(&data).listen(listen))
+fn serve(listen: SocketAddr, data: &Path, faults: &[FaultSpec]) -> anyhow::Result<ExitCode> {
+    let host = Host::start(HostConfig::new(data).listen(listen))
         .with_context(|| format!("starting the host in {}", data.display()))?;
     for fault in faults {
         fault.apply(host.faults());

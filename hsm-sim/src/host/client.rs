@@ -12,6 +12,12 @@ use tokio::time::timeout;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
+use emv::crypto::cryptogram::{self, CryptogramInput};
+use emv::crypto::dukpt::{self, KeyType, KeyUsage, Ksn};
+use emv::crypto::key::AesKey;
+use emv::crypto::mac::{aes_cmac, verify_aes_cmac};
+use emv::crypto::pin_block::{self, OsFill, Pin};
+
 use super::{EnrolmentBundle, HostError, pki};
 use crate::iso8583::{self, Message};
 
@@ -114,6 +120,184 @@ impl std::fmt::Debug for TerminalClient {
 }
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Terminal-side AES DUKPT (X9.24-3-2017) from an enrolment bundle: KSNs, format-4 PIN blocks
+/// and request MACs as `docs/iso8583.md` §3 and §6 describe. For tests, the bench and
+/// third-party test clients; the app's PIN pad has its own.
+pub struct TerminalDukpt {
+    initial_key: AesKey,
+    ksn: Ksn,
+}
+
+impl TerminalDukpt {
+    /// The bundle's initial key and KSN.
+    pub fn from_bundle(bundle: &EnrolmentBundle) -> Result<Self, HostError> {
+        let dukpt = bundle
+            .dukpt
+            .as_ref()
+            .ok_or_else(|| HostError::BadBundle("no DUKPT key".into()))?;
+        let initial_key = AesKey::from_slice(&dukpt.initial_key)
+            .ok_or_else(|| HostError::BadBundle("DUKPT initial key length".into()))?;
+        Ok(Self {
+            initial_key,
+            ksn: Ksn::from_bytes(dukpt.initial_ksn),
+        })
+    }
+
+    /// Advances to the next KSN (one per transaction) and returns it.
+    pub fn next_ksn(&mut self) -> Result<[u8; 12], HostError> {
+        self.ksn = dukpt::next_ksn(self.ksn).map_err(|e| HostError::Hsm(e.to_string()))?;
+        Ok(self.ksn.to_bytes())
+    }
+
+    /// The format-4 PIN block of `pin` (ASCII digits) for `pan` under the PIN key of `ksn`.
+    pub fn pin_block(&self, ksn: [u8; 12], pin: &str, pan: &str) -> Result<[u8; 16], HostError> {
+        let key = self.key(ksn, KeyUsage::PinEncryption)?;
+        let pin = Pin::from_ascii(pin.as_bytes()).map_err(|e| HostError::Hsm(e.to_string()))?;
+        pin_block::encrypt_format4(&key, &pin, pan, &mut OsFill)
+            .map_err(|e| HostError::Hsm(e.to_string()))
+    }
+
+    /// Sets DE 63 to `ksn` and the MAC field (DE 64 or 128) to the request MAC.
+    pub fn add_mac(&self, message: &mut Message, ksn: [u8; 12]) -> Result<(), HostError> {
+        message.set(63, ksn.to_vec());
+        let field = super::issuer::mac_field(message);
+        message.set(field, vec![0u8; 8]);
+        let body = message.encode()?;
+        let covered = body.get(..body.len().saturating_sub(8)).unwrap_or_default();
+        let key = self.key(ksn, KeyUsage::MacGeneration)?;
+        let mac = aes_cmac(&key, covered);
+        message.set(field, mac.get(..8).unwrap_or_default().to_vec());
+        Ok(())
+    }
+
+    /// Whether a response body carries the host's MAC for `ksn` (MAC verification key).
+    pub fn response_mac_ok(&self, ksn: [u8; 12], body: &[u8]) -> bool {
+        let Ok(key) = self.key(ksn, KeyUsage::MacVerification) else {
+            return false;
+        };
+        let split = body.len().saturating_sub(8);
+        let (covered, mac) = body.split_at(split);
+        mac.len() == 8 && verify_aes_cmac(&key, covered, mac)
+    }
+
+    fn key(&self, ksn: [u8; 12], usage: KeyUsage) -> Result<AesKey, HostError> {
+        dukpt::derive_working_key(
+            &self.initial_key,
+            Ksn::from_bytes(ksn),
+            usage,
+            KeyType::Aes128,
+        )
+        .map_err(|e| HostError::Hsm(e.to_string()))
+    }
+}
+
+/// A chip card for tests and the bench: makes DE 55 with a valid ARQC from the simulated
+/// issuers' test master keys ([`crate::hsm::test_keys`]), like the virtual cards do.
+#[derive(Debug, Clone)]
+pub struct TestCard {
+    /// The PAN digits.
+    pub pan: String,
+    /// The AID (its first five bytes are the RID).
+    pub aid: Vec<u8>,
+    /// PAN sequence number (`5F34`, BCD).
+    pub pan_sequence_number: u8,
+    /// The last ATC used.
+    pub atc: u16,
+    /// Issuer application data (`9F10`); it names the cryptogram version.
+    pub issuer_application_data: Vec<u8>,
+}
+
+impl TestCard {
+    /// A Visa card with CVN 18 (IAD format 0: length 06, DKI 01, CVN 12, CVR).
+    pub fn visa(pan: &str, atc: u16) -> Self {
+        Self {
+            pan: pan.to_owned(),
+            aid: vec![0xA0, 0x00, 0x00, 0x00, 0x03, 0x10, 0x10],
+            pan_sequence_number: 0x01,
+            atc,
+            issuer_application_data: vec![0x06, 0x01, 0x12, 0x03, 0xA0, 0x00, 0x00],
+        }
+    }
+
+    /// A Mastercard with CVN 16 (18-byte M/Chip IAD: DKI 01, CVN 10, CVR, DAC, counters).
+    pub fn mastercard(pan: &str, atc: u16) -> Self {
+        let mut iad = vec![0x01, 0x10, 0xA0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00];
+        iad.extend_from_slice(&[0u8; 8]);
+        Self {
+            pan: pan.to_owned(),
+            aid: vec![0xA0, 0x00, 0x00, 0x00, 0x04, 0x10, 0x10],
+            pan_sequence_number: 0x01,
+            atc,
+            issuer_application_data: iad,
+        }
+    }
+
+    /// Advances the ATC and returns DE 55 (BER-TLV) with an ARQC over `amount` (minor units,
+    /// EUR) and today's date.
+    pub fn icc_data(&mut self, amount: i64) -> Result<Vec<u8>, HostError> {
+        self.atc = self.atc.wrapping_add(1);
+        let rid = self.aid.get(..5).unwrap_or_default();
+        let version = super::server::cryptogram_version(rid, &self.issuer_application_data)
+            .ok_or_else(|| HostError::Hsm("unknown scheme".into()))?;
+        let imk = crate::hsm::test_keys::imk_ac_for_rid(rid)
+            .ok_or_else(|| HostError::Hsm("unknown scheme".into()))?;
+        let icc_key = cryptogram::derive_icc_master_key(
+            &imk,
+            &self.pan,
+            self.pan_sequence_number,
+            version.master_key_derivation(),
+        )
+        .map_err(|e| HostError::Hsm(e.to_string()))?;
+        let date = super::issuer::today();
+        let bcd = |n: i64| u8::try_from((n / 10 % 10) * 16 + n % 10).unwrap_or(0);
+        let mut un = [0u8; 4];
+        getrandom::fill(&mut un).map_err(|e| HostError::Hsm(e.to_string()))?;
+        let mut amount_bcd = [0u8; 6];
+        let mut rest = amount.max(0);
+        for b in amount_bcd.iter_mut().rev() {
+            *b = bcd(rest % 100);
+            rest /= 100;
+        }
+        let input = CryptogramInput {
+            amount: amount_bcd,
+            amount_other: [0; 6],
+            terminal_country: [0x02, 0x50],
+            tvr: [0; 5],
+            currency: [0x09, 0x78],
+            date: [bcd(date.year % 100), bcd(date.month), bcd(date.day)],
+            transaction_type: 0x00,
+            unpredictable_number: un,
+            aip: [0x20, 0x00],
+            atc: self.atc.to_be_bytes(),
+            issuer_application_data: &self.issuer_application_data,
+        };
+        let arqc = cryptogram::application_cryptogram(version, &icc_key, &input)
+            .map_err(|e| HostError::Hsm(e.to_string()))?;
+        let mut out = Vec::with_capacity(128);
+        let mut put = |tag: &[u8], value: &[u8]| {
+            out.extend_from_slice(tag);
+            out.push(u8::try_from(value.len()).unwrap_or(0));
+            out.extend_from_slice(value);
+        };
+        put(&[0x9F, 0x26], &arqc);
+        put(&[0x9F, 0x27], &[0x80]);
+        put(&[0x9F, 0x10], &self.issuer_application_data);
+        put(&[0x9F, 0x37], &input.unpredictable_number);
+        put(&[0x9F, 0x36], &input.atc);
+        put(&[0x95], &input.tvr);
+        put(&[0x9A], &input.date);
+        put(&[0x9C], &[input.transaction_type]);
+        put(&[0x9F, 0x02], &input.amount);
+        put(&[0x9F, 0x03], &input.amount_other);
+        put(&[0x5F, 0x2A], &input.currency);
+        put(&[0x82], &input.aip);
+        put(&[0x9F, 0x1A], &input.terminal_country);
+        put(&[0x84], &self.aid);
+        put(&[0x5F, 0x34], &[self.pan_sequence_number]);
+        Ok(out)
+    }
+}
 
 /// Request builders for tests, the bench and third-party tooling, following
 /// `docs/iso8583.md` §4.

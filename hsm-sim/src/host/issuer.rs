@@ -20,9 +20,12 @@ use super::HostError;
 use super::security::{CardKeyReference, SecurityModule};
 use crate::iso8583::{Message, Mti, mask_pan};
 
-/// The issuer's demo accounts, seeded on first start (`docs/hsm-sim.md`). PIN 1234 for all.
+/// The issuer's demo accounts, seeded on first start (`docs/hsm-sim.md`): one per virtual
+/// card PAN ([`crate::card::Profile::all`]; fault profiles share the Visa card's), plus test
+/// accounts for the decline codes. PIN [`DEMO_PIN`] for all.
 pub fn demo_accounts() -> Vec<super::ledger::AccountSeed> {
     use super::ledger::{AccountSeed, AccountStatus};
+    use crate::card::{Profile, Scheme};
     let seed = |pan: &str, scheme: &str, balance: i64, status, expiry: &str| AccountSeed {
         pan: pan.to_owned(),
         scheme: scheme.to_owned(),
@@ -31,35 +34,25 @@ pub fn demo_accounts() -> Vec<super::ledger::AccountSeed> {
         daily_limit: 500_000,
         expiry: expiry.to_owned(),
     };
-    vec![
-        seed(
-            "4761739001010119",
-            "visa",
+    let mut accounts: Vec<AccountSeed> = Vec::new();
+    for card in Profile::all() {
+        if accounts.iter().any(|a| a.pan == card.pan_digits()) {
+            continue;
+        }
+        let scheme = match card.scheme() {
+            Scheme::Visa => "visa",
+            Scheme::Mastercard => "mastercard",
+            _ => "unionpay",
+        };
+        accounts.push(seed(
+            card.pan_digits(),
+            scheme,
             1_000_000,
             AccountStatus::Active,
-            "2812",
-        ),
-        seed(
-            "4761739001010036",
-            "visa",
-            1_000_000,
-            AccountStatus::Active,
-            "2812",
-        ),
-        seed(
-            "5413330089010434",
-            "mastercard",
-            1_000_000,
-            AccountStatus::Active,
-            "2812",
-        ),
-        seed(
-            "6210948000000029",
-            "unionpay",
-            1_000_000,
-            AccountStatus::Active,
-            "2812",
-        ),
+            card.expiry(),
+        ));
+    }
+    accounts.extend([
         seed(
             "4761739001010200",
             "visa",
@@ -88,7 +81,8 @@ pub fn demo_accounts() -> Vec<super::ledger::AccountSeed> {
             AccountStatus::Active,
             "2001",
         ),
-    ]
+    ]);
+    accounts
 }
 
 /// The demo cards' PIN (documented in `docs/hsm-sim.md`; test data only).
@@ -134,6 +128,7 @@ pub(crate) enum PinOutcome {
     Absent,
     Correct,
     Wrong,
+    Replayed,
     Unavailable,
 }
 
@@ -309,9 +304,11 @@ fn process(
     let key = &request.key;
     let mti_class = key.mti_class.to_string();
     if let Some(stored) = tx
-        .query_row(
+        .prepare_cached(
             "SELECT response FROM messages
              WHERE terminal_id = ?1 AND stan = ?2 AND transmission = ?3 AND mti_class = ?4",
+        )?
+        .query_row(
             params![key.terminal_id, key.stan, key.transmission, mti_class],
             |r| r.get::<_, Vec<u8>>(0),
         )
@@ -331,36 +328,47 @@ fn process(
     if let Some(id) = out.transaction_id {
         out.message.set(37, format!("{id:012}"));
     }
-    let mut bytes = finish(&mut out.message, security, request)?;
-    tx.execute(
+    let mut bytes = finish(&mut out.message, request)?;
+    tx.prepare_cached(
         "INSERT INTO messages (terminal_id, stan, transmission, mti_class, response)
          VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![
-            key.terminal_id,
-            key.stan,
-            key.transmission,
-            mti_class,
-            bytes
-        ],
-    )?;
+    )?
+    .execute(params![
+        key.terminal_id,
+        key.stan,
+        key.transmission,
+        mti_class,
+        bytes
+    ])?;
     Ok(std::mem::take(&mut bytes))
 }
 
-/// Encodes a response, adding the MAC when the request had one (`docs/iso8583.md` §6).
-fn finish(
-    message: &mut Message,
+/// Encodes a response. When the request had a MAC, the response gets a zeroed MAC field
+/// here; the connection task fills it in ([`sign_response`]) so the HSM's DUKPT derivation
+/// runs outside the single writer thread. The stored bytes keep the zeroed MAC, and the MAC is
+/// deterministic, so a retransmission is answered with identical bytes.
+fn finish(message: &mut Message, request: &Request) -> Result<Vec<u8>, HostError> {
+    if request.mac && request.ksn.is_some() {
+        let mac_field = mac_field(message);
+        message.set(mac_field, vec![0u8; 8]);
+    }
+    Ok(message.encode()?)
+}
+
+/// Fills in the response MAC (`docs/iso8583.md` §6) of an encoded response whose MAC field
+/// was zeroed by the writer.
+pub(crate) fn sign_response(
     security: &dyn SecurityModule,
-    request: &Request,
+    ksn: &[u8; 12],
+    mut bytes: Vec<u8>,
 ) -> Result<Vec<u8>, HostError> {
-    let (true, Some(ksn)) = (request.mac, request.ksn) else {
-        return Ok(message.encode()?);
-    };
-    let mac_field = mac_field(message);
-    message.set(mac_field, vec![0u8; 8]);
-    let mut bytes = message.encode()?;
+    let has_mac = Message::decode(&bytes).is_ok_and(|m| m.has(mac_field(&m)));
+    if !has_mac {
+        return Ok(bytes);
+    }
     let body_len = bytes.len().saturating_sub(8);
     let mac = security
-        .mac(&ksn, bytes.get(..body_len).unwrap_or_default(), false)
+        .mac(ksn, bytes.get(..body_len).unwrap_or_default(), false)
         .map_err(|e| HostError::Hsm(e.to_string()))?;
     if let Some(tail) = bytes.get_mut(body_len..) {
         tail.copy_from_slice(&mac);
@@ -410,41 +418,40 @@ struct Account {
 
 fn account(tx: &Connection, pan: &str) -> Result<Option<Account>, HostError> {
     Ok(tx
-        .query_row(
+        .prepare_cached(
             "SELECT id, scheme, balance, status, daily_limit, spent_day, spent_today, pin_tries,
                     expiry, last_atc FROM accounts WHERE pan = ?1",
-            [pan],
-            |r| {
-                Ok(Account {
-                    id: r.get(0)?,
-                    scheme: r.get(1)?,
-                    balance: r.get(2)?,
-                    status: r.get(3)?,
-                    daily_limit: r.get(4)?,
-                    spent_day: r.get(5)?,
-                    spent_today: r.get(6)?,
-                    pin_tries: r.get(7)?,
-                    expiry: r.get(8)?,
-                    last_atc: r.get(9)?,
-                })
-            },
-        )
+        )?
+        .query_row([pan], |r| {
+            Ok(Account {
+                id: r.get(0)?,
+                scheme: r.get(1)?,
+                balance: r.get(2)?,
+                status: r.get(3)?,
+                daily_limit: r.get(4)?,
+                spent_day: r.get(5)?,
+                spent_today: r.get(6)?,
+                pin_tries: r.get(7)?,
+                expiry: r.get(8)?,
+                last_atc: r.get(9)?,
+            })
+        })
         .optional()?)
 }
 
 fn save_account(tx: &Connection, a: &Account) -> Result<(), HostError> {
-    tx.execute(
+    tx.prepare_cached(
         "UPDATE accounts SET balance = ?2, spent_day = ?3, spent_today = ?4, pin_tries = ?5,
                              last_atc = ?6 WHERE id = ?1",
-        params![
-            a.id,
-            a.balance,
-            a.spent_day,
-            a.spent_today,
-            a.pin_tries,
-            a.last_atc
-        ],
-    )?;
+    )?
+    .execute(params![
+        a.id,
+        a.balance,
+        a.spent_day,
+        a.spent_today,
+        a.pin_tries,
+        a.last_atc
+    ])?;
     Ok(())
 }
 
@@ -459,26 +466,26 @@ struct Row<'a> {
 
 fn insert_row(tx: &Connection, row: &Row<'_>) -> Result<i64, HostError> {
     let r = row.request;
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO transactions (terminal_id, stan, transmission, mti, kind, account_id,
                                    pan_masked, amount, currency, response_code, approved,
                                    original_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-        params![
-            r.key.terminal_id,
-            r.key.stan,
-            r.key.transmission,
-            r.message.mti().to_string(),
-            r.kind.ledger_name(row.completion),
-            row.account_id,
-            r.pan.as_ref().map(|p| mask_pan(p.as_bytes())),
-            r.amount,
-            r.message.text(49),
-            row.code,
-            row.approved,
-            row.original_id
-        ],
-    )?;
+    )?
+    .execute(params![
+        r.key.terminal_id,
+        r.key.stan,
+        r.key.transmission,
+        r.message.mti().to_string(),
+        r.kind.ledger_name(row.completion),
+        row.account_id,
+        r.pan.as_ref().map(|p| mask_pan(p.as_bytes())),
+        r.amount,
+        r.message.text(49),
+        row.code,
+        row.approved,
+        row.original_id
+    ])?;
     Ok(tx.last_insert_rowid())
 }
 
@@ -581,6 +588,10 @@ fn decide(
     }
     match request.pin {
         PinOutcome::Unavailable => return Ok(("91", Some(a))),
+        PinOutcome::Replayed => {
+            tracing::warn!("DUKPT KSN replay (HSM)");
+            return Ok(("05", Some(a)));
+        }
         _ if request.pin != PinOutcome::Absent && a.pin_tries >= PIN_TRY_LIMIT => {
             return Ok(("75", Some(a)));
         }
@@ -627,20 +638,17 @@ fn advance_ksn(tx: &Connection, ksn: &[u8; 12]) -> Result<bool, HostError> {
         .iter()
         .fold(0i64, |acc, &b| (acc << 8) | i64::from(b));
     let seen: Option<i64> = tx
-        .query_row(
-            "SELECT counter FROM ksn_counters WHERE key_id = ?1",
-            [key_id],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT counter FROM ksn_counters WHERE key_id = ?1")?
+        .query_row([key_id], |r| r.get(0))
         .optional()?;
     if seen.is_some_and(|s| counter <= s) {
         return Ok(false);
     }
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO ksn_counters (key_id, counter) VALUES (?1, ?2)
          ON CONFLICT(key_id) DO UPDATE SET counter = ?2",
-        params![key_id, counter],
-    )?;
+    )?
+    .execute(params![key_id, counter])?;
     Ok(true)
 }
 
@@ -655,10 +663,8 @@ fn refund(tx: &Connection, request: &Request) -> Result<Outcome, HostError> {
     };
     let approved = code == "00";
     if let (true, Some(a)) = (approved, &found) {
-        tx.execute(
-            "UPDATE accounts SET balance = balance + ?2 WHERE id = ?1",
-            params![a.id, request.amount],
-        )?;
+        tx.prepare_cached("UPDATE accounts SET balance = balance + ?2 WHERE id = ?1")?
+            .execute(params![a.id, request.amount])?;
     }
     let id = insert_row(
         tx,
@@ -699,11 +705,13 @@ fn find_original(tx: &Connection, request: &Request) -> Result<Option<Original>,
         .map(|m| m.to_string())
         .unwrap_or_default();
     Ok(tx
-        .query_row(
+        .prepare_cached(
             "SELECT id, kind, approved, reversed, account_id, amount FROM transactions
              WHERE terminal_id = ?1 AND stan = ?2 AND transmission = ?3 AND mti IN (?4, ?5)
                AND kind NOT IN ('reversal', 'settlement')
              ORDER BY id LIMIT 1",
+        )?
+        .query_row(
             params![
                 request.key.terminal_id,
                 o.stan,
@@ -736,16 +744,14 @@ fn undo(tx: &Connection, original: &Original) -> Result<bool, HostError> {
         _ => return Ok(false),
     };
     if let Some(account_id) = original.account_id {
-        tx.execute(
+        tx.prepare_cached(
             "UPDATE accounts SET balance = balance + ?2,
                  spent_today = MAX(0, spent_today - MAX(0, ?2)) WHERE id = ?1",
-            params![account_id, delta],
-        )?;
+        )?
+        .execute(params![account_id, delta])?;
     }
-    tx.execute(
-        "UPDATE transactions SET reversed = 1 WHERE id = ?1",
-        [original.id],
-    )?;
+    tx.prepare_cached("UPDATE transactions SET reversed = 1 WHERE id = ?1")?
+        .execute([original.id])?;
     Ok(true)
 }
 
@@ -915,15 +921,15 @@ fn reconcile(tx: &Connection, request: &Request) -> Result<Outcome, HostError> {
     };
     let in_balance = terminal == host && m.text(97) == Some(net_field.as_str());
     let batch_number = m.text(60).unwrap_or("").to_owned();
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO batches (terminal_id, batch_number, in_balance) VALUES (?1, ?2, ?3)",
-        params![terminal_id, batch_number, in_balance],
-    )?;
+    )?
+    .execute(params![terminal_id, batch_number, in_balance])?;
     let batch_id = tx.last_insert_rowid();
-    tx.execute(
+    tx.prepare_cached(
         "UPDATE transactions SET batch_id = ?2 WHERE terminal_id = ?1 AND batch_id IS NULL",
-        params![terminal_id, batch_id],
-    )?;
+    )?
+    .execute(params![terminal_id, batch_id])?;
     let code = if in_balance { "00" } else { "95" };
     let id = insert_row(
         tx,
@@ -936,10 +942,8 @@ fn reconcile(tx: &Connection, request: &Request) -> Result<Outcome, HostError> {
             completion: false,
         },
     )?;
-    tx.execute(
-        "UPDATE transactions SET batch_id = ?2 WHERE id = ?1",
-        params![id, batch_id],
-    )?;
+    tx.prepare_cached("UPDATE transactions SET batch_id = ?2 WHERE id = ?1")?
+        .execute(params![id, batch_id])?;
     let mut message = response(m, code);
     message.set(15, today().mmdd());
     message.set(66, if in_balance { "1" } else { "2" });
@@ -968,9 +972,9 @@ fn reconcile(tx: &Connection, request: &Request) -> Result<Outcome, HostError> {
 
 /// A UTC calendar date.
 pub(crate) struct Date {
-    year: i64,
-    month: i64,
-    day: i64,
+    pub(crate) year: i64,
+    pub(crate) month: i64,
+    pub(crate) day: i64,
 }
 
 impl Date {

@@ -152,6 +152,7 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection, HostError> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.execute_batch(SCHEMA)?;
+    conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }
 

@@ -1,14 +1,17 @@
 //! The one small interface between the issuer/host and the payment HSM: every key operation
 //! the host needs goes through [`SecurityModule`], so the host never holds a key.
 //!
-//! [`HsmSecurity`] implements it with [`crate::hsm`].
+//! [`HsmSecurity`] implements it with [`crate::hsm::Hsm`].
 
 use std::path::Path;
 
 use emv::crypto::cryptogram::{CryptogramInput, CryptogramVersion};
+use emv::crypto::dukpt::Ksn;
+use emv::crypto::pin_block::Pin;
 use zeroize::Zeroizing;
 
 use super::HostError;
+use crate::hsm::{Hsm, HsmError};
 
 /// What the issuer needs from the HSM.
 pub trait SecurityModule: Send + Sync {
@@ -80,22 +83,29 @@ pub enum SecurityError {
     /// The operation is not available (HSM not integrated yet, or unknown scheme).
     #[error("HSM operation unavailable: {0}")]
     Unavailable(&'static str),
-    /// The HSM rejected the input (bad KSN, bad PIN block format).
+    /// The HSM rejected the input (bad KSN, bad PIN block format, unknown key).
     #[error("HSM rejected the request: {0}")]
     Rejected(String),
+    /// The DUKPT KSN is not above the last one seen (security requirements C4).
+    #[error("replayed KSN")]
+    Replayed,
 }
 
-/// The host's security module backed by [`crate::hsm`].
+/// The host's security module backed by [`crate::hsm::Hsm`] (keys in `DATA/hsm-keys`).
 pub struct HsmSecurity {
-    _private: (),
+    hsm: Hsm,
 }
 
 impl HsmSecurity {
-    /// Opens (or creates on first start) the HSM state in `data_dir`.
+    /// Opens (or creates on first start) the HSM key file in `data_dir`.
     pub fn load_or_create(data_dir: &Path) -> Result<Self, HostError> {
-        let _ = data_dir;
-        // TODO(hsm integration): open crate::hsm::Hsm here once it lands.
-        Ok(Self { _private: () })
+        let hsm = Hsm::load_or_create(data_dir).map_err(|e| HostError::Hsm(e.to_string()))?;
+        Ok(Self { hsm })
+    }
+
+    /// Wraps an HSM (tests: [`Hsm::with_test_keys`]).
+    pub fn new(hsm: Hsm) -> Self {
+        Self { hsm }
     }
 }
 
@@ -107,8 +117,14 @@ impl SecurityModule for HsmSecurity {
         pan: &str,
         pin_verification_value: &[u8],
     ) -> Result<bool, SecurityError> {
-        let _ = (ksn, pin_block, pan, pin_verification_value);
-        Err(SecurityError::Unavailable("PIN verification"))
+        self.hsm
+            .verify_pin(
+                Ksn::from_bytes(*ksn),
+                pin_block,
+                pan,
+                pin_verification_value,
+            )
+            .map_err(map_error)
     }
 
     fn verify_arqc(
@@ -117,8 +133,18 @@ impl SecurityModule for HsmSecurity {
         input: &CryptogramInput<'_>,
         arqc: [u8; 8],
     ) -> Result<bool, SecurityError> {
-        let _ = (card, input, arqc);
-        Err(SecurityError::Unavailable("ARQC verification"))
+        match self.hsm.verify_arqc(
+            card.rid,
+            card.version,
+            card.pan,
+            card.pan_sequence_number,
+            input,
+            arqc,
+        ) {
+            Ok(()) => Ok(true),
+            Err(HsmError::CryptogramMismatch) => Ok(false),
+            Err(e) => Err(map_error(e)),
+        }
     }
 
     fn issuer_authentication_data(
@@ -128,22 +154,50 @@ impl SecurityModule for HsmSecurity {
         arqc: [u8; 8],
         response_code: [u8; 2],
     ) -> Result<Vec<u8>, SecurityError> {
-        let _ = (card, atc, arqc, response_code);
-        Err(SecurityError::Unavailable("ARPC"))
+        self.hsm
+            .issuer_authentication_data(
+                card.rid,
+                card.version,
+                card.pan,
+                card.pan_sequence_number,
+                atc,
+                arqc,
+                response_code,
+            )
+            .map_err(map_error)
     }
 
     fn mac(&self, ksn: &[u8; 12], data: &[u8], request: bool) -> Result<[u8; 8], SecurityError> {
-        let _ = (ksn, data, request);
-        Err(SecurityError::Unavailable("MAC"))
+        self.hsm
+            .mac(Ksn::from_bytes(*ksn), data, request)
+            .map_err(map_error)
     }
 
     fn pin_verification_value(&self, pan: &str, pin: &str) -> Result<Vec<u8>, SecurityError> {
-        let _ = (pan, pin);
-        Err(SecurityError::Unavailable("PIN verification value"))
+        let pin =
+            Pin::from_ascii(pin.as_bytes()).map_err(|e| SecurityError::Rejected(e.to_string()))?;
+        self.hsm
+            .pin_verification_value(pan, &pin)
+            .map(|pvv| pvv.to_vec())
+            .map_err(map_error)
     }
 
     fn create_terminal_key(&self, terminal_id: &str) -> Result<TerminalKey, SecurityError> {
         let _ = terminal_id;
-        Err(SecurityError::Unavailable("terminal key"))
+        let key = self.hsm.create_terminal_key().map_err(map_error)?;
+        Ok(TerminalKey {
+            initial_key: Zeroizing::new(key.initial_key.expose_secret().to_vec()),
+            initial_ksn: key.initial_ksn.to_bytes(),
+        })
+    }
+}
+
+fn map_error(e: HsmError) -> SecurityError {
+    match e {
+        HsmError::ReplayedKsn => SecurityError::Replayed,
+        HsmError::Storage(_) | HsmError::RandomUnavailable | HsmError::MalformedKeyFile => {
+            SecurityError::Unavailable("HSM storage")
+        }
+        other => SecurityError::Rejected(other.to_string()),
     }
 }

@@ -25,7 +25,7 @@ use super::issuer::{
     self, ChipOutcome, IdempotencyKey, IssuerWorker, OriginalReference, OwnedCardReference,
     PinOutcome, Request, RequestKind,
 };
-use super::security::{CardKeyReference, SecurityModule};
+use super::security::{CardKeyReference, SecurityError, SecurityModule};
 use super::{Faults, HostError, ledger, pki};
 use crate::iso8583::{self, Message, Mti};
 
@@ -283,7 +283,20 @@ async fn handle(
     let Some(worker) = state.worker() else {
         return (None, false);
     };
-    (worker.submit(request).await, true)
+    let mac_ksn = request.ksn.filter(|_| request.mac);
+    let Some(reply) = worker.submit(request).await else {
+        return (None, false);
+    };
+    match mac_ksn {
+        None => (Some(reply), true),
+        Some(ksn) => match issuer::sign_response(state.0.security.as_ref(), &ksn, reply) {
+            Ok(signed) => (Some(signed), true),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot MAC the response: closing");
+                (None, false)
+            }
+        },
+    }
 }
 
 /// Checks mandatory fields, MAC, PIN and ARQC; `Err(code)` answers without touching the ledger.
@@ -363,9 +376,8 @@ fn validate(
                 None => PinOutcome::Absent, // unknown card: declined 14 by the issuer
                 Some(pvv) => match state.0.security.verify_pin(&ksn, &block, pan, pvv) {
                     Ok(true) => PinOutcome::Correct,
-                    Ok(false) | Err(super::security::SecurityError::Rejected(_)) => {
-                        PinOutcome::Wrong
-                    }
+                    Ok(false) | Err(SecurityError::Rejected(_)) => PinOutcome::Wrong,
+                    Err(SecurityError::Replayed) => PinOutcome::Replayed,
                     Err(e) => {
                         tracing::warn!(error = %e, "PIN verification unavailable");
                         PinOutcome::Unavailable
@@ -478,10 +490,11 @@ fn check_chip(
     let iad = tag(icc, 0x9F10).unwrap_or_default();
     let psn = match tag(icc, 0x5F34).and_then(|v| v.first()) {
         Some(p) => *p,
+        // DE 23 is n3 decimal; the key derivation takes 5F34's BCD byte.
         None => message
             .text(23)
             .and_then(|s| s.parse::<u8>().ok())
-            .unwrap_or(0),
+            .map_or(0, |d| ((d / 10 % 10) << 4) | (d % 10)),
     };
     let Some(version) = cryptogram_version(&rid, iad) else {
         return Err("30");
@@ -543,18 +556,16 @@ fn check_chip(
     )
 }
 
-/// The cryptogram version from the RID and the IAD (`9F10`): Visa IAD byte 3 (format 0/1/3)
-/// or format 2 (first byte `1F`); Mastercard IAD byte 2; UnionPay the EMV common session key.
+/// The cryptogram version from the RID and the IAD (`9F10`, read by
+/// [`CryptogramVersion::from_issuer_application_data`]); UnionPay uses the EMV common session
+/// key. Visa defaults to CVN 18 and Mastercard to CVN 16 when the IAD does not say.
 pub(crate) fn cryptogram_version(rid: &[u8], iad: &[u8]) -> Option<CryptogramVersion> {
+    let from_iad = CryptogramVersion::from_issuer_application_data(iad);
     match rid {
-        [0xA0, 0x00, 0x00, 0x00, 0x03] => match (iad.first(), iad.get(2)) {
-            (Some(0x06), Some(0x0A)) => Some(CryptogramVersion::VisaCvn10),
-            _ => Some(CryptogramVersion::VisaCvn18),
-        },
-        [0xA0, 0x00, 0x00, 0x00, 0x04] => match iad.get(1) {
-            Some(0x11) => Some(CryptogramVersion::MastercardCvn17),
-            _ => Some(CryptogramVersion::MastercardCvn16),
-        },
+        [0xA0, 0x00, 0x00, 0x00, 0x03] => Some(from_iad.unwrap_or(CryptogramVersion::VisaCvn18)),
+        [0xA0, 0x00, 0x00, 0x00, 0x04] => {
+            Some(from_iad.unwrap_or(CryptogramVersion::MastercardCvn16))
+        }
         [0xA0, 0x00, 0x00, 0x03, 0x33] => Some(CryptogramVersion::EmvCsk),
         _ => None,
     }

@@ -1,0 +1,206 @@
+//! Chip, online PIN and MAC against the real host over TLS: the HSM verifies the format-4 PIN
+//! block (AES DUKPT, X9.24-3-2017), the ARQC (EMV Book 2 §8.1, the simulated issuers' test
+//! keys) and the request MAC, and answers with the ARPC in DE 55 tag `91` and a response MAC
+//! (`docs/iso8583.md` §4, §6).
+
+use hsm_sim::host::client::requests;
+use hsm_sim::host::client::{TerminalClient, TerminalDukpt, TestCard};
+use hsm_sim::host::ledger::LedgerView;
+use hsm_sim::host::{EnrolmentBundle, Host, HostConfig, HostHandle};
+use hsm_sim::iso8583::{Message, Mti};
+
+const VISA: &str = "4761739001010119";
+const MASTERCARD: &str = "5413330089010434";
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    host: HostHandle,
+    bundle: EnrolmentBundle,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let host = Host::start(HostConfig::new(dir.path())).expect("host starts");
+    let bundle = host.enroll("T0000001").expect("enrolment");
+    Fixture {
+        _dir: dir,
+        host,
+        bundle,
+    }
+}
+
+/// A contactless chip 0200 for 120.00 (above the CVM limit) with online PIN `pin` and a MAC.
+fn chip_pin_request(
+    dukpt: &mut TerminalDukpt,
+    card: &mut TestCard,
+    stan: u32,
+    pin: &str,
+) -> (Message, [u8; 12]) {
+    let amount = 12_000;
+    let mut m = requests::purchase(
+        "T0000001",
+        stan,
+        &requests::transmission_now(),
+        &card.pan,
+        amount,
+    );
+    m.set(55, card.icc_data(amount).expect("ARQC"));
+    let ksn = dukpt.next_ksn().expect("KSN");
+    let pin_block = dukpt.pin_block(ksn, pin, &card.pan).expect("PIN block");
+    m.set(62, pin_block.to_vec());
+    dukpt.add_mac(&mut m, ksn).expect("MAC");
+    (m, ksn)
+}
+
+fn issuer_authentication_data(r: &Message) -> Option<Vec<u8>> {
+    let icc = r.field(55)?;
+    match icc {
+        [0x91, len, rest @ ..] if usize::from(*len) == rest.len() => Some(rest.to_vec()),
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chip_and_pin_approved_with_arpc_and_mac() {
+    let f = fixture();
+    let mut dukpt = TerminalDukpt::from_bundle(&f.bundle).unwrap();
+    let mut client = TerminalClient::connect(&f.bundle).await.unwrap();
+    for (stan, mut card) in [
+        (1, TestCard::visa(VISA, 0x0100)),
+        (2, TestCard::mastercard(MASTERCARD, 0x0100)),
+    ] {
+        let (request, ksn) = chip_pin_request(&mut dukpt, &mut card, stan, "1234");
+        let body = client
+            .send_raw(&request.encode_frame().unwrap())
+            .await
+            .unwrap();
+        let r = Message::decode(&body).unwrap();
+        assert_eq!(r.text(39), Some("00"), "card {stan}");
+        assert!(dukpt.response_mac_ok(ksn, &body), "response MAC");
+        let iad = issuer_authentication_data(&r).expect("tag 91");
+        // Visa CVN 18: ARPC method 2 (4 + CSU 4); Mastercard: method 1 (8 + ARC 2).
+        assert_eq!(iad.len(), if stan == 1 { 8 } else { 10 });
+        // A retransmission gets the same bytes (the HSM would refuse the KSN again).
+        let again = client
+            .send_raw(&request.encode_frame().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(again, body);
+    }
+    let ledger = LedgerView::open(&f.host.ledger_path()).unwrap();
+    assert_eq!(ledger.entries().unwrap().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_pin_then_tries_exceeded() {
+    let f = fixture();
+    let mut dukpt = TerminalDukpt::from_bundle(&f.bundle).unwrap();
+    let mut client = TerminalClient::connect(&f.bundle).await.unwrap();
+    let mut card = TestCard::visa(VISA, 0x0200);
+    let mut codes = Vec::new();
+    for (stan, pin) in [(1, "1111"), (2, "2222"), (3, "3333"), (4, "1234")] {
+        let (m, _) = chip_pin_request(&mut dukpt, &mut card, stan, pin);
+        codes.push(client.send(&m).await.unwrap().text(39).unwrap().to_owned());
+    }
+    assert_eq!(codes, ["55", "55", "75", "75"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_arqc_atc_replay_and_ksn_replay_are_declined() {
+    let f = fixture();
+    let mut dukpt = TerminalDukpt::from_bundle(&f.bundle).unwrap();
+    let mut client = TerminalClient::connect(&f.bundle).await.unwrap();
+    let mut card = TestCard::visa(VISA, 0x0300);
+
+    // A flipped ARQC bit: 05.
+    let (mut m, ksn) = chip_pin_request(&mut dukpt, &mut card, 1, "1234");
+    let mut icc = m.field(55).unwrap().to_vec();
+    icc[3] ^= 0x01; // first ARQC byte (9F26 08 ..)
+    m.set(55, icc);
+    dukpt.add_mac(&mut m, ksn).unwrap();
+    assert_eq!(client.send(&m).await.unwrap().text(39), Some("05"));
+
+    // A good request, then the same ATC again with a new STAN: replay, 05.
+    let (good, _) = chip_pin_request(&mut dukpt, &mut card, 2, "1234");
+    assert_eq!(client.send(&good).await.unwrap().text(39), Some("00"));
+    card.atc -= 1;
+    let (replayed_atc, _) = chip_pin_request(&mut dukpt, &mut card, 3, "1234");
+    assert_eq!(
+        client.send(&replayed_atc).await.unwrap().text(39),
+        Some("05")
+    );
+
+    // An old KSN with a fresh ATC: 05.
+    let mut old = requests::purchase("T0000001", 4, &requests::transmission_now(), VISA, 12_000);
+    old.set(55, card.icc_data(12_000).unwrap());
+    old.set(62, dukpt.pin_block(ksn, "1234", VISA).unwrap().to_vec());
+    dukpt.add_mac(&mut old, ksn).unwrap();
+    assert_eq!(client.send(&old).await.unwrap().text(39), Some("05"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_request_mac_is_a_format_error_and_not_recorded() {
+    let f = fixture();
+    let mut dukpt = TerminalDukpt::from_bundle(&f.bundle).unwrap();
+    let mut client = TerminalClient::connect(&f.bundle).await.unwrap();
+    let mut card = TestCard::visa(VISA, 0x0400);
+    let (mut m, _) = chip_pin_request(&mut dukpt, &mut card, 1, "1234");
+    m.set(4, "000000012001");
+    let r = client.send(&m).await.unwrap();
+    assert_eq!(r.text(39), Some("30"));
+    assert!(!r.has(64));
+    let ledger = LedgerView::open(&f.host.ledger_path()).unwrap();
+    assert!(ledger.entries().unwrap().is_empty());
+    // A PIN block without KSN is a format error too.
+    let mut no_ksn = requests::purchase("T0000001", 2, &requests::transmission_now(), VISA, 100);
+    no_ksn.set(62, vec![0u8; 16]);
+    assert_eq!(client.send(&no_ksn).await.unwrap().text(39), Some("30"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumer_device_cvm_avoids_the_soft_decline() {
+    let f = fixture();
+    let mut client = TerminalClient::connect(&f.bundle).await.unwrap();
+    let mut card = TestCard::visa("4761739001010036", 0x0500);
+    let mut m = requests::purchase(
+        "T0000001",
+        1,
+        &requests::transmission_now(),
+        &card.pan,
+        9_000,
+    );
+    let mut icc = card.icc_data(9_000).unwrap();
+    icc.extend_from_slice(&[0x9F, 0x6C, 0x02, 0x00, 0x80]); // CTQ: consumer device CVM performed
+    m.set(55, icc);
+    let r = client.send(&m).await.unwrap();
+    assert_eq!((r.mti(), r.text(39)), (Mti::FINANCIAL_RESPONSE, Some("00")));
+}
+
+#[test]
+fn enrolment_bundle_round_trip() {
+    let data = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let bundle = hsm_sim::host::enrol::enroll(data.path(), "T0000042", "127.0.0.1:8583").unwrap();
+    assert!(bundle.dukpt.is_some());
+    bundle.write(out.path()).unwrap();
+    let loaded = EnrolmentBundle::load(out.path()).unwrap();
+    assert_eq!(loaded.terminal_id, "T0000042");
+    assert_eq!(loaded.host, "127.0.0.1:8583");
+    assert_eq!(loaded.certificate_pem, bundle.certificate_pem);
+    assert_eq!(
+        loaded.dukpt.as_ref().unwrap().initial_ksn,
+        bundle.dukpt.as_ref().unwrap().initial_ksn
+    );
+    let debug = format!("{loaded:?}");
+    assert!(!debug.contains("PRIVATE KEY"), "{debug}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(out.path().join("terminal.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "private key readable by others");
+    }
+    assert!(hsm_sim::host::enrol::enroll(data.path(), "bad id", "x").is_err());
+}
