@@ -8,7 +8,7 @@ use rsa::BigUint;
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct RsaKey {
     modulus: BigUint,
-    exponent: BigUint,
+    exponent: u32,
     modulus_length: usize,
 }
 
@@ -22,12 +22,14 @@ impl RsaKey {
         if first == 0 || last & 1 == 0 || modulus.len() < MIN_MODULUS_LENGTH {
             return None;
         }
-        if !matches!(exponent, [0x03] | [0x01, 0x00, 0x01]) {
-            return None;
-        }
+        let exponent = match exponent {
+            [0x03] => 3,
+            [0x01, 0x00, 0x01] => 65_537,
+            _ => return None,
+        };
         Some(Self {
             modulus: BigUint::from_bytes_be(modulus),
-            exponent: BigUint::from_bytes_be(exponent),
+            exponent,
             modulus_length: modulus.len(),
         })
     }
@@ -48,10 +50,27 @@ impl RsaKey {
         if value >= self.modulus {
             return None;
         }
-        let recovered = value.modpow(&self.exponent, &self.modulus).to_bytes_be();
+        let recovered = self.public_power(&value).to_bytes_be();
         let mut out = vec![0; self.modulus_length.checked_sub(recovered.len())?];
         out.extend_from_slice(&recovered);
         Some(out)
+    }
+}
+
+impl RsaKey {
+    /// value^e mod n by left-to-right square-and-multiply with the crate's `BigUint` products
+    /// and reductions. EMV exponents are 3 or 65537 (2 or 17 bits), for which this is about ten
+    /// times faster than `BigUint::modpow`'s general set-up (measured in `benches/oda.rs`).
+    fn public_power(&self, value: &BigUint) -> BigUint {
+        let bits = u32::BITS - self.exponent.leading_zeros();
+        let mut result = value % &self.modulus;
+        for bit in (0..bits.saturating_sub(1)).rev() {
+            result = &result * &result % &self.modulus;
+            if self.exponent >> bit & 1 == 1 {
+                result = result * value % &self.modulus;
+            }
+        }
+        result
     }
 }
 
@@ -88,6 +107,25 @@ mod tests {
         let eight = key.recover(&two).expect("small value");
         assert_eq!(eight[63], 8);
         assert_eq!(eight.len(), 64);
+    }
+
+    #[test]
+    fn square_and_multiply_equals_modpow_for_both_exponents() {
+        let modulus: Vec<u8> = (0u8..96).map(|i| i.wrapping_mul(37) | 0x81).collect();
+        let n = BigUint::from_bytes_be(&modulus);
+        for (exponent, e) in [(&[0x03][..], 3u32), (&[0x01, 0x00, 0x01][..], 65_537)] {
+            let key = RsaKey::new(&modulus, exponent).expect("valid test key");
+            for seed in [1u8, 2, 0x5A, 0xC3] {
+                let value: Vec<u8> = (0u8..95)
+                    .map(|i| i.wrapping_mul(seed).wrapping_add(7))
+                    .collect();
+                let value = BigUint::from_bytes_be(&value);
+                assert_eq!(
+                    key.public_power(&value),
+                    value.modpow(&BigUint::from(e), &n)
+                );
+            }
+        }
     }
 
     #[test]
