@@ -64,16 +64,16 @@ fn visa() -> emv::config::AidConfig {
 
 #[test]
 fn pre_processing_sets_the_ttq() {
-    let aid = visa(); // TTQ 26004000, limits 1000.00 / 50.00 / floor 0.
+    let aid = visa(); // TTQ 27004000, limits 1000.00 / 50.00 / floor 0.
     let below = pre_process(&aid, 4_999, 2);
     assert_eq!(
         below.ttq,
-        Some(hex!("26804000")),
+        Some(hex!("27804000")),
         "floor limit 0 exceeded: online cryptogram"
     );
     assert!(!below.cvm_required_limit_exceeded);
     let at = pre_process(&aid, 5_000, 2);
-    assert_eq!(at.ttq, Some(hex!("26C04000")), "CVM required at the limit");
+    assert_eq!(at.ttq, Some(hex!("27C04000")), "CVM required at the limit");
     let limit = pre_process(&aid, 100_000, 2);
     assert!(limit.contactless_application_not_allowed);
     assert!(!pre_process(&aid, 99_999, 2).contactless_application_not_allowed);

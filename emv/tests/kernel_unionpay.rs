@@ -97,11 +97,11 @@ fn record(fdda_version: u8) -> Vec<u8> {
     ))
 }
 
-/// GPO data per the PDOL: TTQ 26000080 with byte 2 b8 set (floor limit 0 exceeded), 10.00 EUR,
+/// GPO data per the PDOL: TTQ 27000080 with byte 2 b8 set (floor limit 0 exceeded), 10.00 EUR,
 /// country 0276, currency 0978, 230301, purchase, UN 38393031.
 fn gpo_command() -> Vec<u8> {
     hex!(
-        "80A8000023 8321 26800080 000000001000 000000000000 0276 0000000000 0978 230301 00
+        "80A8000023 8321 27800080 000000001000 000000000000 0276 0000000000 0978 230301 00
          38393031 00"
     )
     .to_vec()
@@ -187,7 +187,7 @@ fn arqc_goes_online_with_the_qpboc_ttq() {
     let de55 = tlv::parse(&online.icc_data).unwrap();
     assert_eq!(
         tlv::find(&de55, Tag::new(0x9F66)).and_then(Tlv::bytes),
-        Some(&hex!("26800080")[..])
+        Some(&hex!("27800080")[..])
     );
 }
 

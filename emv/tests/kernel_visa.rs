@@ -185,6 +185,8 @@ fn lloyds_trace_gives_an_online_request_with_de55() {
     assert_eq!(get(0x9F66), Some(hex!("27000000").to_vec()));
     assert_eq!(get(0x5A), None, "no PAN in DE 55");
     assert_eq!(get(0x57), None, "no track 2 in DE 55");
+    let with_counter = online.icc_data_with_sequence_counter(1_234);
+    assert!(with_counter.ends_with(&hex!("9F410400001234")));
     assert!(!format!("{outcome:?}").contains("4921828094896752"));
 }
 

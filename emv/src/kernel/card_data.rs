@@ -339,7 +339,8 @@ fn template_value(raw: &[u8]) -> &[u8] {
 }
 
 /// The DE 55 tag list (shared docs §2.4): core, then "send", then conditional. `9F41` needs a
-/// terminal sequence counter the request does not carry; the app adds it if its host wants it.
+/// terminal sequence counter the request does not carry: see
+/// [`super::OnlineRequestData::icc_data_with_sequence_counter`].
 pub(crate) const DE55_TAGS: &[u32] = &[
     0x9F26, 0x9F27, 0x9F10, 0x9F37, 0x9F36, 0x95, 0x9A, 0x9C, 0x9F02, 0x5F2A, 0x82, 0x9F1A, 0x9F03,
     0x9F33, 0x9F34, 0x9F35, 0x84, 0x9F09, 0x9F1E, 0x9F6E, 0x5F34,

@@ -211,6 +211,27 @@ pub struct OnlineRequestData {
     pub aid: Vec<u8>,
 }
 
+impl OnlineRequestData {
+    /// DE 55 with `9F41` transaction sequence counter appended (n 8, four BCD bytes; EMV Book 3
+    /// Annex A1). The request carries no counter, so the app adds the one it keeps.
+    pub fn icc_data_with_sequence_counter(&self, counter: u32) -> Vec<u8> {
+        let mut digits = [0u8; 4];
+        let mut value = counter % 100_000_000;
+        for byte in digits.iter_mut().rev() {
+            let low = value % 10;
+            let high = (value / 10) % 10;
+            value /= 100;
+            *byte = u8::try_from((high << 4) | low).unwrap_or(0);
+        }
+        let mut out = self.icc_data.clone();
+        out.extend_from_slice(&crate::tlv::encode_primitive(
+            crate::tlv::Tag::new(0x9F41),
+            &digits,
+        ));
+        out
+    }
+}
+
 impl fmt::Debug for OnlineRequestData {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OnlineRequestData")
