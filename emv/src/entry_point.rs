@@ -70,7 +70,13 @@ pub fn pre_process(aid: &AidConfig, amount: u64, currency_exponent: u8) -> Indic
             ind.contactless_application_not_allowed = true;
         }
     }
-    if transaction_limit_reached(amount, aid.transaction_limit) {
+    // Kernel 2 has two limits (DF8124 without, DF8125 with on-device CVM) and picks one after
+    // GPO (Book C-2); here only an amount above both is refused.
+    let limit = match (aid.transaction_limit, aid.transaction_limit_on_device_cvm) {
+        (Some(plain), Some(on_device)) => Some(plain.max(on_device)),
+        (plain, _) => plain,
+    };
+    if transaction_limit_reached(amount, limit) {
         ind.contactless_application_not_allowed = true;
     }
     if floor_limit_exceeded(amount, aid.floor_limit) {

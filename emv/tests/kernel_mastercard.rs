@@ -330,3 +330,24 @@ fn generate_ac_torn_is_try_again() {
     assert_eq!(outcome.kind, OutcomeKind::TryAgain);
     assert!(outcome.reason.contains("GENERATE AC"), "{}", outcome.reason);
 }
+
+#[test]
+fn kernel_2_picks_the_limit_after_gpo() {
+    // DF8124 20.00, DF8125 100.00: a 30.00 tap on a card without on-device CVM (AIP 1980) is
+    // refused by Kernel 2 after GPO; pre-processing lets it through (below DF8125).
+    let config = TerminalConfig::from_user_toml(
+        "[[aid]]\naid = \"A0000000041010\"\ntransaction_limit = 2000\n\
+         transaction_limit_on_device_cvm = 10000\n",
+    )
+    .unwrap();
+    let mut exchanges = transcript::parse(MASTERCARD);
+    exchanges.truncate(3);
+    let outcome = run(exchanges, &config, &NotPerformed, 3_000);
+    assert_eq!(
+        outcome.kind,
+        OutcomeKind::TryAnotherInterface,
+        "{}",
+        outcome.reason
+    );
+    assert!(outcome.reason.contains("DF8124"), "{}", outcome.reason);
+}

@@ -88,6 +88,34 @@ impl ExpectGpo {
                 session.outcome(ctx, decision, None, None),
             ));
         }
+        // Book C-2: the transaction limit depends on on-device CVM (DF8125) or not (DF8124).
+        let aid = ctx.aid_config(session.candidate.config_index)?;
+        let on_device = aip[0] & AIP1_ON_DEVICE_CVM != 0
+            && aid
+                .kernel_configuration
+                .unwrap_or(DEFAULT_KERNEL_CONFIGURATION)
+                & KC_ON_DEVICE_CVM
+                != 0;
+        let limit = if on_device {
+            aid.transaction_limit_on_device_cvm
+                .or(aid.transaction_limit)
+        } else {
+            aid.transaction_limit
+        };
+        if crate::entry_point::transaction_limit_reached(ctx.request.amount, limit) {
+            let decision = Decision::new(
+                OutcomeKind::TryAnotherInterface,
+                if on_device {
+                    "amount at or above the contactless limit for on-device CVM (DF8125)"
+                } else {
+                    "amount at or above the contactless transaction limit (DF8124)"
+                },
+                cvm::na(),
+            );
+            return Ok(Transition::Finish(
+                session.outcome(ctx, decision, None, None),
+            ));
+        }
         let plan = RecordPlan::from_afl(&afl)?;
         read_next_or_continue(ctx, session, plan)
     }
@@ -483,6 +511,10 @@ fn perform_cda(
 
 /// AIP byte 2 b8: EMV mode supported (Book C-2; shared docs §0.3).
 const AIP2_EMV_MODE: u8 = 0x80;
+/// AIP byte 1 b2: on-device cardholder verification supported (Book C-2).
+const AIP1_ON_DEVICE_CVM: u8 = 0x02;
+/// `DF811B` b6: on-device cardholder verification supported.
+const KC_ON_DEVICE_CVM: u8 = 0x20;
 /// AIP byte 1 b1: CDA supported (EMV Book 3 Annex C1).
 const AIP1_CDA: u8 = 0x01;
 /// `9F33` byte 3 b4: CDA (Book 4 Annex A2).
