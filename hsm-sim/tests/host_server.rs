@@ -513,3 +513,29 @@ async fn fault_switches() {
     let r = c.send(&manual(5, VISA, 100)).await;
     assert!(r.is_ok_and(|r| !r.has(64)));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_original_after_its_reversal_is_not_approved() {
+    let f = fixture();
+    let before = f.balance(VISA);
+    let mut c = f.client().await;
+    let original = manual(21, VISA, 3_000);
+    let now = requests::transmission_now();
+    // The reversal overtakes the original (the terminal timed out and reversed).
+    let r = c
+        .send(&requests::reversal(
+            Mti::REVERSAL_ADVICE,
+            &original,
+            22,
+            &now,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(r.text(39), Some("00"));
+    let r = c.send(&original).await.unwrap();
+    assert_eq!(r.text(39), Some("05"));
+    assert_eq!(f.balance(VISA), before);
+    let entries = f.ledger().entries().unwrap();
+    assert_eq!(entries.len(), 2);
+    assert!(entries.iter().all(|e| !e.approved));
+}

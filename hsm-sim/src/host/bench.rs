@@ -59,6 +59,12 @@ pub struct BenchReport {
     pub p50: Duration,
     /// 99th percentile latency.
     pub p99: Duration,
+    /// CPU time the host's threads (TLS workers and ledger writer) used during the measured
+    /// phase, if the platform reports it (Linux `/proc`).
+    pub host_cpu: Option<Duration>,
+    /// The part of [`BenchReport::host_cpu`] used by the single ledger writer thread, whose
+    /// cost per authorization bounds the host's throughput.
+    pub writer_cpu: Option<Duration>,
 }
 
 impl BenchReport {
@@ -76,8 +82,37 @@ impl BenchReport {
     }
 }
 
+impl BenchReport {
+    /// Host CPU time per approved authorization.
+    pub fn host_cpu_per_authorization(&self) -> Option<Duration> {
+        let n = u32::try_from(self.approved).ok().filter(|n| *n > 0)?;
+        Some(self.host_cpu? / n)
+    }
+
+    /// Ledger writer CPU time per approved authorization.
+    pub fn writer_cpu_per_authorization(&self) -> Option<Duration> {
+        let n = u32::try_from(self.approved).ok().filter(|n| *n > 0)?;
+        Some(self.writer_cpu? / n)
+    }
+}
+
 impl fmt::Display for BenchReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let (Some(host), Some(writer)) = (
+            self.host_cpu_per_authorization(),
+            self.writer_cpu_per_authorization(),
+        ) {
+            let host = host.as_secs_f64() * 1e6;
+            let writer = writer.as_secs_f64() * 1e6;
+            writeln!(
+                f,
+                "host CPU {host:.0} us per authorization (TLS workers + ledger writer), of \
+                 which the single ledger writer {writer:.0} us: capacity about {:.0} \
+                 authorizations/s on 2 free cores (bounded by the writer at {:.0}/s)",
+                (2e6 / host.max(1.0)).min(1e6 / writer.max(1.0)),
+                1e6 / writer.max(1.0)
+            )?;
+        }
         write!(
             f,
             "{} TLS terminals, {} authorizations approved ({} failed) in {:.2} s: \
@@ -156,6 +191,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<BenchReport> {
         for (bundle, frames) in work {
             connected.push((TerminalClient::connect(&bundle).await?, frames));
         }
+        let cpu_before = host_threads_cpu();
         let start = Instant::now();
         let mut tasks = tokio::task::JoinSet::new();
         for (mut client, frames) in connected {
@@ -180,6 +216,11 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<BenchReport> {
             failed += f;
         }
         let elapsed = start.elapsed();
+        let cpu_after = host_threads_cpu();
+        let (host_cpu, writer_cpu) = match (cpu_before, cpu_after) {
+            (Some((a, wa)), Some((b, wb))) => (b.checked_sub(a), wb.checked_sub(wa)),
+            _ => (None, None),
+        };
         latencies.sort_unstable();
         let percentile = |p: usize| {
             latencies
@@ -194,10 +235,41 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<BenchReport> {
             elapsed,
             p50: percentile(50),
             p99: percentile(99),
+            host_cpu,
+            writer_cpu,
         })
     })?;
     host.shutdown();
     Ok(report)
+}
+
+/// CPU time (user + system) of this process's host threads (`hsm-sim-host`,
+/// `hsm-sim-ledger`) and of the ledger writer alone, from `/proc/self/task/*/stat` (fields 14
+/// and 15, in clock ticks of 1/100 s on Linux).
+fn host_threads_cpu() -> Option<(Duration, Duration)> {
+    let mut ticks = 0u64;
+    let mut writer_ticks = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let path = task.ok()?.path();
+        let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        if !comm.starts_with("hsm-sim-host") && !comm.starts_with("hsm-sim-ledger") {
+            continue;
+        }
+        let stat = std::fs::read_to_string(path.join("stat")).ok()?;
+        // The command name (field 2) may hold spaces: count fields after its closing ')'.
+        let after = stat.rsplit_once(')')?.1;
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let utime: u64 = fields.get(11)?.parse().ok()?;
+        let stime: u64 = fields.get(12)?.parse().ok()?;
+        ticks += utime + stime;
+        if comm.starts_with("hsm-sim-ledger") {
+            writer_ticks += utime + stime;
+        }
+    }
+    Some((
+        Duration::from_millis(ticks * 10),
+        Duration::from_millis(writer_ticks * 10),
+    ))
 }
 
 fn approved(body: &[u8]) -> bool {

@@ -318,6 +318,11 @@ fn process(
         return Ok(stored);
     }
     let mut out = match request.kind {
+        RequestKind::Authorization | RequestKind::Purchase | RequestKind::Refund
+            if already_reversed(tx, request)? =>
+        {
+            late_original(tx, request)?
+        }
         RequestKind::Authorization | RequestKind::Purchase => authorize(tx, security, request)?,
         RequestKind::Refund => refund(tx, request)?,
         RequestKind::Void { of_refund } => void(tx, request, of_refund)?,
@@ -783,14 +788,64 @@ fn void(tx: &Connection, request: &Request, of_refund: bool) -> Result<Outcome, 
     })
 }
 
+/// Whether a reversal naming this request arrived before it (the terminal timed out and
+/// reversed while the request was still on its way).
+fn already_reversed(tx: &Connection, request: &Request) -> Result<bool, HostError> {
+    let key = &request.key;
+    Ok(tx
+        .prepare_cached(
+            "SELECT 1 FROM early_reversals
+             WHERE terminal_id = ?1 AND mti = ?2 AND stan = ?3 AND transmission = ?4",
+        )?
+        .exists(params![
+            key.terminal_id,
+            key.mti_class.to_string(),
+            key.stan,
+            key.transmission
+        ])?)
+}
+
+/// An original that arrives after its reversal: declined `05` and recorded, never approved.
+fn late_original(tx: &Connection, request: &Request) -> Result<Outcome, HostError> {
+    tracing::warn!(stan = %request.key.stan, "original arrived after its reversal: declined");
+    let pan = request.pan.as_deref().map_or("", String::as_str);
+    let account_id = account(tx, pan)?.map(|a| a.id);
+    let id = insert_row(
+        tx,
+        &Row {
+            request,
+            account_id,
+            code: "05",
+            approved: false,
+            original_id: None,
+            completion: false,
+        },
+    )?;
+    Ok(Outcome {
+        message: response(&request.message, "05"),
+        transaction_id: Some(id),
+    })
+}
+
 fn reversal(tx: &Connection, request: &Request) -> Result<Outcome, HostError> {
     let original = find_original(tx, request)?;
     let changed = match &original {
         Some(o) => undo(tx, o)?,
         None => false,
     };
-    if original.is_none() {
+    if let (None, Some(reference)) = (&original, &request.original) {
         tracing::info!(stan = %request.key.stan, "reversal of an unknown transaction: acknowledged");
+        // Remembered, so that an original arriving after its reversal is not approved.
+        tx.prepare_cached(
+            "INSERT OR IGNORE INTO early_reversals (terminal_id, mti, stan, transmission)
+             VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![
+            request.key.terminal_id,
+            reference.mti,
+            reference.stan,
+            reference.transmission
+        ])?;
     }
     let id = insert_row(
         tx,

@@ -1,6 +1,7 @@
 //! The issuer's ledger in SQLite (WAL, `synchronous=FULL`): accounts, every authorization,
 //! reversal, advice and settlement, the response to every request (for idempotent
-//! retransmission) and the highest DUKPT counter seen per terminal key.
+//! retransmission), the highest DUKPT counter seen per terminal key, and reversals that arrived
+//! before their original.
 //!
 //! Only the issuer's writer thread writes; tests and tools read with [`LedgerView`]. Full PANs
 //! live only in `accounts` (the issuer's card file); transaction rows hold the masked PAN and
@@ -245,6 +246,13 @@ CREATE INDEX IF NOT EXISTS transactions_original
     ON transactions (terminal_id, stan, transmission, mti);
 CREATE INDEX IF NOT EXISTS transactions_open_batch
     ON transactions (terminal_id, batch_id);
+CREATE TABLE IF NOT EXISTS early_reversals (
+    terminal_id TEXT NOT NULL,
+    mti TEXT NOT NULL,
+    stan TEXT NOT NULL,
+    transmission TEXT NOT NULL,
+    PRIMARY KEY (terminal_id, mti, stan, transmission)
+);
 CREATE TABLE IF NOT EXISTS ksn_counters (
     key_id BLOB PRIMARY KEY,
     counter INTEGER NOT NULL
