@@ -215,3 +215,22 @@ fn aes_cmac_rfc4493() {
         "tags under 8 bytes are refused"
     );
 }
+
+proptest::proptest! {
+    /// Format 4 and format 0 round-trip for every PIN length and PAN length they accept.
+    #[test]
+    fn pin_blocks_round_trip(
+        digits in proptest::collection::vec(0u8..10, 4..=12),
+        pan in "[0-9]{13,19}",
+        key in proptest::array::uniform16(proptest::num::u8::ANY),
+    ) {
+        let pin = Pin::from_digits(&digits).unwrap();
+        let key = AesKey::from_bytes_128(key);
+        let epb = encrypt_format4(&key, &pin, &pan, &mut OsFill).unwrap();
+        let back = decrypt_format4(&key, &epb, &pan).unwrap();
+        proptest::prop_assert_eq!(back.expose_secret(), digits.as_slice());
+        let block = encode_format0(&pin, &pan).unwrap();
+        let back = decode_format0(&block, &pan).unwrap();
+        proptest::prop_assert_eq!(back.expose_secret(), digits.as_slice());
+    }
+}
