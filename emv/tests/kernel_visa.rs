@@ -437,3 +437,54 @@ fn trace_is_decoded_and_redacted() {
         .count();
     assert_eq!((commands, responses), (7, 7));
 }
+
+#[test]
+fn expired_card_offline_follows_the_ctq() {
+    // The same tap on 2026-01-01: the card expired 2025-02-28 (5F24). The GPO command carries
+    // the date (9A in the PDOL), so the expected command changes with it.
+    let run_on = |gpo: Vec<u8>| {
+        let mut exchanges = lloyds_with_gpo(gpo);
+        let gpo_command = exchanges
+            .iter_mut()
+            .find(|e| e.command.starts_with(&hex!("80A8")));
+        let command = &mut gpo_command.unwrap().command;
+        let at = command
+            .windows(3)
+            .position(|w| w == hex!("230301"))
+            .unwrap();
+        command[at..at + 3].copy_from_slice(&hex!("260101"));
+        let config = lloyds_terminal();
+        let mut card = ScriptedCard::new(exchanges);
+        let mut request = lloyds_request();
+        request.date = hex!("260101");
+        let oda = Recording {
+            answer: Some(Ok(())),
+            seen: RefCell::new(Vec::new()),
+        };
+        kernel::run(&mut card, &config, &oda, request, None).unwrap()
+    };
+    // CTQ 1600 has no "go online if expired": an offline TC is declined.
+    let outcome = run_on(gpo_with(|o| set(o, 0x9F27, &[0x40])));
+    assert_eq!(outcome.kind, OutcomeKind::Declined, "{}", outcome.reason);
+    assert_eq!(outcome.tvr[1], 0x40, "expired application");
+    // CTQ 0800: go online if expired.
+    let outcome = run_on(gpo_with(|o| {
+        set(o, 0x9F27, &[0x40]);
+        set(o, 0x9F6C, &hex!("0800"));
+    }));
+    assert_eq!(
+        outcome.kind,
+        OutcomeKind::OnlineRequest,
+        "{}",
+        outcome.reason
+    );
+    // An ARQC goes online anyway, with the TVR bit for the issuer.
+    let outcome = run_on(gpo_with(|_| {}));
+    assert_eq!(
+        outcome.kind,
+        OutcomeKind::OnlineRequest,
+        "{}",
+        outcome.reason
+    );
+    assert_eq!(outcome.tvr[1], 0x40);
+}

@@ -220,6 +220,14 @@ fn complete(
     let cid = session.card.require(0x9F27)?.first().copied().unwrap_or(0);
     let records_read = session.summary.afl.is_some();
     let account = session.account(records_read)?;
+    // Book C-3 §5.4 (card expiry, offline only): 5F24 before the transaction date.
+    let expired = session
+        .card
+        .get(0x5F24)
+        .is_some_and(|expiry| expiry < ctx.request.date.as_slice());
+    if expired {
+        session.tvr[1] |= TVR2_EXPIRED;
+    }
     let ttq = session.ttq.unwrap_or([0; 4]);
     let ctq = session
         .card
@@ -297,6 +305,21 @@ fn complete(
                 format!("the card asks for online authorisation (ARQC){note}"),
                 cvm,
             )
+        }
+        CryptogramType::Tc if expired => {
+            if ctq1 & CTQ1_ONLINE_IF_EXPIRED != 0 && online_capable {
+                Decision::new(
+                    OutcomeKind::OnlineRequest,
+                    "card expired; CTQ: go online",
+                    cvm,
+                )
+            } else {
+                Decision::new(
+                    OutcomeKind::Declined,
+                    "card expired (offline TC refused)",
+                    cvm,
+                )
+            }
         }
         CryptogramType::Tc if !oda_failed => Decision::new(
             OutcomeKind::Approved,
@@ -418,6 +441,10 @@ pub(crate) const TVR1_DDA_FAILED: u8 = 0x08;
 pub(crate) const TVR1_CDA_FAILED: u8 = 0x04;
 /// TTQ byte 1 b1: ODA for online authorisations supported (Book C-3 Table 5-3).
 const TTQ1_ODA_FOR_ONLINE: u8 = 0x01;
+/// TVR byte 2 b7: expired application.
+const TVR2_EXPIRED: u8 = 0x40;
+/// CTQ byte 1 b4: go online if the application has expired.
+const CTQ1_ONLINE_IF_EXPIRED: u8 = 0x08;
 /// CTQ byte 1 b6: go online if ODA fails and the reader is online capable.
 const CTQ1_ONLINE_IF_ODA_FAILS: u8 = 0x20;
 /// CTQ byte 1 b5: switch interface if ODA fails.
