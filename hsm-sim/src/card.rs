@@ -7,7 +7,11 @@
 //! terminal reads it exactly as it reads a real card.
 //!
 //! Each card's ICC master key is derived from the simulated issuer's IMK-AC
-//! ([`crate::hsm::test_keys`]), so the cryptograms it makes verify at the simulated host.
+//! ([`crate::hsm::test_keys`]), so the cryptograms it makes verify at the simulated host. Its
+//! certificates and signatures come from the simulator PKI ([`pki`]), so the terminal's offline
+//! data authentication passes with the simulator CA key (`D0`): fDDA for Visa, the wallet and
+//! UnionPay, CDA for Mastercard.
+//!
 //! Logs carry command headers and status words only, never the PAN or track 2.
 
 mod dol;

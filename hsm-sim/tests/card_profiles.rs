@@ -4,8 +4,7 @@
 //! The terminal data follow the Lloyds qVSDC trace of the shared docs §5 (amount 10.00 EUR,
 //! date 2023-03-01). Cryptograms are checked by recomputing them with the shared
 //! `emv::crypto::cryptogram` functions from the data the card returned (a round trip, no
-//! hard-coded values). While those functions answer `NotImplemented`, the card must answer
-//! `6F00` where it needs a cryptogram, and the tests check that instead.
+//! hard-coded values).
 
 // Test helpers: an unwrap that fails is a test failure.
 #![allow(clippy::unwrap_used)]
@@ -157,17 +156,6 @@ fn expected_cryptogram(
     application_cryptogram(profile.cryptogram_version(), &key, &input)
 }
 
-fn crypto_available(profile: &Profile) -> bool {
-    let imk = test_keys::imk_ac_for_rid(profile.rid()).expect("a simulated issuer");
-    match derive_icc_master_key(&imk, profile.pan_digits(), 1, DerivationOption::A) {
-        Ok(_) => true,
-        Err(CryptoError::NotImplemented) => {
-            panic!("the shared cryptogram functions are implemented now")
-        }
-        Err(e) => panic!("derivation failed: {e}"),
-    }
-}
-
 /// SELECT PPSE and SELECT AID, checking the FCI structures; returns the application FCI.
 fn select(card: &mut VirtualCard) -> Vec<u8> {
     let profile = card.profile().clone();
@@ -219,32 +207,22 @@ fn read_records(card: &mut VirtualCard, afl: &[u8]) -> Vec<u8> {
     all
 }
 
-fn quick_tap(name: &str, ttq: [u8; 4], amount: [u8; 6], atc: u16) -> Option<Vec<u8>> {
+fn quick_tap(name: &str, ttq: [u8; 4], amount: [u8; 6], atc: u16) -> Vec<u8> {
     let mut card = VirtualCard::from_profile(name).unwrap().with_atc(atc);
     let profile = card.profile().clone();
     let terminal = Terminal::new(ttq, amount);
     select(&mut card);
     let response = card.transmit(&gpo_command(&profile, &terminal)).unwrap();
-    if !crypto_available(&profile) {
-        assert_eq!(response.status, StatusWord::NoPreciseDiagnosis);
-        assert_eq!(
-            card.atc(),
-            atc + 1,
-            "the tap is counted even without a cryptogram"
-        );
-        return None;
-    }
     assert_eq!(response.status, StatusWord::Success);
-    Some(response.data.to_vec())
+    assert_eq!(card.atc(), atc + 1, "the tap is counted");
+    response.data.to_vec()
 }
 
 #[test]
 fn visa_qvsdc_tap() {
     let profile = Profile::by_name("visa").unwrap();
     assert_eq!(profile.scheme(), Scheme::Visa);
-    let Some(gpo) = quick_tap("visa", TTQ_CVM, AMOUNT_10, 0x0041) else {
-        return;
-    };
+    let gpo = quick_tap("visa", TTQ_CVM, AMOUNT_10, 0x0041);
     let objects = tlv::parse_all(&gpo).unwrap();
     assert_eq!(objects.len(), 1);
     assert_eq!(objects[0].tag, 0x77, "format 2");
@@ -281,11 +259,9 @@ fn visa_records_and_atc() {
     let terminal = Terminal::new(TTQ_NO_CVM, AMOUNT_10);
     select(&mut card);
     let gpo = card.transmit(&gpo_command(&profile, &terminal)).unwrap();
-    let afl = if gpo.is_success() {
-        find(&gpo.data, 0x94)
-    } else {
-        profile.afl()
-    };
+    assert!(gpo.is_success());
+    let afl = find(&gpo.data, 0x94);
+    assert_eq!(afl, profile.afl());
     let records = read_records(&mut card, &afl);
     assert_eq!(find(&records, 0x5A), hex!("4761739001010119"));
     assert_eq!(find(&records, 0x5F24), hex!("281231"));
@@ -306,13 +282,11 @@ fn visa_records_and_atc() {
 
 #[test]
 fn visa_ctq_follows_ttq_and_amount() {
-    let Some(gpo) = quick_tap("visa", TTQ_NO_CVM, AMOUNT_10, 1) else {
-        return;
-    };
+    let gpo = quick_tap("visa", TTQ_NO_CVM, AMOUNT_10, 1);
     assert_eq!(find(&gpo, 0x9F6C), hex!("0000"), "no CVM");
-    let gpo = quick_tap("visa", TTQ_CVM_NO_PIN, AMOUNT_100, 1).unwrap();
+    let gpo = quick_tap("visa", TTQ_CVM_NO_PIN, AMOUNT_100, 1);
     assert_eq!(find(&gpo, 0x9F6C), hex!("4000"), "signature");
-    let gpo = quick_tap("visa", TTQ_CVM_CDCVM, AMOUNT_100, 1).unwrap();
+    let gpo = quick_tap("visa", TTQ_CVM_CDCVM, AMOUNT_100, 1);
     assert_eq!(
         find(&gpo, 0x9F6C),
         hex!("8000"),
@@ -324,18 +298,16 @@ fn visa_ctq_follows_ttq_and_amount() {
 fn wallet_performs_consumer_device_cvm() {
     let profile = Profile::by_name("wallet").unwrap();
     assert!(profile.is_consumer_device());
-    let Some(gpo) = quick_tap("wallet", TTQ_CVM_CDCVM, AMOUNT_100, 7) else {
-        return;
-    };
+    let gpo = quick_tap("wallet", TTQ_CVM_CDCVM, AMOUNT_100, 7);
     assert_eq!(find(&gpo, 0x9F6C), hex!("0080"), "CDCVM performed");
     assert_eq!(find(&gpo, 0x9F6E)[0], 0x23, "form factor: mobile phone");
     // Above the phone's own limit even if the reader does not ask for a CVM.
-    let gpo = quick_tap("wallet", hex!("36004000"), AMOUNT_100, 7).unwrap();
+    let gpo = quick_tap("wallet", hex!("36004000"), AMOUNT_100, 7);
     assert_eq!(find(&gpo, 0x9F6C), hex!("0080"));
-    let gpo = quick_tap("wallet", hex!("36004000"), AMOUNT_10, 7).unwrap();
+    let gpo = quick_tap("wallet", hex!("36004000"), AMOUNT_10, 7);
     assert_eq!(find(&gpo, 0x9F6C), hex!("0000"));
     // A reader without CDCVM support gets online PIN.
-    let gpo = quick_tap("wallet", TTQ_CVM, AMOUNT_100, 7).unwrap();
+    let gpo = quick_tap("wallet", TTQ_CVM, AMOUNT_100, 7);
     assert_eq!(find(&gpo, 0x9F6C), hex!("8000"));
 }
 
@@ -348,20 +320,15 @@ fn unionpay_quics_tap() {
     select(&mut card);
     let terminal = Terminal::new(TTQ_CVM, AMOUNT_10);
     let gpo = card.transmit(&gpo_command(&profile, &terminal)).unwrap();
-    let afl = if crypto_available(&profile) {
-        assert!(gpo.is_success());
-        let iad = find(&gpo.data, 0x9F10);
-        assert_eq!(&iad[..3], &hex!("070101"));
-        assert_eq!(find(&gpo.data, 0x9F36), hex!("1234"));
-        let expected =
-            expected_cryptogram(&profile, profile.pdol(), &terminal, hex!("1234"), &iad).unwrap();
-        assert_eq!(find(&gpo.data, 0x9F26), expected);
-        assert_eq!(find(&gpo.data, 0x9F6C), hex!("8000"));
-        find(&gpo.data, 0x94)
-    } else {
-        assert_eq!(gpo.status, StatusWord::NoPreciseDiagnosis);
-        profile.afl()
-    };
+    assert!(gpo.is_success());
+    let iad = find(&gpo.data, 0x9F10);
+    assert_eq!(&iad[..3], &hex!("070101"));
+    assert_eq!(find(&gpo.data, 0x9F36), hex!("1234"));
+    let expected =
+        expected_cryptogram(&profile, profile.pdol(), &terminal, hex!("1234"), &iad).unwrap();
+    assert_eq!(find(&gpo.data, 0x9F26), expected);
+    assert_eq!(find(&gpo.data, 0x9F6C), hex!("8000"));
+    let afl = find(&gpo.data, 0x94);
     let records = read_records(&mut card, &afl);
     assert_eq!(find(&records, 0x5A), hex!("6210948000000029"));
     assert_eq!(find(&records, 0x5F28), hex!("0156"));
@@ -410,10 +377,6 @@ fn mastercard_mchip_tap() {
     let cdol_data = terminal.dol_data(&cdol1);
     assert_eq!(cdol_data.len(), 43);
     let generate = Command::generate_ac(0x80, cdol_data.clone());
-    if !crypto_available(&profile) {
-        assert_eq!(status(&mut card, &generate), StatusWord::NoPreciseDiagnosis);
-        return;
-    }
     let answer = ok(&mut card, &generate);
     assert_eq!(tlv::parse_all(&answer).unwrap()[0].tag, 0x77);
     assert_eq!(find(&answer, 0x9F27), [0x80]);
@@ -434,9 +397,6 @@ fn mastercard_mchip_tap() {
 fn mastercard_aac_request_gives_an_aac() {
     let mut card = VirtualCard::from_profile("mastercard").unwrap().with_atc(0);
     let profile = card.profile().clone();
-    if !crypto_available(&profile) {
-        return;
-    }
     let terminal = Terminal::new(TTQ_NO_CVM, AMOUNT_10);
     select(&mut card);
     ok(&mut card, &gpo_command(&profile, &terminal));
@@ -645,10 +605,7 @@ fn truncated_tlv_fault() {
             &Terminal::new(TTQ_NO_CVM, AMOUNT_10),
         ))
         .unwrap();
-    if !crypto_available(&profile) {
-        assert_eq!(response.status, StatusWord::NoPreciseDiagnosis);
-        return;
-    }
+    assert_eq!(response.status, StatusWord::Success);
     let outer = tlv::parse_all(&response.data).expect("the 77 template itself is consistent");
     assert!(matches!(
         tlv::parse_all(outer[0].value),

@@ -166,6 +166,7 @@ impl VirtualCard {
     /// progress) is reset and the card is back in the field. The ATC is kept.
     pub fn power_cycle(&mut self) {
         self.session = Session::Idle;
+        self.pdol_data.clear();
         self.pending = Zeroizing::new(Vec::new());
         self.removed = false;
     }
@@ -710,7 +711,7 @@ fn random<const N: usize>() -> Result<[u8; N], StatusWord> {
 }
 
 /// The records of a profile, signed once per process (the certificates cost RSA signatures).
-fn personalized_records(profile: &Profile) -> Arc<[Record]> {
+pub(crate) fn personalized_records(profile: &Profile) -> Arc<[Record]> {
     static RECORDS: OnceLock<PersonalizedRecords> = OnceLock::new();
     let mut records = RECORDS
         .get_or_init(PersonalizedRecords::default)
@@ -719,7 +720,7 @@ fn personalized_records(profile: &Profile) -> Arc<[Record]> {
         .unwrap_or_else(PoisonError::into_inner);
     records
         .entry(profile.name())
-        .or_insert_with(|| profile.records().into())
+        .or_insert_with(|| profile.build_records().into())
         .clone()
 }
 

@@ -238,9 +238,13 @@ impl Profile {
 
     /// The card's records, in AFL order: the card data (flagged for offline data
     /// authentication), then the certificate records of SFI 3 signed with the simulator PKI
-    /// (EMV Book 2 §5.3, §6.3). Signing makes this call cost a few milliseconds; a
-    /// [`super::VirtualCard`] calls it once.
+    /// (EMV Book 2 §5.3, §6.3). The certificates are signed once per profile and process.
     pub fn records(&self) -> Vec<Record> {
+        super::engine::personalized_records(self).to_vec()
+    }
+
+    /// Builds the records, signing the certificates (a few milliseconds).
+    pub(crate) fn build_records(&self) -> Vec<Record> {
         let mut records = self.data_records();
         match super::oda::certificate_records(self, &records) {
             Ok(certificates) => records.extend(certificates),
