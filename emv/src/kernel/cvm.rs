@@ -101,8 +101,12 @@ pub(crate) fn mastercard(input: &MastercardCvmInput<'_>) -> CvmSelection {
         selection.tvr1 = 0x20;
         return selection;
     };
-    let x = u64::from(u32::from_be_bytes([list[0], list[1], list[2], list[3]]));
-    let y = u64::from(u32::from_be_bytes([list[4], list[5], list[6], list[7]]));
+    let amount_field = |range: core::ops::Range<usize>| {
+        list.get(range)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map_or(0, |b| u64::from(u32::from_be_bytes(b)))
+    };
+    let (x, y) = (amount_field(0..4), amount_field(4..8));
     let mut tvr3 = 0;
     let mut last_failed = None;
     for rule in list.get(8..).unwrap_or(&[]).chunks_exact(2) {
@@ -241,6 +245,25 @@ mod tests {
         assert_eq!(mastercard(&i).cvm, Cvm::ConsumerDevice);
         i.cvm_required = false;
         assert_eq!(mastercard(&i).cvm, Cvm::NoCvm);
+    }
+
+    #[test]
+    fn amount_conditions_use_x() {
+        // X = 50.00: no CVM under X (1F 06), else online PIN always (02 00).
+        let list = hex!("00001388 00000000 1F06 0200");
+        let mut i = input(0x48, true);
+        i.cvm_list = Some(&list);
+        i.amount = 1_000;
+        assert_eq!(mastercard(&i).results, hex!("1F0602"));
+        i.amount = 6_000;
+        assert_eq!(mastercard(&i).cvm, Cvm::OnlinePin);
+        i.same_currency = false;
+        i.amount = 1_000;
+        assert_eq!(
+            mastercard(&i).cvm,
+            Cvm::OnlinePin,
+            "amount conditions need the same currency"
+        );
     }
 
     #[test]
