@@ -112,6 +112,8 @@ pub struct Transaction<'a> {
     ctx: Context<'a>,
     state: Option<KernelState>,
     kernel: Option<KernelId>,
+    /// What was read before the last command, so an error outcome can still show it.
+    last_summary: Option<(CardSummary, [u8; 5])>,
     commands: usize,
     trace: Option<&'a mut dyn FnMut(TraceEvent)>,
 }
@@ -131,6 +133,7 @@ impl<'a> Transaction<'a> {
             },
             state: None,
             kernel: None,
+            last_summary: None,
             commands: 0,
             trace: None,
         }
@@ -188,6 +191,9 @@ impl<'a> Transaction<'a> {
                     if let Some(kernel) = next.kernel() {
                         self.kernel = Some(kernel);
                     }
+                    if let Some(session) = next.session() {
+                        self.last_summary = Some((session.summary.clone(), session.tvr));
+                    }
                     tracing::debug!(state = next.step_name(), "kernel state");
                     self.emit(TraceEvent::command(next.step_name(), &command));
                     self.state = Some(next);
@@ -209,10 +215,12 @@ impl<'a> Transaction<'a> {
                 }
                 Err(error) => {
                     self.state = None;
-                    result = Ok(Transition::Finish(Box::new(error_outcome(
-                        &error,
-                        self.kernel,
-                    ))));
+                    let mut outcome = error_outcome(&error, self.kernel);
+                    if let Some((card, tvr)) = self.last_summary.take() {
+                        outcome.card = card;
+                        outcome.tvr = tvr;
+                    }
+                    result = Ok(Transition::Finish(Box::new(outcome)));
                 }
             }
         }
@@ -426,6 +434,17 @@ impl KernelState {
             Self::QuickGpo(_) | Self::MastercardGpo(_) => "GET PROCESSING OPTIONS",
             Self::QuickRecord(_) | Self::MastercardRecord(_) => "READ RECORD",
             Self::MastercardGenerateAc(_) => "GENERATE AC",
+        }
+    }
+
+    fn session(&self) -> Option<&card_data::Session> {
+        match self {
+            Self::ExpectPpse(_) | Self::ExpectSelectAid(_) => None,
+            Self::QuickGpo(s) => Some(s.session()),
+            Self::QuickRecord(s) => Some(s.session()),
+            Self::MastercardGpo(s) => Some(s.session()),
+            Self::MastercardRecord(s) => Some(s.session()),
+            Self::MastercardGenerateAc(s) => Some(s.session()),
         }
     }
 

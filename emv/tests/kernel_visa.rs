@@ -346,6 +346,12 @@ fn duplicate_track2_in_a_record_ends_the_application() {
     let (outcome, _) = run_with(exchanges, &NotPerformed);
     assert_eq!(outcome.kind, OutcomeKind::EndApplication);
     assert!(outcome.reason.contains("57 twice"), "{}", outcome.reason);
+    assert_eq!(outcome.kernel, Some(KernelId::Visa));
+    assert_eq!(
+        outcome.card.label.as_deref(),
+        Some("VISA DEBIT"),
+        "what was read is kept"
+    );
     assert!(outcome.online.is_none());
 }
 

@@ -40,6 +40,10 @@ pub(crate) struct ExpectGpo {
 }
 
 impl ExpectGpo {
+    pub(crate) fn session(&self) -> &Session {
+        &self.session
+    }
+
     /// Book C-2 §3.2: any GPO error → Select Next; AIP and AFL mandatory; EMV mode required.
     pub(crate) fn handle(
         self: Box<Self>,
@@ -128,6 +132,10 @@ pub(crate) struct ExpectRecord {
 }
 
 impl ExpectRecord {
+    pub(crate) fn session(&self) -> &Session {
+        &self.session
+    }
+
     /// Book 3 §10.2: each record read with 9000.
     pub(crate) fn handle(
         self: Box<Self>,
@@ -309,6 +317,10 @@ pub(crate) struct ExpectGenerateAc {
 }
 
 impl ExpectGenerateAc {
+    pub(crate) fn session(&self) -> &Session {
+        &self.session
+    }
+
     /// Book C-2 §3.8 / Book 3 §6.5.5: the cryptogram, CDA, the outcome.
     pub(crate) fn handle(
         self: Box<Self>,

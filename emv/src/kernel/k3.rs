@@ -57,6 +57,10 @@ pub(crate) struct ExpectGpo {
 }
 
 impl ExpectGpo {
+    pub(crate) fn session(&self) -> &Session {
+        &self.session
+    }
+
     pub(crate) fn kernel(&self) -> KernelId {
         self.scheme.kernel()
     }
@@ -136,6 +140,10 @@ pub(crate) struct ExpectRecord {
 }
 
 impl ExpectRecord {
+    pub(crate) fn session(&self) -> &Session {
+        &self.session
+    }
+
     pub(crate) fn kernel(&self) -> KernelId {
         self.scheme.kernel()
     }
