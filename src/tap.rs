@@ -95,8 +95,16 @@ impl emv::CardTransport for TimedTransport<'_> {
     }
 }
 
-/// The terminal's offline data authentication engine. Until the CA key store is wired in, ODA
-/// is not performed (the kernel records it in the TVR).
+/// The terminal's offline data authentication engine, trusting the shipped CA public keys
+/// (live, scheme test and simulator keys: this is a development terminal; see
+/// `docs/capk.md`). A store that fails its checksums is a build defect; ODA is then not
+/// performed, which the kernel records in the TVR.
 pub fn authenticator() -> Box<dyn OfflineDataAuthenticator> {
-    Box::new(emv::oda::NotPerformed)
+    match emv::oda::CaKeyStore::embedded() {
+        Ok(store) => Box::new(emv::oda::Authenticator::new(store)),
+        Err(e) => {
+            tracing::error!("the shipped CA public keys do not load: {e}");
+            Box::new(emv::oda::NotPerformed)
+        }
+    }
 }

@@ -65,12 +65,26 @@ impl fmt::Debug for Data {
 impl Command {
     /// A command with a plain data field.
     pub fn new(cla: u8, ins: u8, p1: u8, p2: u8, data: Vec<u8>, le: Option<u8>) -> Self {
-        Self { cla, ins, p1, p2, data: Data::Plain(data), le }
+        Self {
+            cla,
+            ins,
+            p1,
+            p2,
+            data: Data::Plain(data),
+            le,
+        }
     }
 
     /// A command whose data field must never be traced.
     pub fn new_sensitive(cla: u8, ins: u8, p1: u8, p2: u8, data: Vec<u8>, le: Option<u8>) -> Self {
-        Self { cla, ins, p1, p2, data: Data::Sensitive(Zeroizing::new(data)), le }
+        Self {
+            cla,
+            ins,
+            p1,
+            p2,
+            data: Data::Sensitive(Zeroizing::new(data)),
+            le,
+        }
     }
 
     /// EMV Book 1 §11.3 SELECT by name (P1 `04`, first or only occurrence).
@@ -86,23 +100,51 @@ impl Command {
     /// EMV Book 3 §6.5.8 GET PROCESSING OPTIONS, with the PDOL related data already wrapped in
     /// the command template `83`.
     pub fn get_processing_options(command_template: Vec<u8>) -> Self {
-        Self::new(0x80, INS_GET_PROCESSING_OPTIONS, 0x00, 0x00, command_template, Some(0))
+        Self::new(
+            0x80,
+            INS_GET_PROCESSING_OPTIONS,
+            0x00,
+            0x00,
+            command_template,
+            Some(0),
+        )
     }
 
     /// EMV Book 3 §6.5.11 READ RECORD: `record` in short file `sfi` (1-30).
     pub fn read_record(sfi: u8, record: u8) -> Self {
-        Self::new(0x00, INS_READ_RECORD, record, (sfi << 3) | 0x04, Vec::new(), Some(0))
+        Self::new(
+            0x00,
+            INS_READ_RECORD,
+            record,
+            (sfi << 3) | 0x04,
+            Vec::new(),
+            Some(0),
+        )
     }
 
     /// EMV Book 3 §6.5.5 GENERATE APPLICATION CRYPTOGRAM. `reference_control` is P1: the
     /// cryptogram type requested (`00` AAC, `40` TC, `80` ARQC), or'ed with `10` to request CDA.
     pub fn generate_ac(reference_control: u8, cdol_data: Vec<u8>) -> Self {
-        Self::new(0x80, INS_GENERATE_AC, reference_control, 0x00, cdol_data, Some(0))
+        Self::new(
+            0x80,
+            INS_GENERATE_AC,
+            reference_control,
+            0x00,
+            cdol_data,
+            Some(0),
+        )
     }
 
     /// EMV Book 3 §6.5.9 INTERNAL AUTHENTICATE with the DDOL related data.
     pub fn internal_authenticate(ddol_data: Vec<u8>) -> Self {
-        Self::new(0x00, INS_INTERNAL_AUTHENTICATE, 0x00, 0x00, ddol_data, Some(0))
+        Self::new(
+            0x00,
+            INS_INTERNAL_AUTHENTICATE,
+            0x00,
+            0x00,
+            ddol_data,
+            Some(0),
+        )
     }
 
     /// EMV Book 3 §6.5.7 GET DATA for a primitive data object such as the ATC (`9F36`).
@@ -118,7 +160,10 @@ impl Command {
 
     /// The same command with another Le, for a resend after a `6Cxx` status.
     pub fn with_le(&self, le: u8) -> Self {
-        Self { le: Some(le), ..self.clone() }
+        Self {
+            le: Some(le),
+            ..self.clone()
+        }
     }
 
     /// The command's bytes: `CLA INS P1 P2 [Lc data] [Le]` (ISO/IEC 7816-4 §5.1, short form).
@@ -162,7 +207,9 @@ impl Command {
             self.p2,
             self.data.as_bytes().len(),
             self.data,
-            self.le.map(|le| format!(" Le={le:02X}")).unwrap_or_default(),
+            self.le
+                .map(|le| format!(" Le={le:02X}"))
+                .unwrap_or_default(),
         )
     }
 }
@@ -188,14 +235,23 @@ pub struct Response {
 impl Response {
     /// A response from its data and status word.
     pub fn new(data: Vec<u8>, status: StatusWord) -> Self {
-        Self { data: Zeroizing::new(data), status }
+        Self {
+            data: Zeroizing::new(data),
+            status,
+        }
     }
 
     /// Parses `data ‖ SW1 ‖ SW2`. Fewer than two bytes is an error.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ApduError> {
-        let split = bytes.len().checked_sub(2).ok_or(ApduError::ResponseTooShort(bytes.len()))?;
+        let split = bytes
+            .len()
+            .checked_sub(2)
+            .ok_or(ApduError::ResponseTooShort(bytes.len()))?;
         let (data, sw) = bytes.split_at(split);
-        Ok(Self::new(data.to_vec(), StatusWord::from(u16::from_be_bytes([sw[0], sw[1]]))))
+        Ok(Self::new(
+            data.to_vec(),
+            StatusWord::from(u16::from_be_bytes([sw[0], sw[1]])),
+        ))
     }
 
     /// `data ‖ SW1 ‖ SW2`.
@@ -214,7 +270,12 @@ impl Response {
 
 impl fmt::Debug for Response {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Response({} bytes, SW {:04X})", self.data.len(), self.status.code())
+        write!(
+            f,
+            "Response({} bytes, SW {:04X})",
+            self.data.len(),
+            self.status.code()
+        )
     }
 }
 
@@ -369,7 +430,10 @@ mod tests {
     #[test]
     fn select_ppse_bytes() {
         let cmd = Command::select_by_name(b"2PAY.SYS.DDF01");
-        assert_eq!(cmd.serialize(), hex!("00A404000E325041592E5359532E444446303100"));
+        assert_eq!(
+            cmd.serialize(),
+            hex!("00A404000E325041592E5359532E444446303100")
+        );
     }
 
     #[test]
@@ -390,7 +454,10 @@ mod tests {
         let r = Response::from_bytes(&hex!("6F009000")).unwrap();
         assert!(r.is_success());
         assert_eq!(&r.data[..], &hex!("6F00"));
-        assert_eq!(Response::from_bytes(&[0x90]), Err(ApduError::ResponseTooShort(1)));
+        assert_eq!(
+            Response::from_bytes(&[0x90]),
+            Err(ApduError::ResponseTooShort(1))
+        );
         assert!(!format!("{r:?}").contains("6F00"));
     }
 
