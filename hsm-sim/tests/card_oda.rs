@@ -203,9 +203,16 @@ fn unionpay_fdda_verifies() {
 
 #[test]
 fn mastercard_cda_verifies_and_carries_the_arqc() {
-    let mut card = VirtualCard::from_profile("mastercard")
-        .unwrap()
-        .with_atc(0x0100);
+    cda("mastercard");
+}
+
+#[test]
+fn mastercard_wallet_cda_verifies_and_carries_the_arqc() {
+    cda("wallet-mastercard");
+}
+
+fn cda(name: &str) {
+    let mut card = VirtualCard::from_profile(name).unwrap().with_atc(0x0100);
     let profile: Profile = card.profile().clone();
     let collected = tap(&mut card, &[]);
     let cdol1 = cdol1_data();
@@ -239,7 +246,8 @@ fn mastercard_cda_verifies_and_carries_the_arqc() {
         cryptogram_information_data: 0x80,
     };
     let result = authenticate(&collected, profile.rid(), OdaMethod::Cda, &UN, Some(cda));
-    assert_eq!(result.status, Ok(()));
+    assert_eq!(result.status, Ok(()), "{name}");
+    assert_eq!(collected.get(0x82), Some(&profile.aip()[..]));
 
     let imk = test_keys::imk_ac_for_rid(profile.rid()).unwrap();
     let key = derive_icc_master_key(&imk, profile.pan_digits(), 1, DerivationOption::A).unwrap();

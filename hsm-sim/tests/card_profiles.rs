@@ -312,6 +312,28 @@ fn wallet_performs_consumer_device_cvm() {
 }
 
 #[test]
+fn mastercard_wallet_offers_on_device_cvm() {
+    let mut card = VirtualCard::from_profile("wallet-mastercard")
+        .unwrap()
+        .with_atc(0);
+    let profile = card.profile().clone();
+    assert!(profile.is_consumer_device());
+    select(&mut card);
+    let gpo = ok(
+        &mut card,
+        &gpo_command(&profile, &Terminal::new(TTQ_NO_CVM, AMOUNT_100)),
+    );
+    let aip = find(&gpo, 0x82);
+    assert_eq!(
+        aip[0] & 0x02,
+        0x02,
+        "on-device cardholder verification supported"
+    );
+    let records = read_records(&mut card, &find(&gpo, 0x94));
+    assert_eq!(find(&records, 0x5A), hex!("5413330089010442"));
+}
+
+#[test]
 fn unionpay_quics_tap() {
     let profile = Profile::by_name("unionpay").unwrap();
     assert_eq!(profile.kernel_id(), 0x07);

@@ -116,6 +116,7 @@ impl Profile {
             "mastercard" => mastercard(),
             "unionpay" => unionpay(),
             "wallet" => wallet(),
+            "wallet-mastercard" => mastercard_wallet(),
             "truncated-tlv" => faulty("truncated-tlv", Fault::TruncatedTlv),
             "length-past-end" => faulty("length-past-end", Fault::LengthPastEnd),
             "duplicate-tags" => faulty("duplicate-tags", Fault::DuplicateTags),
@@ -424,6 +425,21 @@ fn mastercard() -> Profile {
     }
 }
 
+fn mastercard_wallet() -> Profile {
+    Profile {
+        name: "wallet-mastercard",
+        description: "Mastercard phone wallet (Kernel 2), on-device CVM, CDA, CVN 16",
+        consumer_device: true,
+        label: "MASTERCARD WALLET",
+        pan: "5413330089010442",
+        initial_atc: 0x0200,
+        // Byte 1 adds 02: on-device cardholder verification supported (Book C-2).
+        aip: [0x1B, 0x80],
+        icc_key_number: 1,
+        ..mastercard()
+    }
+}
+
 fn unionpay() -> Profile {
     Profile {
         name: "unionpay",
@@ -520,6 +536,7 @@ const NAMES: &[&str] = &[
     "mastercard",
     "unionpay",
     "wallet",
+    "wallet-mastercard",
     "truncated-tlv",
     "length-past-end",
     "duplicate-tags",
