@@ -50,7 +50,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
     #[test]
-    fn random_bytes(index in 0usize..10, state in 0u8..4, apdu in proptest::collection::vec(any::<u8>(), 0..300)) {
+    fn random_bytes(index in 0usize..64, state in 0u8..4, apdu in proptest::collection::vec(any::<u8>(), 0..300)) {
         let profile = &Profile::all()[index % Profile::all().len()];
         let mut card = card_in_state(profile, state);
         assert_answers(&mut card, &apdu);
@@ -58,7 +58,7 @@ proptest! {
 
     #[test]
     fn plausible_headers(
-        index in 0usize..10,
+        index in 0usize..64,
         state in 0u8..4,
         cla in prop::sample::select(vec![0x00u8, 0x80, 0x84, 0xFF]),
         ins in prop::sample::select(vec![0xA4u8, 0xA8, 0xB2, 0xAE, 0xCA, 0xC0, 0x88, 0x00]),
