@@ -92,11 +92,12 @@ impl Command {
 fn serve(listen: SocketAddr, data: &Path, faults: &[FaultSpec]) -> anyhow::Result<ExitCode> {
     let host = Host::start(HostConfig::new(data).listen(listen))
         .with_context(|| format!("starting the host in {}", data.display()))?;
+    // The first line names the address (scripts and tests read it).
+    println!("hsm-sim acquirer host listening on {}", host.local_addr());
     for fault in faults {
         fault.apply(host.faults());
-        println!("fault switch armed: {fault:?}");
+        println!("  fault switch armed: {fault:?}");
     }
-    println!("hsm-sim acquirer host listening on {}", host.local_addr());
     println!("  data directory: {}", data.display());
     println!("  host CA:        {}", data.join("ca.pem").display());
     println!("  ledger:         {}", host.ledger_path().display());
