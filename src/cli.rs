@@ -4,7 +4,9 @@
 //! Exit codes a script can rely on: 0 the card was read and the transaction approved or sent
 //! online; 3 declined; 4 try another interface; 5 end application (card not usable); 6 try again
 //! (card removed mid-tap, present it again); 2 an error stopped the command (no reader, no card
-//! in time, bad arguments).
+//! in time, bad arguments). The engine's commands (`pay`, `refund`, `void`, `preauth`,
+//! `complete`, `settle`, `demo`) add 7 (sent, no answer from the host, reversed: nothing
+//! charged) and 8 (stopped before anything was sent).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,6 +14,9 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 mod bench;
+mod bench_pay;
+mod history;
+mod pay;
 mod read_card;
 mod readers;
 mod session;
@@ -33,8 +38,27 @@ enum Command {
     ReadCard(read_card::ReadCardArgs),
     /// Run a contactless transaction to its outcome.
     Tap(tap::TapArgs),
-    /// A demo sale of 12.34 on a virtual card through pcscd (`tap --demo --amount 12.34`).
+    /// A demo sale: an embedded acquirer host (hsm-sim) on loopback, a virtual card through
+    /// pcscd (or in process), and the full engine (journal, TLS, ISO 8583).
     Demo(tap::DemoArgs),
+    /// A sale: `pay --amount 12.34 [--tip 10%] [--reader NAME]`.
+    Pay(pay::PayArgs),
+    /// A refund, standalone or of a sale (`--of ID`).
+    Refund(pay::RefundArgs),
+    /// Voids the last approved sale or refund of the open batch.
+    Void(pay::EngineOnlyArgs),
+    /// A pre-authorization (a hold on the account).
+    Preauth(pay::PreauthArgs),
+    /// Completes a pre-authorization for the final amount.
+    Complete(pay::CompleteArgs),
+    /// End-of-day settlement: batch totals to the host (0500), with a report.
+    Settle(pay::EngineOnlyArgs),
+    /// The journal, newest first (masked PANs).
+    History(history::HistoryArgs),
+    /// Pending transactions, open batch totals and whether the host answers.
+    Status(pay::EngineOnlyArgs),
+    /// The journal as a file for the accountant (`--csv`).
+    Export(history::ExportArgs),
     /// Benchmarks that print figures.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -70,6 +94,15 @@ impl Cli {
             Command::Tap(args) => tap::run(args),
             Command::Demo(args) => tap::demo(args),
             Command::Bench(command) => bench::run(command),
+            Command::Pay(args) => pay::pay(args),
+            Command::Refund(args) => pay::refund(args),
+            Command::Void(args) => pay::void(args),
+            Command::Preauth(args) => pay::preauth(args),
+            Command::Complete(args) => pay::complete(args),
+            Command::Settle(args) => pay::settle(args),
+            Command::History(args) => history::history(args),
+            Command::Status(args) => history::status(args),
+            Command::Export(args) => history::export(args),
         };
         match result {
             Ok(code) => code,

@@ -6,12 +6,19 @@
 //!
 //! - [`reader`]: PC/SC readers (real USB readers and the `vpcd` virtual reader).
 //! - [`config`]: where the terminal's configuration comes from.
+//! - [`engine`]: the transaction state machine (sale, refund, void, pre-authorization,
+//!   completion, settlement, crash recovery) that the CLI and the GUI drive.
+//! - [`acquirer`]: ISO 8583 over mutual TLS 1.3 to the acquirer host.
+//! - [`journal`]: the SQLite transaction journal.
 //! - [`cli`]: the `softpos` commands.
 #![forbid(unsafe_code)]
 
+pub mod acquirer;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod engine;
+pub mod journal;
 pub mod pinpad;
 pub mod reader;
 pub mod tap;

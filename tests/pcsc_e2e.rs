@@ -5,7 +5,6 @@
 //! one card at a time, so the tests here take turns through one lock.
 
 use std::process::Command;
-use std::sync::{Mutex, MutexGuard};
 
 use emv::config::TerminalConfig;
 use emv::kernel::{Cvm, KernelId, Outcome, OutcomeKind};
@@ -35,11 +34,15 @@ fn tap_profile(profile: &str, amount: u64) -> TapReport {
     report
 }
 
-fn take_turn() -> MutexGuard<'static, ()> {
-    static READER: Mutex<()> = Mutex::new(());
-    READER
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+/// The vpcd reader for the life of the returned file: an exclusive `flock` on
+/// `/tmp/softpos-vpcd.lock`, shared with the engine tests (`tests/support/engine.rs`) so that
+/// test binaries can run side by side.
+fn take_turn() -> std::fs::File {
+    let file = std::fs::File::create("/tmp/softpos-vpcd.lock").expect("lock file");
+    // `File::lock` is stable since Rust 1.89; the tests run on the pinned toolchain (1.95).
+    #[allow(clippy::incompatible_msrv)]
+    file.lock().expect("vpcd lock");
+    file
 }
 
 fn assert_online(outcome: &Outcome, kernel: KernelId, cvm: Cvm, masked_pan: &str) {

@@ -16,6 +16,10 @@ pub(crate) enum BenchCommand {
     /// Card interaction time per tap through the reader (by default a virtual card through
     /// pcscd + vpcd on loopback): p50, p99 and the kernel's CPU share.
     Tap(BenchTapArgs),
+    /// Tap to approval through the whole engine: a virtual card through pcscd + vpcd, the
+    /// kernel, the journal (synchronous SQLite commits) and an embedded acquirer host over TLS
+    /// 1.3 on loopback; no PIN. p50, p99 and where the time goes.
+    Pay(super::bench_pay::BenchPayArgs),
 }
 
 /// Arguments of `softpos bench tap`.
@@ -38,6 +42,7 @@ pub(super) fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
             args.card.demo = args.card.demo || args.card.reader.is_none();
             tap(args)
         }
+        BenchCommand::Pay(args) => super::bench_pay::run(args),
     }
 }
 
@@ -79,7 +84,7 @@ fn tap(args: BenchTapArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn percentile(sorted: &[Duration], p: usize) -> Duration {
+pub(super) fn percentile(sorted: &[Duration], p: usize) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
@@ -90,6 +95,6 @@ fn percentile(sorted: &[Duration], p: usize) -> Duration {
     sorted[index]
 }
 
-fn ms(d: Duration) -> f64 {
+pub(super) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }

@@ -38,18 +38,7 @@ pub(crate) struct DemoArgs {
 }
 
 pub(super) fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
-    run(TapArgs {
-        amount: args.amount,
-        currency: None,
-        trace: false,
-        card: CardArgs {
-            reader: None,
-            demo: true,
-            profile: args.profile,
-            config: None,
-            wait: 10,
-        },
-    })
+    super::pay::demo(args.profile, args.amount)
 }
 
 pub(super) fn run(args: TapArgs) -> anyhow::Result<ExitCode> {

@@ -1,0 +1,426 @@
+//! The acquirer link: ISO 8583:1987 over mutually authenticated TLS 1.3, following the
+//! `docs/iso8583.md` dialect of the acquirer host.
+//!
+//! - The terminal presents the client certificate of its enrolment bundle and trusts only the
+//!   bundle's host CA (pinned: no system roots). TLS 1.3 only (`docs/iso8583.md` §1).
+//! - Frames are a 2-byte big-endian length and the message body (§1 "Framing").
+//! - One request at a time; a response must echo the request's DE 11 and DE 41 and carry the
+//!   response MTI. Anything else on the connection (such as a late answer to an earlier request
+//!   that timed out) is discarded.
+//! - Any error drops the connection: the next exchange reconnects. Whether an error could have
+//!   let the request reach the host is [`AcquirerError::may_have_reached_host`]: the engine
+//!   reverses exactly those.
+//!
+//! The link is blocking (the engine and the kernel are synchronous): `std::net::TcpStream` with
+//! read and write timeouts, and a `rustls::StreamOwned`.
+
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hsm_sim::host::EnrolmentBundle;
+use hsm_sim::iso8583::{self, CodecError, Message, Mti};
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection, StreamOwned};
+
+mod tls;
+
+pub use tls::client_config;
+
+/// How the link behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkSettings {
+    /// How long to wait for a response before the request counts as unanswered (the issue's
+    /// "host timeout", default 30 s).
+    pub response_timeout: Duration,
+    /// How long to wait for the TCP connection and the TLS handshake.
+    pub connect_timeout: Duration,
+}
+
+impl Default for LinkSettings {
+    fn default() -> Self {
+        Self {
+            response_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The terminal's connection to its acquirer.
+pub struct Acquirer {
+    config: Arc<ClientConfig>,
+    host: String,
+    server_name: ServerName<'static>,
+    terminal_id: String,
+    settings: LinkSettings,
+    stream: Option<StreamOwned<ClientConnection, TcpStream>>,
+    /// When the connection last carried an exchange.
+    last_used: Instant,
+    /// Time spent in the last exchange's TLS handshake (zero when the connection was reused).
+    last_handshake: Duration,
+}
+
+impl Acquirer {
+    /// A link for the enrolment `bundle` (nothing is connected yet).
+    pub fn new(bundle: &EnrolmentBundle, settings: LinkSettings) -> Result<Self, AcquirerError> {
+        let config = client_config(&bundle.ca_pem, &bundle.certificate_pem, &bundle.key_pem)?;
+        let server_name = ServerName::try_from(bundle.server_name.clone())
+            .map_err(|_| AcquirerError::BadBundle("the TLS server name is not valid".into()))?;
+        Ok(Self {
+            config,
+            host: bundle.host.clone(),
+            server_name,
+            terminal_id: bundle.terminal_id.clone(),
+            settings,
+            stream: None,
+            last_used: Instant::now(),
+            last_handshake: Duration::ZERO,
+        })
+    }
+
+    /// The terminal ID (DE 41) of the bundle.
+    pub fn terminal_id(&self) -> &str {
+        &self.terminal_id
+    }
+
+    /// The host address, `IP:PORT`.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The link settings.
+    pub fn settings(&self) -> LinkSettings {
+        self.settings
+    }
+
+    /// Changes the response timeout (applies from the next exchange).
+    pub fn set_response_timeout(&mut self, timeout: Duration) {
+        self.settings.response_timeout = timeout;
+    }
+
+    /// Whether a TLS connection is open.
+    pub fn is_connected(&self) -> bool {
+        self.stream.is_some()
+    }
+
+    /// Time the last exchange spent connecting (TCP + TLS handshake); zero if it reused the
+    /// connection.
+    pub fn last_connect_time(&self) -> Duration {
+        self.last_handshake
+    }
+
+    /// Opens the TLS connection now (it is otherwise opened by the first exchange).
+    pub fn connect(&mut self) -> Result<(), AcquirerError> {
+        if self.stream.is_none() {
+            let started = Instant::now();
+            self.stream = Some(self.open()?);
+            self.last_handshake = started.elapsed();
+        }
+        Ok(())
+    }
+
+    /// Closes the connection (the next exchange reconnects).
+    pub fn disconnect(&mut self) {
+        if let Some(mut stream) = self.stream.take() {
+            stream.conn.send_close_notify();
+            let _ = stream.flush();
+        }
+    }
+
+    /// Sends `request` and waits for its response (same DE 11 and DE 41, response MTI).
+    pub fn exchange(&mut self, request: &Message) -> Result<Message, AcquirerError> {
+        self.last_handshake = Duration::ZERO;
+        let result = self.exchange_inner(request);
+        if result.is_err() {
+            // A connection that failed once is not trusted for the next request (a late
+            // response could still arrive on it).
+            self.stream = None;
+        }
+        result
+    }
+
+    /// Sign-on (0800, DE 70 `001`, `docs/iso8583.md` §4).
+    pub fn sign_on(&mut self, stan: u32) -> Result<(), AcquirerError> {
+        self.network(stan, NETWORK_SIGN_ON)
+    }
+
+    /// Echo test (0800, DE 70 `301`).
+    pub fn echo(&mut self, stan: u32) -> Result<(), AcquirerError> {
+        self.network(stan, NETWORK_ECHO)
+    }
+
+    fn network(&mut self, stan: u32, code: &str) -> Result<(), AcquirerError> {
+        let request = Message::new(Mti::NETWORK_REQUEST)
+            .with(7, transmission_now())
+            .with(11, format!("{stan:06}"))
+            .with(41, self.terminal_id.as_str())
+            .with(70, code);
+        let response = self.exchange(&request)?;
+        match response.text(39) {
+            Some("00") => Ok(()),
+            other => Err(AcquirerError::Refused(other.unwrap_or("none").to_owned())),
+        }
+    }
+
+    fn exchange_inner(&mut self, request: &Message) -> Result<Message, AcquirerError> {
+        let frame = request.encode_frame()?;
+        let expected_mti = request
+            .mti()
+            .original()
+            .response()
+            .ok_or(AcquirerError::Unsupported)?;
+        // The host closes idle connections (`docs/iso8583.md` §1, 300 s): rather than find out
+        // after writing a financial request, reconnect before that can happen.
+        if self.stream.is_some() && self.last_used.elapsed() > IDLE_RECONNECT {
+            self.disconnect();
+        }
+        self.last_used = Instant::now();
+        if self.stream.is_none() {
+            let started = Instant::now();
+            self.stream = Some(self.open()?);
+            self.last_handshake = started.elapsed();
+        }
+        let stream = self.stream.as_mut().ok_or(AcquirerError::Closed)?;
+        stream
+            .sock
+            .set_write_timeout(Some(self.settings.response_timeout))
+            .map_err(AcquirerError::Io)?;
+        stream.write_all(&frame).map_err(|e| sent_error(e, false))?;
+        stream.flush().map_err(|e| sent_error(e, false))?;
+        let deadline = Instant::now() + self.settings.response_timeout;
+        loop {
+            let body = read_frame(stream, deadline)?;
+            let response = Message::decode(&body)?;
+            let matches = response.mti() == expected_mti
+                && response.field(11) == request.field(11)
+                && response.field(41) == request.field(41);
+            if matches {
+                // This terminal does not MAC its requests yet (TODO(mac): DE 63/64 with the
+                // DUKPT MAC key held by the PIN pad), so the host must not MAC its answer; a
+                // MAC it cannot check is treated as no answer (`docs/iso8583.md` §6).
+                let request_mac = request.has(64) || request.has(128);
+                if !request_mac && (response.has(64) || response.has(128)) {
+                    return Err(AcquirerError::BadMac);
+                }
+                return Ok(response);
+            }
+            tracing::warn!(
+                mti = %response.mti(),
+                "discarding a response that does not answer the current request"
+            );
+        }
+    }
+
+    fn open(&self) -> Result<StreamOwned<ClientConnection, TcpStream>, AcquirerError> {
+        let unreachable = |source| AcquirerError::Unreachable {
+            host: self.host.clone(),
+            source,
+        };
+        let address = self
+            .host
+            .to_socket_addrs()
+            .map_err(unreachable)?
+            .next()
+            .ok_or_else(|| AcquirerError::BadBundle(format!("no address for {}", self.host)))?;
+        let tcp = TcpStream::connect_timeout(&address, self.settings.connect_timeout)
+            .map_err(unreachable)?;
+        let _ = tcp.set_nodelay(true);
+        tcp.set_read_timeout(Some(self.settings.connect_timeout))
+            .map_err(AcquirerError::Io)?;
+        tcp.set_write_timeout(Some(self.settings.connect_timeout))
+            .map_err(AcquirerError::Io)?;
+        let conn = ClientConnection::new(self.config.clone(), self.server_name.clone())
+            .map_err(AcquirerError::Tls)?;
+        let mut stream = StreamOwned::new(conn, tcp);
+        while stream.conn.is_handshaking() {
+            stream
+                .conn
+                .complete_io(&mut stream.sock)
+                .map_err(|e| handshake_error(&self.host, e))?;
+        }
+        Ok(stream)
+    }
+}
+
+impl std::fmt::Debug for Acquirer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Acquirer")
+            .field("host", &self.host)
+            .field("terminal_id", &self.terminal_id)
+            .field("connected", &self.stream.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// DE 7 for now: `MMDDhhmmss`, UTC (`docs/iso8583.md` §3).
+pub fn transmission_now() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    format!(
+        "{:02}{:02}{:02}{:02}{:02}",
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    )
+}
+
+/// Errors of the acquirer link.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AcquirerError {
+    /// The host could not be reached (connection refused, no route, DNS).
+    #[error("the acquirer host {host} cannot be reached")]
+    Unreachable {
+        /// The address tried.
+        host: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The host refused the terminal's certificate (not enrolled, revoked, wrong CA).
+    #[error("the acquirer host refused this terminal's certificate; the terminal must be enrolled again")]
+    CertificateRefused(#[source] rustls::Error),
+    /// The host's certificate is not the one of the pinned CA.
+    #[error("the acquirer host's certificate is not trusted (not issued by the pinned host CA)")]
+    HostNotTrusted(#[source] rustls::Error),
+    /// Another TLS failure.
+    #[error("TLS failure on the acquirer link")]
+    Tls(#[source] rustls::Error),
+    /// No response in time after the request was sent.
+    #[error("the acquirer host did not answer in time")]
+    Timeout,
+    /// The connection closed after the request was sent, without a response.
+    #[error("the acquirer host closed the connection without answering")]
+    Closed,
+    /// The response carries a MAC that does not verify: treated as no response.
+    #[error("the acquirer host's answer failed its MAC check")]
+    BadMac,
+    /// The request could not be written (nothing was sent).
+    #[error("the request could not be sent")]
+    SendFailed(#[source] std::io::Error),
+    /// Another I/O failure.
+    #[error("I/O error on the acquirer link")]
+    Io(#[source] std::io::Error),
+    /// A message could not be encoded or decoded.
+    #[error("bad ISO 8583 message")]
+    Codec(#[from] CodecError),
+    /// The host answered a network message with a refusal.
+    #[error("the acquirer host refused the request (response code {0})")]
+    Refused(String),
+    /// The enrolment bundle is not usable.
+    #[error("bad enrolment bundle: {0}")]
+    BadBundle(String),
+    /// The request has no response MTI.
+    #[error("this message type has no response")]
+    Unsupported,
+}
+
+impl AcquirerError {
+    /// Whether the request may have reached the host (so a financial request must be
+    /// reversed): timeouts, closed connections, undecodable responses. Connection and
+    /// handshake failures are before the request was written: nothing reached the host.
+    pub fn may_have_reached_host(&self) -> bool {
+        matches!(
+            self,
+            Self::Timeout | Self::Closed | Self::Codec(_) | Self::Io(_) | Self::BadMac
+        )
+    }
+
+    /// Whether the host is unreachable (the terminal is offline).
+    pub fn is_offline(&self) -> bool {
+        matches!(self, Self::Unreachable { .. } | Self::SendFailed(_))
+    }
+}
+
+fn read_frame(
+    stream: &mut StreamOwned<ClientConnection, TcpStream>,
+    deadline: Instant,
+) -> Result<Vec<u8>, AcquirerError> {
+    let mut header = [0u8; 2];
+    read_exact_by(stream, &mut header, deadline)?;
+    let len = iso8583::frame_len(header)?;
+    let mut body = vec![0u8; len];
+    read_exact_by(stream, &mut body, deadline)?;
+    Ok(body)
+}
+
+fn read_exact_by(
+    stream: &mut StreamOwned<ClientConnection, TcpStream>,
+    mut buf: &mut [u8],
+    deadline: Instant,
+) -> Result<(), AcquirerError> {
+    while !buf.is_empty() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(AcquirerError::Timeout);
+        }
+        stream
+            .sock
+            .set_read_timeout(Some(left))
+            .map_err(AcquirerError::Io)?;
+        match stream.read(buf) {
+            Ok(0) => return Err(AcquirerError::Closed),
+            Ok(n) => buf = std::mem::take(&mut buf).get_mut(n..).unwrap_or_default(),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(AcquirerError::Timeout);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(classify_tls(e).unwrap_or(AcquirerError::Closed)),
+        }
+    }
+    Ok(())
+}
+
+/// A write error: TLS alerts received now are the host refusing us; otherwise the request
+/// may be partly out (`wrote_any`) or not.
+fn sent_error(e: std::io::Error, wrote_any: bool) -> AcquirerError {
+    match classify_tls(e) {
+        Ok(tls) => tls,
+        Err(e) if wrote_any => AcquirerError::Io(e),
+        Err(e) => AcquirerError::SendFailed(e),
+    }
+}
+
+fn handshake_error(host: &str, e: std::io::Error) -> AcquirerError {
+    match classify_tls(e) {
+        Ok(tls) => tls,
+        Err(e) => AcquirerError::Unreachable {
+            host: host.to_owned(),
+            source: e,
+        },
+    }
+}
+
+/// Maps an I/O error carrying a rustls error to the human cause; the I/O error otherwise.
+fn classify_tls(e: std::io::Error) -> Result<AcquirerError, std::io::Error> {
+    use rustls::AlertDescription as A;
+    let Some(tls) = e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) else {
+        return Err(e);
+    };
+    let tls = tls.clone();
+    Ok(match &tls {
+        rustls::Error::AlertReceived(
+            A::BadCertificate
+            | A::CertificateRequired
+            | A::UnknownCA
+            | A::CertificateRevoked
+            | A::CertificateExpired
+            | A::CertificateUnknown
+            | A::AccessDenied,
+        ) => AcquirerError::CertificateRefused(tls),
+        rustls::Error::InvalidCertificate(_) => AcquirerError::HostNotTrusted(tls),
+        _ => AcquirerError::Tls(tls),
+    })
+}
+
+/// Reconnect when the connection was idle longer than this (the host's limit is 300 s).
+const IDLE_RECONNECT: Duration = Duration::from_secs(120);
+const NETWORK_SIGN_ON: &str = "001";
+const NETWORK_ECHO: &str = "301";

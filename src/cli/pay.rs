@@ -1,0 +1,380 @@
+//! The engine's commands: `pay`, `refund`, `preauth`, `complete`, `void`, `settle`, and the
+//! `demo` sale against an embedded acquirer host. They all drive [`crate::engine::Engine`],
+//! the same engine the GUI uses.
+//!
+//! Exit codes (`docs/engine.md`): 0 approved; 3 declined; 7 no answer from the host, reversed
+//! (nothing charged); 8 stopped before anything was sent (card, PIN or host unreachable);
+//! 2 an error stopped the command.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Args;
+use emv::config::TerminalConfig;
+use emv::kernel::TransactionRequest;
+use emv::oda::OfflineDataAuthenticator;
+use hsm_sim::host::EnrolmentBundle;
+
+use super::CardArgs;
+use super::session::Session;
+use crate::engine::{
+    CardError, CardReader, CardTap, Engine, EngineSettings, Event, Tip, TxResult, TxStatus,
+};
+use crate::pinpad::{EncryptedPin, PinEntry, PinEntryError, PinRequest};
+
+/// Where the terminal keeps its journal and enrolment.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct DataArgs {
+    /// The terminal's data directory (journal, device key, `enrolment/` bundle written by
+    /// `hsm-sim enroll --out DIR/enrolment`). Default: `$SOFTPOS_DATA_DIR`, else
+    /// `$XDG_DATA_HOME/softpos`, else `~/.local/share/softpos`.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Seconds to wait for the host's answer before reversing.
+    #[arg(long, default_value_t = 30)]
+    host_timeout: u64,
+}
+
+/// Arguments of `softpos pay`.
+#[derive(Debug, Args)]
+pub(crate) struct PayArgs {
+    /// The amount, in the currency's major unit: `12.34`.
+    #[arg(long)]
+    amount: String,
+    /// A tip: a percentage (`10%`) or an amount (`1.50`).
+    #[arg(long)]
+    tip: Option<String>,
+    #[command(flatten)]
+    data: DataArgs,
+    #[command(flatten)]
+    card: CardArgs,
+}
+
+/// Arguments of `softpos refund`.
+#[derive(Debug, Args)]
+pub(crate) struct RefundArgs {
+    /// The amount to refund.
+    #[arg(long)]
+    amount: String,
+    /// The journal id of the sale being refunded (standalone refund without it).
+    #[arg(long)]
+    of: Option<i64>,
+    #[command(flatten)]
+    data: DataArgs,
+    #[command(flatten)]
+    card: CardArgs,
+}
+
+/// Arguments of `softpos preauth`.
+#[derive(Debug, Args)]
+pub(crate) struct PreauthArgs {
+    /// The amount to hold.
+    #[arg(long)]
+    amount: String,
+    #[command(flatten)]
+    data: DataArgs,
+    #[command(flatten)]
+    card: CardArgs,
+}
+
+/// Arguments of `softpos complete`.
+#[derive(Debug, Args)]
+pub(crate) struct CompleteArgs {
+    /// The journal id of the pre-authorization.
+    #[arg(long)]
+    id: i64,
+    /// The final amount.
+    #[arg(long)]
+    amount: String,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+/// Arguments of `softpos void`, `settle`, `status`.
+#[derive(Debug, Args)]
+pub(crate) struct EngineOnlyArgs {
+    #[command(flatten)]
+    pub(crate) data: DataArgs,
+}
+
+pub(super) fn pay(args: PayArgs) -> anyhow::Result<ExitCode> {
+    let (mut engine, config) = open_engine(&args.data, args.card.config.as_deref())?;
+    let exponent = config.terminal.currency_exponent;
+    let amount = super::tap::parse_amount(&args.amount, exponent)?;
+    let tip = parse_tip(args.tip.as_deref(), exponent)?;
+    let mut session = Session::open(&args.card)?;
+    let mut pin = pin_entry();
+    let result = engine.sale(&mut session, pin.as_mut(), amount, tip, &mut print_event)?;
+    Ok(report(&result, exponent))
+}
+
+pub(super) fn refund(args: RefundArgs) -> anyhow::Result<ExitCode> {
+    let (mut engine, config) = open_engine(&args.data, args.card.config.as_deref())?;
+    let exponent = config.terminal.currency_exponent;
+    let amount = super::tap::parse_amount(&args.amount, exponent)?;
+    let mut session = Session::open(&args.card)?;
+    let mut pin = pin_entry();
+    let result = engine.refund(&mut session, pin.as_mut(), amount, args.of, &mut print_event)?;
+    Ok(report(&result, exponent))
+}
+
+pub(super) fn preauth(args: PreauthArgs) -> anyhow::Result<ExitCode> {
+    let (mut engine, config) = open_engine(&args.data, args.card.config.as_deref())?;
+    let exponent = config.terminal.currency_exponent;
+    let amount = super::tap::parse_amount(&args.amount, exponent)?;
+    let mut session = Session::open(&args.card)?;
+    let mut pin = pin_entry();
+    let result = engine.preauth(&mut session, pin.as_mut(), amount, &mut print_event)?;
+    Ok(report(&result, exponent))
+}
+
+pub(super) fn complete(args: CompleteArgs) -> anyhow::Result<ExitCode> {
+    let (mut engine, config) = open_engine(&args.data, None)?;
+    let exponent = config.terminal.currency_exponent;
+    let amount = super::tap::parse_amount(&args.amount, exponent)?;
+    let result = engine.complete(args.id, amount, &mut print_event)?;
+    Ok(report(&result, exponent))
+}
+
+pub(super) fn void(args: EngineOnlyArgs) -> anyhow::Result<ExitCode> {
+    let (mut engine, config) = open_engine(&args.data, None)?;
+    let result = engine.void_last(&mut print_event)?;
+    Ok(report(&result, config.terminal.currency_exponent))
+}
+
+pub(super) fn settle(args: EngineOnlyArgs) -> anyhow::Result<ExitCode> {
+    let (mut engine, config) = open_engine(&args.data, None)?;
+    let e = config.terminal.currency_exponent;
+    let report = engine.settle()?;
+    let t = report.totals;
+    println!("Batch {:06}", report.batch);
+    println!(
+        "Debits:  {} for {}",
+        t.debits,
+        super::history::format_amount(t.debits_amount, e)
+    );
+    println!(
+        "Debit reversals:  {} for {}",
+        t.debit_reversals,
+        super::history::format_amount(t.debit_reversals_amount, e)
+    );
+    println!(
+        "Credits: {} for {}",
+        t.credits,
+        super::history::format_amount(t.credits_amount, e)
+    );
+    println!(
+        "Credit reversals: {} for {}",
+        t.credit_reversals,
+        super::history::format_amount(t.credit_reversals_amount, e)
+    );
+    if report.in_balance {
+        println!("Host: in balance; batch closed");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!(
+            "Host: OUT OF BALANCE (response {}); batch closed, check the host's report",
+            report.response_code
+        );
+        Ok(ExitCode::from(EXIT_DECLINED))
+    }
+}
+
+/// `softpos demo`: an embedded acquirer host on loopback, a terminal enrolled with it, and a
+/// sale on a virtual card (through vpcd when pcscd runs, in process otherwise).
+pub(super) fn demo(profile: String, amount: String) -> anyhow::Result<ExitCode> {
+    let dir = std::env::temp_dir().join(format!("softpos-demo-{}", std::process::id()));
+    let host_dir = dir.join("host");
+    let host = hsm_sim::host::Host::start(hsm_sim::host::HostConfig::new(&host_dir))
+        .context("starting the embedded acquirer host")?;
+    println!("Acquirer host (embedded hsm-sim): {}", host.local_addr());
+    let bundle = host
+        .enroll(DEMO_TERMINAL)
+        .context("enrolling the demo terminal")?;
+    let config = crate::config::load(None)?;
+    let exponent = config.terminal.currency_exponent;
+    let value = super::tap::parse_amount(&amount, exponent)?;
+    let mut engine = Engine::open(
+        &dir.join("terminal"),
+        &bundle,
+        config,
+        crate::tap::authenticator(),
+        EngineSettings::default(),
+    )?;
+    engine.sign_on().context("sign-on with the demo host")?;
+    println!("Terminal {DEMO_TERMINAL} signed on");
+    let card = CardArgs {
+        reader: None,
+        demo: true,
+        profile,
+        config: None,
+        wait: 10,
+    };
+    let mut session = Session::open(&card)?;
+    println!("Card: {}", session.describe());
+    let mut pin = pin_entry();
+    let result = engine.sale(&mut session, pin.as_mut(), value, Tip::None, &mut print_event)?;
+    drop(session);
+    let code = report(&result, exponent);
+    host.shutdown();
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(code)
+}
+
+/// Opens the engine of the data directory, finishes what a crash left and signs on.
+pub(crate) fn open_engine(
+    data: &DataArgs,
+    config: Option<&Path>,
+) -> anyhow::Result<(Engine, TerminalConfig)> {
+    let dir = data_dir(data)?;
+    let bundle = EnrolmentBundle::load(&dir.join(ENROLMENT_DIR)).with_context(|| {
+        format!(
+            "this terminal is not enrolled: no bundle in {}; run `hsm-sim enroll --out {}`",
+            dir.join(ENROLMENT_DIR).display(),
+            dir.join(ENROLMENT_DIR).display()
+        )
+    })?;
+    let config = crate::config::load(config)?;
+    let mut settings = EngineSettings::default();
+    settings.link.response_timeout = Duration::from_secs(data.host_timeout.max(1));
+    let mut engine = Engine::open(
+        &dir,
+        &bundle,
+        config.clone(),
+        crate::tap::authenticator(),
+        settings,
+    )?;
+    let recovery = engine.recover()?;
+    for (what, ids) in [
+        ("aborted (nothing sent)", &recovery.aborted),
+        ("reversed", &recovery.reversed),
+        ("confirmed with the host", &recovery.confirmed),
+        ("still pending (host unreachable)", &recovery.pending),
+    ] {
+        if !ids.is_empty() {
+            eprintln!("Recovered from an interruption: {what}: {ids:?}");
+        }
+    }
+    Ok((engine, config))
+}
+
+/// The data directory `data` names.
+pub(crate) fn data_dir(data: &DataArgs) -> anyhow::Result<PathBuf> {
+    if let Some(d) = &data.data_dir {
+        return Ok(d.clone());
+    }
+    if let Some(d) = std::env::var_os("SOFTPOS_DATA_DIR") {
+        return Ok(PathBuf::from(d));
+    }
+    if let Some(d) = std::env::var_os("XDG_DATA_HOME") {
+        return Ok(PathBuf::from(d).join("softpos"));
+    }
+    let home = std::env::var_os("HOME").context("no data directory: set --data-dir")?;
+    Ok(PathBuf::from(home).join(".local/share/softpos"))
+}
+
+fn parse_tip(tip: Option<&str>, exponent: u8) -> anyhow::Result<Tip> {
+    Ok(match tip {
+        None => Tip::None,
+        Some(t) => match t.strip_suffix('%') {
+            Some(p) => Tip::Percent(
+                p.parse()
+                    .ok()
+                    .filter(|p| *p <= 100)
+                    .with_context(|| format!("tip {t:?} is not a percentage 0-100"))?,
+            ),
+            None => Tip::Amount(super::tap::parse_amount(t, exponent)?),
+        },
+    })
+}
+
+fn print_event(event: Event) {
+    match event {
+        Event::PresentCard { .. } => println!("Present card"),
+        Event::CardRead { masked_pan, label } => println!(
+            "Card read: {} {masked_pan}",
+            label.unwrap_or_else(|| "card".into())
+        ),
+        Event::RemoveCard => println!("Remove card"),
+        Event::EnterPin => println!("Enter PIN on the PIN pad"),
+        Event::WrongPin => println!("Incorrect PIN: present the card again"),
+        Event::PinRequired => println!("The issuer asks for the PIN: present the card again"),
+        Event::Authorising => println!("Authorising..."),
+        Event::Approved { .. } | Event::Declined { .. } => {}
+        Event::TryAgain { reason } => println!("Try again: {reason}"),
+        Event::Reversing => println!("No answer from the host: reversing"),
+    }
+}
+
+fn report(result: &TxResult, exponent: u8) -> ExitCode {
+    let amount = super::history::format_amount(result.amount, exponent);
+    let (word, code) = match result.status {
+        TxStatus::Approved => ("APPROVED", 0),
+        TxStatus::ApprovedOffline => ("APPROVED (offline, queued)", 0),
+        TxStatus::Declined => ("DECLINED", EXIT_DECLINED),
+        TxStatus::Reversed => ("NOT APPROVED (reversed)", EXIT_REVERSED),
+        _ => ("NOT DONE", EXIT_ABORTED),
+    };
+    println!("{word}: {amount} (transaction {})", result.id);
+    if let Some(auth) = &result.auth_code {
+        println!("Authorization code: {auth}");
+    }
+    if result.status != TxStatus::Approved {
+        println!("Reason: {}", result.message);
+    }
+    let t = result.timings;
+    tracing::info!(
+        card_ms = t.card.as_secs_f64() * 1e3,
+        tls_ms = t.tls_connect.as_secs_f64() * 1e3,
+        host_ms = t.host.as_secs_f64() * 1e3,
+        journal_ms = t.journal.as_secs_f64() * 1e3,
+        "timings"
+    );
+    ExitCode::from(code)
+}
+
+/// The PIN entry of the command line.
+// TODO(pinpad): use the `softpos-pinpad` process client once it is merged; until then a
+// transaction that needs an online PIN stops with "the PIN pad is not available".
+fn pin_entry() -> Box<dyn PinEntry> {
+    Box::new(NoPinPad)
+}
+
+struct NoPinPad;
+
+impl PinEntry for NoPinPad {
+    fn collect(&mut self, _request: &PinRequest<'_>) -> Result<EncryptedPin, PinEntryError> {
+        Err(PinEntryError::Unavailable(
+            "softpos-pinpad is not wired into this command yet".into(),
+        ))
+    }
+}
+
+impl CardReader for Session {
+    fn tap(
+        &mut self,
+        config: &TerminalConfig,
+        oda: &dyn OfflineDataAuthenticator,
+        request: TransactionRequest,
+    ) -> Result<CardTap, CardError> {
+        let report = Session::tap(self, config, oda, request, None)
+            .map_err(|e| CardError::Kernel(format!("{e:#}")))?;
+        Ok(CardTap {
+            outcome: report.outcome,
+            card_time: report.reader.total_time,
+            kernel_time: report.kernel_time,
+        })
+    }
+}
+
+/// The enrolment bundle's directory inside the data directory.
+pub(crate) const ENROLMENT_DIR: &str = "enrolment";
+const DEMO_TERMINAL: &str = "T0000001";
+/// Exit code: declined.
+pub(crate) const EXIT_DECLINED: u8 = 3;
+/// Exit code: sent, unanswered, reversed.
+const EXIT_REVERSED: u8 = 7;
+/// Exit code: stopped before anything was sent.
+const EXIT_ABORTED: u8 = 8;

@@ -1,0 +1,146 @@
+//! Crash recovery: the `softpos` binary is killed with SIGKILL in each persisted state (the
+//! engine's `SOFTPOS_CRASH_AT` hook, `docs/engine.md`) and at random moments from outside.
+//! After a restart (`softpos status` recovers and signs on), the terminal's journal and the
+//! host's ledger must agree: no double charge, no lost approval, nothing left pending.
+//!
+//! Needs `pcscd` with the vpcd driver running (`scripts/test` starts it).
+
+#[path = "support/engine.rs"]
+mod support;
+
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use hsm_sim::host::Fault;
+use softpos::journal::{Journal, TxState};
+use support::{VISA_PAN, World, assert_consistent, take_vpcd};
+
+fn softpos(world: &World, args: &[&str], crash_at: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_softpos"));
+    cmd.args(args)
+        .arg("--data-dir")
+        .arg(world.terminal_dir())
+        .env_remove("SOFTPOS_CRASH_AT")
+        .env_remove("SOFTPOS_CRASH_SKIP");
+    if let Some(point) = crash_at {
+        cmd.env("SOFTPOS_CRASH_AT", point);
+    }
+    cmd.output().expect("softpos runs")
+}
+
+fn pay(world: &World, crash_at: Option<&str>) -> Output {
+    forget_atc(world);
+    softpos(
+        world,
+        &["pay", "--amount", "12.34", "--demo", "--wait", "5", "--host-timeout", "2"],
+        crash_at,
+    )
+}
+
+/// Each `softpos` process starts its virtual card at the profile's initial ATC, which the
+/// issuer would reject as a replay after the first run: make the issuer forget the last ATC
+/// it saw for the card, as if each run used a new card.
+fn forget_atc(world: &World) {
+    let ledger = rusqlite::Connection::open(world.dir.path().join("host").join("ledger.sqlite"))
+        .expect("ledger");
+    ledger
+        .busy_timeout(Duration::from_secs(5))
+        .expect("busy timeout");
+    ledger
+        .execute("UPDATE accounts SET last_atc = 0 WHERE pan = ?1", [VISA_PAN])
+        .expect("ATC reset");
+}
+
+fn killed(out: &Output) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    out.status.signal() == Some(9)
+}
+
+#[test]
+fn sigkill_in_each_persisted_state_then_restart_agrees_with_the_ledger() {
+    let _turn = take_vpcd();
+    let world = World::start();
+    let initial = world.balance(VISA_PAN);
+    for point in [
+        "created",
+        "card-read",
+        "sent",
+        "answer-received",
+        "answered",
+        "done",
+    ] {
+        let out = pay(&world, Some(point));
+        assert!(
+            killed(&out),
+            "{point}: not killed: {:?}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let status = softpos(&world, &["status"], None);
+        assert!(
+            status.status.success(),
+            "{point}: status after the crash: {}{}",
+            String::from_utf8_lossy(&status.stdout),
+            String::from_utf8_lossy(&status.stderr)
+        );
+        assert_consistent(&world, VISA_PAN, initial);
+    }
+    // A kill while a reversal is pending: the response is dropped, the reversal state is
+    // written, and the process dies before sending it.
+    world.host().faults().set(Fault::DropResponse, 1);
+    let out = pay(&world, Some("reversal-pending"));
+    assert!(killed(&out), "reversal-pending: {:?}", out.status);
+    let status = softpos(&world, &["status"], None);
+    assert!(status.status.success());
+    assert_consistent(&world, VISA_PAN, initial);
+    // And the terminal still works: one clean sale.
+    let out = pay(&world, None);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_consistent(&world, VISA_PAN, initial);
+    let journal = Journal::open(&world.terminal_dir()).unwrap();
+    let states: Vec<TxState> = journal.all().unwrap().iter().map(|r| r.state).collect();
+    assert!(states.contains(&TxState::Reversed), "{states:?}");
+    assert!(states.contains(&TxState::Aborted), "{states:?}");
+}
+
+#[test]
+fn random_sigkills_never_double_charge_or_lose_an_approval() {
+    let _turn = take_vpcd();
+    let world = World::start();
+    let initial = world.balance(VISA_PAN);
+    let rounds: u32 = std::env::var("SOFTPOS_CRASH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(6);
+    let mut seed = u64::from(std::process::id());
+    for _ in 0..rounds {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        let delay = Duration::from_millis(40 + (seed >> 33) % 400);
+        forget_atc(&world);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_softpos"))
+            .args(["pay", "--amount", "12.34", "--demo", "--wait", "5"])
+            .arg("--data-dir")
+            .arg(world.terminal_dir())
+            .env_remove("SOFTPOS_CRASH_AT")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("softpos starts");
+        std::thread::sleep(delay);
+        let _ = child.kill();
+        let _ = child.wait();
+        let status = softpos(&world, &["status"], None);
+        assert!(
+            status.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&status.stdout),
+            String::from_utf8_lossy(&status.stderr)
+        );
+        assert_consistent(&world, VISA_PAN, initial);
+    }
+}

@@ -1,0 +1,231 @@
+//! Shared pieces of the engine tests: an embedded acquirer host (the real hsm-sim over TLS), a
+//! terminal enrolled with it, a PIN entry double that builds real format-4 PIN blocks under the
+//! bundle's DUKPT key, virtual cards through pcscd + vpcd, and a file lock shared with
+//! `tests/pcsc_e2e.rs` because the vpcd reader holds one card at a time.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use hsm_sim::host::client::TerminalDukpt;
+use hsm_sim::host::ledger::{LedgerEntry, LedgerView};
+use hsm_sim::host::{EnrolmentBundle, Host, HostConfig, HostHandle};
+use softpos::demo;
+use softpos::pinpad::{EncryptedPin, PinEntry, PinEntryError, PinRequest};
+use softpos::reader::PcscReader;
+
+/// The terminal ID the tests enrol.
+pub const TERMINAL: &str = "T0000001";
+/// The demo accounts' PIN (`hsm_sim::host::issuer::demo_accounts`).
+pub const DEMO_PIN: &str = "1234";
+/// The Visa profile's PAN and the Mastercard profile's PAN.
+pub const VISA_PAN: &str = "4761739001010119";
+/// The Mastercard profile's PAN.
+pub const MASTERCARD_PAN: &str = "5413330089010434";
+
+/// A host and a terminal data directory in one temporary directory.
+pub struct World {
+    pub dir: tempfile::TempDir,
+    pub host: Option<HostHandle>,
+    pub bundle: EnrolmentBundle,
+}
+
+impl World {
+    /// Starts a host and enrols [`TERMINAL`]; the bundle is also written to
+    /// `terminal/enrolment` for the `softpos` binary.
+    pub fn start() -> Self {
+        Self::start_seeded(&[])
+    }
+
+    /// Like [`World::start`], with extra accounts seeded before the host starts.
+    pub fn start_seeded(accounts: &[hsm_sim::host::ledger::AccountSeed]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        if !accounts.is_empty() {
+            hsm_sim::host::seed_accounts(&dir.path().join("host"), accounts).expect("seeded");
+        }
+        let host = Host::start(HostConfig::new(dir.path().join("host"))).expect("host starts");
+        let bundle = host.enroll(TERMINAL).expect("enrolment");
+        bundle
+            .write(&dir.path().join("terminal").join("enrolment"))
+            .expect("bundle written");
+        Self {
+            dir,
+            host: Some(host),
+            bundle,
+        }
+    }
+
+    pub fn host(&self) -> &HostHandle {
+        self.host.as_ref().expect("host running")
+    }
+
+    pub fn terminal_dir(&self) -> PathBuf {
+        self.dir.path().join("terminal")
+    }
+
+    pub fn ledger(&self) -> Vec<LedgerEntry> {
+        LedgerView::open(&self.dir.path().join("host").join("ledger.sqlite"))
+            .expect("ledger")
+            .entries()
+            .expect("entries")
+            .into_iter()
+            .filter(|e| e.terminal_id == TERMINAL)
+            .collect()
+    }
+
+    pub fn balance(&self, pan: &str) -> i64 {
+        LedgerView::open(&self.dir.path().join("host").join("ledger.sqlite"))
+            .expect("ledger")
+            .balance(pan)
+            .expect("balance")
+            .expect("account")
+    }
+}
+
+/// The journal and the ledger agree: every journal transaction that reached the host is
+/// either approved in both, or charged in neither; nothing is pending; the balance of `pan`
+/// moved by exactly the journal's approved sales.
+pub fn assert_consistent(world: &World, pan: &str, initial_balance: i64) {
+    let journal = softpos::journal::Journal::open(&world.terminal_dir()).expect("journal");
+    let ledger = world.ledger();
+    let mut approved_total = 0i64;
+    for rec in journal.all().expect("records") {
+        assert!(
+            rec.state.is_final(),
+            "transaction {} left in {:?}",
+            rec.id,
+            rec.state
+        );
+        let charged = rec.stan.and_then(|stan| {
+            ledger.iter().find(|e| {
+                matches!(e.kind.as_str(), "purchase" | "advice")
+                    && e.stan == format!("{stan:06}")
+                    && Some(&e.transmission) == rec.transmission.as_ref()
+            })
+        });
+        let host_charged = charged.is_some_and(|e| e.approved && !e.reversed);
+        assert_eq!(
+            rec.approved, host_charged,
+            "transaction {} ({:?}, {:?}): journal approved {} but host charged {}",
+            rec.id, rec.state, rec.result, rec.approved, host_charged
+        );
+        if rec.approved {
+            approved_total += i64::try_from(rec.amount).expect("amount");
+        }
+    }
+    // Every approved, unreversed purchase at the host is in the journal as approved.
+    let journal_stans: Vec<Option<u32>> = journal
+        .all()
+        .expect("records")
+        .iter()
+        .filter(|r| r.approved)
+        .map(|r| r.stan)
+        .collect();
+    for e in ledger
+        .iter()
+        .filter(|e| e.kind == "purchase" && e.approved && !e.reversed)
+    {
+        let stan: u32 = e.stan.parse().expect("stan");
+        assert!(
+            journal_stans.contains(&Some(stan)),
+            "the host charged STAN {} that the journal does not show as approved",
+            e.stan
+        );
+    }
+    assert_eq!(world.balance(pan), initial_balance - approved_total);
+}
+
+/// The terminal's ODA with the simulator's CA public keys (`assets/capk/simulator.toml`).
+pub fn simulator_oda() -> Box<dyn emv::oda::OfflineDataAuthenticator> {
+    let keys = emv::oda::CaKeyStore::from_str(include_str!("../../assets/capk/simulator.toml"))
+        .expect("simulator CA keys");
+    Box::new(emv::oda::Authenticator::new(keys))
+}
+
+/// A PIN entry double: "types" the queued PINs, building the format-4 PIN block under the
+/// bundle's AES DUKPT key exactly as the PIN pad does.
+pub struct TestPin {
+    dukpt: TerminalDukpt,
+    pins: VecDeque<&'static str>,
+    pub asked: usize,
+}
+
+impl TestPin {
+    pub fn new(bundle: &EnrolmentBundle, pins: &[&'static str]) -> Self {
+        Self {
+            dukpt: TerminalDukpt::from_bundle(bundle).expect("bundle has DUKPT"),
+            pins: pins.iter().copied().collect(),
+            asked: 0,
+        }
+    }
+}
+
+impl PinEntry for TestPin {
+    fn collect(&mut self, request: &PinRequest<'_>) -> Result<EncryptedPin, PinEntryError> {
+        self.asked += 1;
+        let pin = self.pins.pop_front().ok_or(PinEntryError::Cancelled)?;
+        let ksn = self
+            .dukpt
+            .next_ksn()
+            .map_err(|e| PinEntryError::Unavailable(e.to_string()))?;
+        let pin_block = self
+            .dukpt
+            .pin_block(ksn, pin, request.pan.expose_digits())
+            .map_err(|e| PinEntryError::Unavailable(e.to_string()))?;
+        Ok(EncryptedPin {
+            ksn,
+            pin_block,
+            digits: u8::try_from(pin.len()).unwrap_or(4),
+        })
+    }
+}
+
+/// The vpcd reader, taken for the life of the guard (a file lock shared with
+/// `tests/pcsc_e2e.rs`, so test binaries run side by side too).
+pub struct VpcdTurn {
+    _lock: File,
+}
+
+pub fn take_vpcd() -> VpcdTurn {
+    let file = File::create(VPCD_LOCK).expect("lock file");
+    // `File::lock` is stable since Rust 1.89; the tests run on the pinned toolchain (1.95).
+    #[allow(clippy::incompatible_msrv)]
+    file.lock().expect("vpcd lock");
+    VpcdTurn { _lock: file }
+}
+
+/// The vpcd reader with a virtual card of `profile` plugged in.
+pub fn plug(profile: &str) -> (PcscReader, hsm_sim::card::vpcd::VpcdGuard) {
+    let reader = PcscReader::open(Some(demo::VIRTUAL_READER)).unwrap_or_else(|e| {
+        panic!("{e}: is pcscd with vsmartcard-vpcd running? `scripts/test` starts it")
+    });
+    // A card a killed process left behind must be gone first.
+    let _ = reader.wait_for_removal(std::time::Duration::from_secs(5));
+    let card = demo::plug_virtual_card(profile, &reader)
+        .unwrap_or_else(|e| panic!("the virtual card {profile} does not appear: {e:?}"));
+    (reader, card)
+}
+
+/// Unplugs and waits until pcscd saw the card go.
+pub fn unplug(reader: &PcscReader, card: hsm_sim::card::vpcd::VpcdGuard) {
+    demo::unplug_virtual_card(card, reader).expect("the virtual card leaves");
+}
+
+/// The terminal configuration with `overrides` (TOML) on the embedded defaults.
+pub fn terminal_config(overrides: &str) -> emv::config::TerminalConfig {
+    let base = emv::config::TerminalConfig::default_embedded().expect("defaults");
+    if overrides.is_empty() {
+        base
+    } else {
+        base.with_overrides(overrides).expect("overrides")
+    }
+}
+
+pub fn exists(p: &Path) -> bool {
+    p.exists()
+}
+
+/// The lock file shared with `tests/pcsc_e2e.rs`.
+pub const VPCD_LOCK: &str = "/tmp/softpos-vpcd.lock";
