@@ -172,8 +172,10 @@ impl Acquirer {
             .ok_or(AcquirerError::Unsupported)?;
         // The host closes idle connections (`docs/iso8583.md` §1, 300 s): rather than find out
         // after writing a financial request, reconnect before that can happen.
-        if self.stream.is_some() && self.last_used.elapsed() > IDLE_RECONNECT {
-            self.disconnect();
+        if self.stream.is_some()
+            && (self.last_used.elapsed() > IDLE_RECONNECT || !self.idle_connection_alive())
+        {
+            self.stream = None;
         }
         self.last_used = Instant::now();
         if self.stream.is_none() {
@@ -210,6 +212,25 @@ impl Acquirer {
                 "discarding a response that does not answer the current request"
             );
         }
+    }
+
+    /// Whether the idle connection is still usable: nothing may arrive on it between
+    /// exchanges, so readable data (a close_notify, an alert) or end of file means the host
+    /// closed it. Checked before a request is written, so that a request is never written on
+    /// a connection the host already dropped (which would look like a lost answer).
+    fn idle_connection_alive(&self) -> bool {
+        let Some(stream) = &self.stream else {
+            return false;
+        };
+        if stream.sock.set_nonblocking(true).is_err() {
+            return false;
+        }
+        let mut probe = [0u8; 1];
+        let alive = matches!(
+            stream.sock.peek(&mut probe),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
+        );
+        stream.sock.set_nonblocking(false).is_ok() && alive
     }
 
     fn open(&self) -> Result<StreamOwned<ClientConnection, TcpStream>, AcquirerError> {
@@ -280,7 +301,9 @@ pub enum AcquirerError {
         source: std::io::Error,
     },
     /// The host refused the terminal's certificate (not enrolled, revoked, wrong CA).
-    #[error("the acquirer host refused this terminal's certificate; the terminal must be enrolled again")]
+    #[error(
+        "the acquirer host refused this terminal's certificate; the terminal must be enrolled again"
+    )]
     CertificateRefused(#[source] rustls::Error),
     /// The host's certificate is not the one of the pinned CA.
     #[error("the acquirer host's certificate is not trusted (not issued by the pinned host CA)")]
@@ -401,7 +424,10 @@ fn handshake_error(host: &str, e: std::io::Error) -> AcquirerError {
 /// Maps an I/O error carrying a rustls error to the human cause; the I/O error otherwise.
 fn classify_tls(e: std::io::Error) -> Result<AcquirerError, std::io::Error> {
     use rustls::AlertDescription as A;
-    let Some(tls) = e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) else {
+    let Some(tls) = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    else {
         return Err(e);
     };
     let tls = tls.clone();
@@ -413,7 +439,9 @@ fn classify_tls(e: std::io::Error) -> Result<AcquirerError, std::io::Error> {
             | A::CertificateRevoked
             | A::CertificateExpired
             | A::CertificateUnknown
-            | A::AccessDenied,
+            | A::AccessDenied
+            // A client certificate whose signature does not verify under the host CA.
+            | A::DecryptError,
         ) => AcquirerError::CertificateRefused(tls),
         rustls::Error::InvalidCertificate(_) => AcquirerError::HostNotTrusted(tls),
         _ => AcquirerError::Tls(tls),

@@ -503,7 +503,15 @@ impl Engine {
             .ok_or(EngineError::UnknownTransaction(id))?;
         let stan = self.journal.next_stan()?;
         let transmission = transmission_now();
-        self.journaled(|j| j.sent(id, "0220", Some(messages::PROCESSING_PURCHASE), stan, &transmission))?;
+        self.journaled(|j| {
+            j.sent(
+                id,
+                "0220",
+                Some(messages::PROCESSING_PURCHASE),
+                stan,
+                &transmission,
+            )
+        })?;
         self.crash.at(TxState::Sent.as_str());
         let request = self.completion_request(&rec, &original, stan, &transmission, false)?;
         events(Event::Authorising);
@@ -618,7 +626,12 @@ impl Engine {
     }
 
     /// Whether a sale that could not reach the host may be approved offline and queued.
-    fn offline_allowed(&self, online: &OnlineRequestData, amount: u64, oda_passed: bool) -> Result<bool, EngineError> {
+    fn offline_allowed(
+        &self,
+        online: &OnlineRequestData,
+        amount: u64,
+        oda_passed: bool,
+    ) -> Result<bool, EngineError> {
         let floor = self
             .terminal
             .aid_for(&online.aid)
@@ -649,35 +662,56 @@ impl Engine {
         loop {
             let mut timings = Timings::default();
             let currency = self.terminal.terminal.currency_code;
-            let id = self.journaled(|j| j.create(op.kind, op.amount, op.tip, currency, op.original_id))?;
+            let id =
+                self.journaled(|j| j.create(op.kind, op.amount, op.tip, currency, op.original_id))?;
             self.crash.at(TxState::Created.as_str());
             // The card.
             let tap = match self.tap(reader, &op, events, &mut timings) {
                 Ok(tap) => tap,
                 Err(why) => {
                     self.finish(id, TxState::Aborted, false, &why)?;
-                    events(Event::Declined { reason: why.clone() });
+                    events(Event::Declined {
+                        reason: why.clone(),
+                    });
                     return Ok(self.result(id, TxStatus::Aborted, None, why, timings, started));
                 }
             };
             let outcome = tap.outcome;
-            let Some(online) = outcome.online.filter(|_| outcome.kind == OutcomeKind::OnlineRequest)
+            let Some(online) = outcome
+                .online
+                .filter(|_| outcome.kind == OutcomeKind::OnlineRequest)
             else {
                 let (state, status, why) = match outcome.kind {
-                    OutcomeKind::Declined => (TxState::Done, TxStatus::Declined, "declined by the card".to_owned()),
+                    OutcomeKind::Declined => (
+                        TxState::Done,
+                        TxStatus::Declined,
+                        "declined by the card".to_owned(),
+                    ),
                     // TODO(kernel): a card-approved offline outcome (TC) carries no full PAN in
                     // `Outcome` today, so no advice can be built for it; refused until the kernel
                     // hands the PAN with a TC. (Store-and-forward of sales the host could not
                     // take is below, in `unanswered`.)
-                    OutcomeKind::Approved => (TxState::Aborted, TxStatus::Aborted, "offline approval is not supported yet".to_owned()),
-                    _ => (TxState::Aborted, TxStatus::Aborted, format!("card not usable: {}", outcome.reason)),
+                    OutcomeKind::Approved => (
+                        TxState::Aborted,
+                        TxStatus::Aborted,
+                        "offline approval is not supported yet".to_owned(),
+                    ),
+                    _ => (
+                        TxState::Aborted,
+                        TxStatus::Aborted,
+                        format!("card not usable: {}", outcome.reason),
+                    ),
                 };
                 self.finish(id, state, false, &why)?;
-                events(Event::Declined { reason: why.clone() });
+                events(Event::Declined {
+                    reason: why.clone(),
+                });
                 return Ok(self.result(id, status, None, why, timings, started));
             };
             let keep_sealed = op.kind == TxKind::Preauth;
-            self.journaled(|j| j.card_read(id, &online.pan, outcome.card.label.as_deref(), keep_sealed))?;
+            self.journaled(|j| {
+                j.card_read(id, &online.pan, outcome.card.label.as_deref(), keep_sealed)
+            })?;
             self.crash.at(TxState::CardRead.as_str());
             events(Event::CardRead {
                 masked_pan: online.masked_pan.as_str().to_owned(),
@@ -710,7 +744,9 @@ impl Engine {
                     Err(e) => {
                         let why = pin_message(&e);
                         self.finish(id, TxState::Aborted, false, &why)?;
-                        events(Event::Declined { reason: why.clone() });
+                        events(Event::Declined {
+                            reason: why.clone(),
+                        });
                         return Ok(self.result(id, TxStatus::Aborted, None, why, timings, started));
                     }
                 }
@@ -768,7 +804,14 @@ impl Engine {
                         auth_code: auth.clone(),
                         offline: false,
                     });
-                    let mut result = self.result(id, TxStatus::Approved, Some(code), "approved".into(), timings, started);
+                    let mut result = self.result(
+                        id,
+                        TxStatus::Approved,
+                        Some(code),
+                        "approved".into(),
+                        timings,
+                        started,
+                    );
                     result.auth_code = auth;
                     return Ok(result);
                 }
@@ -786,8 +829,17 @@ impl Engine {
                 _ => {
                     let why = decline_message(&code);
                     self.finish(id, TxState::Done, false, &why)?;
-                    events(Event::Declined { reason: why.clone() });
-                    return Ok(self.result(id, TxStatus::Declined, Some(code), why, timings, started));
+                    events(Event::Declined {
+                        reason: why.clone(),
+                    });
+                    return Ok(self.result(
+                        id,
+                        TxStatus::Declined,
+                        Some(code),
+                        why,
+                        timings,
+                        started,
+                    ));
                 }
             }
         }
@@ -801,7 +853,11 @@ impl Engine {
         events: &mut dyn FnMut(Event),
         timings: &mut Timings,
     ) -> Result<CardTap, String> {
-        let transaction_type = if op.kind == TxKind::Refund { 0x20 } else { 0x00 };
+        let transaction_type = if op.kind == TxKind::Refund {
+            0x20
+        } else {
+            0x00
+        };
         let mut last = String::from("no card");
         for _ in 0..self.settings.max_taps.max(1) {
             events(Event::PresentCard { amount: op.amount });
@@ -881,7 +937,9 @@ impl Engine {
                  nothing was charged, try again when the host is back or use another payment"
             );
             self.finish(id, TxState::Aborted, false, &why)?;
-            events(Event::Declined { reason: why.clone() });
+            events(Event::Declined {
+                reason: why.clone(),
+            });
             return Ok(self.result(id, TxStatus::Aborted, None, why, timings, started));
         }
         if error.may_have_reached_host() {
@@ -892,13 +950,17 @@ impl Engine {
             } else {
                 format!("{error}; the reversal will be sent when the host is back")
             };
-            events(Event::Declined { reason: why.clone() });
+            events(Event::Declined {
+                reason: why.clone(),
+            });
             return Ok(self.result(id, TxStatus::Reversed, None, why, timings, started));
         }
         // Nothing was written to the host.
         let why = format!("{error}; nothing was charged");
         self.finish(id, TxState::Aborted, false, &why)?;
-        events(Event::Declined { reason: why.clone() });
+        events(Event::Declined {
+            reason: why.clone(),
+        });
         Ok(self.result(id, TxStatus::Aborted, None, why, timings, started))
     }
 
@@ -921,7 +983,8 @@ impl Engine {
         } else if rec.state != TxState::ReversalPending {
             self.journaled(|j| j.set_state(id, TxState::ReversalPending))?;
         }
-        let (Some(stan), Some(transmission)) = (rec.reversal_stan, rec.reversal_transmission.clone())
+        let (Some(stan), Some(transmission)) =
+            (rec.reversal_stan, rec.reversal_transmission.clone())
         else {
             return Ok(false);
         };
@@ -951,14 +1014,21 @@ impl Engine {
     /// Recovery of a void or completion: the same request (same DE 11 and DE 7; a
     /// completion as 0221) gets the host's original answer (`docs/iso8583.md` §7).
     fn repeat_rebuildable(&mut self, rec: &TxRecord) -> Result<(), EngineError> {
-        let original_id = rec.original_id.ok_or(EngineError::UnknownTransaction(rec.id))?;
+        let original_id = rec
+            .original_id
+            .ok_or(EngineError::UnknownTransaction(rec.id))?;
         let original = self
             .journal
             .get(original_id)?
             .ok_or(EngineError::UnknownTransaction(original_id))?;
         let (Some(stan), Some(transmission)) = (rec.stan, rec.transmission.clone()) else {
             // Never stamped: it was never sent.
-            self.finish(rec.id, TxState::Aborted, false, "interrupted before it was sent")?;
+            self.finish(
+                rec.id,
+                TxState::Aborted,
+                false,
+                "interrupted before it was sent",
+            )?;
             return Ok(());
         };
         let request = match rec.kind {
@@ -967,9 +1037,14 @@ impl Engine {
         };
         let response = self.acquirer.exchange(&request)?;
         let code = response.text(39).unwrap_or("??").to_owned();
-        self.journal.answered(rec.id, &code, response.text(38), response.text(37))?;
+        self.journal
+            .answered(rec.id, &code, response.text(38), response.text(37))?;
         let approved = code == APPROVED;
-        let why = if approved { "approved".to_owned() } else { decline_message(&code) };
+        let why = if approved {
+            "approved".to_owned()
+        } else {
+            decline_message(&code)
+        };
         self.finish(rec.id, TxState::Done, approved, &why)?;
         if approved && rec.kind == TxKind::Void {
             self.journal.mark_voided(original_id)?;
@@ -1024,7 +1099,11 @@ impl Engine {
                 self.journaled(|j| j.answered(id, &code, response.text(38), response.text(37)))?;
                 self.crash.at(TxState::Answered.as_str());
                 let approved = code == APPROVED;
-                let why = if approved { "approved".to_owned() } else { decline_message(&code) };
+                let why = if approved {
+                    "approved".to_owned()
+                } else {
+                    decline_message(&code)
+                };
                 self.finish(id, TxState::Done, approved, &why)?;
                 events(if approved {
                     Event::Approved {
@@ -1032,21 +1111,31 @@ impl Engine {
                         offline: false,
                     }
                 } else {
-                    Event::Declined { reason: why.clone() }
+                    Event::Declined {
+                        reason: why.clone(),
+                    }
                 });
-                let status = if approved { TxStatus::Approved } else { TxStatus::Declined };
+                let status = if approved {
+                    TxStatus::Approved
+                } else {
+                    TxStatus::Declined
+                };
                 Ok(self.result(id, status, Some(code), why, timings, started))
             }
             Err(e) if e.may_have_reached_host() => {
                 // Leave it `sent`: recovery repeats the same request to learn the answer.
                 let why = format!("{e}; the answer will be fetched when the host is back");
-                events(Event::Declined { reason: why.clone() });
+                events(Event::Declined {
+                    reason: why.clone(),
+                });
                 Ok(self.result(id, TxStatus::Reversed, None, why, timings, started))
             }
             Err(e) => {
                 let why = format!("{e}; nothing was sent");
                 self.finish(id, TxState::Aborted, false, &why)?;
-                events(Event::Declined { reason: why.clone() });
+                events(Event::Declined {
+                    reason: why.clone(),
+                });
                 Ok(self.result(id, TxStatus::Aborted, None, why, timings, started))
             }
         }
@@ -1083,7 +1172,13 @@ impl Engine {
         Ok(out?)
     }
 
-    fn finish(&mut self, id: i64, state: TxState, approved: bool, why: &str) -> Result<(), EngineError> {
+    fn finish(
+        &mut self,
+        id: i64,
+        state: TxState,
+        approved: bool,
+        why: &str,
+    ) -> Result<(), EngineError> {
         self.journaled(|j| j.finish(id, state, approved, why))
     }
 

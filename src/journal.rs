@@ -243,7 +243,14 @@ impl Journal {
             "INSERT INTO transactions (kind, state, amount, tip, currency, created_at, updated_at,
                                        original_id)
              VALUES (?1, 'created', ?2, ?3, ?4, ?5, ?5, ?6)",
-            params![kind.as_str(), to_i64(amount), to_i64(tip), currency, now, original_id],
+            params![
+                kind.as_str(),
+                to_i64(amount),
+                to_i64(tip),
+                currency,
+                now,
+                original_id
+            ],
         )?;
         Ok(self.conn.last_insert_rowid())
     }
@@ -260,7 +267,10 @@ impl Journal {
         let masked = pan.masked();
         let hash = self.pan_hash(pan);
         let sealed = if keep_sealed {
-            Some(seal::seal(&self.device_key, pan.expose_digits().as_bytes())?)
+            Some(seal::seal(
+                &self.device_key,
+                pan.expose_digits().as_bytes(),
+            )?)
         } else {
             None
         };
@@ -560,25 +570,28 @@ impl Journal {
     pub fn batch_number(&self) -> Result<u32, JournalError> {
         let value: Option<i64> = self
             .conn
-            .query_row(
-                "SELECT value FROM counters WHERE name = 'batch'",
-                [],
-                |r| r.get(0),
-            )
+            .query_row("SELECT value FROM counters WHERE name = 'batch'", [], |r| {
+                r.get(0)
+            })
             .optional()?;
         Ok(value.and_then(|v| u32::try_from(v).ok()).unwrap_or(1))
     }
 
     /// The totals of the open batch (`docs/iso8583.md` §4 "0500"): approved purchases,
-    /// completions and accepted advices are debits; approved refunds are credits; voided ones
-    /// count as reversals. Pending advices are not yet at the host and are not counted.
+    /// completions and uploaded advices are debits, approved refunds credits; voided ones, and
+    /// reversed ones (the host counts an approved-then-reversed original in DE 77 or 75), are
+    /// reversals. A reversed request that never reached the host cannot be told apart here:
+    /// the host then answers "out of balance" with its own totals. Pending advices are not yet
+    /// at the host and are not counted.
     pub fn open_batch_totals(&self) -> Result<BatchTotals, JournalError> {
         let mut totals = BatchTotals::default();
         let mut stmt = self.conn.prepare(
-            "SELECT kind, voided, COUNT(*), COALESCE(SUM(amount), 0) FROM transactions
-             WHERE batch IS NULL AND state = 'done' AND approved = 1
-               AND kind IN ('sale', 'refund', 'completion')
-             GROUP BY kind, voided",
+            "SELECT kind, voided OR state = 'reversed', COUNT(*), COALESCE(SUM(amount), 0)
+             FROM transactions
+             WHERE batch IS NULL AND kind IN ('sale', 'refund', 'completion')
+               AND ((state = 'done' AND approved = 1)
+                    OR (state = 'reversed' AND mti IS NOT NULL))
+             GROUP BY 1, 2",
         )?;
         let rows = stmt.query_map([], |r| {
             Ok((

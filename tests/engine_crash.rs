@@ -30,11 +30,32 @@ fn softpos(world: &World, args: &[&str], crash_at: Option<&str>) -> Output {
 
 fn pay(world: &World, crash_at: Option<&str>) -> Output {
     forget_atc(world);
-    softpos(
+    let out = softpos(
         world,
-        &["pay", "--amount", "12.34", "--demo", "--wait", "5", "--host-timeout", "2"],
+        &[
+            "pay",
+            "--amount",
+            "12.34",
+            "--demo",
+            "--wait",
+            "5",
+            "--host-timeout",
+            "2",
+        ],
         crash_at,
-    )
+    );
+    card_gone();
+    out
+}
+
+/// The virtual card of a killed process leaves the reader with it; wait until pcscd has seen
+/// it go, so the next run plugs a fresh card rather than finding a stale "card present".
+fn card_gone() {
+    let reader = softpos::reader::PcscReader::open(Some(softpos::demo::VIRTUAL_READER))
+        .expect("vpcd reader: is pcscd with vsmartcard-vpcd running?");
+    reader
+        .wait_for_removal(Duration::from_secs(10))
+        .expect("the killed process's card leaves the reader");
 }
 
 /// Each `softpos` process starts its virtual card at the profile's initial ATC, which the
@@ -47,7 +68,10 @@ fn forget_atc(world: &World) {
         .busy_timeout(Duration::from_secs(5))
         .expect("busy timeout");
     ledger
-        .execute("UPDATE accounts SET last_atc = 0 WHERE pan = ?1", [VISA_PAN])
+        .execute(
+            "UPDATE accounts SET last_atc = 0 WHERE pan = ?1",
+            [VISA_PAN],
+        )
         .expect("ATC reset");
 }
 
@@ -72,8 +96,9 @@ fn sigkill_in_each_persisted_state_then_restart_agrees_with_the_ledger() {
         let out = pay(&world, Some(point));
         assert!(
             killed(&out),
-            "{point}: not killed: {:?}\n{}",
+            "{point}: not killed: {:?}\n{}{}",
             out.status,
+            String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
         let status = softpos(&world, &["status"], None);
@@ -116,11 +141,11 @@ fn random_sigkills_never_double_charge_or_lose_an_approval() {
     let rounds: u32 = std::env::var("SOFTPOS_CRASH_ROUNDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(6);
+        .unwrap_or(8);
     let mut seed = u64::from(std::process::id());
     for _ in 0..rounds {
         seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-        let delay = Duration::from_millis(40 + (seed >> 33) % 400);
+        let delay = Duration::from_millis(150 + (seed >> 33) % 1_100);
         forget_atc(&world);
         let mut child = Command::new(env!("CARGO_BIN_EXE_softpos"))
             .args(["pay", "--amount", "12.34", "--demo", "--wait", "5"])
@@ -134,6 +159,7 @@ fn random_sigkills_never_double_charge_or_lose_an_approval() {
         std::thread::sleep(delay);
         let _ = child.kill();
         let _ = child.wait();
+        card_gone();
         let status = softpos(&world, &["status"], None);
         assert!(
             status.status.success(),
@@ -143,4 +169,20 @@ fn random_sigkills_never_double_charge_or_lose_an_approval() {
         );
         assert_consistent(&world, VISA_PAN, initial);
     }
+    // Then a clean sale, so the rounds are not all stopped before the host.
+    let out = pay(&world, None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_consistent(&world, VISA_PAN, initial);
+    let journal = Journal::open(&world.terminal_dir()).expect("journal");
+    let states: Vec<TxState> = journal
+        .all()
+        .expect("all")
+        .iter()
+        .map(|r| r.state)
+        .collect();
+    eprintln!("random kills: journal states {states:?}");
 }

@@ -113,7 +113,10 @@ fn print_figures(runs: &[Timings], declined: usize, in_process: bool) {
         ms(total.last().copied().unwrap_or_default())
     );
     for (name, f) in [
-        ("card (APDUs + kernel)", (|t: &Timings| t.card) as fn(&Timings) -> Duration),
+        (
+            "card (APDUs + kernel)",
+            (|t: &Timings| t.card) as fn(&Timings) -> Duration,
+        ),
         ("  of which kernel CPU", |t| t.kernel),
         ("TLS connect", |t| t.tls_connect),
         ("host exchange", |t| t.host),

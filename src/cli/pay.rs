@@ -116,7 +116,13 @@ pub(super) fn refund(args: RefundArgs) -> anyhow::Result<ExitCode> {
     let amount = super::tap::parse_amount(&args.amount, exponent)?;
     let mut session = Session::open(&args.card)?;
     let mut pin = pin_entry();
-    let result = engine.refund(&mut session, pin.as_mut(), amount, args.of, &mut print_event)?;
+    let result = engine.refund(
+        &mut session,
+        pin.as_mut(),
+        amount,
+        args.of,
+        &mut print_event,
+    )?;
     Ok(report(&result, exponent))
 }
 
@@ -215,7 +221,13 @@ pub(super) fn demo(profile: String, amount: String) -> anyhow::Result<ExitCode> 
     let mut session = Session::open(&card)?;
     println!("Card: {}", session.describe());
     let mut pin = pin_entry();
-    let result = engine.sale(&mut session, pin.as_mut(), value, Tip::None, &mut print_event)?;
+    let result = engine.sale(
+        &mut session,
+        pin.as_mut(),
+        value,
+        Tip::None,
+        &mut print_event,
+    )?;
     drop(session);
     let code = report(&result, exponent);
     host.shutdown();

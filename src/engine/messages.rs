@@ -98,7 +98,12 @@ pub(crate) fn advice(
 }
 
 /// A void of `original` (0200, `020000` or `220000` for a refund, DE 90).
-pub(crate) fn void(t: &Terminal<'_>, stan: u32, transmission: &str, original: &TxRecord) -> Message {
+pub(crate) fn void(
+    t: &Terminal<'_>,
+    stan: u32,
+    transmission: &str,
+    original: &TxRecord,
+) -> Message {
     let processing = if original.processing.as_deref() == Some(PROCESSING_REFUND) {
         PROCESSING_VOID_REFUND
     } else {

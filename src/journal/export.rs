@@ -64,7 +64,10 @@ mod tests {
 
     #[test]
     fn csv_quoting_and_amounts() {
-        assert_eq!(csv_field("declined (05: do not honour)"), "declined (05: do not honour)");
+        assert_eq!(
+            csv_field("declined (05: do not honour)"),
+            "declined (05: do not honour)"
+        );
         assert_eq!(csv_field("a,b"), "\"a,b\"");
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(format_amount(1234, 2), "12.34");

@@ -30,8 +30,7 @@ pub fn load_or_create_device_key(path: &Path) -> Result<AesKey, JournalError> {
                 hex::decode(text.trim())
                     .map_err(|_| JournalError::BadDeviceKey(path.to_path_buf()))?,
             );
-            AesKey::from_slice(&bytes)
-                .ok_or_else(|| JournalError::BadDeviceKey(path.to_path_buf()))
+            AesKey::from_slice(&bytes).ok_or_else(|| JournalError::BadDeviceKey(path.to_path_buf()))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let mut key = Zeroizing::new([0u8; 16]);
@@ -134,6 +133,10 @@ mod tests {
         assert!(open(&key, &bad).is_err());
         let other = AesKey::from_bytes_128([0x22; 16]);
         assert!(open(&other, &sealed).is_err());
-        assert_ne!(seal(&key, b"4761739001010119").unwrap(), sealed, "fresh nonce");
+        assert_ne!(
+            seal(&key, b"4761739001010119").unwrap(),
+            sealed,
+            "fresh nonce"
+        );
     }
 }
