@@ -19,7 +19,7 @@ enum Command {
     #[command(flatten)]
     Card(cli::card::Command),
     #[command(flatten)]
-    Hsm(cli::hsm::Command),
+    Hsm(Box<cli::hsm::Command>),
     #[command(flatten)]
     Host(cli::host::Command),
 }
