@@ -1,11 +1,39 @@
-//! The terminal's side of the secure PIN process, `softpos-pinpad`.
+//! The secure PIN process, `softpos-pinpad`, and the terminal's client for it.
 //!
-//! CONTRACT (the transaction engine codes against [`PinEntry`]; the PIN pad process and its
-//! client are being written): the terminal starts `softpos-pinpad` for each PIN entry and talks
-//! to it over a pipe. What comes back is only the KSN, the encrypted ISO 9564 format 4 PIN block
-//! and the number of digits, or why there is none. The PIN never enters this process.
+//! CONTRACT (the transaction engine codes against [`PinEntry`]): the terminal starts
+//! `softpos-pinpad` for each PIN entry ([`PinPadProcess`]) and talks to it over its stdin and
+//! stdout with the versioned frame protocol of [`protocol`] (`docs/pinpad.md`). What comes back
+//! is only the KSN, the encrypted ISO 9564 format 4 PIN block and the number of digits, or why
+//! there is none. The PIN never enters the terminal's process.
+//!
+//! The process's own parts: [`protocol`] (the pipe messages), [`buffer`] (the fixed, zeroized
+//! PIN buffer), [`session`] (length, timeout and cancel rules), [`keypad`] (shuffled layouts),
+//! [`keystore`] (the sealed DUKPT initial key and the fsynced KSN), [`process`] (the binary's
+//! main) and [`window`] (the Slint keypad).
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread;
+use std::time::{Duration, Instant};
 
 use emv::pan::Pan;
+use zeroize::Zeroizing;
+
+pub mod buffer;
+pub mod keypad;
+pub mod keystore;
+pub mod process;
+pub mod protocol;
+pub mod session;
+#[cfg(feature = "pinpad-test-input")]
+mod test_input;
+#[cfg(feature = "pinpad-window")]
+pub mod window;
+
+pub use protocol::{DisplayKind, LengthLimits, Refusal, Timeouts};
+use protocol::{EntryRequest, PinPadMessage, ProtocolError, TerminalMessage};
 
 /// What the PIN pad needs to show and to build the format 4 block.
 pub struct PinRequest<'a> {
@@ -38,7 +66,9 @@ pub struct EncryptedPin {
 
 impl core::fmt::Debug for EncryptedPin {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("EncryptedPin").field("digits", &self.digits).finish_non_exhaustive()
+        f.debug_struct("EncryptedPin")
+            .field("digits", &self.digits)
+            .finish_non_exhaustive()
     }
 }
 
@@ -65,3 +95,243 @@ pub trait PinEntry {
     /// Collects one PIN for `request`.
     fn collect(&mut self, request: &PinRequest<'_>) -> Result<EncryptedPin, PinEntryError>;
 }
+
+/// How the terminal starts the PIN pad.
+#[derive(Debug, Clone)]
+pub struct PinPadConfig {
+    /// The `softpos-pinpad` executable.
+    pub program: PathBuf,
+    /// The key store directory (else the process's default, see [`keystore::default_dir`]).
+    pub store_dir: Option<PathBuf>,
+    /// Entry timeouts (defaults 30 s / 15 s / 60 s).
+    pub timeouts: Timeouts,
+    /// PIN length limits (default 4 to 12).
+    pub length: LengthLimits,
+    /// The terminal runs its development profile: the PIN pad accepts an X11 display and shows
+    /// a permanent "not secure" banner. Reported to attestation later.
+    pub development_profile: bool,
+    /// Extra environment for the child (tests set the test key script here).
+    pub env: Vec<(OsString, OsString)>,
+}
+
+impl PinPadConfig {
+    /// Defaults for `program`: production profile, default timeouts and limits.
+    pub fn new(program: impl Into<PathBuf>) -> Self {
+        Self {
+            program: program.into(),
+            store_dir: None,
+            timeouts: Timeouts::default(),
+            length: LengthLimits::default(),
+            development_profile: false,
+            env: Vec::new(),
+        }
+    }
+
+    /// Defaults for the `softpos-pinpad` installed next to the running executable.
+    pub fn next_to_current_exe() -> Result<Self, PinEntryError> {
+        let exe = std::env::current_exe().map_err(|e| PinEntryError::Unavailable(e.to_string()))?;
+        Ok(Self::new(exe.with_file_name("softpos-pinpad")))
+    }
+}
+
+/// The PIN pad process as a [`PinEntry`]: one fresh process per entry.
+#[derive(Debug, Clone)]
+pub struct PinPadProcess {
+    config: PinPadConfig,
+}
+
+impl PinPadProcess {
+    /// A PIN pad run with `config`.
+    pub fn new(config: PinPadConfig) -> Self {
+        Self { config }
+    }
+
+    /// Starts the process and sends the request; the entry then runs on its own. Use
+    /// [`RunningEntry::wait_answer`] for the result and [`RunningEntry::cancel`] to stop it.
+    pub fn start(&self, request: &PinRequest<'_>) -> Result<RunningEntry, PinEntryError> {
+        let config = &self.config;
+        let mut command = Command::new(&config.program);
+        command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        if !config.development_profile && std::env::var_os("WAYLAND_DISPLAY").is_some() {
+            // Under Wayland, keep winit from falling back to X11 (XWayland).
+            command.env_remove("DISPLAY");
+        }
+        if let Some(dir) = &config.store_dir {
+            command.env(keystore::STORE_ENV, dir);
+        }
+        command.envs(config.env.iter().map(|(k, v)| (k, v)));
+        let started = Instant::now();
+        let mut child = command
+            .spawn()
+            .map_err(|e| PinEntryError::Unavailable(format!("cannot start the PIN pad: {e}")))?;
+        let (Some(mut stdin), Some(mut stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(PinEntryError::Unavailable("no pipe to the PIN pad".into()));
+        };
+        let message = TerminalMessage::EnterPin(EntryRequest {
+            pan: Zeroizing::new(request.pan.expose_digits().to_owned()),
+            amount: request.amount,
+            currency_code: request.currency_code,
+            currency_exponent: request.currency_exponent,
+            merchant_name: request
+                .merchant_name
+                .chars()
+                .take(MAX_MERCHANT_CHARS)
+                .collect(),
+            language: request.language.to_owned(),
+            accessible: request.accessible,
+            development_profile: config.development_profile,
+            length: config.length,
+            timeouts: config.timeouts,
+        });
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            loop {
+                let message = protocol::read_frame(&mut stdout)
+                    .and_then(|frame| PinPadMessage::decode(&frame));
+                let stop = message.is_err();
+                if tx.send(message).is_err() || stop {
+                    return;
+                }
+            }
+        });
+        if let Err(e) = protocol::write_frame(&mut stdin, &message.encode()) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(PinEntryError::Unavailable(format!("PIN pad pipe: {e}")));
+        }
+        let t = config.timeouts;
+        Ok(RunningEntry {
+            child,
+            stdin: Some(stdin),
+            answers: rx,
+            started,
+            ready: None,
+            deadline: started + t.total.max(t.first_key) + STARTUP_ALLOWANCE,
+        })
+    }
+}
+
+impl PinEntry for PinPadProcess {
+    fn collect(&mut self, request: &PinRequest<'_>) -> Result<EncryptedPin, PinEntryError> {
+        let mut entry = self.start(request)?;
+        let answer = entry.wait_answer();
+        entry.close();
+        answer
+    }
+}
+
+/// A PIN pad process running one entry.
+pub struct RunningEntry {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    answers: mpsc::Receiver<Result<PinPadMessage, ProtocolError>>,
+    started: Instant,
+    ready: Option<(Duration, DisplayKind)>,
+    deadline: Instant,
+}
+
+impl RunningEntry {
+    /// The process ID (tests read the process's memory through it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for READY: the window is up. Returns the display kind and the time from the start
+    /// of the process.
+    pub fn wait_ready(&mut self) -> Result<(Duration, DisplayKind), PinEntryError> {
+        loop {
+            if let Some(ready) = self.ready {
+                return Ok(ready);
+            }
+            match self.next_message()? {
+                PinPadMessage::Ready(kind) => self.ready = Some((self.started.elapsed(), kind)),
+                other => return Err(final_error(other)),
+            }
+        }
+    }
+
+    /// Asks the PIN pad to stop (card removed, operator abort). The answer is then CANCELLED.
+    pub fn cancel(&mut self) {
+        if let Some(stdin) = self.stdin.as_mut() {
+            let _ = protocol::write_frame(stdin, &TerminalMessage::Cancel.encode());
+        }
+    }
+
+    /// Waits for the answer. The process stays alive until [`RunningEntry::close`] (or drop).
+    pub fn wait_answer(&mut self) -> Result<EncryptedPin, PinEntryError> {
+        loop {
+            match self.next_message()? {
+                PinPadMessage::Ready(kind) => self.ready = Some((self.started.elapsed(), kind)),
+                PinPadMessage::PinBlock(p) => return Ok(p),
+                other => return Err(final_error(other)),
+            }
+        }
+    }
+
+    /// Closes the pipe and reaps the process (killed if it does not exit within a second).
+    pub fn close(mut self) {
+        self.shutdown();
+    }
+
+    fn next_message(&mut self) -> Result<PinPadMessage, PinEntryError> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        match self.answers.recv_timeout(left) {
+            Ok(Ok(message)) => Ok(message),
+            Ok(Err(ProtocolError::Closed)) | Err(RecvTimeoutError::Disconnected) => Err(
+                PinEntryError::Unavailable("the PIN pad exited without an answer".into()),
+            ),
+            Ok(Err(e)) => {
+                self.shutdown();
+                Err(PinEntryError::Unavailable(format!("PIN pad protocol: {e}")))
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                self.shutdown();
+                Err(PinEntryError::Unavailable(
+                    "the PIN pad did not answer".into(),
+                ))
+            }
+        }
+    }
+
+    fn shutdown(&mut self) {
+        drop(self.stdin.take());
+        let until = Instant::now() + Duration::from_secs(1);
+        while Instant::now() < until {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RunningEntry {
+    fn drop(&mut self) {
+        if self.stdin.is_some() {
+            self.shutdown();
+        }
+    }
+}
+
+fn final_error(message: PinPadMessage) -> PinEntryError {
+    match message {
+        PinPadMessage::Cancelled => PinEntryError::Cancelled,
+        PinPadMessage::TimedOut => PinEntryError::TimedOut,
+        PinPadMessage::KeysExhausted => PinEntryError::KeysExhausted,
+        PinPadMessage::Refused(r) => PinEntryError::Unavailable(format!("PIN pad refused: {r}")),
+        PinPadMessage::Ready(_) | PinPadMessage::PinBlock(_) => {
+            PinEntryError::Unavailable("unexpected PIN pad message".into())
+        }
+    }
+}
+
+/// Time allowed on top of the entry timeouts for the process to start and answer.
+const STARTUP_ALLOWANCE: Duration = Duration::from_secs(10);
+const MAX_MERCHANT_CHARS: usize = 24;

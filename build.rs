@@ -1,0 +1,20 @@
+//! Compiles the one Slint entry file, `ui/main.slint` (the PIN pad window for now; the main GUI
+//! is added to the same file later).
+//!
+//! Debug builds keep element debug info, which `i-slint-backend-testing` needs to find elements
+//! in the headless UI tests; release builds leave it out.
+
+fn main() {
+    #[cfg(feature = "pinpad-window")]
+    compile_ui();
+}
+
+#[cfg(feature = "pinpad-window")]
+fn compile_ui() {
+    let debug_info = std::env::var("PROFILE").is_ok_and(|p| p == "debug");
+    let config = slint_build::CompilerConfiguration::new().with_debug_info(debug_info);
+    if let Err(e) = slint_build::compile_with_config("ui/main.slint", config) {
+        eprintln!("Slint compile error: {e}");
+        std::process::exit(1);
+    }
+}

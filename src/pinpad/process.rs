@@ -1,0 +1,323 @@
+//! The `softpos-pinpad` process: hardening, one request, one entry, one answer.
+//!
+//! Order of work (security doc A and B): no core dumps and not dumpable (P9) → read the
+//! request → check the display (P3) → open the key store → pick the layout (P4) → reserve and
+//! persist the KSN (C2; exhausted → KEYS EXHAUSTED before any window) → show the keypad → on OK,
+//! derive the PIN key, build and encrypt the format 4 block, zeroize the digits and the key,
+//! answer → wait until the terminal closes the pipe. Nothing else is ever written to stdout,
+//! and nothing secret to stderr.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+use std::sync::mpsc;
+use std::thread;
+
+use emv::crypto::dukpt::Ksn;
+use emv::crypto::pin_block::{self, FillSource, OsFill};
+
+use super::EncryptedPin;
+use super::buffer::PinBuffer;
+use super::keypad::Layout;
+use super::keystore::{self, Keystore, KeystoreError};
+use super::protocol::{
+    DisplayKind, EntryRequest, PinPadMessage, ProtocolError, Refusal, TerminalMessage, read_frame,
+    write_frame,
+};
+use super::session::Progress;
+
+/// Where the key presses come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputMode {
+    /// The Slint window: the only mode of `softpos-pinpad`.
+    Screen,
+    /// A key script file named by [`TEST_KEYS_ENV`] (`softpos-pinpad-test`, built only with the
+    /// `pinpad-test-input` feature).
+    TestFile,
+}
+
+/// The environment variable naming a test key script. `softpos-pinpad` refuses to run when it
+/// is set.
+pub const TEST_KEYS_ENV: &str = "SOFTPOS_PINPAD_TEST_KEYS";
+
+/// Runs the process. The binaries' `main`.
+pub fn main(mode: InputMode) -> ExitCode {
+    harden();
+    if std::env::args().nth(1).as_deref() == Some("install-key") {
+        return install_key(std::env::args().nth(2));
+    }
+    let mut stdin = io::stdin();
+    let mut out = io::stdout();
+    let request = match read_frame(&mut stdin).and_then(|f| TerminalMessage::decode(&f)) {
+        Ok(TerminalMessage::EnterPin(r)) => r,
+        Ok(TerminalMessage::Cancel) => return answer(&mut out, &PinPadMessage::Cancelled),
+        Err(ProtocolError::Version(_)) => {
+            return answer(&mut out, &PinPadMessage::Refused(Refusal::Version));
+        }
+        Err(ProtocolError::Closed) => return ExitCode::from(2),
+        Err(_) => return answer(&mut out, &PinPadMessage::Refused(Refusal::BadRequest)),
+    };
+    let display = match display_for(mode, &request) {
+        Ok(d) => d,
+        Err(r) => return answer(&mut out, &PinPadMessage::Refused(r)),
+    };
+    let mut store = match Keystore::open(&keystore::default_dir()) {
+        Ok(s) => s,
+        Err(_) => return answer(&mut out, &PinPadMessage::Refused(Refusal::KeyStore)),
+    };
+    let layout = if request.accessible {
+        Layout::phone()
+    } else {
+        match Layout::shuffled(store.last_layout()) {
+            Ok(l) => l,
+            Err(_) => return answer(&mut out, &PinPadMessage::Refused(Refusal::Encryption)),
+        }
+    };
+    let ksn = match store.reserve(&layout) {
+        Ok(k) => k,
+        Err(KeystoreError::Exhausted) => return answer(&mut out, &PinPadMessage::KeysExhausted),
+        Err(_) => return answer(&mut out, &PinPadMessage::Refused(Refusal::KeyStore)),
+    };
+
+    // The terminal may cancel at any time; a closed pipe is a cancel too.
+    let (events, terminal) = mpsc::channel();
+    let (closed_tx, closed) = mpsc::channel();
+    thread::spawn(move || {
+        let mut stdin = io::stdin();
+        loop {
+            match read_frame(&mut stdin).and_then(|f| TerminalMessage::decode(&f)) {
+                Ok(TerminalMessage::Cancel) => {
+                    let _ = events.send(TerminalEvent::Cancel);
+                }
+                Ok(TerminalMessage::EnterPin(_)) | Err(ProtocolError::MessageType(_)) => {}
+                Err(_) => {
+                    let _ = events.send(TerminalEvent::Closed);
+                    let _ = closed_tx.send(());
+                    return;
+                }
+            }
+        }
+    });
+
+    let finisher = Finisher {
+        store,
+        ksn,
+        request,
+        out,
+    };
+    let ended = match mode {
+        InputMode::Screen => run_window(finisher, layout, display, terminal),
+        InputMode::TestFile => run_test_input(finisher, layout, terminal),
+    };
+    let code = if ended {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    };
+    // Stay until the terminal has read the answer and closed the pipe.
+    let _ = closed.recv();
+    code
+}
+
+/// An event from the terminal during an entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TerminalEvent {
+    /// CANCEL message.
+    Cancel,
+    /// The pipe closed: the terminal is gone.
+    Closed,
+}
+
+/// Turns the end of a session into the one answer, encrypting on OK.
+pub(crate) struct Finisher {
+    store: Keystore,
+    ksn: Ksn,
+    request: EntryRequest,
+    out: io::Stdout,
+}
+
+impl Finisher {
+    /// The entry request (amount, language, limits...).
+    pub(crate) fn request(&self) -> &EntryRequest {
+        &self.request
+    }
+
+    /// Sends READY.
+    pub(crate) fn ready(&mut self, display: DisplayKind) -> bool {
+        write_frame(&mut self.out, &PinPadMessage::Ready(display).encode()).is_ok()
+    }
+
+    /// Answers REFUSED.
+    pub(crate) fn refuse(&mut self, reason: Refusal) -> bool {
+        write_frame(&mut self.out, &PinPadMessage::Refused(reason).encode()).is_ok()
+    }
+
+    /// Answers for a finished session: on [`Progress::Confirmed`] encrypts `buffer` and sends
+    /// the PIN block; otherwise sends CANCELLED or TIMED OUT. Returns whether the answer was
+    /// written. The caller zeroizes the buffer right after.
+    pub(crate) fn finish(&mut self, end: Progress, buffer: Option<&PinBuffer>) -> bool {
+        let message = match (end, buffer) {
+            (Progress::Confirmed, Some(buffer)) => {
+                match encrypt_pin(
+                    &self.store,
+                    self.ksn,
+                    buffer,
+                    &self.request.pan,
+                    &mut OsFill,
+                ) {
+                    Ok(p) => PinPadMessage::PinBlock(p),
+                    Err(_) => PinPadMessage::Refused(Refusal::Encryption),
+                }
+            }
+            (Progress::TimedOut, _) => PinPadMessage::TimedOut,
+            _ => PinPadMessage::Cancelled,
+        };
+        super::buffer::scrub_stack();
+        write_frame(&mut self.out, &message.encode()).is_ok()
+    }
+}
+
+/// Builds the ISO 9564-1 format 4 block of `buffer` for `pan` and encrypts it under the DUKPT
+/// PIN key of `ksn` (X9.24-3 §6.3.4, usage `1000`). The key is derived here, used once and
+/// zeroized on return. `fill` is [`OsFill`] in the process; tests may pass
+/// [`emv::crypto::pin_block::danger::FixedFill`] to reproduce published vectors.
+pub fn encrypt_pin(
+    store: &Keystore,
+    ksn: Ksn,
+    buffer: &PinBuffer,
+    pan: &str,
+    fill: &mut impl FillSource,
+) -> Result<EncryptedPin, KeystoreError> {
+    let key = store.pin_key(ksn)?;
+    let pin_block = pin_block::encrypt_format4(&key, buffer.pin(), pan, fill)
+        .map_err(|_| KeystoreError::InvalidKey)?;
+    drop(key);
+    Ok(EncryptedPin {
+        ksn: ksn.to_bytes(),
+        pin_block,
+        digits: buffer.len(),
+    })
+}
+
+/// No core dumps (RLIMIT_CORE 0) and not dumpable (`prctl(PR_SET_DUMPABLE, 0)`): other
+/// processes of the same user cannot ptrace it or read `/proc/PID/mem` (security doc P9).
+/// Root keeps that power; see `docs/pinpad.md`.
+pub fn harden() {
+    let _ = rustix::process::setrlimit(
+        rustix::process::Resource::Core,
+        rustix::process::Rlimit {
+            current: Some(0),
+            maximum: Some(0),
+        },
+    );
+    let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
+}
+
+fn display_for(mode: InputMode, request: &EntryRequest) -> Result<DisplayKind, Refusal> {
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    if mode == InputMode::TestFile {
+        return Ok(DisplayKind::HeadlessTest);
+    }
+    if set(TEST_KEYS_ENV) {
+        return Err(Refusal::TestInputRefused);
+    }
+    match (
+        set("WAYLAND_DISPLAY"),
+        set("DISPLAY"),
+        request.development_profile,
+    ) {
+        // With DISPLAY set, winit could fall back to X11 (XWayland): production needs it unset.
+        (true, false, _) => Ok(DisplayKind::Wayland),
+        (_, true, true) => Ok(DisplayKind::X11Development),
+        (_, true, false) => Err(Refusal::InsecureDisplay),
+        (false, false, _) => Err(Refusal::NoDisplay),
+    }
+}
+
+fn answer(out: &mut io::Stdout, message: &PinPadMessage) -> ExitCode {
+    match write_frame(out, &message.encode()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(_) => ExitCode::FAILURE,
+    }
+}
+
+/// `softpos-pinpad install-key BUNDLE_DIR`: seals the DUKPT initial key of an `hsm-sim enroll`
+/// bundle into the key store. Prints only the KSN's initial key ID.
+fn install_key(bundle_dir: Option<String>) -> ExitCode {
+    let Some(bundle_dir) = bundle_dir else {
+        eprintln!("usage: softpos-pinpad install-key BUNDLE_DIR");
+        return ExitCode::from(2);
+    };
+    let bundle =
+        match hsm_sim::host::enrol::EnrolmentBundle::load(std::path::Path::new(&bundle_dir)) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("cannot read the bundle: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+    let Some(dukpt) = bundle.dukpt.as_ref() else {
+        eprintln!("the bundle has no DUKPT initial key");
+        return ExitCode::FAILURE;
+    };
+    let Some(key) = emv::crypto::key::AesKey::from_slice(&dukpt.initial_key) else {
+        eprintln!("the bundle's DUKPT initial key has a bad length");
+        return ExitCode::FAILURE;
+    };
+    let dir = keystore::default_dir();
+    let ksn = Ksn::from_bytes(dukpt.initial_ksn);
+    match Keystore::install(&dir, &key, ksn) {
+        Ok(()) => {
+            let _ = writeln!(
+                io::stderr(),
+                "installed the PIN key of initial key ID {} in {}",
+                hex::encode_upper(ksn.initial_key_id().0),
+                dir.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("cannot install the key: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(feature = "pinpad-window")]
+fn run_window(
+    finisher: Finisher,
+    layout: Layout,
+    display: DisplayKind,
+    terminal: mpsc::Receiver<TerminalEvent>,
+) -> bool {
+    super::window::run(finisher, layout, display, terminal)
+}
+
+#[cfg(not(feature = "pinpad-window"))]
+fn run_window(
+    mut finisher: Finisher,
+    _layout: Layout,
+    _display: DisplayKind,
+    _terminal: mpsc::Receiver<TerminalEvent>,
+) -> bool {
+    // Built without the window: nothing to type on.
+    finisher.refuse(Refusal::Window)
+}
+
+#[cfg(feature = "pinpad-test-input")]
+fn run_test_input(
+    finisher: Finisher,
+    layout: Layout,
+    terminal: mpsc::Receiver<TerminalEvent>,
+) -> bool {
+    super::test_input::run(finisher, layout, terminal)
+}
+
+#[cfg(not(feature = "pinpad-test-input"))]
+fn run_test_input(
+    mut finisher: Finisher,
+    _layout: Layout,
+    _terminal: mpsc::Receiver<TerminalEvent>,
+) -> bool {
+    // Not compiled in: the test input code does not exist in this build.
+    finisher.refuse(Refusal::TestInputRefused)
+}

@@ -1,0 +1,687 @@
+//! The pipe protocol between the terminal and `softpos-pinpad`, version 1 (`docs/pinpad.md`).
+//!
+//! Every message is one frame: a 2-byte big-endian length `N` (1 to [`MAX_FRAME`]), then `N`
+//! bytes: the protocol version ([`PROTOCOL_VERSION`]), the message type, and the body. The
+//! terminal writes to the process's stdin, the process answers on its stdout.
+//!
+//! Terminal → PIN pad:
+//! - `01` ENTER PIN: body = TLV fields (1-byte tag, 1-byte length, value), each at most once, in
+//!   any order; unknown tags are rejected. `01` PAN (ASCII digits, required), `02` amount in
+//!   minor units (8 bytes BE), `03` ISO 4217 numeric currency (2 bytes BE), `04` currency
+//!   exponent (1), `05` merchant name (UTF-8, at most 96 bytes), `06` language (ASCII, 2-3),
+//!   `07` flags (bit 0 accessible mode, bit 1 development profile), `08` minimum and maximum PIN
+//!   length (2 bytes, within 4-12), `09` timeouts in ms (first key, between keys, in all: 3 × 4
+//!   bytes BE).
+//! - `02` CANCEL: no body. The terminal gives up (card removed, operator abort).
+//!
+//! PIN pad → terminal:
+//! - `81` READY: body = display kind (1 byte, [`DisplayKind`]). The window is up.
+//! - `82` PIN BLOCK: body = KSN (12) ‖ encrypted format 4 PIN block (16) ‖ digit count (1).
+//! - `83` CANCELLED, `84` TIMED OUT, `85` KEYS EXHAUSTED: no body.
+//! - `86` REFUSED: body = reason (1 byte, [`Refusal`]).
+//!
+//! The PIN pad sends READY at most once, then exactly one of `82`-`86`, and nothing else: no
+//! digit, touch coordinate, key position or key ever leaves it (security doc P1).
+
+use std::io::{self, Read, Write};
+use std::time::Duration;
+
+use zeroize::Zeroizing;
+
+use super::EncryptedPin;
+
+/// The protocol version this build speaks.
+pub const PROTOCOL_VERSION: u8 = 0x01;
+/// The largest frame payload accepted.
+pub const MAX_FRAME: usize = 512;
+
+/// A message from the terminal to the PIN pad.
+pub enum TerminalMessage {
+    /// Start a PIN entry.
+    EnterPin(EntryRequest),
+    /// Stop the entry in progress.
+    Cancel,
+}
+
+/// What the PIN pad needs for one entry. The PAN is secret: no `Debug`, zeroized on drop.
+pub struct EntryRequest {
+    /// The PAN digits (ASCII), for the format 4 PAN field.
+    pub pan: Zeroizing<String>,
+    /// The amount to display, in minor units.
+    pub amount: u64,
+    /// ISO 4217 numeric currency code.
+    pub currency_code: u16,
+    /// Decimal places of the currency.
+    pub currency_exponent: u8,
+    /// Merchant name to display.
+    pub merchant_name: String,
+    /// ISO 639-1 language code of the prompts.
+    pub language: String,
+    /// Accessible mode for this entry.
+    pub accessible: bool,
+    /// The terminal runs its development profile (allows X11 with a warning banner).
+    pub development_profile: bool,
+    /// PIN length limits.
+    pub length: LengthLimits,
+    /// Entry timeouts.
+    pub timeouts: Timeouts,
+}
+
+/// Minimum and maximum PIN length, within ISO 9564-1 §8.1's 4 to 12.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LengthLimits {
+    min: u8,
+    max: u8,
+}
+
+impl LengthLimits {
+    /// Limits `min..=max`; `None` unless `4 <= min <= max <= 12`.
+    pub fn new(min: u8, max: u8) -> Option<Self> {
+        (MIN_PIN_LEN <= min && min <= max && max <= MAX_PIN_LEN).then_some(Self { min, max })
+    }
+
+    /// The fewest digits OK accepts.
+    pub fn min(self) -> u8 {
+        self.min
+    }
+
+    /// The most digits kept; further digit keys are ignored.
+    pub fn max(self) -> u8 {
+        self.max
+    }
+}
+
+impl Default for LengthLimits {
+    fn default() -> Self {
+        Self {
+            min: MIN_PIN_LEN,
+            max: MAX_PIN_LEN,
+        }
+    }
+}
+
+/// Entry timeouts (security doc P7). Any of them running out ends the entry as "timed out".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// From the window coming up to the first key.
+    pub first_key: Duration,
+    /// From one key to the next.
+    pub between_keys: Duration,
+    /// For the whole entry.
+    pub total: Duration,
+}
+
+impl Default for Timeouts {
+    /// 30 s to the first key, 15 s between keys, 60 s in all.
+    fn default() -> Self {
+        Self {
+            first_key: Duration::from_secs(30),
+            between_keys: Duration::from_secs(15),
+            total: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A message from the PIN pad to the terminal.
+#[derive(Debug)]
+pub enum PinPadMessage {
+    /// The window is up.
+    Ready(DisplayKind),
+    /// The result: KSN, encrypted PIN block, digit count.
+    PinBlock(EncryptedPin),
+    /// The cardholder (or the terminal) cancelled.
+    Cancelled,
+    /// A timeout ran out.
+    TimedOut,
+    /// The DUKPT counter is exhausted: new keys are needed.
+    KeysExhausted,
+    /// The PIN pad refused to take a PIN.
+    Refused(Refusal),
+}
+
+/// Where the PIN pad draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DisplayKind {
+    /// `01` a Wayland compositor: normal operation.
+    Wayland,
+    /// `02` an X11 server, development profile only, with the "not secure" banner.
+    X11Development,
+    /// `03` no display: the test input mode of `softpos-pinpad-test`.
+    HeadlessTest,
+}
+
+/// Why the PIN pad refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// `01` X11 outside the development profile (any X11 client can read the input).
+    #[error("X11 display outside the development profile")]
+    InsecureDisplay,
+    /// `02` test input asked of a binary built without it.
+    #[error("test input is not available in this build")]
+    TestInputRefused,
+    /// `03` no display server to draw on.
+    #[error("no display")]
+    NoDisplay,
+    /// `04` the key store is missing, unreadable or damaged.
+    #[error("key store unavailable")]
+    KeyStore,
+    /// `05` the request was malformed.
+    #[error("malformed request")]
+    BadRequest,
+    /// `06` the terminal speaks another protocol version.
+    #[error("unsupported protocol version")]
+    Version,
+    /// `07` the window could not be shown.
+    #[error("window failed")]
+    Window,
+    /// `08` a PIN could not be encrypted.
+    #[error("encryption failed")]
+    Encryption,
+    /// Any other code (from a newer PIN pad).
+    #[error("refused (code {0:#04x})")]
+    Other(u8),
+}
+
+impl Refusal {
+    /// The wire code.
+    pub fn code(self) -> u8 {
+        match self {
+            Self::InsecureDisplay => 0x01,
+            Self::TestInputRefused => 0x02,
+            Self::NoDisplay => 0x03,
+            Self::KeyStore => 0x04,
+            Self::BadRequest => 0x05,
+            Self::Version => 0x06,
+            Self::Window => 0x07,
+            Self::Encryption => 0x08,
+            Self::Other(c) => c,
+        }
+    }
+}
+
+impl From<u8> for Refusal {
+    fn from(code: u8) -> Self {
+        match code {
+            0x01 => Self::InsecureDisplay,
+            0x02 => Self::TestInputRefused,
+            0x03 => Self::NoDisplay,
+            0x04 => Self::KeyStore,
+            0x05 => Self::BadRequest,
+            0x06 => Self::Version,
+            0x07 => Self::Window,
+            0x08 => Self::Encryption,
+            c => Self::Other(c),
+        }
+    }
+}
+
+/// Errors of the pipe protocol. They carry no message bytes.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProtocolError {
+    /// Reading or writing the pipe failed.
+    #[error("pipe: {0}")]
+    Io(#[from] io::Error),
+    /// The pipe closed at a frame boundary.
+    #[error("pipe closed")]
+    Closed,
+    /// A frame of length 0 or over [`MAX_FRAME`].
+    #[error("bad frame length {0}")]
+    FrameLength(usize),
+    /// Another protocol version.
+    #[error("protocol version {0:#04x} not supported")]
+    Version(u8),
+    /// An unknown message type.
+    #[error("unknown message type {0:#04x}")]
+    MessageType(u8),
+    /// A malformed field (tag given).
+    #[error("bad field {0:#04x}")]
+    Field(u8),
+    /// A required field is missing (tag given).
+    #[error("missing field {0:#04x}")]
+    MissingField(u8),
+    /// The body is malformed at this byte offset.
+    #[error("malformed body at byte {0}")]
+    Malformed(usize),
+}
+
+impl TerminalMessage {
+    /// Serializes the message as a frame payload. The buffer zeroizes on drop (it holds the
+    /// PAN).
+    pub fn encode(&self) -> Zeroizing<Vec<u8>> {
+        let mut out = Zeroizing::new(Vec::with_capacity(MAX_FRAME));
+        out.push(PROTOCOL_VERSION);
+        match self {
+            Self::Cancel => out.push(MSG_CANCEL),
+            Self::EnterPin(r) => {
+                out.push(MSG_ENTER_PIN);
+                let mut field = |tag: u8, value: &[u8]| {
+                    out.push(tag);
+                    // Field lengths are capped below 256 by the decoder's limits; truncate
+                    // rather than wrap if a caller passes more.
+                    let value = value.get(..value.len().min(0xFF)).unwrap_or(&[]);
+                    out.push(u8::try_from(value.len()).unwrap_or(0xFF));
+                    out.extend_from_slice(value);
+                };
+                field(TAG_PAN, r.pan.as_bytes());
+                field(TAG_AMOUNT, &r.amount.to_be_bytes());
+                field(TAG_CURRENCY, &r.currency_code.to_be_bytes());
+                field(TAG_EXPONENT, &[r.currency_exponent]);
+                field(TAG_MERCHANT, r.merchant_name.as_bytes());
+                field(TAG_LANGUAGE, r.language.as_bytes());
+                let flags = (u8::from(r.accessible) * FLAG_ACCESSIBLE)
+                    | (u8::from(r.development_profile) * FLAG_DEVELOPMENT);
+                field(TAG_FLAGS, &[flags]);
+                field(TAG_LENGTH, &[r.length.min, r.length.max]);
+                let mut t = [0u8; 12];
+                for (chunk, d) in t.chunks_exact_mut(4).zip([
+                    r.timeouts.first_key,
+                    r.timeouts.between_keys,
+                    r.timeouts.total,
+                ]) {
+                    let ms = u32::try_from(d.as_millis()).unwrap_or(u32::MAX);
+                    chunk.copy_from_slice(&ms.to_be_bytes());
+                }
+                field(TAG_TIMEOUTS, &t);
+            }
+        }
+        out
+    }
+
+    /// Parses a frame payload.
+    pub fn decode(payload: &[u8]) -> Result<Self, ProtocolError> {
+        let (kind, body) = split_header(payload)?;
+        match kind {
+            MSG_CANCEL if body.is_empty() => Ok(Self::Cancel),
+            MSG_CANCEL => Err(ProtocolError::Malformed(2)),
+            MSG_ENTER_PIN => decode_request(body).map(Self::EnterPin),
+            other => Err(ProtocolError::MessageType(other)),
+        }
+    }
+}
+
+impl PinPadMessage {
+    /// Serializes the message as a frame payload.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(32);
+        out.push(PROTOCOL_VERSION);
+        match self {
+            Self::Ready(kind) => {
+                out.push(MSG_READY);
+                out.push(match kind {
+                    DisplayKind::Wayland => 0x01,
+                    DisplayKind::X11Development => 0x02,
+                    DisplayKind::HeadlessTest => 0x03,
+                });
+            }
+            Self::PinBlock(p) => {
+                out.push(MSG_PIN_BLOCK);
+                out.extend_from_slice(&p.ksn);
+                out.extend_from_slice(&p.pin_block);
+                out.push(p.digits);
+            }
+            Self::Cancelled => out.push(MSG_CANCELLED),
+            Self::TimedOut => out.push(MSG_TIMED_OUT),
+            Self::KeysExhausted => out.push(MSG_KEYS_EXHAUSTED),
+            Self::Refused(r) => {
+                out.push(MSG_REFUSED);
+                out.push(r.code());
+            }
+        }
+        out
+    }
+
+    /// Parses a frame payload.
+    pub fn decode(payload: &[u8]) -> Result<Self, ProtocolError> {
+        let (kind, body) = split_header(payload)?;
+        let empty = |m: Self| {
+            if body.is_empty() {
+                Ok(m)
+            } else {
+                Err(ProtocolError::Malformed(2))
+            }
+        };
+        match kind {
+            MSG_READY => match body {
+                [0x01] => Ok(Self::Ready(DisplayKind::Wayland)),
+                [0x02] => Ok(Self::Ready(DisplayKind::X11Development)),
+                [0x03] => Ok(Self::Ready(DisplayKind::HeadlessTest)),
+                _ => Err(ProtocolError::Malformed(2)),
+            },
+            MSG_PIN_BLOCK => {
+                let (ksn, rest) = body
+                    .split_first_chunk::<12>()
+                    .ok_or(ProtocolError::Malformed(2))?;
+                let (pin_block, rest) = rest
+                    .split_first_chunk::<16>()
+                    .ok_or(ProtocolError::Malformed(14))?;
+                let [digits] = rest else {
+                    return Err(ProtocolError::Malformed(30));
+                };
+                if !(MIN_PIN_LEN..=MAX_PIN_LEN).contains(digits) {
+                    return Err(ProtocolError::Malformed(30));
+                }
+                Ok(Self::PinBlock(EncryptedPin {
+                    ksn: *ksn,
+                    pin_block: *pin_block,
+                    digits: *digits,
+                }))
+            }
+            MSG_CANCELLED => empty(Self::Cancelled),
+            MSG_TIMED_OUT => empty(Self::TimedOut),
+            MSG_KEYS_EXHAUSTED => empty(Self::KeysExhausted),
+            MSG_REFUSED => match body {
+                [code] => Ok(Self::Refused(Refusal::from(*code))),
+                _ => Err(ProtocolError::Malformed(2)),
+            },
+            other => Err(ProtocolError::MessageType(other)),
+        }
+    }
+}
+
+/// Writes one frame and flushes.
+pub fn write_frame(w: &mut impl Write, payload: &[u8]) -> Result<(), ProtocolError> {
+    if payload.is_empty() || payload.len() > MAX_FRAME {
+        return Err(ProtocolError::FrameLength(payload.len()));
+    }
+    let len =
+        u16::try_from(payload.len()).map_err(|_| ProtocolError::FrameLength(payload.len()))?;
+    let mut frame = Zeroizing::new([0u8; MAX_FRAME + 2]);
+    frame[..2].copy_from_slice(&len.to_be_bytes());
+    frame[2..2 + payload.len()].copy_from_slice(payload);
+    w.write_all(&frame[..2 + payload.len()])?;
+    w.flush()?;
+    Ok(())
+}
+
+/// Reads one frame into a zeroizing buffer. [`ProtocolError::Closed`] at end of stream.
+pub fn read_frame(r: &mut impl Read) -> Result<Zeroizing<Vec<u8>>, ProtocolError> {
+    let mut len = [0u8; 2];
+    match r.read_exact(&mut len) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Err(ProtocolError::Closed),
+        Err(e) => return Err(e.into()),
+    }
+    let len = usize::from(u16::from_be_bytes(len));
+    if len == 0 || len > MAX_FRAME {
+        return Err(ProtocolError::FrameLength(len));
+    }
+    let mut payload = Zeroizing::new(vec![0u8; len]);
+    r.read_exact(&mut payload)?;
+    Ok(payload)
+}
+
+fn split_header(payload: &[u8]) -> Result<(u8, &[u8]), ProtocolError> {
+    match payload {
+        [PROTOCOL_VERSION, kind, body @ ..] => Ok((*kind, body)),
+        [version, ..] if *version != PROTOCOL_VERSION => Err(ProtocolError::Version(*version)),
+        _ => Err(ProtocolError::Malformed(0)),
+    }
+}
+
+fn decode_request(body: &[u8]) -> Result<EntryRequest, ProtocolError> {
+    let mut pan: Option<Zeroizing<String>> = None;
+    let mut amount = None;
+    let mut currency_code = None;
+    let mut currency_exponent = None;
+    let mut merchant_name = None;
+    let mut language = None;
+    let mut flags = 0u8;
+    let mut length = LengthLimits::default();
+    let mut timeouts = Timeouts::default();
+    let mut seen = 0u16;
+    let mut rest = body;
+    while !rest.is_empty() {
+        let offset = body.len() - rest.len();
+        let [tag, len, tail @ ..] = rest else {
+            return Err(ProtocolError::Malformed(offset));
+        };
+        let len = usize::from(*len);
+        let value = tail.get(..len).ok_or(ProtocolError::Malformed(offset))?;
+        rest = tail.get(len..).unwrap_or(&[]);
+        let bit = 1u16.checked_shl(u32::from(*tag)).unwrap_or(0);
+        if bit == 0 || seen & bit != 0 {
+            return Err(ProtocolError::Field(*tag));
+        }
+        seen |= bit;
+        let bad = || ProtocolError::Field(*tag);
+        match *tag {
+            TAG_PAN => {
+                if !(1..=19).contains(&value.len()) || !value.iter().all(u8::is_ascii_digit) {
+                    return Err(bad());
+                }
+                let mut digits = Zeroizing::new(String::with_capacity(19));
+                digits.extend(value.iter().map(|&b| char::from(b)));
+                pan = Some(digits);
+            }
+            TAG_AMOUNT => amount = Some(u64::from_be_bytes(value.try_into().map_err(|_| bad())?)),
+            TAG_CURRENCY => {
+                currency_code = Some(u16::from_be_bytes(value.try_into().map_err(|_| bad())?));
+            }
+            TAG_EXPONENT => match value {
+                [e] if *e <= 4 => currency_exponent = Some(*e),
+                _ => return Err(bad()),
+            },
+            TAG_MERCHANT => {
+                if value.len() > MAX_MERCHANT {
+                    return Err(bad());
+                }
+                let s = std::str::from_utf8(value).map_err(|_| bad())?;
+                merchant_name = Some(s.to_owned());
+            }
+            TAG_LANGUAGE => {
+                if !(2..=3).contains(&value.len()) || !value.iter().all(u8::is_ascii_lowercase) {
+                    return Err(bad());
+                }
+                language = Some(value.iter().map(|&b| char::from(b)).collect());
+            }
+            TAG_FLAGS => match value {
+                [f] if *f & !(FLAG_ACCESSIBLE | FLAG_DEVELOPMENT) == 0 => flags = *f,
+                _ => return Err(bad()),
+            },
+            TAG_LENGTH => match value {
+                [min, max] => length = LengthLimits::new(*min, *max).ok_or_else(bad)?,
+                _ => return Err(bad()),
+            },
+            TAG_TIMEOUTS => {
+                let mut ms = [0u32; 3];
+                if value.len() != 12 {
+                    return Err(bad());
+                }
+                for (m, chunk) in ms.iter_mut().zip(value.chunks_exact(4)) {
+                    *m = u32::from_be_bytes(chunk.try_into().map_err(|_| bad())?);
+                    if *m == 0 || *m > MAX_TIMEOUT_MS {
+                        return Err(bad());
+                    }
+                }
+                let [first_key, between_keys, total] = ms.map(|m| Duration::from_millis(m.into()));
+                timeouts = Timeouts {
+                    first_key,
+                    between_keys,
+                    total,
+                };
+            }
+            _ => return Err(bad()),
+        }
+    }
+    let request = EntryRequest {
+        pan: pan.ok_or(ProtocolError::MissingField(TAG_PAN))?,
+        amount: amount.ok_or(ProtocolError::MissingField(TAG_AMOUNT))?,
+        currency_code: currency_code.ok_or(ProtocolError::MissingField(TAG_CURRENCY))?,
+        currency_exponent: currency_exponent.unwrap_or(2),
+        merchant_name: merchant_name.unwrap_or_default(),
+        language: language.unwrap_or_else(|| "en".to_owned()),
+        accessible: flags & FLAG_ACCESSIBLE != 0,
+        development_profile: flags & FLAG_DEVELOPMENT != 0,
+        length,
+        timeouts,
+    };
+    Ok(request)
+}
+
+const MSG_ENTER_PIN: u8 = 0x01;
+const MSG_CANCEL: u8 = 0x02;
+const MSG_READY: u8 = 0x81;
+const MSG_PIN_BLOCK: u8 = 0x82;
+const MSG_CANCELLED: u8 = 0x83;
+const MSG_TIMED_OUT: u8 = 0x84;
+const MSG_KEYS_EXHAUSTED: u8 = 0x85;
+const MSG_REFUSED: u8 = 0x86;
+
+const TAG_PAN: u8 = 0x01;
+const TAG_AMOUNT: u8 = 0x02;
+const TAG_CURRENCY: u8 = 0x03;
+const TAG_EXPONENT: u8 = 0x04;
+const TAG_MERCHANT: u8 = 0x05;
+const TAG_LANGUAGE: u8 = 0x06;
+const TAG_FLAGS: u8 = 0x07;
+const TAG_LENGTH: u8 = 0x08;
+const TAG_TIMEOUTS: u8 = 0x09;
+
+const FLAG_ACCESSIBLE: u8 = 0x01;
+const FLAG_DEVELOPMENT: u8 = 0x02;
+
+const MIN_PIN_LEN: u8 = 4;
+const MAX_PIN_LEN: u8 = 12;
+const MAX_MERCHANT: usize = 96;
+/// Ten minutes: no timeout may be longer.
+const MAX_TIMEOUT_MS: u32 = 600_000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request() -> EntryRequest {
+        EntryRequest {
+            pan: Zeroizing::new("4111111111111111".to_owned()),
+            amount: 1234,
+            currency_code: 0x03D2,
+            currency_exponent: 2,
+            merchant_name: "Café Zürich".to_owned(),
+            language: "de".to_owned(),
+            accessible: true,
+            development_profile: false,
+            length: LengthLimits::new(4, 6).unwrap_or_default(),
+            timeouts: Timeouts {
+                first_key: Duration::from_millis(1500),
+                between_keys: Duration::from_millis(700),
+                total: Duration::from_millis(9000),
+            },
+        }
+    }
+
+    #[test]
+    fn enter_pin_round_trips() {
+        let encoded = TerminalMessage::EnterPin(request()).encode();
+        let Ok(TerminalMessage::EnterPin(r)) = TerminalMessage::decode(&encoded) else {
+            panic!("decode failed");
+        };
+        assert_eq!(r.pan.as_str(), "4111111111111111");
+        assert_eq!(r.amount, 1234);
+        assert_eq!(r.currency_code, 978);
+        assert_eq!(r.merchant_name, "Café Zürich");
+        assert_eq!(r.language, "de");
+        assert!(r.accessible && !r.development_profile);
+        assert_eq!((r.length.min(), r.length.max()), (4, 6));
+        assert_eq!(r.timeouts.between_keys, Duration::from_millis(700));
+    }
+
+    #[test]
+    fn pin_block_round_trips_and_rejects_bad_digit_counts() {
+        let message = PinPadMessage::PinBlock(EncryptedPin {
+            ksn: [0x11; 12],
+            pin_block: [0x22; 16],
+            digits: 6,
+        });
+        let encoded = message.encode();
+        assert_eq!(encoded.len(), 2 + 12 + 16 + 1);
+        let Ok(PinPadMessage::PinBlock(p)) = PinPadMessage::decode(&encoded) else {
+            panic!("decode failed");
+        };
+        assert_eq!((p.ksn, p.pin_block, p.digits), ([0x11; 12], [0x22; 16], 6));
+        let mut bad = encoded.clone();
+        if let Some(last) = bad.last_mut() {
+            *last = 13;
+        }
+        assert!(matches!(
+            PinPadMessage::decode(&bad),
+            Err(ProtocolError::Malformed(30))
+        ));
+    }
+
+    #[test]
+    fn rejects_other_versions_unknown_tags_duplicates_and_bad_limits() {
+        assert!(matches!(
+            TerminalMessage::decode(&[0x02, MSG_CANCEL]),
+            Err(ProtocolError::Version(0x02))
+        ));
+        let unknown = [PROTOCOL_VERSION, MSG_ENTER_PIN, 0x0E, 0x01, 0x00];
+        assert!(matches!(
+            TerminalMessage::decode(&unknown),
+            Err(ProtocolError::Field(0x0E))
+        ));
+        let twice = [
+            PROTOCOL_VERSION,
+            MSG_ENTER_PIN,
+            TAG_EXPONENT,
+            1,
+            2,
+            TAG_EXPONENT,
+            1,
+            2,
+        ];
+        assert!(matches!(
+            TerminalMessage::decode(&twice),
+            Err(ProtocolError::Field(0x04))
+        ));
+        let mut r = request();
+        r.length = LengthLimits { min: 3, max: 12 };
+        let encoded = TerminalMessage::EnterPin(r).encode();
+        assert!(matches!(
+            TerminalMessage::decode(&encoded),
+            Err(ProtocolError::Field(TAG_LENGTH))
+        ));
+        assert!(LengthLimits::new(4, 13).is_none());
+        assert!(LengthLimits::new(7, 6).is_none());
+    }
+
+    #[test]
+    fn truncated_fields_are_malformed_not_panics() {
+        let encoded = TerminalMessage::EnterPin(request()).encode();
+        for cut in 0..encoded.len() {
+            let _ = TerminalMessage::decode(encoded.get(..cut).unwrap_or(&[]));
+        }
+        let short = [PROTOCOL_VERSION, MSG_ENTER_PIN, TAG_PAN, 0x10, b'4'];
+        assert!(matches!(
+            TerminalMessage::decode(&short),
+            Err(ProtocolError::Malformed(0))
+        ));
+    }
+
+    #[test]
+    fn frames_round_trip_and_reject_oversize() {
+        let mut pipe = Vec::new();
+        let payload = PinPadMessage::Refused(Refusal::InsecureDisplay).encode();
+        assert!(write_frame(&mut pipe, &payload).is_ok());
+        assert_eq!(pipe, [0x00, 0x03, 0x01, 0x86, 0x01]);
+        let mut reader = pipe.as_slice();
+        let Ok(frame) = read_frame(&mut reader) else {
+            panic!("read failed");
+        };
+        assert!(matches!(
+            PinPadMessage::decode(&frame),
+            Ok(PinPadMessage::Refused(Refusal::InsecureDisplay))
+        ));
+        assert!(matches!(
+            read_frame(&mut reader),
+            Err(ProtocolError::Closed)
+        ));
+        let mut big = [0x02u8, 0x01].as_slice();
+        assert!(matches!(
+            read_frame(&mut big),
+            Err(ProtocolError::FrameLength(513))
+        ));
+    }
+}

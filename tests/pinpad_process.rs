@@ -1,0 +1,221 @@
+//! The PIN pad process end to end, through its pipe protocol, in test input mode
+//! (`softpos-pinpad-test`, `pinpad-test-input` feature): the blocks decrypt at `hsm-sim` to the
+//! typed PIN, the length, timeout and cancel rules, key exhaustion, a crash after the KSN is
+//! persisted, and the production binary's refusals.
+#![cfg(feature = "pinpad-test-input")]
+#![allow(clippy::unwrap_used)] // A panic in a test is a failure.
+
+use std::time::Duration;
+
+use emv::crypto::dukpt::Ksn;
+use softpos::pinpad::keystore::Keystore;
+use softpos::pinpad::{
+    DisplayKind, LengthLimits, PinEntry, PinEntryError, PinPadProcess, Timeouts,
+};
+
+#[path = "pinpad_support/harness.rs"]
+mod harness;
+use harness::{Terminal, random_pan, random_pin, request, script_of};
+
+#[test]
+fn blocks_decrypt_at_the_host_to_the_typed_pin() {
+    let terminal = Terminal::enrolled();
+    let mut last_counter = terminal.last_ksn().counter();
+    for i in 0..24 {
+        let pin = random_pin(4 + i % 9);
+        let pan = random_pan();
+        let script = format!("{}K", script_of(&pin));
+        let mut pad = PinPadProcess::new(terminal.config(&script));
+        let encrypted = pad.collect(&request(&pan)).unwrap();
+        assert_eq!(usize::from(encrypted.digits), pin.len());
+        let ksn = Ksn::from_bytes(encrypted.ksn);
+        assert!(ksn.counter() > last_counter, "a fresh KSN every entry");
+        last_counter = ksn.counter();
+        assert_eq!(terminal.pin_at_host(&encrypted, pan.expose_digits()), pin);
+    }
+}
+
+#[test]
+fn same_pin_and_pan_twice_give_different_blocks() {
+    let terminal = Terminal::enrolled();
+    let pan = random_pan();
+    let a = PinPadProcess::new(terminal.config("8531K"))
+        .collect(&request(&pan))
+        .unwrap();
+    let b = PinPadProcess::new(terminal.config("8531K"))
+        .collect(&request(&pan))
+        .unwrap();
+    assert_ne!(a.pin_block, b.pin_block);
+    assert_ne!(a.ksn, b.ksn);
+    assert_eq!(terminal.pin_at_host(&a, pan.expose_digits()), [8, 5, 3, 1]);
+    assert_eq!(terminal.pin_at_host(&b, pan.expose_digits()), [8, 5, 3, 1]);
+}
+
+fn short(terminal: &Terminal, script: &str) -> PinPadProcess {
+    let mut config = terminal.config(script);
+    config.timeouts = Timeouts {
+        first_key: Duration::from_millis(400),
+        between_keys: Duration::from_millis(300),
+        total: Duration::from_millis(1500),
+    };
+    PinPadProcess::new(config)
+}
+
+#[test]
+fn three_digits_are_refused_twelve_accepted_and_the_thirteenth_ignored() {
+    let terminal = Terminal::enrolled();
+    let pan = random_pan();
+    // OK after 3 digits does nothing; the entry then times out with nothing sent.
+    let result = short(&terminal, "123K").collect(&request(&pan));
+    assert!(matches!(result, Err(PinEntryError::TimedOut)), "{result:?}");
+    let four = short(&terminal, "1234K").collect(&request(&pan)).unwrap();
+    assert_eq!(
+        terminal.pin_at_host(&four, pan.expose_digits()),
+        [1, 2, 3, 4]
+    );
+    let thirteen = short(&terminal, "9876543210987K")
+        .collect(&request(&pan))
+        .unwrap();
+    assert_eq!(thirteen.digits, 12);
+    assert_eq!(
+        terminal.pin_at_host(&thirteen, pan.expose_digits()),
+        [9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 9, 8]
+    );
+    // Configured limits: at most 6.
+    let mut config = terminal.config("12345678K");
+    config.length = LengthLimits::new(4, 6).unwrap();
+    let six = PinPadProcess::new(config).collect(&request(&pan)).unwrap();
+    assert_eq!(
+        terminal.pin_at_host(&six, pan.expose_digits()),
+        [1, 2, 3, 4, 5, 6]
+    );
+}
+
+#[test]
+fn clear_then_retype() {
+    let terminal = Terminal::enrolled();
+    let pan = random_pan();
+    let e = short(&terminal, "999C2468K")
+        .collect(&request(&pan))
+        .unwrap();
+    assert_eq!(terminal.pin_at_host(&e, pan.expose_digits()), [2, 4, 6, 8]);
+}
+
+#[test]
+fn first_key_between_keys_and_total_timeouts_send_nothing() {
+    let terminal = Terminal::enrolled();
+    let pan = random_pan();
+    for script in ["", "12w450;34K", "1w250;2w250;3w250;4w250;5w250;6w250;K"] {
+        let result = short(&terminal, script).collect(&request(&pan));
+        assert!(
+            matches!(result, Err(PinEntryError::TimedOut)),
+            "{script:?}: {result:?}"
+        );
+    }
+    // Within every limit: accepted.
+    let ok = short(&terminal, "1w200;2w200;3w200;4K").collect(&request(&pan));
+    assert!(ok.is_ok(), "{ok:?}");
+}
+
+#[test]
+fn cancel_key_and_terminal_cancel() {
+    let terminal = Terminal::enrolled();
+    let pan = random_pan();
+    let result = PinPadProcess::new(terminal.config("123X")).collect(&request(&pan));
+    assert!(
+        matches!(result, Err(PinEntryError::Cancelled)),
+        "{result:?}"
+    );
+
+    // The terminal cancels while the cardholder is typing.
+    let pad = PinPadProcess::new(terminal.config("12"));
+    let mut entry = pad.start(&request(&pan)).unwrap();
+    let (_, display) = entry.wait_ready().unwrap();
+    assert_eq!(display, DisplayKind::HeadlessTest);
+    entry.cancel();
+    let result = entry.wait_answer();
+    assert!(
+        matches!(result, Err(PinEntryError::Cancelled)),
+        "{result:?}"
+    );
+    entry.close();
+}
+
+#[test]
+fn crash_between_persisting_the_ksn_and_answering_never_reuses_it() {
+    let terminal = Terminal::enrolled();
+    let pan = random_pan();
+    let before = terminal.last_ksn();
+    // `!`: abort after OK is accepted, before encrypting and answering.
+    let crashed = PinPadProcess::new(terminal.config("!1234K")).collect(&request(&pan));
+    assert!(
+        matches!(crashed, Err(PinEntryError::Unavailable(_))),
+        "{crashed:?}"
+    );
+    let burnt = terminal.last_ksn();
+    assert!(
+        burnt.counter() > before.counter(),
+        "the KSN was persisted before use"
+    );
+    let next = PinPadProcess::new(terminal.config("1234K"))
+        .collect(&request(&pan))
+        .unwrap();
+    assert!(Ksn::from_bytes(next.ksn).counter() > burnt.counter());
+    assert_eq!(
+        terminal.pin_at_host(&next, pan.expose_digits()),
+        [1, 2, 3, 4]
+    );
+}
+
+#[test]
+fn exhausted_keys_refuse_entry() {
+    let terminal = Terminal::enrolled();
+    let mut store = Keystore::open(terminal.store.path()).unwrap();
+    let id = store.last_ksn().initial_key_id();
+    store.fast_forward(Ksn::new(id, 0xFFFF_0000)).unwrap();
+    let result = PinPadProcess::new(terminal.config("1234K")).collect(&request(&random_pan()));
+    assert!(
+        matches!(result, Err(PinEntryError::KeysExhausted)),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn the_production_binary_refuses_test_input() {
+    let terminal = Terminal::enrolled();
+    let before = terminal.last_ksn();
+    let config = terminal.config_for(env!("CARGO_BIN_EXE_softpos-pinpad"), "1234K");
+    let result = PinPadProcess::new(config).collect(&request(&random_pan()));
+    let Err(PinEntryError::Unavailable(reason)) = result else {
+        panic!("{result:?}");
+    };
+    assert!(reason.contains("test input"), "{reason}");
+    assert_eq!(terminal.last_ksn(), before, "no KSN used");
+}
+
+#[test]
+fn the_production_binary_refuses_x11_outside_the_development_profile() {
+    let terminal = Terminal::enrolled();
+    let mut config = softpos::pinpad::PinPadConfig::new(env!("CARGO_BIN_EXE_softpos-pinpad"));
+    config.store_dir = Some(terminal.store.path().to_path_buf());
+    config.env.push(("DISPLAY".into(), ":97".into()));
+    config.env.push(("WAYLAND_DISPLAY".into(), "".into()));
+    let result = PinPadProcess::new(config).collect(&request(&random_pan()));
+    let Err(PinEntryError::Unavailable(reason)) = result else {
+        panic!("{result:?}");
+    };
+    assert!(reason.contains("X11"), "{reason}");
+}
+
+#[test]
+fn a_missing_key_store_is_refused() {
+    let empty = tempfile::tempdir().unwrap();
+    let terminal = Terminal::enrolled();
+    let mut config = terminal.config("1234K");
+    config.store_dir = Some(empty.path().to_path_buf());
+    let result = PinPadProcess::new(config).collect(&request(&random_pan()));
+    let Err(PinEntryError::Unavailable(reason)) = result else {
+        panic!("{result:?}");
+    };
+    assert!(reason.contains("key store"), "{reason}");
+}
