@@ -4,6 +4,8 @@
 //!
 //! Needs `pcscd` with the vpcd driver running (`scripts/test` starts it).
 
+#![allow(clippy::unwrap_used)] // A panic in a test is a failure.
+
 #[path = "support/engine.rs"]
 mod support;
 

@@ -6,6 +6,8 @@
 //! version runs by default; `SOFTPOS_SOAK_COUNT=3000 cargo test --test engine_soak -- --ignored`
 //! runs the long one.
 
+#![allow(clippy::unwrap_used)] // A panic in a test is a failure.
+
 #[path = "support/engine.rs"]
 mod support;
 

@@ -124,17 +124,20 @@ mod tests {
     #[test]
     fn seal_round_trips_and_detects_tampering() {
         let key = AesKey::from_bytes_128([0x11; 16]);
-        let sealed = seal(&key, b"4761739001010119").unwrap();
+        let sealed = seal(&key, b"4761739001010119").expect("seal");
         assert_eq!(sealed.len(), 12 + 16 + 16);
         assert!(!sealed.windows(16).any(|w| w == b"4761739001010119"));
-        assert_eq!(open(&key, &sealed).unwrap().as_slice(), b"4761739001010119");
+        assert_eq!(
+            open(&key, &sealed).expect("open").as_slice(),
+            b"4761739001010119"
+        );
         let mut bad = sealed.clone();
         bad[14] ^= 1;
         assert!(open(&key, &bad).is_err());
         let other = AesKey::from_bytes_128([0x22; 16]);
         assert!(open(&other, &sealed).is_err());
         assert_ne!(
-            seal(&key, b"4761739001010119").unwrap(),
+            seal(&key, b"4761739001010119").expect("seal"),
             sealed,
             "fresh nonce"
         );
