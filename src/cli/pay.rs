@@ -202,11 +202,12 @@ pub(super) fn demo(profile: String, amount: String) -> anyhow::Result<ExitCode> 
     let config = crate::config::load(None)?;
     let exponent = config.terminal.currency_exponent;
     let value = super::tap::parse_amount(&amount, exponent)?;
+    let oda = crate::tap::authenticator(&config)?;
     let mut engine = Engine::open(
         &dir.join("terminal"),
         &bundle,
         config,
-        crate::tap::authenticator(),
+        oda,
         EngineSettings::default(),
     )?;
     engine.sign_on().context("sign-on with the demo host")?;
@@ -249,15 +250,10 @@ pub(crate) fn open_engine(
         )
     })?;
     let config = crate::config::load(config)?;
+    let oda = crate::tap::authenticator(&config)?;
     let mut settings = EngineSettings::default();
     settings.link.response_timeout = Duration::from_secs(data.host_timeout.max(1));
-    let mut engine = Engine::open(
-        &dir,
-        &bundle,
-        config.clone(),
-        crate::tap::authenticator(),
-        settings,
-    )?;
+    let mut engine = Engine::open(&dir, &bundle, config.clone(), oda, settings)?;
     let recovery = engine.recover()?;
     for (what, ids) in [
         ("aborted (nothing sent)", &recovery.aborted),
@@ -347,11 +343,15 @@ fn report(result: &TxResult, exponent: u8) -> ExitCode {
     ExitCode::from(code)
 }
 
-/// The PIN entry of the command line.
-// TODO(pinpad): use the `softpos-pinpad` process client once it is merged; until then a
-// transaction that needs an online PIN stops with "the PIN pad is not available".
+/// The PIN entry of the command line: the `softpos-pinpad` process installed next to this
+/// executable (its DUKPT key store must have been installed from the enrolment bundle, see
+/// `docs/pinpad.md`), or, if it cannot be located, a stub that answers "not available" so a
+/// transaction that needs an online PIN stops cleanly.
 fn pin_entry() -> Box<dyn PinEntry> {
-    Box::new(NoPinPad)
+    match crate::pinpad::PinPadConfig::next_to_current_exe() {
+        Ok(config) => Box::new(crate::pinpad::PinPadProcess::new(config)),
+        Err(_) => Box::new(NoPinPad),
+    }
 }
 
 struct NoPinPad;
@@ -359,7 +359,7 @@ struct NoPinPad;
 impl PinEntry for NoPinPad {
     fn collect(&mut self, _request: &PinRequest<'_>) -> Result<EncryptedPin, PinEntryError> {
         Err(PinEntryError::Unavailable(
-            "softpos-pinpad is not wired into this command yet".into(),
+            "softpos-pinpad cannot be located next to this executable".into(),
         ))
     }
 }
