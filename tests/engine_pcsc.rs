@@ -18,7 +18,7 @@ use softpos::journal::TxState;
 use support::{DEMO_PIN, MASTERCARD_PAN, TestPin, VISA_PAN, World, plug, take_vpcd, unplug};
 
 fn engine(world: &World, overrides: &str, timeout: Duration) -> Engine {
-    engine_with(world, overrides, timeout, softpos::tap::authenticator(&support::terminal_config("")).expect("CA keys"))
+    engine_with(world, overrides, timeout, softpos::tap::authenticator())
 }
 
 fn engine_with(
