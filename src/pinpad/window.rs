@@ -17,7 +17,13 @@ use super::process::{Finisher, TerminalEvent};
 use super::protocol::{DisplayKind, EntryRequest, Refusal};
 use super::session::{Key, Progress, Session};
 
-#[allow(missing_docs, unreachable_pub, unused_qualifications, clippy::all)]
+#[allow(
+    missing_docs,
+    unreachable_pub,
+    unused_qualifications,
+    unsafe_code,
+    clippy::all
+)]
 mod ui {
     slint::include_modules!();
 }
