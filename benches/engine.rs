@@ -2,6 +2,7 @@
 //! commits (created → card-read → sent → answered → done, each a synchronous SQLite commit in
 //! WAL mode) and the STAN counter. The end-to-end tap-to-approval figures (card, kernel, TLS,
 //! host, journal) come from `softpos bench pay` (docs/engine.md).
+#![allow(missing_docs)] // criterion_group!/criterion_main! generate undocumented items.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use emv::pan::Pan;

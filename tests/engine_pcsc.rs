@@ -18,7 +18,12 @@ use softpos::journal::TxState;
 use support::{DEMO_PIN, MASTERCARD_PAN, TestPin, VISA_PAN, World, plug, take_vpcd, unplug};
 
 fn engine(world: &World, overrides: &str, timeout: Duration) -> Engine {
-    engine_with(world, overrides, timeout, softpos::tap::authenticator())
+    engine_with(
+        world,
+        overrides,
+        timeout,
+        softpos::tap::authenticator(&support::terminal_config("")).expect("CA keys"),
+    )
 }
 
 fn engine_with(

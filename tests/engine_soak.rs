@@ -35,7 +35,7 @@ fn soak(count: usize) {
         &world.terminal_dir(),
         &world.bundle,
         support::terminal_config(""),
-        softpos::tap::authenticator(),
+        softpos::tap::authenticator(&support::terminal_config("")).expect("CA keys"),
         settings,
     )
     .expect("engine");

@@ -28,7 +28,7 @@ fn tap_profile(profile: &str, amount: u64) -> TapReport {
         transaction_type: 0x00,
     })
     .expect("random source");
-    let oda = softpos::tap::authenticator();
+    let oda = softpos::tap::authenticator(&config).expect("CA keys");
     let report = tap(&reader, &config, oda.as_ref(), request, None).expect("tap");
     demo::unplug_virtual_card(card, &reader).expect("the virtual card leaves");
     report

@@ -50,6 +50,16 @@ pub struct TerminalSettings {
     /// `9F4E` merchant name and location.
     #[serde(default)]
     pub merchant_name_location: String,
+    /// Whether offline data authentication trusts the schemes' public *test* CA keys and the
+    /// simulator's CA keys (`assets/capk/test.toml`, `simulator.toml`) besides the live keys.
+    /// A development and demo setting: a production terminal leaves it `false`.
+    #[serde(default)]
+    pub trust_test_ca_keys: bool,
+    /// Directories of extra CA public key files (`*.toml`, format in `docs/capk.md`), for
+    /// example the keys of a tester's own test cards. A key there replaces a shipped key with the
+    /// same RID and index.
+    #[serde(default)]
+    pub ca_key_directories: Vec<String>,
 }
 
 /// Parameters of one AID-kernel combination (Book B §3.1.1, Book C-2 Annex A, C-3, C-7).

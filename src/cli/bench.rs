@@ -49,7 +49,7 @@ pub(super) fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
 fn tap(args: BenchTapArgs) -> anyhow::Result<ExitCode> {
     let config = crate::config::load(args.card.config.as_deref())?;
     let amount = super::tap::parse_amount(&args.amount, config.terminal.currency_exponent)?;
-    let oda = crate::tap::authenticator();
+    let oda = crate::tap::authenticator(&config)?;
     let mut session = Session::open(&args.card)?;
     let mut totals = Vec::with_capacity(args.count);
     let mut kernel = Vec::with_capacity(args.count);

@@ -48,11 +48,12 @@ pub(super) fn run(args: BenchPayArgs) -> anyhow::Result<ExitCode> {
     let host = Host::start(HostConfig::new(&host_dir)).context("starting the host")?;
     let bundle = host.enroll("T0000001")?;
     let config = crate::config::load(None)?;
+    let oda = crate::tap::authenticator(&config)?;
     let mut engine = Engine::open(
         &dir.join("terminal"),
         &bundle,
         config,
-        crate::tap::authenticator(),
+        oda,
         EngineSettings::default(),
     )?;
     engine.sign_on()?;

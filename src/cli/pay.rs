@@ -202,11 +202,12 @@ pub(super) fn demo(profile: String, amount: String) -> anyhow::Result<ExitCode> 
     let config = crate::config::load(None)?;
     let exponent = config.terminal.currency_exponent;
     let value = super::tap::parse_amount(&amount, exponent)?;
+    let oda = crate::tap::authenticator(&config)?;
     let mut engine = Engine::open(
         &dir.join("terminal"),
         &bundle,
         config,
-        crate::tap::authenticator(),
+        oda,
         EngineSettings::default(),
     )?;
     engine.sign_on().context("sign-on with the demo host")?;
@@ -249,15 +250,10 @@ pub(crate) fn open_engine(
         )
     })?;
     let config = crate::config::load(config)?;
+    let oda = crate::tap::authenticator(&config)?;
     let mut settings = EngineSettings::default();
     settings.link.response_timeout = Duration::from_secs(data.host_timeout.max(1));
-    let mut engine = Engine::open(
-        &dir,
-        &bundle,
-        config.clone(),
-        crate::tap::authenticator(),
-        settings,
-    )?;
+    let mut engine = Engine::open(&dir, &bundle, config.clone(), oda, settings)?;
     let recovery = engine.recover()?;
     for (what, ids) in [
         ("aborted (nothing sent)", &recovery.aborted),

@@ -24,7 +24,7 @@ pub(crate) struct ReadCardArgs {
 
 pub(super) fn run(args: ReadCardArgs) -> anyhow::Result<ExitCode> {
     let config = crate::config::load(args.card.config.as_deref())?;
-    let oda = crate::tap::authenticator();
+    let oda = crate::tap::authenticator(&config)?;
     let mut session = Session::open(&args.card)?;
     println!("Reader: {}", session.describe());
     let request = transaction_request(Sale {

@@ -116,12 +116,11 @@ impl Drop for Session {
             reader,
             virtual_card,
         } = self
+            && let Some(card) = virtual_card.take()
         {
-            if let Some(card) = virtual_card.take() {
-                // Best effort: a reader that does not report the removal in time is not an
-                // error for a command that has already finished.
-                let _ = demo::unplug_virtual_card(card, reader);
-            }
+            // Best effort: a reader that does not report the removal in time is not an error
+            // for a command that has already finished.
+            let _ = demo::unplug_virtual_card(card, reader);
         }
     }
 }

@@ -45,7 +45,7 @@ pub(super) fn run(args: TapArgs) -> anyhow::Result<ExitCode> {
     let config = crate::config::load(args.card.config.as_deref())?;
     let currency = Currency::resolve(args.currency.as_deref(), &config)?;
     let amount = parse_amount(&args.amount, currency.exponent)?;
-    let oda = crate::tap::authenticator();
+    let oda = crate::tap::authenticator(&config)?;
     let mut session = Session::open(&args.card)?;
     println!("Reader: {}", session.describe());
     println!("Amount: {} {}", args.amount, currency.alpha);
