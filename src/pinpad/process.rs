@@ -128,6 +128,13 @@ pub(crate) enum TerminalEvent {
 }
 
 /// Turns the end of a session into the one answer, encrypting on OK.
+///
+/// Only a key source uses it: the window (`pinpad-window`) or the test input
+/// (`pinpad-test-input`). A build with neither answers every request with REFUSED.
+#[cfg_attr(
+    not(any(feature = "pinpad-window", feature = "pinpad-test-input")),
+    allow(dead_code)
+)]
 pub(crate) struct Finisher {
     store: Keystore,
     ksn: Ksn,
@@ -135,6 +142,10 @@ pub(crate) struct Finisher {
     out: io::Stdout,
 }
 
+#[cfg_attr(
+    not(any(feature = "pinpad-window", feature = "pinpad-test-input")),
+    allow(dead_code)
+)]
 impl Finisher {
     /// The entry request (amount, language, limits...).
     pub(crate) fn request(&self) -> &EntryRequest {
