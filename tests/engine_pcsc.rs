@@ -291,7 +291,7 @@ fn refund_void_preauth_completion_and_settlement_match_the_ledger() {
         "{kinds:?}"
     );
     // The balance after the completion is checked in
-    // `completion_releases_the_pre_authorization_hold` (ignored until hsm-sim is fixed).
+    // `completion_releases_the_pre_authorization_hold`.
     // Settlement: the terminal's totals equal the host's.
     let report = engine.settle().expect("settlement");
     assert!(report.in_balance, "{report:?}");
@@ -309,8 +309,6 @@ fn refund_void_preauth_completion_and_settlement_match_the_ledger() {
 }
 
 #[test]
-#[ignore = "hsm-sim bug: issuer.rs advice() saves the account it read before undoing the 0100 \
-            hold, so the hold is never given back; un-ignore when fixed"]
 fn completion_releases_the_pre_authorization_hold() {
     let world = World::start();
     let before = world.balance(VISA_PAN);

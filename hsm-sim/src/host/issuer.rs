@@ -866,13 +866,14 @@ fn reversal(tx: &Connection, request: &Request) -> Result<Outcome, HostError> {
 
 fn advice(tx: &Connection, request: &Request) -> Result<Outcome, HostError> {
     let pan = request.pan.as_deref().map_or("", String::as_str);
-    let found = account(tx, pan)?;
     let original = find_original(tx, request)?;
     let completion = original.as_ref().is_some_and(|o| o.kind == "authorization");
     if let Some(o) = original.as_ref().filter(|_| completion) {
         // The hold of the 0100 is released and replaced by the advice's amount.
         undo(tx, o)?;
     }
+    // Read the account after the release, or saving it would put the hold back.
+    let found = account(tx, pan)?;
     let posted = if let Some(mut a) = found.as_ref().map(|a| Account { ..clone_account(a) }) {
         a.balance -= request.amount;
         a.spent_today += request.amount;
