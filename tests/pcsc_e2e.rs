@@ -54,6 +54,16 @@ fn assert_online(outcome: &Outcome, kernel: KernelId, cvm: Cvm, masked_pan: &str
     );
     assert_eq!(outcome.kernel, Some(kernel));
     assert_eq!(outcome.cvm, cvm);
+    // Offline data authentication passed with the simulator's CA keys (fDDA for Visa and
+    // UnionPay, CDA for Mastercard), and the TVR shows no ODA failure or "not performed".
+    let oda = outcome.oda.as_ref().expect("ODA was performed");
+    assert!(oda.passed(), "{oda:?}");
+    assert_eq!(
+        outcome.tvr[0] & 0xCC,
+        0,
+        "TVR byte 1 {:02X}",
+        outcome.tvr[0]
+    );
     let online = outcome.online.as_ref().expect("online request data");
     assert_eq!(online.masked_pan.as_str(), masked_pan);
     assert_eq!(
