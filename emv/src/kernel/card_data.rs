@@ -8,6 +8,7 @@ use zeroize::Zeroizing;
 use crate::apdu::Command;
 use crate::dol::Dol;
 use crate::entry_point::Candidate;
+use crate::oda::{CdaInput, OdaFailure, OdaInput, OdaMethod, OdaResult};
 use crate::pan::{Pan, Track2};
 use crate::tlv::{self, Tag, Tlv};
 
@@ -191,6 +192,54 @@ impl Session {
         data
     }
 
+    /// Runs offline data authentication of `method` on this tap's card data (the `OdaInput`
+    /// contract): the card's certificates and signed data, the static data, and the terminal
+    /// data the signature covers. A record flagged for ODA that is not a `70` template fails
+    /// before any RSA.
+    pub(crate) fn authenticate(
+        &self,
+        ctx: &Context<'_>,
+        method: OdaMethod,
+        terminal_dynamic_data: &[u8],
+        cda: Option<CdaInput<'_>>,
+    ) -> Option<OdaResult> {
+        if self.static_data_invalid {
+            return Some(OdaResult {
+                method,
+                status: Err(OdaFailure::MissingData(
+                    "a record for ODA is not a 70 template",
+                )),
+                recovered_cryptogram: None,
+                recovered_dynamic_number: None,
+            });
+        }
+        let card = &self.card;
+        let static_data = self.static_data_for_oda();
+        let mut rid = [0u8; 5];
+        if let Some(prefix) = self.adf_name.get(..5) {
+            rid.copy_from_slice(prefix);
+        }
+        let input = OdaInput {
+            method,
+            rid,
+            ca_public_key_index: card.get(0x8F).and_then(|v| v.first()).copied(),
+            issuer_public_key_certificate: card.get(0x90),
+            issuer_public_key_remainder: card.get(0x92),
+            issuer_public_key_exponent: card.get(0x9F32),
+            icc_public_key_certificate: card.get(0x9F46),
+            icc_public_key_exponent: card.get(0x9F47),
+            icc_public_key_remainder: card.get(0x9F48),
+            pan: card.get(0x5A),
+            static_data: &static_data,
+            signed_static_application_data: card.get(0x93),
+            signed_dynamic_application_data: card.get(0x9F4B),
+            terminal_dynamic_data,
+            cda,
+            transaction_date: ctx.request.date,
+        };
+        ctx.oda.authenticate(&input)
+    }
+
     /// Checks and extracts the account data (security §F B3): `57` mandatory, `5A` (if
     /// present) equal to the track 2 PAN, `5F24` mandatory when `require_expiry`.
     pub(crate) fn account(&mut self, require_expiry: bool) -> Result<Account, KernelError> {
@@ -244,7 +293,7 @@ impl Session {
         ctx: &Context<'_>,
         decision: Decision,
         account: Option<Account>,
-        oda: Option<crate::oda::OdaResult>,
+        oda: Option<OdaResult>,
     ) -> Box<Outcome> {
         let kernel = Some(self.candidate.kernel);
         self.summary

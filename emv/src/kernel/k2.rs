@@ -9,7 +9,7 @@
 
 use crate::apdu::{Command, Response, StatusWord};
 use crate::dol::Dol;
-use crate::oda::{CdaInput, OdaInput, OdaMethod, OdaResult};
+use crate::oda::{CdaInput, OdaMethod, OdaResult};
 use crate::tlv::{self, Tag, Tlv};
 
 use super::card_data::{Account, Decision, RecordPlan, Session};
@@ -478,47 +478,14 @@ fn perform_cda(
     without_sdad: &[u8],
     cid: u8,
 ) -> Option<OdaResult> {
-    let card = &session.card;
-    let static_data = session.static_data_for_oda();
-    let mut rid = [0u8; 5];
-    if let Some(prefix) = session.adf_name.get(..5) {
-        rid.copy_from_slice(prefix);
-    }
     let unpredictable_number = ctx.request.unpredictable_number;
-    if session.static_data_invalid {
-        return Some(OdaResult {
-            method: OdaMethod::Cda,
-            status: Err(crate::oda::OdaFailure::MissingData(
-                "a record for ODA is not a 70 template",
-            )),
-            recovered_cryptogram: None,
-            recovered_dynamic_number: None,
-        });
-    }
-    let input = OdaInput {
-        method: OdaMethod::Cda,
-        rid,
-        ca_public_key_index: card.get(0x8F).and_then(|v| v.first()).copied(),
-        issuer_public_key_certificate: card.get(0x90),
-        issuer_public_key_remainder: card.get(0x92),
-        issuer_public_key_exponent: card.get(0x9F32),
-        icc_public_key_certificate: card.get(0x9F46),
-        icc_public_key_exponent: card.get(0x9F47),
-        icc_public_key_remainder: card.get(0x9F48),
-        pan: card.get(0x5A),
-        static_data: &static_data,
-        signed_static_application_data: card.get(0x93),
-        signed_dynamic_application_data: card.get(0x9F4B),
-        terminal_dynamic_data: &unpredictable_number,
-        cda: Some(CdaInput {
-            pdol_data: &session.pdol_data,
-            cdol1_data,
-            generate_ac_response_without_sdad: without_sdad,
-            cryptogram_information_data: cid,
-        }),
-        transaction_date: ctx.request.date,
+    let cda = CdaInput {
+        pdol_data: &session.pdol_data,
+        cdol1_data,
+        generate_ac_response_without_sdad: without_sdad,
+        cryptogram_information_data: cid,
     };
-    ctx.oda.authenticate(&input)
+    session.authenticate(ctx, OdaMethod::Cda, &unpredictable_number, Some(cda))
 }
 
 /// AIP byte 2 b8: EMV mode supported (Book C-2; shared docs §0.3).

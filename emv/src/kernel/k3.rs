@@ -6,7 +6,7 @@
 //! → READ RECORD of the AFL → fDDA → outcome from the CID, the ODA result and the CTQ.
 
 use crate::apdu::{Command, Response, StatusWord};
-use crate::oda::{OdaInput, OdaMethod, OdaResult};
+use crate::oda::{OdaMethod, OdaResult};
 use crate::tlv::{self, Tag};
 
 use super::card_data::{Decision, RecordPlan, Session};
@@ -388,40 +388,7 @@ fn fdda(ctx: &Context<'_>, scheme: Scheme, session: &Session) -> Option<OdaResul
     terminal_dynamic_data.extend_from_slice(&crate::config::amount_bcd(ctx.request.amount));
     terminal_dynamic_data.extend_from_slice(&crate::config::bcd2(ctx.request.currency_code));
     terminal_dynamic_data.extend_from_slice(card_auth_data);
-    let static_data = session.static_data_for_oda();
-    let mut rid = [0u8; 5];
-    if let Some(prefix) = session.adf_name.get(..5) {
-        rid.copy_from_slice(prefix);
-    }
-    let input = OdaInput {
-        method: OdaMethod::Fdda,
-        rid,
-        ca_public_key_index: card.get(0x8F).and_then(|v| v.first()).copied(),
-        issuer_public_key_certificate: card.get(0x90),
-        issuer_public_key_remainder: card.get(0x92),
-        issuer_public_key_exponent: card.get(0x9F32),
-        icc_public_key_certificate: card.get(0x9F46),
-        icc_public_key_exponent: card.get(0x9F47),
-        icc_public_key_remainder: card.get(0x9F48),
-        pan: card.get(0x5A),
-        static_data: &static_data,
-        signed_static_application_data: card.get(0x93),
-        signed_dynamic_application_data: card.get(0x9F4B),
-        terminal_dynamic_data: &terminal_dynamic_data,
-        cda: None,
-        transaction_date: ctx.request.date,
-    };
-    if session.static_data_invalid {
-        return Some(OdaResult {
-            method: OdaMethod::Fdda,
-            status: Err(crate::oda::OdaFailure::MissingData(
-                "a record for ODA is not a 70 template",
-            )),
-            recovered_cryptogram: None,
-            recovered_dynamic_number: None,
-        });
-    }
-    ctx.oda.authenticate(&input)
+    session.authenticate(ctx, OdaMethod::Fdda, &terminal_dynamic_data, None)
 }
 
 /// GPO with the command template `83` (EMV Book 3 §6.5.8).
