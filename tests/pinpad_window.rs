@@ -73,6 +73,8 @@ fn config(terminal: &Terminal, xvfb: &Xvfb, development: bool) -> PinPadConfig {
 #[test]
 fn window_under_x11_development_profile_and_refusal_in_production() {
     let xvfb = Xvfb::start();
+    let empty = screenshot(&xvfb);
+    assert_eq!(empty.count(BACKGROUND), 0);
     let terminal = Terminal::enrolled();
     let pan = random_pan();
 
@@ -81,6 +83,11 @@ fn window_under_x11_development_profile_and_refusal_in_production() {
     let (up, display) = entry.wait_ready().unwrap();
     assert_eq!(display, DisplayKind::X11Development);
     eprintln!("window up {} ms after spawn (debug build)", up.as_millis());
+    // READY means drawn: the X server's screen now holds the keypad's background and the
+    // orange development banner (before the pad starts, the screen is black).
+    let screen = screenshot(&xvfb);
+    assert!(screen.count(BACKGROUND) > 50_000, "background: {}", screen.count(BACKGROUND));
+    assert!(screen.count(WARNING) > 5_000, "banner: {}", screen.count(WARNING));
     entry.cancel();
     let result = entry.wait_answer();
     assert!(
@@ -94,4 +101,54 @@ fn window_under_x11_development_profile_and_refusal_in_production() {
         panic!("{result:?}");
     };
     assert!(reason.contains("X11"), "{reason}");
+}
+
+// ui/theme.slint
+const BACKGROUND: [u8; 3] = [0x10, 0x15, 0x1C];
+const WARNING: [u8; 3] = [0xD6, 0x89, 0x10];
+
+/// The X server's whole screen, from `xwd` (x11-apps, installed by `scripts/setup`).
+struct Screen {
+    /// RGB of every pixel.
+    pixels: Vec<[u8; 3]>,
+}
+
+impl Screen {
+    fn count(&self, colour: [u8; 3]) -> usize {
+        self.pixels.iter().filter(|p| **p == colour).count()
+    }
+}
+
+/// Reads an XWD dump (X11 `XWDFileHeader`: 25 big-endian u32 fields, then the window name, then
+/// `ncolors` 12-byte colour entries, then the pixels); only the 32-bit TrueColor form Xvfb gives
+/// at depth 24 is accepted.
+fn screenshot(xvfb: &Xvfb) -> Screen {
+    let out = Command::new("xwd")
+        .args(["-root", "-silent", "-display", xvfb.display.as_str()])
+        .output()
+        .expect("xwd (x11-apps, scripts/setup installs it)");
+    assert!(out.status.success());
+    let dump = out.stdout;
+    let field = |i: usize| {
+        let b: [u8; 4] = dump[i * 4..i * 4 + 4].try_into().unwrap();
+        u32::from_be_bytes(b) as usize
+    };
+    let (header_size, width, height) = (field(0), field(4), field(5));
+    let (byte_order, bits_per_pixel, bytes_per_line) = (field(7), field(11), field(12));
+    let ncolors = field(19);
+    assert_eq!(bits_per_pixel, 32);
+    let data = &dump[header_size + ncolors * 12..];
+    let mut pixels = Vec::with_capacity(width * height);
+    for row in data.chunks_exact(bytes_per_line).take(height) {
+        for p in row.chunks_exact(4).take(width) {
+            // byte_order 0: LSB first (B, G, R, pad); 1: MSB first (pad, R, G, B).
+            pixels.push(if byte_order == 0 {
+                [p[2], p[1], p[0]]
+            } else {
+                [p[1], p[2], p[3]]
+            });
+        }
+    }
+    assert_eq!(pixels.len(), width * height);
+    Screen { pixels }
 }

@@ -17,12 +17,21 @@ use super::process::{Finisher, TerminalEvent};
 use super::protocol::{DisplayKind, EntryRequest, Refusal};
 use super::session::{Key, Progress, Session};
 
+// The code Slint generates from `ui/main.slint` (`build.rs`). Its item-tree and property
+// plumbing (pinned fields, vtables) carries `#[allow(unsafe_code)]`, which the crate's
+// `#![deny(unsafe_code)]` admits and `forbid` would not (E0453). This is the one place in
+// `src/` that allows unsafe code, and only for generated code: nothing hand-written here uses
+// it (`tests/pinpad_lints.rs` checks both). The other allows are for lints the generator does
+// not follow (docs, visibility, casts).
+#[allow(unsafe_code)]
 #[allow(
     missing_docs,
     unreachable_pub,
     unused_qualifications,
-    unsafe_code,
-    clippy::all
+    clippy::all,
+    clippy::undocumented_unsafe_blocks,
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation
 )]
 mod ui {
     slint::include_modules!();
@@ -86,21 +95,29 @@ pub(crate) fn run(
             s.settle(progress);
         });
     }
-    if window.show().is_err() {
-        return false;
-    }
-    // READY once the event loop runs, so the first frame is being drawn; the timeouts start
-    // now.
+    // READY once the first frame is on screen: the renderer reads the view's background through
+    // `frame-drawn` while it draws that frame, and the zero timer runs after the frame has been
+    // presented, on the next turn of the event loop. The timeouts start then.
     {
         let state = Rc::clone(&state);
-        Timer::single_shot(Duration::ZERO, move || {
-            let mut s = state.borrow_mut();
-            s.session.restart(Instant::now());
-            if !s.finisher.ready(display) {
-                let progress = s.session.cancel();
-                s.settle(progress);
+        let announced = Rc::new(std::cell::Cell::new(false));
+        adapter.on_frame_drawn(move |colour| {
+            if !announced.replace(true) {
+                let state = Rc::clone(&state);
+                Timer::single_shot(Duration::ZERO, move || {
+                    let mut s = state.borrow_mut();
+                    s.session.restart(Instant::now());
+                    if !s.finisher.ready(display) {
+                        let progress = s.session.cancel();
+                        s.settle(progress);
+                    }
+                });
             }
+            colour
         });
+    }
+    if window.show().is_err() {
+        return false;
     }
     let _ = slint::run_event_loop();
     let _ = window.hide();
@@ -130,6 +147,16 @@ pub fn configure(
     adapter.set_ok_text(texts.ok.into());
     adapter.set_accessible(request.accessible);
     adapter.set_accessible_announcement(texts.announcement.into());
+    adapter.set_keypad_label(texts.keypad.into());
+    adapter.set_keypad_description(
+        if request.accessible {
+            texts.announcement
+        } else {
+            texts.shuffled
+        }
+        .into(),
+    );
+    adapter.set_digits_entered_text(texts.digits_entered.into());
     adapter.set_insecure_banner(display == DisplayKind::X11Development);
     adapter.set_insecure_banner_text(texts.banner.into());
     let labels: Vec<SharedString> = layout
@@ -208,6 +235,9 @@ struct Texts {
     ok: &'static str,
     banner: &'static str,
     announcement: &'static str,
+    keypad: &'static str,
+    shuffled: &'static str,
+    digits_entered: &'static str,
 }
 
 impl Texts {
@@ -221,6 +251,9 @@ impl Texts {
                 banner: "NICHT SICHER: Entwicklungsmodus",
                 announcement: "PIN-Eingabe. Tasten wie am Telefon: 1 2 3 oben, 0 allein unten. \
                                Korrektur links unten, OK rechts unten, Abbruch ganz unten.",
+                keypad: "PIN-Tastatur",
+                shuffled: "Die Tasten sind zufällig angeordnet.",
+                digits_entered: " Ziffern eingegeben",
             },
             "fr" => Self {
                 prompt: "Saisissez votre code",
@@ -231,6 +264,9 @@ impl Texts {
                 announcement: "Saisie du code. Clavier de téléphone : 1 2 3 en haut, 0 seul en \
                                bas. Corriger en bas à gauche, Valider en bas à droite, Annuler \
                                tout en bas.",
+                keypad: "Clavier du code",
+                shuffled: "Les touches sont dans un ordre aléatoire.",
+                digits_entered: " chiffres saisis",
             },
             "zh" => Self {
                 prompt: "请输入密码",
@@ -239,6 +275,9 @@ impl Texts {
                 ok: "确认",
                 banner: "不安全：开发模式",
                 announcement: "密码输入。电话键盘布局：上排 1 2 3，0 在最下方。左下更正，右下确认，最下方取消。",
+                keypad: "密码键盘",
+                shuffled: "按键顺序随机。",
+                digits_entered: " 位已输入",
             },
             _ => Self {
                 prompt: "Enter your PIN",
@@ -248,6 +287,9 @@ impl Texts {
                 banner: "NOT SECURE: development mode",
                 announcement: "PIN entry. Phone layout: 1 2 3 on top, 0 alone at the bottom. \
                                Clear bottom left, OK bottom right, Cancel at the very bottom.",
+                keypad: "PIN keypad",
+                shuffled: "The keys are in a random order.",
+                digits_entered: " digits entered",
             },
         }
     }
