@@ -122,6 +122,40 @@ pub enum OdaFailure {
     Signature(&'static str),
 }
 
+impl core::fmt::Display for OdaMethod {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Self::Sda => "SDA",
+            Self::Dda => "DDA",
+            Self::Fdda => "fDDA",
+            Self::Cda => "CDA",
+        })
+    }
+}
+
+/// The failed check in words, for the outcome's reason and testers' reports; each names the
+/// EMV Book 2 step that failed. Never contains card data.
+impl core::fmt::Display for OdaFailure {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::CaKeyNotFound => {
+                f.write_str("CA public key not found for the RID and 8F index (Book 2 §5.2)")
+            }
+            Self::CaKeyExpired => f.write_str("CA public key expired (Book 2 §11.2.2)"),
+            Self::MissingData(what) => write!(f, "ICC data missing: {what}"),
+            Self::IssuerCertificate(why) => write!(f, "issuer certificate 90: {why} (Book 2 §5.3)"),
+            Self::IssuerCertificateExpired => {
+                f.write_str("issuer certificate 90 expired (Book 2 §5.3 step 9)")
+            }
+            Self::IccCertificate(why) => write!(f, "ICC certificate 9F46: {why} (Book 2 §6.4)"),
+            Self::IccCertificateExpired => {
+                f.write_str("ICC certificate 9F46 expired (Book 2 §6.4 step 9)")
+            }
+            Self::Signature(why) => write!(f, "signed data: {why} (Book 2 §5.4, §6.5, §6.6)"),
+        }
+    }
+}
+
 /// The result of ODA.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OdaResult {

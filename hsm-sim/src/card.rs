@@ -23,4 +23,4 @@ pub mod tlv;
 pub mod vpcd;
 
 pub use engine::{Reply, VirtualCard};
-pub use profile::{Fault, Profile, Record, Scheme, mask_pan};
+pub use profile::{Fault, LegacyOda, Profile, Record, Scheme, mask_pan};

@@ -10,7 +10,8 @@ use emv::crypto::cryptogram::{
     CryptogramInput, DerivationOption, application_cryptogram, derive_icc_master_key,
 };
 use emv::oda::{
-    Authenticator, CaKeyStore, CdaInput, OdaInput, OdaMethod, OdaResult, OfflineDataAuthenticator,
+    Authenticator, CaKeyStore, CdaInput, OdaFailure, OdaInput, OdaMethod, OdaResult,
+    OfflineDataAuthenticator,
 };
 use emv::{CardTransport, Command, StatusWord};
 use hex_literal::hex;
@@ -136,6 +137,17 @@ fn authenticate(
     terminal: &[u8],
     cda: Option<CdaInput<'_>>,
 ) -> OdaResult {
+    authenticate_on(card, rid, method, terminal, cda, DATE)
+}
+
+fn authenticate_on(
+    card: &Collected,
+    rid: &[u8],
+    method: OdaMethod,
+    terminal: &[u8],
+    cda: Option<CdaInput<'_>>,
+    transaction_date: [u8; 3],
+) -> OdaResult {
     let input = OdaInput {
         method,
         rid: rid.try_into().unwrap(),
@@ -148,11 +160,11 @@ fn authenticate(
         icc_public_key_remainder: card.get(0x9F48),
         pan: card.get(0x5A),
         static_data: &card.static_data,
-        signed_static_application_data: None,
+        signed_static_application_data: card.get(0x93),
         signed_dynamic_application_data: card.get(0x9F4B),
         terminal_dynamic_data: terminal,
         cda,
-        transaction_date: DATE,
+        transaction_date,
     };
     let authenticator = Authenticator::new(CaKeyStore::embedded_test().unwrap());
     authenticator
@@ -212,10 +224,34 @@ fn mastercard_wallet_cda_verifies_and_carries_the_arqc() {
 }
 
 fn cda(name: &str) {
+    let (result, iad, profile) = cda_result(name, &cdol1_data());
+    assert_eq!(result.status, Ok(()), "{name}");
+
+    let imk = test_keys::imk_ac_for_rid(profile.rid()).unwrap();
+    let key = derive_icc_master_key(&imk, profile.pan_digits(), 1, DerivationOption::A).unwrap();
+    let input = CryptogramInput {
+        amount: AMOUNT,
+        amount_other: [0; 6],
+        terminal_country: CURRENCY,
+        tvr: [0; 5],
+        currency: CURRENCY,
+        date: DATE,
+        transaction_type: 0x00,
+        unpredictable_number: UN,
+        aip: profile.aip(),
+        atc: hex!("0101"),
+        issuer_application_data: &iad,
+    };
+    let expected = application_cryptogram(profile.cryptogram_version(), &key, &input).unwrap();
+    assert_eq!(result.recovered_cryptogram, Some(expected));
+}
+
+/// One CDA tap with `cdol1` as the terminal's CDOL1 data: the result, the IAD and the profile.
+fn cda_result(name: &str, cdol1: &[u8]) -> (OdaResult, Vec<u8>, Profile) {
     let mut card = VirtualCard::from_profile(name).unwrap().with_atc(0x0100);
     let profile: Profile = card.profile().clone();
     let collected = tap(&mut card, &[]);
-    let cdol1 = cdol1_data();
+    let cdol1 = cdol1.to_vec();
     let answer = ok(&mut card, &Command::generate_ac(0x80 | 0x10, cdol1.clone()));
     let template = tlv::parse_all(&answer).unwrap();
     assert_eq!(template[0].tag, 0x77);
@@ -246,26 +282,8 @@ fn cda(name: &str) {
         cryptogram_information_data: 0x80,
     };
     let result = authenticate(&collected, profile.rid(), OdaMethod::Cda, &UN, Some(cda));
-    assert_eq!(result.status, Ok(()), "{name}");
     assert_eq!(collected.get(0x82), Some(&profile.aip()[..]));
-
-    let imk = test_keys::imk_ac_for_rid(profile.rid()).unwrap();
-    let key = derive_icc_master_key(&imk, profile.pan_digits(), 1, DerivationOption::A).unwrap();
-    let input = CryptogramInput {
-        amount: AMOUNT,
-        amount_other: [0; 6],
-        terminal_country: CURRENCY,
-        tvr: [0; 5],
-        currency: CURRENCY,
-        date: DATE,
-        transaction_type: 0x00,
-        unpredictable_number: UN,
-        aip: profile.aip(),
-        atc: hex!("0101"),
-        issuer_application_data: &iad,
-    };
-    let expected = application_cryptogram(profile.cryptogram_version(), &key, &input).unwrap();
-    assert_eq!(result.recovered_cryptogram, Some(expected));
+    (result, iad, profile)
 }
 
 #[test]
@@ -278,4 +296,223 @@ fn an_aac_is_never_signed() {
     );
     assert!(tlv::find(&answer, 0x9F4B).unwrap().is_none());
     assert!(tlv::find(&answer, 0x9F26).unwrap().is_some());
+}
+
+/// One fDDA tap of `name`: the collected data, the terminal dynamic data and the RID.
+fn fdda_tap(name: &str) -> (Collected, Vec<u8>, Vec<u8>) {
+    let mut card = VirtualCard::from_profile(name).unwrap().with_atc(0x0041);
+    let rid = card.profile().rid().to_vec();
+    let collected = tap(&mut card, &qvsdc_pdol_data());
+    let card_auth = collected.get(0x9F69).unwrap().to_vec();
+    let terminal = [&UN[..], &AMOUNT, &CURRENCY, &card_auth].concat();
+    (collected, terminal, rid)
+}
+
+// The ODA fault profiles (docs/hsm-sim.md "Virtual cards"): each fails exactly the check it
+// is named after, and each is otherwise a good card (the tests show the chain passes once the
+// defect is taken out).
+
+#[test]
+fn expired_issuer_certificate_fails_on_its_expiry_only() {
+    let (collected, terminal, rid) = fdda_tap("oda-expired-issuer-cert");
+    let result = authenticate(&collected, &rid, OdaMethod::Fdda, &terminal, None);
+    assert_eq!(result.status, Err(OdaFailure::IssuerCertificateExpired));
+    // On a date before the end of 12/2020 the same chain verifies.
+    let result = authenticate_on(
+        &collected,
+        &rid,
+        OdaMethod::Fdda,
+        &terminal,
+        None,
+        hex!("201231"),
+    );
+    assert_eq!(result.status, Ok(()));
+}
+
+#[test]
+fn unknown_ca_index_fails_before_any_certificate() {
+    let (collected, terminal, rid) = fdda_tap("oda-unknown-ca-index");
+    assert_eq!(rid, hex!("A000000333"), "a UnionPay card");
+    assert_eq!(collected.get(0x8F), Some(&[0xD1][..]));
+    let result = authenticate(&collected, &rid, OdaMethod::Fdda, &terminal, None);
+    assert_eq!(result.status, Err(OdaFailure::CaKeyNotFound));
+    // The certificates are the simulator CA's (D0): with that index the chain verifies.
+    let mut objects = collected.objects.clone();
+    for (tag, value) in &mut objects {
+        if *tag == 0x8F {
+            *value = vec![0xD0];
+        }
+    }
+    let fixed = Collected {
+        objects,
+        static_data: collected.static_data.clone(),
+    };
+    let result = authenticate(&fixed, &rid, OdaMethod::Fdda, &terminal, None);
+    assert_eq!(result.status, Ok(()));
+}
+
+#[test]
+fn bad_fdda_signature_fails_the_signed_data_hash() {
+    let (collected, terminal, rid) = fdda_tap("oda-bad-fdda-signature");
+    let result = authenticate(&collected, &rid, OdaMethod::Fdda, &terminal, None);
+    assert_eq!(
+        result.status,
+        Err(OdaFailure::Signature("9F4B hash does not match"))
+    );
+    // The card signed its 9F69 with the card unpredictable number's first byte inverted.
+    let mut signed = terminal.clone();
+    signed[UN.len() + AMOUNT.len() + CURRENCY.len() + 1] ^= 0xFF;
+    let result = authenticate(&collected, &rid, OdaMethod::Fdda, &signed, None);
+    assert_eq!(result.status, Ok(()));
+}
+
+#[test]
+fn tampered_record_fails_the_icc_certificate_hash() {
+    let (result, _, profile) = cda_result("oda-tampered-record", &cdol1_data());
+    assert_eq!(profile.scheme(), hsm_sim::card::Scheme::Mastercard);
+    assert_eq!(
+        result.status,
+        Err(OdaFailure::IccCertificate("hash does not match"))
+    );
+    let record = profile.records().into_iter().find(|r| r.sfi == 2).unwrap();
+    assert_eq!(
+        tlv::find(&record.bytes, 0x5F25).unwrap(),
+        Some(&hex!("200101")[..]),
+        "served effective date"
+    );
+    let good = Profile::by_name("mastercard").unwrap().records();
+    let good_record = good.iter().find(|r| r.sfi == 2).unwrap();
+    assert_eq!(
+        tlv::find(&good_record.bytes, 0x5F25).unwrap(),
+        Some(&hex!("210101")[..]),
+        "signed effective date"
+    );
+}
+
+#[test]
+fn cda_over_the_wrong_amount_fails_the_transaction_data_hash() {
+    let (result, _, _) = cda_result("oda-cda-wrong-amount", &cdol1_data());
+    assert_eq!(
+        result.status,
+        Err(OdaFailure::Signature(
+            "CDA transaction data hash code does not match"
+        ))
+    );
+    assert_eq!(result.recovered_cryptogram, None);
+    // The card hashed 0.01 instead of the amount sent; a terminal that had sent 0.01 would
+    // not see the difference, so the card falls back to 0.02 then.
+    let mut one_cent = cdol1_data();
+    one_cent[..6].copy_from_slice(&hex!("000000000001"));
+    let (result, _, _) = cda_result("oda-cda-wrong-amount", &one_cent);
+    assert!(result.status.is_err());
+}
+
+#[test]
+fn oda_fault_profiles_keep_their_good_twin_except_for_the_fault() {
+    for (fault, twin) in [
+        ("oda-expired-issuer-cert", "visa"),
+        ("oda-unknown-ca-index", "unionpay"),
+        ("oda-tampered-record", "mastercard"),
+        ("oda-bad-fdda-signature", "visa"),
+        ("oda-cda-wrong-amount", "mastercard"),
+    ] {
+        let faulty = Profile::by_name(fault).unwrap();
+        let good = Profile::by_name(twin).unwrap();
+        assert!(faulty.fault().unwrap().is_oda_fault(), "{fault}");
+        assert_eq!(faulty.aid(), good.aid(), "{fault}");
+        assert_eq!(faulty.pan_digits(), good.pan_digits(), "{fault}");
+        assert_eq!(faulty.aip(), good.aip(), "{fault}");
+        assert_eq!(faulty.afl(), good.afl(), "{fault}");
+    }
+}
+
+// The legacy profiles: contact-era SDA and DDA data that verify with the kernel's own SDA and
+// DDA code (docs/hsm-sim.md, "Legacy profiles"). Kernel 3 itself never runs them.
+
+#[test]
+fn legacy_sda_signed_static_data_verifies() {
+    let mut card = VirtualCard::from_profile("legacy-sda")
+        .unwrap()
+        .with_atc(0x0041);
+    let rid = card.profile().rid().to_vec();
+    let collected = tap(&mut card, &qvsdc_pdol_data());
+    assert_eq!(
+        collected.get(0x82),
+        Some(&hex!("4000")[..]),
+        "AIP: SDA only"
+    );
+    assert!(collected.get(0x9F4B).is_none(), "no fDDA in GPO");
+    assert!(collected.get(0x9F46).is_none(), "no ICC key");
+    let result = authenticate(&collected, &rid, OdaMethod::Sda, &[], None);
+    assert_eq!(result.status, Ok(()));
+    assert_eq!(result.recovered_dynamic_number, Some(hex!("DAC1").to_vec()));
+
+    // The static data are signed: one changed byte fails the 93 hash.
+    let mut tampered = collected.static_data.clone();
+    tampered[2] ^= 0x01;
+    let tampered = Collected {
+        objects: collected.objects.clone(),
+        static_data: tampered,
+    };
+    let result = authenticate(&tampered, &rid, OdaMethod::Sda, &[], None);
+    assert_eq!(
+        result.status,
+        Err(OdaFailure::Signature("93 hash does not match"))
+    );
+}
+
+#[test]
+fn legacy_dda_internal_authenticate_verifies() {
+    let mut card = VirtualCard::from_profile("legacy-dda")
+        .unwrap()
+        .with_atc(0x0041);
+    let rid = card.profile().rid().to_vec();
+    let collected = tap(&mut card, &qvsdc_pdol_data());
+    assert!(collected.get(0x9F4B).is_none(), "no fDDA in GPO");
+    assert_eq!(collected.get(0x9F49), Some(&hex!("9F3704")[..]), "DDOL");
+    let answer = ok(&mut card, &Command::internal_authenticate(UN.to_vec()));
+    let signed = tlv::find(&answer, 0x80).unwrap().unwrap().to_vec();
+    let mut objects = collected.objects.clone();
+    objects.push((0x9F4B, signed));
+    let collected = Collected {
+        objects,
+        static_data: collected.static_data,
+    };
+    let result = authenticate(&collected, &rid, OdaMethod::Dda, &UN, None);
+    assert_eq!(result.status, Ok(()));
+    assert_eq!(
+        result.recovered_dynamic_number.map(|n| n.len()),
+        Some(8),
+        "8-byte ICC dynamic number"
+    );
+    // Signed over this unpredictable number only.
+    let result = authenticate(&collected, &rid, OdaMethod::Dda, &hex!("00000000"), None);
+    assert_eq!(
+        result.status,
+        Err(OdaFailure::Signature("9F4B hash does not match"))
+    );
+}
+
+#[test]
+fn internal_authenticate_is_refused_where_it_does_not_belong() {
+    // Not a DDA card.
+    let mut visa = VirtualCard::from_profile("visa").unwrap().with_atc(0);
+    tap(&mut visa, &qvsdc_pdol_data());
+    let response = visa
+        .transmit(&Command::internal_authenticate(UN.to_vec()))
+        .unwrap();
+    assert_eq!(response.status, StatusWord::InstructionNotSupported);
+    // Before GPO, and with a DDOL data length other than 4.
+    let mut dda = VirtualCard::from_profile("legacy-dda").unwrap().with_atc(0);
+    let aid = dda.profile().aid();
+    ok(&mut dda, &Command::select_by_name(aid));
+    let response = dda
+        .transmit(&Command::internal_authenticate(UN.to_vec()))
+        .unwrap();
+    assert_eq!(response.status, StatusWord::ConditionsNotSatisfied);
+    tap(&mut dda, &qvsdc_pdol_data());
+    let response = dda
+        .transmit(&Command::internal_authenticate(vec![0; 5]))
+        .unwrap();
+    assert_eq!(response.status, StatusWord::WrongLength);
 }

@@ -82,66 +82,25 @@ pub fn recover_issuer_public_key(
     pan: &[u8],
     transaction_date: [u8; 3],
 ) -> Result<IssuerPublicKey, OdaFailure> {
-    use OdaFailure::IssuerCertificate as Fail;
-    let ca_key = ca.rsa_key();
-    if certificate.len() != ca_key.modulus_length() {
-        return Err(Fail(
-            "certificate length differs from the CA key's modulus length",
-        ));
-    }
-    let recovered = ca_key
-        .recover(certificate)
-        .ok_or(Fail("certificate value not below modulus"))?;
-    let body = check_frame(&recovered, ISSUER_FIXED_LENGTH, 0x02).map_err(Fail)?;
-    // Table 6: format (1) issuer id (4) expiry (2) serial (3) hash alg (1) key alg (1)
-    // key length (1) exponent length (1) key or its leftmost N_CA - 36 bytes.
-    let field =
-        |range: core::ops::Range<usize>| body.get(range).ok_or(Fail("certificate too short"));
-    let issuer_identifier: [u8; 4] = to_array(field(1..5)?)?;
-    let expiry: [u8; 2] = to_array(field(5..7)?)?;
-    let serial_number: [u8; 3] = to_array(field(7..10)?)?;
-    let hash_algorithm = byte(body, 10)?;
-    let key_algorithm = byte(body, 11)?;
-    let key_length = usize::from(byte(body, 12)?);
-    let exponent_length = usize::from(byte(body, 13)?);
-    let key_part = field(14..body.len())?;
-
-    let modulus = assemble_modulus(key_part, remainder, key_length).map_err(|e| match e {
-        ModulusError::MissingRemainder => OdaFailure::MissingData("92"),
-        ModulusError::Inconsistent(why) => Fail(why),
-    })?;
-    let mut hash = Sha1::new();
-    hash.update(body);
-    if let Some(remainder) = remainder {
-        hash.update(remainder);
-    }
-    hash.update(exponent);
-    if hash.finalize().as_slice() != hash_of(&recovered) {
-        return Err(Fail("hash does not match"));
-    }
-    if !issuer_identifier_matches(issuer_identifier, pan) {
-        return Err(Fail("issuer identifier does not match the PAN"));
-    }
-    match certificate_expired(expiry, transaction_date) {
-        Some(false) => {}
-        Some(true) => return Err(OdaFailure::IssuerCertificateExpired),
-        None => return Err(Fail("expiry or transaction date is not a valid date")),
-    }
-    if hash_algorithm != SHA1_ALGORITHM || key_algorithm != RSA_ALGORITHM {
-        return Err(Fail("unknown hash or public key algorithm indicator"));
-    }
-    if exponent_length != exponent.len() {
-        return Err(Fail("exponent length differs from 9F32"));
-    }
-    if key_length > ca_key.modulus_length() {
-        return Err(Fail("issuer key longer than the CA key"));
-    }
-    let key = RsaKey::new(&modulus, exponent).ok_or(Fail("not a usable RSA key"))?;
+    let recovered = recover_certificate(
+        &ISSUER_CERTIFICATE,
+        ca.rsa_key(),
+        &Parts {
+            certificate,
+            remainder,
+            exponent,
+            static_data: &[],
+            transaction_date,
+        },
+        |identifier| {
+            to_array(identifier).is_ok_and(|id: [u8; 4]| issuer_identifier_matches(id, pan))
+        },
+    )?;
     Ok(IssuerPublicKey {
-        key,
-        issuer_identifier,
-        expiry,
-        serial_number,
+        key: recovered.key,
+        issuer_identifier: to_array(&recovered.identity)?,
+        expiry: recovered.expiry,
+        serial_number: recovered.serial_number,
     })
 }
 
@@ -157,64 +116,157 @@ pub fn recover_icc_public_key(
     static_data: &[u8],
     transaction_date: [u8; 3],
 ) -> Result<IccPublicKey, OdaFailure> {
-    use OdaFailure::IccCertificate as Fail;
-    let issuer_key = &issuer.key;
-    if certificate.len() != issuer_key.modulus_length() {
-        return Err(Fail(
-            "certificate length differs from the issuer key's modulus length",
-        ));
-    }
-    let recovered = issuer_key
-        .recover(certificate)
-        .ok_or(Fail("certificate value not below modulus"))?;
-    let body = check_frame(&recovered, ICC_FIXED_LENGTH, 0x04).map_err(Fail)?;
-    // Table 14: format (1) PAN (10) expiry (2) serial (3) hash alg (1) key alg (1)
-    // key length (1) exponent length (1) key or its leftmost N_I - 42 bytes.
-    let field =
-        |range: core::ops::Range<usize>| body.get(range).ok_or(Fail("certificate too short"));
-    let certified_pan: [u8; 10] = to_array(field(1..11)?)?;
-    let expiry: [u8; 2] = to_array(field(11..13)?)?;
-    let serial_number: [u8; 3] = to_array(field(13..16)?)?;
-    let hash_algorithm = byte(body, 16)?;
-    let key_algorithm = byte(body, 17)?;
-    let key_length = usize::from(byte(body, 18)?);
-    let exponent_length = usize::from(byte(body, 19)?);
-    let key_part = field(20..body.len())?;
+    let recovered = recover_certificate(
+        &ICC_CERTIFICATE,
+        &issuer.key,
+        &Parts {
+            certificate,
+            remainder,
+            exponent,
+            static_data,
+            transaction_date,
+        },
+        |certified| to_array(certified).is_ok_and(|pan_10: [u8; 10]| pan_matches(pan_10, pan)),
+    )?;
+    Ok(IccPublicKey {
+        key: recovered.key,
+        expiry: recovered.expiry,
+        serial_number: recovered.serial_number,
+    })
+}
 
-    let modulus = assemble_modulus(key_part, remainder, key_length).map_err(|e| match e {
-        ModulusError::MissingRemainder => OdaFailure::MissingData("9F48"),
-        ModulusError::Inconsistent(why) => Fail(why),
+/// What differs between the issuer (Book 2 §5.3, Table 6) and the ICC (§6.4, Table 14) public
+/// key certificates; everything else is one procedure, [`recover_certificate`].
+struct CertificateKind {
+    /// Format byte after the `6A` header: `02` issuer, `04` ICC.
+    format: u8,
+    /// Bytes besides the key field (N - 36 issuer, N - 42 ICC are left for the key).
+    fixed_length: usize,
+    /// Length of the identity field after the format: issuer identifier (4) or PAN (10).
+    identity_length: usize,
+    /// The failure of a check on this certificate.
+    fail: fn(&'static str) -> OdaFailure,
+    /// The failure of the expiry check (step 9).
+    expired: OdaFailure,
+    /// The tag of the key remainder, reported when it is missing.
+    remainder_tag: &'static str,
+    /// Messages naming the signer and the tags of this certificate.
+    length_differs: &'static str,
+    identity_differs: &'static str,
+    exponent_length_differs: &'static str,
+    key_too_long: &'static str,
+}
+
+const ISSUER_CERTIFICATE: CertificateKind = CertificateKind {
+    format: 0x02,
+    fixed_length: ISSUER_FIXED_LENGTH,
+    identity_length: 4,
+    fail: OdaFailure::IssuerCertificate,
+    expired: OdaFailure::IssuerCertificateExpired,
+    remainder_tag: "92",
+    length_differs: "certificate length differs from the CA key's modulus length",
+    identity_differs: "issuer identifier does not match the PAN",
+    exponent_length_differs: "exponent length differs from 9F32",
+    key_too_long: "issuer key longer than the CA key",
+};
+
+const ICC_CERTIFICATE: CertificateKind = CertificateKind {
+    format: 0x04,
+    fixed_length: ICC_FIXED_LENGTH,
+    identity_length: 10,
+    fail: OdaFailure::IccCertificate,
+    expired: OdaFailure::IccCertificateExpired,
+    remainder_tag: "9F48",
+    length_differs: "certificate length differs from the issuer key's modulus length",
+    identity_differs: "certified PAN differs from 5A",
+    exponent_length_differs: "exponent length differs from 9F47",
+    key_too_long: "ICC key longer than the issuer key",
+};
+
+/// The card's objects for one certificate, and the data its hash also covers.
+struct Parts<'a> {
+    certificate: &'a [u8],
+    remainder: Option<&'a [u8]>,
+    exponent: &'a [u8],
+    /// The static data to be authenticated (ICC certificate only; empty for the issuer's).
+    static_data: &'a [u8],
+    transaction_date: [u8; 3],
+}
+
+/// A certified key and the certificate fields the callers keep.
+struct CertifiedKey {
+    key: RsaKey,
+    identity: Vec<u8>,
+    expiry: [u8; 2],
+    serial_number: [u8; 3],
+}
+
+/// Book 2 §5.3 steps 1-12 / §6.4 steps 1-11, in that order: length, recovery, trailer, header,
+/// format, hash, identity (issuer identifier or PAN, checked by `identity_matches`), expiry,
+/// algorithm indicators, then the key itself.
+fn recover_certificate(
+    kind: &CertificateKind,
+    signer: &RsaKey,
+    parts: &Parts<'_>,
+    identity_matches: impl Fn(&[u8]) -> bool,
+) -> Result<CertifiedKey, OdaFailure> {
+    let fail = kind.fail;
+    if parts.certificate.len() != signer.modulus_length() {
+        return Err(fail(kind.length_differs));
+    }
+    let recovered = signer
+        .recover(parts.certificate)
+        .ok_or(fail("certificate value not below modulus"))?;
+    let body = check_frame(&recovered, kind.fixed_length, kind.format).map_err(fail)?;
+    // Tables 6 and 14: format (1) identity (4 or 10) expiry (2) serial (3) hash alg (1)
+    // key alg (1) key length (1) exponent length (1) key or its leftmost digits.
+    let field =
+        |range: core::ops::Range<usize>| body.get(range).ok_or(fail("certificate too short"));
+    let at = 1 + kind.identity_length;
+    let identity = field(1..at)?;
+    let expiry: [u8; 2] = to_array(field(at..at + 2)?)?;
+    let serial_number: [u8; 3] = to_array(field(at + 2..at + 5)?)?;
+    let hash_algorithm = byte(body, at + 5)?;
+    let key_algorithm = byte(body, at + 6)?;
+    let key_length = usize::from(byte(body, at + 7)?);
+    let exponent_length = usize::from(byte(body, at + 8)?);
+    let key_part = field(at + 9..body.len())?;
+
+    let modulus = assemble_modulus(key_part, parts.remainder, key_length).map_err(|e| match e {
+        ModulusError::MissingRemainder => OdaFailure::MissingData(kind.remainder_tag),
+        ModulusError::Inconsistent(why) => fail(why),
     })?;
     let mut hash = Sha1::new();
     hash.update(body);
-    if let Some(remainder) = remainder {
+    if let Some(remainder) = parts.remainder {
         hash.update(remainder);
     }
-    hash.update(exponent);
-    hash.update(static_data);
+    hash.update(parts.exponent);
+    hash.update(parts.static_data);
     if hash.finalize().as_slice() != hash_of(&recovered) {
-        return Err(Fail("hash does not match"));
+        return Err(fail("hash does not match"));
     }
-    if !pan_matches(certified_pan, pan) {
-        return Err(Fail("certified PAN differs from 5A"));
+    if !identity_matches(identity) {
+        return Err(fail(kind.identity_differs));
     }
-    match certificate_expired(expiry, transaction_date) {
+    match certificate_expired(expiry, parts.transaction_date) {
         Some(false) => {}
-        Some(true) => return Err(OdaFailure::IccCertificateExpired),
-        None => return Err(Fail("expiry or transaction date is not a valid date")),
+        Some(true) => return Err(kind.expired.clone()),
+        None => return Err(fail("expiry or transaction date is not a valid date")),
     }
     if hash_algorithm != SHA1_ALGORITHM || key_algorithm != RSA_ALGORITHM {
-        return Err(Fail("unknown hash or public key algorithm indicator"));
+        return Err(fail("unknown hash or public key algorithm indicator"));
     }
-    if exponent_length != exponent.len() {
-        return Err(Fail("exponent length differs from 9F47"));
+    if exponent_length != parts.exponent.len() {
+        return Err(fail(kind.exponent_length_differs));
     }
-    if key_length > issuer_key.modulus_length() {
-        return Err(Fail("ICC key longer than the issuer key"));
+    if key_length > signer.modulus_length() {
+        return Err(fail(kind.key_too_long));
     }
-    let key = RsaKey::new(&modulus, exponent).ok_or(Fail("not a usable RSA key"))?;
-    Ok(IccPublicKey {
+    let key = RsaKey::new(&modulus, parts.exponent).ok_or(fail("not a usable RSA key"))?;
+    Ok(CertifiedKey {
         key,
+        identity: identity.to_vec(),
         expiry,
         serial_number,
     })

@@ -54,6 +54,29 @@ impl Dol {
         }
         out
     }
+
+    /// A copy of `data` with the value of `tag` replaced by `value` (right-aligned and
+    /// zero-padded on the left, or cut on the left, to the DOL's length). `data` is returned
+    /// unchanged if the tag is not in the list or the data is too short.
+    pub(crate) fn with_value(&self, data: &[u8], tag: u32, value: &[u8]) -> Vec<u8> {
+        let mut out = data.to_vec();
+        let mut offset = 0;
+        for (entry, length) in &self.0 {
+            if *entry == tag {
+                if let Some(field) = out.get_mut(offset..offset + length) {
+                    field.fill(0);
+                    let take = value.len().min(*length);
+                    let src = value.get(value.len() - take..).unwrap_or_default();
+                    if let Some(dst) = field.get_mut(*length - take..) {
+                        dst.copy_from_slice(src);
+                    }
+                }
+                break;
+            }
+            offset += length;
+        }
+        out
+    }
 }
 
 /// Reads one tag (1 to 3 bytes) at the start of `bytes`: `(tag, bytes used)`.
@@ -82,6 +105,22 @@ mod tests {
     use hex_literal::hex;
 
     use super::*;
+
+    #[test]
+    fn replaces_one_value_in_place() {
+        let dol = Dol::parse(&hex!("9F02069F3704")).unwrap();
+        let data = hex!("000000001234 CAFEBABE");
+        assert_eq!(
+            dol.with_value(&data, 0x9F02, &hex!("01")),
+            hex!("000000000001 CAFEBABE")
+        );
+        assert_eq!(
+            dol.with_value(&data, 0x9F37, &hex!("0011223344")),
+            hex!("000000001234 11223344")
+        );
+        assert_eq!(dol.with_value(&data, 0x5F2A, &hex!("0978")), data);
+        assert_eq!(dol.with_value(&data[..3], 0x9F02, &hex!("01")), &data[..3]);
+    }
 
     /// The Visa PDOL and the GPO data of the Lloyds trace (shared docs §5).
     #[test]

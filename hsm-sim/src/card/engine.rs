@@ -1,9 +1,9 @@
 //! The card engine: (card state, C-APDU bytes) → R-APDU bytes, for every profile.
 //!
 //! Commands (EMV Book 1 §11, Book 3 §6.5): SELECT (PPSE and AID), GET PROCESSING OPTIONS,
-//! READ RECORD, GENERATE AC (Mastercard), GET DATA (`9F36`) and GET RESPONSE. Anything else is
-//! answered `6D00` (unknown instruction), `6E00` (wrong class) or `6A86` (wrong P1-P2). No input
-//! makes the engine panic.
+//! READ RECORD, GENERATE AC (Mastercard), INTERNAL AUTHENTICATE (`legacy-dda`), GET DATA
+//! (`9F36`) and GET RESPONSE. Anything else is answered `6D00` (unknown instruction), `6E00`
+//! (wrong class) or `6A86` (wrong P1-P2). No input makes the engine panic.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -24,7 +24,7 @@ use super::pki::{
     FORMAT_DYNAMIC, FORMAT_VISA_FDDA, combined_signed_dynamic_application_data,
     signed_dynamic_application_data,
 };
-use super::profile::{Fault, Profile, Record, Scheme, afl_of};
+use super::profile::{Fault, LegacyOda, Profile, Record, Scheme, afl_of};
 use super::tlv;
 use crate::hsm::test_keys;
 
@@ -215,6 +215,9 @@ impl VirtualCard {
     fn dispatch(&mut self, apdu: &CommandApdu<'_>) -> Result<Answer, StatusWord> {
         let expected_class = match apdu.ins {
             INS_SELECT | INS_READ_RECORD | INS_GET_RESPONSE => CLA_ISO,
+            INS_INTERNAL_AUTHENTICATE if self.profile.legacy_oda() == Some(LegacyOda::Dda) => {
+                CLA_ISO
+            }
             INS_GET_PROCESSING_OPTIONS | INS_GENERATE_AC | INS_GET_DATA => CLA_PROPRIETARY,
             _ if apdu.cla == CLA_ISO || apdu.cla == CLA_PROPRIETARY => {
                 return Err(StatusWord::InstructionNotSupported);
@@ -230,6 +233,7 @@ impl VirtualCard {
             INS_READ_RECORD => self.read_record(apdu),
             INS_GENERATE_AC => self.generate_ac(apdu),
             INS_GET_DATA => self.get_data(apdu),
+            INS_INTERNAL_AUTHENTICATE => self.internal_authenticate(apdu),
             _ => self.get_response(),
         }
     }
@@ -331,6 +335,7 @@ impl VirtualCard {
             body.extend(tlv::encode(0x9F6E, &form_factor));
         }
         if self.profile.aip()[0] & AIP1_DDA != 0
+            && self.profile.legacy_oda().is_none()
             && let Some(key) = oda::icc_key(&self.profile)
         {
             // fDDA (EMV Book C-3 Annex C, shared docs §3): card authentication related data
@@ -338,11 +343,19 @@ impl VirtualCard {
             // 02 ‖ ATC over 9F37 ‖ 9F02 ‖ 5F2A ‖ 9F69.
             let card_unpredictable_number = random::<4>()?;
             let card_auth = [&[FDDA_VERSION][..], &card_unpredictable_number, &ctq].concat();
+            // Fault `oda-bad-fdda-signature`: the card signs another card unpredictable number
+            // than the one it returns in 9F69.
+            let mut signed_card_auth = card_auth.clone();
+            if self.profile.fault() == Some(Fault::BadFddaSignature)
+                && let Some(byte) = signed_card_auth.get_mut(1)
+            {
+                *byte ^= 0xFF;
+            }
             let terminal = [
                 &pdol.fixed::<4>(pdol_data, 0x9F37)[..],
                 &amount,
                 &pdol.fixed::<2>(pdol_data, 0x5F2A),
-                &card_auth,
+                &signed_card_auth,
             ]
             .concat();
             let format = match self.profile.scheme() {
@@ -456,9 +469,18 @@ impl VirtualCard {
                 let atc_object = tlv::encode(0x9F36, &atc);
                 let iad_object = tlv::encode(0x9F10, &iad);
                 let without_signature = [cid_object.as_slice(), &atc_object, &iad_object].concat();
+                // Fault `oda-cda-wrong-amount`: the hash covers another amount than the one
+                // the terminal sent (and the cryptogram was computed over).
+                let signed_cdol1_data = match self.profile.fault() {
+                    Some(Fault::CdaWrongAmount) => {
+                        let amount = cdol1.fixed::<6>(apdu.data, 0x9F02);
+                        cdol1.with_value(apdu.data, 0x9F02, &other_amount(amount))
+                    }
+                    _ => apdu.data.to_vec(),
+                };
                 let hash = transaction_data_hash_code(&CdaInput {
                     pdol_data: &self.pdol_data,
-                    cdol1_data: apdu.data,
+                    cdol1_data: &signed_cdol1_data,
                     generate_ac_response_without_sdad: &without_signature,
                     cryptogram_information_data: cid,
                 });
@@ -486,6 +508,31 @@ impl VirtualCard {
         };
         self.session = Session::Completed;
         Ok(Answer::plain(tlv::encode_constructed(0x77, &body)))
+    }
+
+    /// EMV Book 3 §6.5.9 INTERNAL AUTHENTICATE (`legacy-dda` only): the card signs an ICC
+    /// dynamic number over the DDOL related data (Book 2 §6.5.1) and answers format 1,
+    /// `80` ‖ signed dynamic application data.
+    fn internal_authenticate(&mut self, apdu: &CommandApdu<'_>) -> Result<Answer, StatusWord> {
+        if apdu.p1 != 0x00 || apdu.p2 != 0x00 {
+            return Err(StatusWord::IncorrectP1P2);
+        }
+        if !matches!(self.session, Session::Processing { .. }) {
+            return Err(StatusWord::ConditionsNotSatisfied);
+        }
+        let ddol = Dol::parse(&oda::DDOL).ok_or(StatusWord::NoPreciseDiagnosis)?;
+        if apdu.data.len() != ddol.data_length() {
+            return Err(StatusWord::WrongLength);
+        }
+        let key = oda::icc_key(&self.profile).ok_or(StatusWord::NoPreciseDiagnosis)?;
+        let icc_dynamic_number = random::<8>()?;
+        let dynamic = [&[0x08][..], &icc_dynamic_number].concat();
+        let signed = signed_dynamic_application_data(key, FORMAT_DYNAMIC, &dynamic, apdu.data)
+            .map_err(|e| {
+                warn!(profile = self.profile.name(), "DDA signature failed: {e}");
+                StatusWord::NoPreciseDiagnosis
+            })?;
+        Ok(Answer::plain(tlv::encode(0x80, &signed)))
     }
 
     /// EMV Book 3 §6.5.7 GET DATA: the ATC (`9F36`) only.
@@ -703,6 +750,17 @@ fn issuer_application_data(scheme: Scheme, cid: u8) -> Vec<u8> {
     }
 }
 
+/// Fault `oda-cda-wrong-amount`: an amount (`9F02`, n12 BCD) other than `amount`: 0.01, or
+/// 0.02 if `amount` is 0.01.
+fn other_amount(amount: [u8; 6]) -> [u8; 6] {
+    let one_cent = [0x00, 0x00, 0x00, 0x00, 0x00, 0x01];
+    if amount == one_cent {
+        [0x00, 0x00, 0x00, 0x00, 0x00, 0x02]
+    } else {
+        one_cent
+    }
+}
+
 /// `N` random bytes (unpredictable numbers of the card); `6F00` if the system has none.
 fn random<const N: usize>() -> Result<[u8; N], StatusWord> {
     let mut out = [0u8; N];
@@ -759,6 +817,7 @@ const INS_READ_RECORD: u8 = 0xB2;
 const INS_GENERATE_AC: u8 = 0xAE;
 const INS_GET_DATA: u8 = 0xCA;
 const INS_GET_RESPONSE: u8 = 0xC0;
+const INS_INTERNAL_AUTHENTICATE: u8 = 0x88;
 
 /// Cryptogram information data (`9F27`) values, EMV Book 3 Table 14.
 const CID_AAC: u8 = 0x00;

@@ -126,6 +126,11 @@ impl SchemePki {
         self.icc.get(n)
     }
 
+    /// The serial number the CA gives the issuer public key certificate (Book 2 Table 6).
+    pub fn issuer_certificate_serial(&self) -> [u8; 3] {
+        self.issuer_certificate_serial
+    }
+
     /// The issuer's key pair (signs `93` and the ICC certificates).
     pub fn issuer_key(&self) -> &SigningKey {
         &self.issuer
@@ -560,7 +565,7 @@ fn split_key(modulus: &[u8], room: usize) -> (Vec<u8>, Vec<u8>) {
 }
 
 /// The issuer identifier: the PAN's first six digits, `F`-padded to four bytes (Book 2 Table 6).
-fn issuer_identifier(pan_digits: &str) -> Result<[u8; 4], PkiError> {
+pub fn issuer_identifier(pan_digits: &str) -> Result<[u8; 4], PkiError> {
     let bin = pan_digits.get(..6).ok_or(PkiError::InvalidCardData)?;
     let bytes = bcd(&format!("{bin}FF"))?;
     bytes.try_into().map_err(|_| PkiError::InvalidCardData)

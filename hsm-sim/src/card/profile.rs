@@ -35,6 +35,24 @@ pub struct Profile {
     form_factor: Option<[u8; 4]>,
     card_cvm_limit: Option<[u8; 6]>,
     icc_key_number: usize,
+    legacy_oda: Option<LegacyOda>,
+}
+
+/// The contact-era ODA method of a legacy profile (`legacy-sda`, `legacy-dda`).
+///
+/// Contactless Kernels 2, 3 and 7 never run SDA or DDA (shared docs §2.3: fDDA or CDA only),
+/// so a payment tap of these cards ends with "ODA not performed". They exist for paths that
+/// legitimately run the contact methods (a tester's report, the `emv::oda` SDA/DDA code):
+/// the card data verify with them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LegacyOda {
+    /// SDA (EMV Book 2 §5): AIP byte 1 `40`; the records hold the issuer certificate and the
+    /// signed static application data `93` (data authentication code `DAC1`).
+    Sda,
+    /// DDA (EMV Book 2 §6): AIP byte 1 `20`, the DDOL `9F49` = `9F3704`; no fDDA data in GPO;
+    /// INTERNAL AUTHENTICATE (Book 3 §6.5.9) answers `80` with the signed dynamic data.
+    Dda,
 }
 
 /// The payment scheme, which fixes the kernel the terminal uses and the card's flow.
@@ -66,6 +84,41 @@ pub enum Fault {
     /// The card answers GPO and then leaves the field: the in-process transport returns
     /// `TransportError::CardRemoved`, and over vpcd the connection is closed.
     VanishAfterGpo,
+    /// ODA (Visa, fDDA): the issuer public key certificate (`90`) expired at the end of
+    /// December 2020, otherwise correctly signed. EMV Book 2 §5.3 step 9: the certificate
+    /// expiration date is earlier than today, so ODA fails.
+    ExpiredIssuerCertificate,
+    /// ODA (UnionPay, fDDA): `8F` names CA public key index `D1`, which no terminal holds for
+    /// the RID; the certificates are signed by the simulator CA `D0`. EMV Book 2 §5.2 / §6.2:
+    /// the CA public key cannot be retrieved, so ODA fails.
+    UnknownCaIndex,
+    /// ODA (Mastercard, CDA): a record flagged for ODA changed after the issuer signed the ICC
+    /// public key certificate over the static data (the effective date `5F25` reads 200101
+    /// instead of the signed 210101). EMV Book 2 §6.4 step 7: the hash does not match.
+    TamperedRecord,
+    /// ODA (Visa, fDDA): the signed dynamic application data (`9F4B`) covers another card
+    /// unpredictable number than the one `9F69` returns. EMV Book 2 §6.5.2 step 7: the hash
+    /// does not match.
+    BadFddaSignature,
+    /// ODA (Mastercard, CDA): the transaction data hash code inside the CDA signature covers
+    /// CDOL1 data with another amount (`9F02`) than the terminal sent. EMV Book 2 §6.6.2: the
+    /// transaction data hash code the terminal computes does not match the signed one.
+    CdaWrongAmount,
+}
+
+impl Fault {
+    /// Whether the fault is in the offline data authentication data only (the `oda-*`
+    /// profiles): the card otherwise behaves like its good twin.
+    pub fn is_oda_fault(self) -> bool {
+        matches!(
+            self,
+            Self::ExpiredIssuerCertificate
+                | Self::UnknownCaIndex
+                | Self::TamperedRecord
+                | Self::BadFddaSignature
+                | Self::CdaWrongAmount
+        )
+    }
 }
 
 /// One record of the card's files, as READ RECORD returns it.
@@ -117,12 +170,21 @@ impl Profile {
             "unionpay" => unionpay(),
             "wallet" => wallet(),
             "wallet-mastercard" => mastercard_wallet(),
+            "legacy-sda" => legacy(LegacyOda::Sda),
+            "legacy-dda" => legacy(LegacyOda::Dda),
             "truncated-tlv" => faulty("truncated-tlv", Fault::TruncatedTlv),
             "length-past-end" => faulty("length-past-end", Fault::LengthPastEnd),
             "duplicate-tags" => faulty("duplicate-tags", Fault::DuplicateTags),
             "select-6a82" => faulty("select-6a82", Fault::SelectNotFound),
             "gpo-6985" => faulty("gpo-6985", Fault::GpoConditionsNotSatisfied),
             "vanish-after-gpo" => faulty("vanish-after-gpo", Fault::VanishAfterGpo),
+            "oda-expired-issuer-cert" => {
+                faulty("oda-expired-issuer-cert", Fault::ExpiredIssuerCertificate)
+            }
+            "oda-unknown-ca-index" => faulty("oda-unknown-ca-index", Fault::UnknownCaIndex),
+            "oda-tampered-record" => faulty("oda-tampered-record", Fault::TamperedRecord),
+            "oda-bad-fdda-signature" => faulty("oda-bad-fdda-signature", Fault::BadFddaSignature),
+            "oda-cda-wrong-amount" => faulty("oda-cda-wrong-amount", Fault::CdaWrongAmount),
             _ => return None,
         };
         Some(profile)
@@ -245,12 +307,29 @@ impl Profile {
     }
 
     /// Builds the records, signing the certificates (a few milliseconds).
+    ///
+    /// Fault `oda-tampered-record`: the certificates are signed over the records of the
+    /// effective date [`SIGNED_EFFECTIVE_DATE`], and the card then serves records with
+    /// [`TAMPERED_EFFECTIVE_DATE`].
     pub(crate) fn build_records(&self) -> Vec<Record> {
-        let mut records = self.data_records();
-        match super::oda::certificate_records(self, &records) {
-            Ok(certificates) => records.extend(certificates),
-            Err(e) => tracing::warn!(profile = self.name, "no ODA records: {e}"),
-        }
+        let signed = self.data_records();
+        let certificates = match super::oda::certificate_records(self, &signed) {
+            Ok(certificates) => certificates,
+            Err(e) => {
+                tracing::warn!(profile = self.name, "no ODA records: {e}");
+                Vec::new()
+            }
+        };
+        let mut records = if self.fault == Some(Fault::TamperedRecord) {
+            Self {
+                effective: TAMPERED_EFFECTIVE_DATE,
+                ..self.clone()
+            }
+            .data_records()
+        } else {
+            signed
+        };
+        records.extend(certificates);
         records
     }
 
@@ -325,6 +404,11 @@ impl Profile {
         self.icc_key_number
     }
 
+    /// The contact-era ODA method of a legacy profile, `None` for the others.
+    pub fn legacy_oda(&self) -> Option<LegacyOda> {
+        self.legacy_oda
+    }
+
     /// The form factor indicator (`9F6E`), Visa only.
     pub(crate) fn form_factor(&self) -> Option<[u8; 4]> {
         self.form_factor
@@ -369,7 +453,7 @@ fn visa() -> Profile {
         label: "VISA DEBIT",
         pan: "4761739001010119",
         expiry: "2812",
-        effective: "210101",
+        effective: SIGNED_EFFECTIVE_DATE,
         psn: 0x01,
         initial_atc: 0x0010,
         // Byte 1: 20 DDA supported (fDDA for Kernel 3).
@@ -380,6 +464,7 @@ fn visa() -> Profile {
         form_factor: Some(FORM_FACTOR_CARD),
         card_cvm_limit: None,
         icc_key_number: 0,
+        legacy_oda: None,
     }
 }
 
@@ -410,7 +495,7 @@ fn mastercard() -> Profile {
         label: "MASTERCARD",
         pan: "5413330089010434",
         expiry: "2812",
-        effective: "210101",
+        effective: SIGNED_EFFECTIVE_DATE,
         psn: 0x01,
         initial_atc: 0x0020,
         // Byte 1: 10 cardholder verification, 08 terminal risk management, 01 CDA.
@@ -422,6 +507,7 @@ fn mastercard() -> Profile {
         form_factor: None,
         card_cvm_limit: None,
         icc_key_number: 0,
+        legacy_oda: None,
     }
 }
 
@@ -451,7 +537,7 @@ fn unionpay() -> Profile {
         label: "UnionPay Debit",
         pan: "6210948000000029",
         expiry: "2812",
-        effective: "210101",
+        effective: SIGNED_EFFECTIVE_DATE,
         psn: 0x01,
         initial_atc: 0x0030,
         // Byte 1: 20 DDA supported, which Kernel 7 reads as fDDA.
@@ -462,24 +548,76 @@ fn unionpay() -> Profile {
         form_factor: None,
         card_cvm_limit: None,
         icc_key_number: 0,
+        legacy_oda: None,
     }
 }
 
-/// Fault profiles are the Visa card with one defect (same PAN and ATC counter).
+/// The legacy profiles: the Visa card with SDA or DDA instead of fDDA (see [`LegacyOda`]).
+fn legacy(method: LegacyOda) -> Profile {
+    let (name, description, aip) = match method {
+        LegacyOda::Sda => (
+            "legacy-sda",
+            "Visa card with SDA (93) instead of fDDA: Kernel 3 reports ODA not performed",
+            // Byte 1: 40 SDA supported.
+            [0x40, 0x00],
+        ),
+        LegacyOda::Dda => (
+            "legacy-dda",
+            "Visa card with DDA (INTERNAL AUTHENTICATE) instead of fDDA: Kernel 3 reports ODA \
+             not performed",
+            // Byte 1: 20 DDA supported.
+            [0x20, 0x00],
+        ),
+    };
+    Profile {
+        name,
+        description,
+        aip,
+        legacy_oda: Some(method),
+        ..visa()
+    }
+}
+
+/// Fault profiles are a good card with one defect (same PAN and ATC counter): the Visa card,
+/// or for the ODA faults the card of the scheme whose ODA method the fault breaks (fDDA: Visa,
+/// UnionPay; CDA: Mastercard).
 fn faulty(name: &'static str, fault: Fault) -> Profile {
-    let description = match fault {
-        Fault::TruncatedTlv => "Visa card whose GPO response ends inside a tag",
-        Fault::LengthPastEnd => "Visa card with a 5A length past the end of its record",
-        Fault::DuplicateTags => "Visa card with two 5A in one record",
-        Fault::SelectNotFound => "Visa card that answers SELECT AID with 6A82",
-        Fault::GpoConditionsNotSatisfied => "Visa card that answers GPO with 6985",
-        Fault::VanishAfterGpo => "Visa card that leaves the field right after GPO",
+    let (description, base) = match fault {
+        Fault::TruncatedTlv => ("Visa card whose GPO response ends inside a tag", visa()),
+        Fault::LengthPastEnd => (
+            "Visa card with a 5A length past the end of its record",
+            visa(),
+        ),
+        Fault::DuplicateTags => ("Visa card with two 5A in one record", visa()),
+        Fault::SelectNotFound => ("Visa card that answers SELECT AID with 6A82", visa()),
+        Fault::GpoConditionsNotSatisfied => ("Visa card that answers GPO with 6985", visa()),
+        Fault::VanishAfterGpo => ("Visa card that leaves the field right after GPO", visa()),
+        Fault::ExpiredIssuerCertificate => (
+            "Visa card (fDDA) whose issuer certificate 90 expired in 12/2020",
+            visa(),
+        ),
+        Fault::UnknownCaIndex => (
+            "UnionPay card (fDDA) whose 8F names CA index D1, which no terminal holds",
+            unionpay(),
+        ),
+        Fault::TamperedRecord => (
+            "Mastercard (CDA) with a record changed after the ICC certificate was signed",
+            mastercard(),
+        ),
+        Fault::BadFddaSignature => (
+            "Visa card (fDDA) whose 9F4B signs another card number than 9F69 holds",
+            visa(),
+        ),
+        Fault::CdaWrongAmount => (
+            "Mastercard (CDA) whose signature hashes another amount than the terminal sent",
+            mastercard(),
+        ),
     };
     Profile {
         name,
         description,
         fault: Some(fault),
-        ..visa()
+        ..base
     }
 }
 
@@ -537,13 +675,25 @@ const NAMES: &[&str] = &[
     "unionpay",
     "wallet",
     "wallet-mastercard",
+    "legacy-sda",
+    "legacy-dda",
     "truncated-tlv",
     "length-past-end",
     "duplicate-tags",
     "select-6a82",
     "gpo-6985",
     "vanish-after-gpo",
+    "oda-expired-issuer-cert",
+    "oda-unknown-ca-index",
+    "oda-tampered-record",
+    "oda-bad-fdda-signature",
+    "oda-cda-wrong-amount",
 ];
+
+/// The effective date (`5F25`, YYMMDD) of every card, as the issuer signed it.
+const SIGNED_EFFECTIVE_DATE: &str = "210101";
+/// The effective date the `oda-tampered-record` card serves after signing.
+const TAMPERED_EFFECTIVE_DATE: &str = "200101";
 
 const VISA_AID: [u8; 7] = [0xA0, 0x00, 0x00, 0x00, 0x03, 0x10, 0x10];
 const MASTERCARD_AID: [u8; 7] = [0xA0, 0x00, 0x00, 0x00, 0x04, 0x10, 0x10];
