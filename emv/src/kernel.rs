@@ -23,6 +23,7 @@ use crate::transport::{CardTransport, exchange};
 mod card_data;
 mod cvm;
 mod error;
+mod issuer;
 mod k2;
 mod k3;
 mod k7;
@@ -31,6 +32,7 @@ mod select;
 mod trace;
 
 pub use error::{ErrorOutcome, KernelError};
+pub use issuer::{IssuerResponse, IssuerResponseError, IssuerScript, IssuerUpdate, ScriptTemplate};
 pub use outcome::{
     CardSummary, CryptogramType, Cvm, OnlineRequestData, Outcome, OutcomeKind, RecordDump, Start,
     UiMessage,
@@ -338,6 +340,7 @@ fn error_outcome(error: &KernelError, kernel: Option<KernelId>) -> Outcome {
         tvr: [0; 5],
         card: CardSummary::default(),
         online: None,
+        advice: None,
         oda: None,
     }
 }

@@ -494,3 +494,156 @@ fn expired_card_offline_follows_the_ctq() {
     );
     assert_eq!(outcome.tvr[1], 0x40);
 }
+
+/// The Lloyds terminal with Issuer Update Processing offered (TTQ byte 3 b8: `27008000`),
+/// and the transcript's GPO command changed to carry that TTQ in its PDOL data.
+fn issuer_update_run(ctq: [u8; 2]) -> kernel::Outcome {
+    let mut exchanges = lloyds_with_gpo(gpo_with(|o| set(o, 0x9F6C, &ctq)));
+    let gpo = exchanges
+        .iter_mut()
+        .find(|e| e.command.starts_with(&hex!("80A8")))
+        .unwrap();
+    let at = gpo
+        .command
+        .windows(4)
+        .position(|w| w == hex!("27000000"))
+        .unwrap();
+    gpo.command[at..at + 4].copy_from_slice(&hex!("27008000"));
+    let config = TerminalConfig::from_user_toml(
+        r#"
+        [terminal]
+        country_code = 978
+        [[aid]]
+        aid = "A0000000031010"
+        ttq = "27008000"
+        floor_limit = 100000
+        "#,
+    )
+    .unwrap();
+    let mut card = ScriptedCard::new(exchanges);
+    kernel::run(&mut card, &config, &NotPerformed, lloyds_request(), None).unwrap()
+}
+
+/// A 0110's DE 55 as `docs/iso8583.md` §4 describes it: `91` ARPC method 1 (8-byte ARPC ‖
+/// ARC `3030`, EMV Book 2 §8.2.1) and a `72` script (EMV Book 3 §10.10) with an identifier and
+/// one APPLICATION BLOCK command (`84 1E 00 00 04` ‖ 4-byte MAC, EMV Book 3 §6.5.1).
+const ISSUER_DE55: [u8; 32] =
+    hex!("910A 1A2B3C4D5E6F7081 3030 7212 9F1804 00000001 8609 841E000004 11223344");
+
+#[test]
+fn offline_tc_carries_the_advice_data_with_the_tc() {
+    let exchanges = lloyds_with_gpo(gpo_with(|o| set(o, 0x9F27, &[0x40])));
+    let oda = Recording {
+        answer: Some(Ok(())),
+        seen: RefCell::new(Vec::new()),
+    };
+    let (outcome, _) = run_with(exchanges, &oda);
+    assert_eq!(outcome.kind, OutcomeKind::Approved, "{}", outcome.reason);
+    assert!(outcome.online.is_none());
+    let advice = outcome.advice.as_ref().expect("advice data with a TC");
+    assert_eq!(advice.cryptogram_type, kernel::CryptogramType::Tc);
+    assert_eq!(advice.pan.expose_digits(), "4921828094896752");
+    assert_eq!(advice.masked_pan.as_str(), "492182******6752");
+    assert_eq!(advice.expiry_yymm, "2502");
+    let de55 = tlv::parse(&advice.icc_data).unwrap();
+    let get = |tag: u32| tlv::find(&de55, Tag::new(tag)).and_then(Tlv::bytes);
+    assert_eq!(get(0x9F27), Some(&[0x40][..]));
+    assert_eq!(get(0x9F26), Some(&hex!("569F946D585CB013")[..]));
+    // DE 55 never holds the PAN or track 2.
+    assert!(get(0x5A).is_none() && get(0x57).is_none());
+}
+
+#[test]
+fn declined_and_online_outcomes_carry_no_advice_data() {
+    let aac = lloyds_with_gpo(gpo_with(|o| set(o, 0x9F27, &[0x00])));
+    let (outcome, _) = run_with(aac, &NotPerformed);
+    assert_eq!(outcome.kind, OutcomeKind::Declined, "{}", outcome.reason);
+    assert!(outcome.advice.is_none() && outcome.online.is_none());
+    let (outcome, _) = run_with(transcript::parse(LLOYDS), &NotPerformed);
+    assert_eq!(outcome.kind, OutcomeKind::OnlineRequest);
+    assert!(outcome.advice.is_none());
+}
+
+#[test]
+fn issuer_response_parses_arpc_and_scripts() {
+    let response = kernel::IssuerResponse::parse(&ISSUER_DE55).unwrap();
+    assert_eq!(
+        response.authentication_data.as_deref(),
+        Some(&hex!("1A2B3C4D5E6F70813030")[..])
+    );
+    assert_eq!(response.arpc(), Some(&hex!("1A2B3C4D5E6F7081")[..]));
+    assert_eq!(response.scripts.len(), 1);
+    let script = &response.scripts[0];
+    assert_eq!(
+        script.template,
+        kernel::ScriptTemplate::AfterFinalGenerateAc
+    );
+    assert_eq!(script.identifier, Some(hex!("00000001")));
+    assert_eq!(script.commands, vec![hex!("841E00000411223344").to_vec()]);
+    // Method 2 (EMV Book 2 §8.2.2): ARPC (4) ‖ CSU (4).
+    let method2 = kernel::IssuerResponse::parse(&hex!("9108 A1B2C3D4 00820000")).unwrap();
+    assert_eq!(method2.arpc(), Some(&hex!("A1B2C3D4")[..]));
+    assert!(method2.scripts.is_empty());
+    // Echoed request tags are skipped; an empty DE 55 is an empty response.
+    let echoed = kernel::IssuerResponse::parse(&hex!("9F2701 80 910A 00112233445566773030"));
+    assert!(echoed.unwrap().authentication_data.is_some());
+    assert!(kernel::IssuerResponse::parse(&[]).unwrap().is_empty());
+}
+
+#[test]
+fn malformed_issuer_responses_are_refused_with_the_reason() {
+    use kernel::IssuerResponseError as E;
+    let parse = |bytes: &[u8]| kernel::IssuerResponse::parse(bytes).unwrap_err();
+    assert_eq!(
+        parse(&hex!("9107 00112233445566")),
+        E::AuthenticationDataLength(7)
+    );
+    assert_eq!(
+        parse(&hex!("9111 0011223344556677889900112233445566")),
+        E::AuthenticationDataLength(17)
+    );
+    assert_eq!(
+        parse(&hex!("910A 00112233445566773030 910A 00112233445566773030")),
+        E::DuplicateAuthenticationData
+    );
+    assert_eq!(
+        parse(&hex!("7205 9F1802 0001")),
+        E::ScriptIdentifierLength(2)
+    );
+    assert_eq!(parse(&hex!("7205 8603 841E00")), E::ScriptCommandLength(3));
+    assert!(matches!(parse(&hex!("910A 0011")), E::Tlv(_)), "truncated");
+}
+
+#[test]
+fn issuer_update_needs_a_second_tap_only_when_card_and_terminal_support_it() {
+    let response = kernel::IssuerResponse::parse(&ISSUER_DE55).unwrap();
+    let empty = kernel::IssuerResponse::parse(&[]).unwrap();
+    // TTQ 27008000 and CTQ 1640 (byte 2 b7: the card supports Issuer Update).
+    let both = issuer_update_run(hex!("1640"));
+    let online = both.online.as_ref().expect("online request");
+    assert!(online.issuer_update_supported);
+    assert_eq!(response.update_for(online), kernel::IssuerUpdate::SecondTap);
+    assert_eq!(
+        empty.update_for(online),
+        kernel::IssuerUpdate::NothingReturned
+    );
+    // The card does not support it (CTQ 1600): recorded, not sent to the card.
+    let card_without = issuer_update_run(hex!("1600"));
+    let online = card_without.online.as_ref().unwrap();
+    assert!(!online.issuer_update_supported);
+    assert_eq!(
+        response.update_for(online),
+        kernel::IssuerUpdate::NotForThisCard
+    );
+    // The terminal does not offer it (the recorded TTQ 27000000), even with CTQ 1640.
+    let (terminal_without, _) = run_with(
+        lloyds_with_gpo(gpo_with(|o| set(o, 0x9F6C, &hex!("1640")))),
+        &NotPerformed,
+    );
+    let online = terminal_without.online.as_ref().unwrap();
+    assert!(!online.issuer_update_supported);
+    assert_eq!(
+        response.update_for(online),
+        kernel::IssuerUpdate::NotForThisCard
+    );
+}

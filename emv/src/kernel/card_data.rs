@@ -300,8 +300,23 @@ impl Session {
             .label
             .get_or_insert_with(|| self.candidate.label.clone());
         self.summary.aid = Some(self.adf_name.clone());
-        let online = match (decision.kind, account) {
-            (OutcomeKind::OnlineRequest, Some(account)) => {
+        let issuer_update_supported = self.candidate.kernel != KernelId::Mastercard
+            && self.ttq.is_some_and(|t| t[2] & TTQ3_ISSUER_UPDATE != 0)
+            && self
+                .card
+                .get(0x9F6C)
+                .and_then(|c| c.get(1))
+                .is_some_and(|b| b & CTQ2_ISSUER_UPDATE != 0);
+        // Online Request: the authorisation. Approved with a TC: the advice that uploads it.
+        let cryptogram = match decision.kind {
+            OutcomeKind::OnlineRequest => Some(decision.cryptogram.unwrap_or(CryptogramType::Arqc)),
+            OutcomeKind::Approved if decision.cryptogram == Some(CryptogramType::Tc) => {
+                Some(CryptogramType::Tc)
+            }
+            _ => None,
+        };
+        let data = match (cryptogram, account) {
+            (Some(cryptogram_type), Some(account)) => {
                 let mut tags = DE55_TAGS.to_vec();
                 if self.candidate.kernel != KernelId::Mastercard {
                     tags.push(0x9F66);
@@ -314,11 +329,17 @@ impl Session {
                     expiry_yymm: account.expiry_yymm,
                     pan_sequence_number: account.pan_sequence_number,
                     cvm_results: self.cvm_results,
-                    cryptogram_type: decision.cryptogram.unwrap_or(CryptogramType::Arqc),
+                    cryptogram_type,
                     aid: self.adf_name.clone(),
+                    issuer_update_supported,
                 })
             }
             _ => None,
+        };
+        let (online, advice) = if decision.kind == OutcomeKind::OnlineRequest {
+            (data, None)
+        } else {
+            (None, data)
         };
         Box::new(Outcome {
             kind: decision.kind,
@@ -330,6 +351,7 @@ impl Session {
             tvr: self.tvr,
             card: self.summary,
             online,
+            advice,
             oda,
         })
     }
@@ -390,6 +412,12 @@ fn template_value(raw: &[u8]) -> &[u8] {
 /// The DE 55 tag list (shared docs §2.4): core, then "send", then conditional. `9F41` needs a
 /// terminal sequence counter the request does not carry: see
 /// [`super::OnlineRequestData::icc_data_with_sequence_counter`].
+/// TTQ byte 3 b8: the reader supports Issuer Update Processing (Book C-3 Table 5-3; shared docs
+/// §2.1).
+const TTQ3_ISSUER_UPDATE: u8 = 0x80;
+/// CTQ byte 2 b7: the card supports Issuer Update Processing (shared docs §2.1).
+const CTQ2_ISSUER_UPDATE: u8 = 0x40;
+
 pub(crate) const DE55_TAGS: &[u32] = &[
     0x9F26, 0x9F27, 0x9F10, 0x9F37, 0x9F36, 0x95, 0x9A, 0x9C, 0x9F02, 0x5F2A, 0x82, 0x9F1A, 0x9F03,
     0x9F33, 0x9F34, 0x9F35, 0x84, 0x9F09, 0x9F1E, 0x9F6E, 0x5F34,

@@ -30,6 +30,10 @@ pub struct Outcome {
     pub card: CardSummary,
     /// For Online Request: what the authorisation needs.
     pub online: Option<OnlineRequestData>,
+    /// For an offline approval (a TC, [`OutcomeKind::Approved`]): the same data, DE 55
+    /// carrying the TC (`9F26`, `9F27` = `40`), for the 0220 advice that uploads it later
+    /// (store-and-forward, `docs/iso8583.md` §4). `None` for every other outcome.
+    pub advice: Option<OnlineRequestData>,
     /// The result of offline data authentication, when it was attempted.
     pub oda: Option<OdaResult>,
 }
@@ -209,6 +213,11 @@ pub struct OnlineRequestData {
     pub cryptogram_type: CryptogramType,
     /// The selected AID.
     pub aid: Vec<u8>,
+    /// Whether Issuer Update Processing is possible on a second tap: Kernels 3/7 with the
+    /// terminal offering it (TTQ `9F66` byte 3 b8) and the card supporting it (CTQ `9F6C`
+    /// byte 2 b7), EMV Book C-3 §5 / C-7; never for Kernel 2. See
+    /// [`super::IssuerResponse::update_for`].
+    pub issuer_update_supported: bool,
 }
 
 impl OnlineRequestData {
@@ -241,6 +250,7 @@ impl fmt::Debug for OnlineRequestData {
             .field("pan_sequence_number", &self.pan_sequence_number)
             .field("cvm_results", &hex::encode_upper(self.cvm_results))
             .field("cryptogram_type", &self.cryptogram_type)
+            .field("issuer_update_supported", &self.issuer_update_supported)
             .finish_non_exhaustive()
     }
 }

@@ -195,6 +195,7 @@ fn entry_outcome(kind: OutcomeKind, ui_message: UiMessage, reason: &str) -> Box<
         tvr: [0; 5],
         card: CardSummary::default(),
         online: None,
+        advice: None,
         oda: None,
     })
 }
