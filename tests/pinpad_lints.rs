@@ -59,7 +59,11 @@ fn softpos_lints_are_the_workspace_lints_with_unsafe_code_denied() {
 #[test]
 fn the_other_crates_and_every_binary_forbid_unsafe_code() {
     for member in ["emv/Cargo.toml", "hsm-sim/Cargo.toml"] {
-        assert_eq!(table(&read(member), "lints"), ["workspace = true"], "{member}");
+        assert_eq!(
+            table(&read(member), "lints"),
+            ["workspace = true"],
+            "{member}"
+        );
     }
     for root_file in [
         "emv/src/lib.rs",
@@ -99,11 +103,14 @@ fn only_the_slint_module_allows_unsafe_code_in_the_app() {
         let code = text.lines().filter(|l| !l.trim_start().starts_with("//"));
         for line in code {
             assert!(
-                !line.contains("unsafe {") && !line.contains("unsafe fn") && !line.contains("unsafe impl"),
+                !line.contains("unsafe {")
+                    && !line.contains("unsafe fn")
+                    && !line.contains("unsafe impl"),
                 "unsafe code in {}: {line}",
                 path.display()
             );
-            if line.contains("unsafe_code") && !line.contains("forbid(") && !line.contains("deny(") {
+            if line.contains("unsafe_code") && !line.contains("forbid(") && !line.contains("deny(")
+            {
                 allowed.push(path.strip_prefix(root()).unwrap().to_path_buf());
             }
         }

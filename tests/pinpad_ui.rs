@@ -53,7 +53,9 @@ fn pin_pad_window_headless() {
     .unwrap();
 
     let window = PinPadWindow::new().unwrap();
-    window.window().set_size(slint::PhysicalSize::new(WIDTH, HEIGHT));
+    window
+        .window()
+        .set_size(slint::PhysicalSize::new(WIDTH, HEIGHT));
     let adapter = window.global::<PinPadAdapter>();
     let frames = Rc::new(Cell::new(0u32));
     {
@@ -87,7 +89,11 @@ fn pin_pad_window_headless() {
         &other,
         DisplayKind::X11Development,
     );
-    assert_eq!(accessibility_tree(&window), tree, "the tree depends on the layout");
+    assert_eq!(
+        accessibility_tree(&window),
+        tree,
+        "the tree depends on the layout"
+    );
     let keypad = group(&window);
     assert_eq!(keypad.accessible_label().unwrap(), "PIN keypad");
     assert_eq!(
@@ -102,7 +108,11 @@ fn pin_pad_window_headless() {
     // The development banner is drawn: its text is in the tree and its orange fills the top of
     // the frame (the Clear key is orange too, lower down).
     assert!(tree.iter().any(|n| n.label == BANNER));
-    assert!(banner_pixels(&rgba) > 5000, "banner pixels: {}", banner_pixels(&rgba));
+    assert!(
+        banner_pixels(&rgba) > 5000,
+        "banner pixels: {}",
+        banner_pixels(&rgba)
+    );
 
     // Same feedback: held down, every digit key shows the same pressed colour on its face (and
     // no other key changes); released, it is back to the resting colour. No key is wired to a
@@ -117,17 +127,15 @@ fn pin_pad_window_headless() {
         });
         let pressed = snapshot(&window);
         for (j, other) in key_handles.iter().enumerate() {
-            let expected = if i == j {
-                SURFACE_PRESSED
-            } else {
-                SURFACE
-            };
+            let expected = if i == j { SURFACE_PRESSED } else { SURFACE };
             assert_eq!(pixel(&pressed, face_point(other)), expected);
         }
-        window.window().dispatch_event(WindowEvent::PointerReleased {
-            position: face,
-            button: PointerEventButton::Left,
-        });
+        window
+            .window()
+            .dispatch_event(WindowEvent::PointerReleased {
+                position: face,
+                button: PointerEventButton::Left,
+            });
         i_slint_backend_testing::mock_elapsed_time(Duration::from_millis(100));
         assert_eq!(pixel(&snapshot(&window), face), SURFACE);
     }
@@ -181,10 +189,7 @@ fn pin_pad_window_headless() {
     assert!(adapter.get_ok_enabled());
     assert_eq!(ok.accessible_enabled(), Some(true));
     assert_eq!(counter.accessible_label().unwrap(), "4 digits entered");
-    assert!(
-        session.borrow().pin_buffer().is_none(),
-        "not confirmed yet"
-    );
+    assert!(session.borrow().pin_buffer().is_none(), "not confirmed yet");
 
     // Accessible mode: the fixed phone layout, in phone geometry, announced; still no digit
     // in the accessibility tree. Under Wayland there is no banner.
@@ -211,7 +216,10 @@ fn pin_pad_window_headless() {
         }
     }
     let (x0, y0) = centre(9);
-    assert!((x0 - centre(7).0).abs() < 0.5 && y0 > centre(7).1, "0 under 8");
+    assert!(
+        (x0 - centre(7).0).abs() < 0.5 && y0 > centre(7).1,
+        "0 under 8"
+    );
 
     let tree = accessibility_tree(&window);
     assert_no_digit_named(&tree);
@@ -241,7 +249,10 @@ fn accessibility_tree(window: &PinPadWindow) -> Vec<Node> {
     ElementQuery::from_root(window)
         .find_all()
         .iter()
-        .filter(|e| e.accessible_role().is_some_and(|r| r != AccessibleRole::None))
+        .filter(|e| {
+            e.accessible_role()
+                .is_some_and(|r| r != AccessibleRole::None)
+        })
         .map(|e| {
             let p = e.absolute_position();
             let s = e.size();
@@ -326,7 +337,11 @@ fn save_png(rgba: &[u8], path: &std::path::Path) {
     let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), WIDTH, HEIGHT);
     encoder.set_color(png::ColorType::Rgba);
     encoder.set_depth(png::BitDepth::Eight);
-    encoder.write_header().unwrap().write_image_data(rgba).unwrap();
+    encoder
+        .write_header()
+        .unwrap()
+        .write_image_data(rgba)
+        .unwrap();
 }
 
 fn request(accessible: bool) -> EntryRequest {

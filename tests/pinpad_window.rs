@@ -98,7 +98,11 @@ fn window_under_x11_development_profile_and_refusal_in_production() {
     // READY means drawn: the X server's screen now holds the keypad's background and the
     // orange development banner (before the pad starts, the screen is black).
     let screen = screenshot(&xvfb);
-    assert!(screen.count(BACKGROUND) > 50_000, "background: {}", screen.count(BACKGROUND));
+    assert!(
+        screen.count(BACKGROUND) > 50_000,
+        "background: {}",
+        screen.count(BACKGROUND)
+    );
     // Without a window manager the window sits at the top left; the banner fills its top rows
     // (the Clear key is orange too, further down).
     let banner = screen.count_in_rows(WARNING, 0..60);
