@@ -5,8 +5,8 @@
 //! online; 3 declined; 4 try another interface; 5 end application (card not usable); 6 try again
 //! (card removed mid-tap, present it again); 2 an error stopped the command (no reader, no card
 //! in time, bad arguments). The engine's commands (`pay`, `refund`, `void`, `preauth`,
-//! `complete`, `settle`, `demo`) add 7 (sent, no answer from the host, reversed: nothing
-//! charged) and 8 (stopped before anything was sent).
+//! `card-check`, `complete`, `settle`, `demo`) add 7 (sent, no answer from the host, reversed:
+//! nothing charged) and 8 (stopped before anything was sent).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,6 +49,8 @@ enum Command {
     Void(pay::EngineOnlyArgs),
     /// A pre-authorization (a hold on the account).
     Preauth(pay::PreauthArgs),
+    /// A card check: verifies the card with the issuer without charging it (zero-amount 0100).
+    CardCheck(pay::CardCheckArgs),
     /// Completes a pre-authorization for the final amount.
     Complete(pay::CompleteArgs),
     /// End-of-day settlement: batch totals to the host (0500), with a report.
@@ -98,6 +100,7 @@ impl Cli {
             Command::Refund(args) => pay::refund(args),
             Command::Void(args) => pay::void(args),
             Command::Preauth(args) => pay::preauth(args),
+            Command::CardCheck(args) => pay::card_check(args),
             Command::Complete(args) => pay::complete(args),
             Command::Settle(args) => pay::settle(args),
             Command::History(args) => history::history(args),

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use emv::config::TerminalConfig;
-use emv::kernel::{Cvm, OnlineRequestData, OutcomeKind};
+use emv::kernel::{Cvm, IssuerResponse, IssuerUpdate, OnlineRequestData, OutcomeKind};
 use emv::oda::OfflineDataAuthenticator;
 use hsm_sim::host::EnrolmentBundle;
 use hsm_sim::iso8583::{Message, Mti};
@@ -249,10 +249,82 @@ pub struct SettlementReport {
     pub batch: u32,
     /// The terminal's totals.
     pub totals: BatchTotals,
+    /// The host's totals from the 0510 (DE 74-77, 86-89), if it sent them all.
+    pub host_totals: Option<BatchTotals>,
     /// Whether the host found them in balance (DE 66 = `1`).
     pub in_balance: bool,
     /// DE 39.
     pub response_code: String,
+    /// Pending reversals and advices sent to the host before the totals (journal ids).
+    pub pushed: Vec<i64>,
+    /// Every transaction the batch closes (journal ids, approved or not).
+    pub transactions: Vec<i64>,
+}
+
+/// One transaction still waiting for the host, for [`EngineError::PendingBeforeSettlement`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingItem {
+    /// The journal id.
+    pub id: i64,
+    /// What it is.
+    pub kind: TxKind,
+    /// Where it is.
+    pub state: TxState,
+    /// Amount in minor units.
+    pub amount: u64,
+    /// What is waiting, in words.
+    pub waiting: String,
+}
+
+impl PendingItem {
+    fn of(rec: &TxRecord, max_upload_attempts: u32) -> Self {
+        let waiting = match rec.state {
+            TxState::ReversalPending => format!(
+                "its reversal is not acknowledged yet ({} sent)",
+                rec.reversal_attempts
+            ),
+            TxState::AdvicePending if rec.advice_attempts >= max_upload_attempts => format!(
+                "its offline approval (advice) was tried {} times and is left for the \
+                 operator",
+                rec.advice_attempts
+            ),
+            TxState::AdvicePending => format!(
+                "its offline approval (advice) is not uploaded yet ({} tries)",
+                rec.advice_attempts
+            ),
+            other => format!("it is unfinished ({})", other.as_str()),
+        };
+        Self {
+            id: rec.id,
+            kind: rec.kind,
+            state: rec.state,
+            amount: rec.amount,
+            waiting,
+        }
+    }
+}
+
+/// The transactions that stop a settlement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingList(pub Vec<PendingItem>);
+
+impl std::fmt::Display for PendingList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, item) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(
+                f,
+                "transaction {} ({}, {} minor units): {}",
+                item.id,
+                item.kind.as_str(),
+                item.amount,
+                item.waiting
+            )?;
+        }
+        Ok(())
+    }
 }
 
 /// The transaction engine.
@@ -436,6 +508,24 @@ impl Engine {
         self.card_operation(op, reader, pin, events)
     }
 
+    /// A card check: verifies the card without charging it, a zero-amount 0100 with DE 25 =
+    /// `51` (account verification). The host answers `85` (no reason to decline) or `00` when
+    /// the account is good; nothing is held or posted. Online PIN when the card asks for it.
+    pub fn card_check(
+        &mut self,
+        reader: &mut dyn CardReader,
+        pin: &mut dyn PinEntry,
+        events: &mut dyn FnMut(Event),
+    ) -> Result<TxResult, EngineError> {
+        let op = CardOp {
+            kind: TxKind::CardCheck,
+            amount: 0,
+            tip: 0,
+            original_id: None,
+        };
+        self.card_operation(op, reader, pin, events)
+    }
+
     /// Voids the last approved sale or refund of the open batch (0200 with DE 90).
     pub fn void_last(&mut self, events: &mut dyn FnMut(Event)) -> Result<TxResult, EngineError> {
         let started = Instant::now();
@@ -525,13 +615,27 @@ impl Engine {
 
     /// End-of-day settlement: the open batch's totals in a 0500; the batch is closed whatever
     /// the host says (it closes its own batch either way, `docs/iso8583.md` §4).
+    ///
+    /// Pending reversals and queued advices go to the host first (a reversal or advice the
+    /// host has not seen would put the two sides' totals apart); if any is still pending
+    /// after that, settlement is refused with [`EngineError::PendingBeforeSettlement`], which
+    /// names each one. The report lists what was pushed, the transactions the totals cover,
+    /// and the host's own totals.
     pub fn settle(&mut self) -> Result<SettlementReport, EngineError> {
+        let before: Vec<i64> = self.journal.unfinished()?.iter().map(|r| r.id).collect();
         self.flush_pending();
-        if let Some(rec) = self.journal.unfinished()?.first() {
-            return Err(EngineError::PendingBeforeSettlement(rec.id));
+        let still = self.journal.unfinished()?;
+        if !still.is_empty() {
+            let pending = still
+                .iter()
+                .map(|rec| PendingItem::of(rec, self.settings.offline.max_upload_attempts))
+                .collect();
+            return Err(EngineError::PendingBeforeSettlement(PendingList(pending)));
         }
+        let pushed = before;
         let batch = self.journal.batch_number()?;
         let totals = self.journal.open_batch_totals()?;
+        let transactions = self.journal.open_batch_ids()?;
         let stan = self.journal.next_stan()?;
         let request = settlement_request(
             self.acquirer.terminal_id(),
@@ -543,12 +647,16 @@ impl Engine {
         let response = self.acquirer.exchange(&request)?;
         let code = response.text(39).unwrap_or("??").to_owned();
         let in_balance = response.text(66) == Some("1");
+        let host_totals = host_totals(&response);
         self.journal.close_batch(batch)?;
         Ok(SettlementReport {
             batch,
             totals,
+            host_totals,
             in_balance,
             response_code: code,
+            pushed,
+            transactions,
         })
     }
 
@@ -677,6 +785,9 @@ impl Engine {
                 }
             };
             let outcome = tap.outcome;
+            if outcome.kind == OutcomeKind::Approved {
+                return self.card_approved_offline(id, &op, outcome, events, timings, started);
+            }
             let Some(online) = outcome
                 .online
                 .filter(|_| outcome.kind == OutcomeKind::OnlineRequest)
@@ -686,15 +797,6 @@ impl Engine {
                         TxState::Done,
                         TxStatus::Declined,
                         "declined by the card".to_owned(),
-                    ),
-                    // TODO(kernel): a card-approved offline outcome (TC) carries no full PAN in
-                    // `Outcome` today, so no advice can be built for it; refused until the kernel
-                    // hands the PAN with a TC. (Store-and-forward of sales the host could not
-                    // take is below, in `unanswered`.)
-                    OutcomeKind::Approved => (
-                        TxState::Aborted,
-                        TxStatus::Aborted,
-                        "offline approval is not supported yet".to_owned(),
                     ),
                     _ => (
                         TxState::Aborted,
@@ -756,12 +858,14 @@ impl Engine {
             // The host.
             let (mti, processing) = match op.kind {
                 TxKind::Refund => (Mti::FINANCIAL_REQUEST, messages::PROCESSING_REFUND),
-                TxKind::Preauth => (Mti::AUTHORIZATION_REQUEST, messages::PROCESSING_PURCHASE),
+                TxKind::Preauth | TxKind::CardCheck => {
+                    (Mti::AUTHORIZATION_REQUEST, messages::PROCESSING_PURCHASE)
+                }
                 _ => (Mti::FINANCIAL_REQUEST, messages::PROCESSING_PURCHASE),
             };
             let stan = self.journal.next_stan()?;
             let transmission = transmission_now();
-            let request = messages::chip_request(
+            let mut request = messages::chip_request(
                 &self.terminal_fields(),
                 mti,
                 processing,
@@ -771,6 +875,9 @@ impl Engine {
                 &online,
                 encrypted.as_ref(),
             );
+            if op.kind == TxKind::CardCheck {
+                request.set(25, messages::POS_CONDITION_ACCOUNT_VERIFICATION);
+            }
             let mti_text = mti.to_string();
             self.journaled(|j| j.sent(id, &mti_text, Some(processing), stan, &transmission))?;
             self.crash.at(TxState::Sent.as_str());
@@ -793,11 +900,11 @@ impl Engine {
             let auth = response.text(38).map(str::to_owned);
             self.journaled(|j| j.answered(id, &code, auth.as_deref(), response.text(37)))?;
             self.crash.at(TxState::Answered.as_str());
-            // TODO(kernel): hand DE 55 tag 91 (ARPC) back to the kernel once a contactless
-            // flow needs it (issuer update on a second tap); the contactless kernels here end
-            // with the first GENERATE AC.
+            self.issuer_response(id, &response, &online)?;
+            let approved =
+                code == APPROVED || (op.kind == TxKind::CardCheck && code == NO_REASON_TO_DECLINE);
             match code.as_str() {
-                APPROVED => {
+                _ if approved => {
                     self.journaled(|j| j.finish(id, TxState::Done, true, "approved"))?;
                     self.crash.at(TxState::Done.as_str());
                     events(Event::Approved {
@@ -843,6 +950,129 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// The card approved offline (a TC with ODA passed, Book C-3 §5 / C-2): the approval is
+    /// journalled and queued as an 0220 advice carrying the TC (store-and-forward, uploaded by
+    /// [`Engine::flush_pending`] before the next transaction), within the offline caps. A sale
+    /// only; outside the caps it is declined, nothing is charged.
+    fn card_approved_offline(
+        &mut self,
+        id: i64,
+        op: &CardOp,
+        outcome: emv::kernel::Outcome,
+        events: &mut dyn FnMut(Event),
+        timings: Timings,
+        started: Instant,
+    ) -> Result<TxResult, EngineError> {
+        let oda_passed = outcome.oda.as_ref().is_some_and(|r| r.passed());
+        let refuse = |why: &str| why.to_owned();
+        let refused = match (&outcome.advice, op.kind) {
+            (None, _) => Some(refuse(
+                "the card approved offline without the data an advice needs",
+            )),
+            (Some(_), kind) if kind != TxKind::Sale => Some(refuse(
+                "the card approved offline, but only a sale can be approved offline",
+            )),
+            (Some(advice), _) if !self.offline_allowed(advice, op.amount, oda_passed)? => {
+                Some(refuse(
+                    "the card approved offline, but the terminal's offline limits (floor limit, \
+                     ODA, queued advices' count, value or age) do not allow it: nothing was \
+                     charged",
+                ))
+            }
+            _ => None,
+        };
+        let Some(advice) = outcome.advice.filter(|_| refused.is_none()) else {
+            let why = refused.unwrap_or_default();
+            self.finish(id, TxState::Done, false, &why)?;
+            events(Event::Declined {
+                reason: why.clone(),
+            });
+            return Ok(self.result(id, TxStatus::Declined, None, why, timings, started));
+        };
+        self.journaled(|j| j.card_read(id, &advice.pan, outcome.card.label.as_deref(), false))?;
+        self.crash.at(TxState::CardRead.as_str());
+        events(Event::CardRead {
+            masked_pan: advice.masked_pan.as_str().to_owned(),
+            label: outcome.card.label.clone(),
+        });
+        events(Event::RemoveCard);
+        let stan = self.journal.next_stan()?;
+        let transmission = transmission_now();
+        self.journaled(|j| {
+            j.queue_advice(
+                id,
+                &advice.pan,
+                &advice.icc_data,
+                &advice.expiry_yymm,
+                advice.pan_sequence_number,
+                stan,
+                &transmission,
+            )
+        })?;
+        drop(advice);
+        self.crash.at(TxState::AdvicePending.as_str());
+        events(Event::Approved {
+            auth_code: None,
+            offline: true,
+        });
+        let why = "approved offline by the card (TC); queued for the host".to_owned();
+        Ok(self.result(id, TxStatus::ApprovedOffline, None, why, timings, started))
+    }
+
+    /// DE 55 of the answer (`91` ARPC, `71`/`72` scripts) handed to the kernel's sans-IO
+    /// decision ([`IssuerResponse::update_for`]) and recorded in the journal. The contactless
+    /// flows here end with the first cryptogram: when the card and terminal both support
+    /// Issuer Update Processing (Kernels 3/7), a second tap would be needed; this terminal
+    /// does not offer it (TTQ byte 3 b8 off in `assets/terminal.toml`), so it is only recorded.
+    fn issuer_response(
+        &mut self,
+        id: i64,
+        response: &Message,
+        online: &OnlineRequestData,
+    ) -> Result<Option<IssuerUpdate>, EngineError> {
+        let Some(de55) = response.field(55) else {
+            return Ok(None);
+        };
+        let summary = match IssuerResponse::parse(de55) {
+            Ok(parsed) => {
+                let update = parsed.update_for(online);
+                let mut parts = Vec::new();
+                if let Some(data) = &parsed.authentication_data {
+                    parts.push(format!("91 ({} bytes)", data.len()));
+                }
+                let scripts: usize = parsed.scripts.iter().map(|s| s.commands.len()).sum();
+                if !parsed.scripts.is_empty() {
+                    parts.push(format!(
+                        "{} script(s), {scripts} command(s)",
+                        parsed.scripts.len()
+                    ));
+                }
+                let what = match update {
+                    IssuerUpdate::SecondTap => {
+                        // TODO(issuer-update): the second tap (EXTERNAL AUTHENTICATE and the
+                        // script commands) is not implemented; the authorisation stands.
+                        tracing::warn!(id, "issuer update asked for; no second tap here");
+                        "issuer update needs a second tap (not done)"
+                    }
+                    IssuerUpdate::NothingReturned => "nothing for the card",
+                    _ => "recorded, not for this card",
+                };
+                let summary = if parts.is_empty() {
+                    what.to_owned()
+                } else {
+                    format!("{}; {what}", parts.join(", "))
+                };
+                (summary, Some(update))
+            }
+            Err(e) => {
+                tracing::warn!(id, error = %e, "issuer data not usable");
+                (format!("unusable issuer data: {e}"), None)
+            }
+        };
+        self.journaled(|j| j.issuer_data(id, &summary.0))?;
+        Ok(summary.1)
     }
 
     /// Runs the kernel, presenting the card again on Try Again, up to `max_taps`.
@@ -1239,9 +1469,13 @@ pub enum EngineError {
     /// The transaction cannot be refunded (not an approved sale, or amount too large).
     #[error("transaction {0} cannot be refunded for that amount")]
     NotRefundable(i64),
-    /// Settlement waits until no transaction is pending.
-    #[error("transaction {0} is still pending with the host; settle when it is finished")]
-    PendingBeforeSettlement(i64),
+    /// Settlement waits until no transaction is pending with the host (the pending messages
+    /// were tried once more first).
+    #[error(
+        "settlement refused: the host has not acknowledged everything yet, and the totals \
+         would not match: {0}. Settle again when the host is reachable"
+    )]
+    PendingBeforeSettlement(PendingList),
 }
 
 struct Offline {
@@ -1256,6 +1490,21 @@ struct CardOp {
     amount: u64,
     tip: u64,
     original_id: Option<i64>,
+}
+
+/// The host's totals in a 0510 (DE 74-77, 86-89), if every one is present and numeric.
+fn host_totals(response: &Message) -> Option<BatchTotals> {
+    let n = |field: u8| response.text(field)?.parse::<u64>().ok();
+    Some(BatchTotals {
+        credits: n(74)?,
+        credit_reversals: n(75)?,
+        debits: n(76)?,
+        debit_reversals: n(77)?,
+        credits_amount: n(86)?,
+        credit_reversals_amount: n(87)?,
+        debits_amount: n(88)?,
+        debit_reversals_amount: n(89)?,
+    })
 }
 
 fn settlement_request(
@@ -1304,6 +1553,7 @@ pub fn decline_message(code: &str) -> String {
         "61" => "daily limit exceeded",
         "65" | "1A" => "PIN required",
         "75" => "PIN tries exceeded",
+        "85" => "no reason to decline",
         "91" => "issuer unavailable",
         "96" => "system malfunction",
         _ => "declined",
@@ -1317,6 +1567,8 @@ fn pin_message(e: &PinEntryError) -> String {
 
 const APPROVED: &str = "00";
 const WRONG_PIN: &str = "55";
+/// DE 39 of an approved account verification (ISO 8583:1987 `85`).
+const NO_REASON_TO_DECLINE: &str = "85";
 const SOFT_DECLINE_PIN: &str = "65";
 const SOFT_DECLINE_SCA: &str = "1A";
 /// Crash point between the host's answer and its journal write.

@@ -194,6 +194,9 @@ pub struct TxRecord {
     pub advice_attempts: u32,
     /// The settlement batch that closed it.
     pub batch: Option<u32>,
+    /// What the issuer sent back in DE 55 for the card (`91` ARPC, `71`/`72` scripts) and what
+    /// became of it, e.g. `91 (10 bytes); recorded, not for this card`. `None` if nothing.
+    pub issuer_data: Option<String>,
 }
 
 /// The journal.
@@ -217,6 +220,7 @@ impl Journal {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.execute_batch(SCHEMA)?;
+        migrate(&conn)?;
         Ok(Self {
             conn,
             device_key,
@@ -371,6 +375,15 @@ impl Journal {
             "UPDATE transactions SET state = 'answered', response_code = ?2, auth_code = ?3,
                     rrn = ?4, updated_at = ?5 WHERE id = ?1",
             params![id, response_code, auth_code, rrn, now()],
+        )?;
+        Ok(())
+    }
+
+    /// Records what the issuer sent back for the card in DE 55 (a summary, no bytes).
+    pub fn issuer_data(&self, id: i64, summary: &str) -> Result<(), JournalError> {
+        self.conn.execute(
+            "UPDATE transactions SET issuer_data = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id, summary, now()],
         )?;
         Ok(())
     }
@@ -626,6 +639,16 @@ impl Journal {
         Ok(totals)
     }
 
+    /// The ids of every finished transaction the open batch would close, oldest first.
+    pub fn open_batch_ids(&self) -> Result<Vec<i64>, JournalError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id FROM transactions
+             WHERE batch IS NULL AND state IN ('done', 'reversed', 'aborted') ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Closes the open batch: every finished transaction without a batch gets `batch`, and
     /// the counter moves on.
     pub fn close_batch(&mut self, batch: u32) -> Result<(), JournalError> {
@@ -750,6 +773,7 @@ fn record(r: &Row<'_>) -> rusqlite::Result<TxRecord> {
         reversal_attempts: r.get(24)?,
         advice_attempts: r.get(25)?,
         batch: r.get(26)?,
+        issuer_data: r.get(27)?,
     })
 }
 
@@ -757,6 +781,18 @@ fn now() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
+}
+
+/// Brings a journal written by an older version up to [`SCHEMA`] (columns added since).
+fn migrate(conn: &Connection) -> Result<(), JournalError> {
+    let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('transactions')")?;
+    let columns = stmt
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    if !columns.iter().any(|c| c == "issuer_data") {
+        conn.execute_batch("ALTER TABLE transactions ADD COLUMN issuer_data TEXT")?;
+    }
+    Ok(())
 }
 
 fn to_i64(v: u64) -> i64 {
@@ -770,7 +806,7 @@ fn to_u64(v: i64) -> u64 {
 const COLUMNS: &str = "id, kind, state, amount, tip, currency, created_at, pan_masked, pan_hash,
     card_label, mti, processing, stan, transmission, response_code, auth_code, rrn, approved,
     result, original_id, voided, completed, reversal_stan, reversal_transmission,
-    reversal_attempts, advice_attempts, batch";
+    reversal_attempts, advice_attempts, batch, issuer_data";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS transactions (
@@ -805,7 +841,8 @@ CREATE TABLE IF NOT EXISTS transactions (
     advice_icc BLOB,
     expiry TEXT,
     psn INTEGER,
-    batch INTEGER
+    batch INTEGER,
+    issuer_data TEXT
 );
 CREATE INDEX IF NOT EXISTS transactions_state ON transactions(state);
 CREATE TABLE IF NOT EXISTS counters (

@@ -515,6 +515,95 @@ fn a_certificate_from_another_ca_is_refused_with_a_clear_message() {
     );
 }
 
+/// The PIN pad process (`softpos-pinpad-test`, test key input) holding the bundle's DUKPT
+/// initial key in a fresh key store: one process per entry, each typing its own script.
+#[cfg(feature = "pinpad-test-input")]
+struct PinPadScripts {
+    store: tempfile::TempDir,
+    scripts: tempfile::TempDir,
+    queue: std::collections::VecDeque<&'static str>,
+    asked: usize,
+}
+
+#[cfg(feature = "pinpad-test-input")]
+impl PinPadScripts {
+    fn new(bundle: &hsm_sim::host::EnrolmentBundle, scripts: &[&'static str]) -> Self {
+        let dukpt = bundle.dukpt.as_ref().expect("the bundle has a DUKPT key");
+        let key = emv::crypto::key::AesKey::from_slice(&dukpt.initial_key).unwrap();
+        let ksn = emv::crypto::dukpt::Ksn::from_bytes(dukpt.initial_ksn);
+        let store = tempfile::tempdir().unwrap();
+        softpos::pinpad::keystore::Keystore::install(store.path(), &key, ksn).unwrap();
+        Self {
+            store,
+            scripts: tempfile::tempdir().unwrap(),
+            queue: scripts.iter().copied().collect(),
+            asked: 0,
+        }
+    }
+}
+
+#[cfg(feature = "pinpad-test-input")]
+impl softpos::pinpad::PinEntry for PinPadScripts {
+    fn collect(
+        &mut self,
+        request: &softpos::pinpad::PinRequest<'_>,
+    ) -> Result<softpos::pinpad::EncryptedPin, softpos::pinpad::PinEntryError> {
+        self.asked += 1;
+        let script = self
+            .queue
+            .pop_front()
+            .ok_or(softpos::pinpad::PinEntryError::Cancelled)?;
+        let path = self.scripts.path().join(format!("keys-{}", self.asked));
+        std::fs::write(&path, script).unwrap();
+        let mut config =
+            softpos::pinpad::PinPadConfig::new(env!("CARGO_BIN_EXE_softpos-pinpad-test"));
+        config.store_dir = Some(self.store.path().to_path_buf());
+        config.env.push((
+            softpos::pinpad::process::TEST_KEYS_ENV.into(),
+            path.into_os_string(),
+        ));
+        softpos::pinpad::PinPadProcess::new(config).collect(request)
+    }
+}
+
+/// Online PIN typed through the real PIN pad process: a wrong PIN (the host answers 55), then
+/// the right one; the host decrypts both blocks under the terminal's DUKPT key.
+#[cfg(feature = "pinpad-test-input")]
+#[test]
+fn online_pin_typed_through_the_pin_pad_process_is_verified_by_the_host() {
+    let world = World::start();
+    let before = world.balance(MASTERCARD_PAN);
+    let mut engine = engine(&world, "", Duration::from_secs(10));
+    let mut pin = PinPadScripts::new(&world.bundle, &["9999K", "1234K"]);
+    let mut events = Vec::new();
+    let result = {
+        let _turn = take_vpcd();
+        let (mut reader, card) = plug("mastercard");
+        let r = engine
+            .sale(&mut reader, &mut pin, 8_000, Tip::None, &mut |e| {
+                events.push(e)
+            })
+            .expect("sale runs");
+        unplug(&reader, card);
+        r
+    };
+    assert_eq!(result.status, TxStatus::Approved, "{}", result.message);
+    assert_eq!(pin.asked, 2);
+    assert!(events.contains(&Event::WrongPin), "{events:?}");
+    assert_eq!(world.balance(MASTERCARD_PAN), before - 8_000);
+    let purchases: Vec<_> = world
+        .ledger()
+        .into_iter()
+        .filter(|e| e.kind == "purchase")
+        .collect();
+    assert_eq!(purchases.len(), 2, "{purchases:?}");
+    assert_eq!(
+        purchases[0].response_code, "55",
+        "the wrong PIN reached the host as 55"
+    );
+    assert!(purchases[1].approved && !purchases[1].reversed);
+}
+
 fn event_name(e: &Event) -> &'static str {
     match e {
         Event::PresentCard { .. } => "present",

@@ -79,6 +79,15 @@ pub(crate) struct PreauthArgs {
     card: CardArgs,
 }
 
+/// Arguments of `softpos card-check`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct CardCheckArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    #[command(flatten)]
+    card: CardArgs,
+}
+
 /// Arguments of `softpos complete`.
 #[derive(Debug, Args)]
 pub(crate) struct CompleteArgs {
@@ -136,6 +145,14 @@ pub(super) fn preauth(args: PreauthArgs) -> anyhow::Result<ExitCode> {
     Ok(report(&result, exponent))
 }
 
+pub(super) fn card_check(args: CardCheckArgs) -> anyhow::Result<ExitCode> {
+    let (mut engine, config) = open_engine(&args.data, args.card.config.as_deref())?;
+    let mut session = Session::open(&args.card)?;
+    let mut pin = pin_entry();
+    let result = engine.card_check(&mut session, pin.as_mut(), &mut print_event)?;
+    Ok(report(&result, config.terminal.currency_exponent))
+}
+
 pub(super) fn complete(args: CompleteArgs) -> anyhow::Result<ExitCode> {
     let (mut engine, config) = open_engine(&args.data, None)?;
     let exponent = config.terminal.currency_exponent;
@@ -156,6 +173,14 @@ pub(super) fn settle(args: EngineOnlyArgs) -> anyhow::Result<ExitCode> {
     let report = engine.settle()?;
     let t = report.totals;
     println!("Batch {:06}", report.batch);
+    if !report.pushed.is_empty() {
+        let ids: Vec<String> = report.pushed.iter().map(i64::to_string).collect();
+        println!(
+            "Sent to the host first (pending reversals and advices): {}",
+            ids.join(", ")
+        );
+    }
+    println!("Transactions in the batch: {}", report.transactions.len());
     println!(
         "Debits:  {} for {}",
         t.debits,
@@ -184,6 +209,20 @@ pub(super) fn settle(args: EngineOnlyArgs) -> anyhow::Result<ExitCode> {
             "Host: OUT OF BALANCE (response {}); batch closed, check the host's report",
             report.response_code
         );
+        if let Some(h) = report.host_totals {
+            println!(
+                "Host totals: debits {} for {}, debit reversals {} for {}, credits {} for {}, \
+                 credit reversals {} for {}",
+                h.debits,
+                super::history::format_amount(h.debits_amount, e),
+                h.debit_reversals,
+                super::history::format_amount(h.debit_reversals_amount, e),
+                h.credits,
+                super::history::format_amount(h.credits_amount, e),
+                h.credit_reversals,
+                super::history::format_amount(h.credit_reversals_amount, e),
+            );
+        }
         Ok(ExitCode::from(EXIT_DECLINED))
     }
 }

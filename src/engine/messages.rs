@@ -202,3 +202,6 @@ const PROCESSING_VOID_PURCHASE: &str = "020000";
 const PROCESSING_VOID_REFUND: &str = "220000";
 /// DE 22: contactless chip, PIN can be entered.
 const POS_ENTRY_CONTACTLESS_CHIP: &str = "071";
+/// DE 25 POS condition code `51`: account verification, no funds moved (a card check; the
+/// host's `RequestKind::AccountVerification`).
+pub(crate) const POS_CONDITION_ACCOUNT_VERIFICATION: &str = "51";

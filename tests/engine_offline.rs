@@ -1,0 +1,349 @@
+//! The engine with virtual cards in this process (no pcscd needed) and the real hsm-sim host
+//! over mutual TLS: card-approved offline sales (TC) queued and uploaded as 0220 advices, the
+//! issuer's DE 55 (ARPC) recorded, settlement with a reversal the host missed, and the card
+//! check (zero-amount account verification).
+//!
+//! No virtual card profile approves offline (`hsm_sim::card::engine` answers every TC request
+//! with an ARQC), so [`TcCard`] wraps the Visa profile and changes the CID `9F27` of its GPO
+//! response from `80` (ARQC) to `40` (TC). The fDDA signature does not cover the CID (it signs
+//! `9F37 ‖ 9F02 ‖ 5F2A ‖ 9F69`, EMV Book C-3 Annex C), so the terminal's real fDDA with the
+//! simulator CA keys still passes: to the kernel this is a card that approves offline.
+
+#![allow(clippy::unwrap_used)] // A panic in a test is a failure.
+
+#[path = "support/engine.rs"]
+mod support;
+
+use std::time::Duration;
+
+use emv::apdu::{Command, Response};
+use emv::config::TerminalConfig;
+use emv::kernel::{OutcomeKind, TransactionRequest};
+use emv::oda::OfflineDataAuthenticator;
+use emv::transport::{CardTransport, TransportError};
+use hsm_sim::card::VirtualCard;
+use hsm_sim::host::{Fault, Host, HostConfig};
+use softpos::engine::{
+    CardError, CardReader, CardTap, Engine, EngineError, EngineSettings, Event, Tip, TxResult,
+    TxStatus,
+};
+use softpos::journal::TxState;
+use support::{TestPin, VISA_PAN, World};
+
+/// The Visa virtual card, answering its GPO with a TC (`9F27` = `40`) instead of an ARQC.
+struct TcCard(VirtualCard);
+
+impl CardTransport for TcCard {
+    fn transmit(&mut self, command: &Command) -> Result<Response, TransportError> {
+        let mut response = self.0.transmit(command)?;
+        if command.cla == 0x80 && command.ins == 0xA8 {
+            let at = response
+                .data
+                .windows(4)
+                .position(|w| w == [0x9F, 0x27, 0x01, 0x80])
+                .expect("the GPO response carries 9F27 = 80");
+            response.data[at + 3] = 0x40;
+        }
+        Ok(response)
+    }
+}
+
+impl CardReader for TcCard {
+    fn tap(
+        &mut self,
+        config: &TerminalConfig,
+        oda: &dyn OfflineDataAuthenticator,
+        request: TransactionRequest,
+    ) -> Result<CardTap, CardError> {
+        self.0.power_cycle();
+        let outcome = emv::kernel::run(self, config, oda, request, None)
+            .map_err(|e| CardError::Kernel(e.to_string()))?;
+        Ok(CardTap {
+            outcome,
+            card_time: Duration::ZERO,
+            kernel_time: Duration::ZERO,
+        })
+    }
+}
+
+/// Visa with a 50.00 floor limit: at or below it the card may approve offline.
+const FLOOR_5000: &str = "[[aid]]\naid = \"A0000000031010\"\nfloor_limit = 5000\n";
+
+fn engine(world: &World, overrides: &str, timeout: Duration) -> Engine {
+    let mut settings = EngineSettings::default();
+    settings.link.response_timeout = timeout;
+    settings.reversal_backoff = Duration::from_millis(50);
+    let mut engine = Engine::open(
+        &world.terminal_dir(),
+        &world.bundle,
+        support::terminal_config(overrides),
+        support::simulator_oda(),
+        settings,
+    )
+    .expect("engine opens");
+    engine.sign_on().expect("sign-on");
+    engine
+}
+
+fn sale_on(
+    engine: &mut Engine,
+    world: &World,
+    reader: &mut dyn CardReader,
+    amount: u64,
+) -> (TxResult, Vec<Event>) {
+    let mut pin = TestPin::new(&world.bundle, &[]);
+    let mut events = Vec::new();
+    let result = engine
+        .sale(reader, &mut pin, amount, Tip::None, &mut |e| events.push(e))
+        .expect("sale runs");
+    (result, events)
+}
+
+fn journal_bytes(world: &World) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for entry in std::fs::read_dir(world.terminal_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if path.is_file() && name.starts_with("journal") {
+            bytes.extend(std::fs::read(&path).unwrap());
+        }
+    }
+    bytes
+}
+
+#[test]
+fn the_tc_card_really_approves_offline_in_the_kernel() {
+    // The premise of the tests below, checked on the kernel alone.
+    let config = support::terminal_config(FLOOR_5000);
+    let oda = support::simulator_oda();
+    let request = softpos::tap::transaction_request(softpos::tap::Sale {
+        amount: 1_234,
+        currency_code: config.terminal.currency_code,
+        transaction_type: 0x00,
+    })
+    .unwrap();
+    let mut card = TcCard(VirtualCard::from_profile("visa").unwrap());
+    let tap = card.tap(&config, oda.as_ref(), request).unwrap();
+    assert_eq!(
+        tap.outcome.kind,
+        OutcomeKind::Approved,
+        "{}",
+        tap.outcome.reason
+    );
+    assert!(tap.outcome.oda.as_ref().is_some_and(|r| r.passed()));
+    assert!(tap.outcome.advice.is_some());
+}
+
+#[test]
+fn card_approved_offline_sale_is_queued_and_uploaded_exactly_once() {
+    let world = World::start();
+    let before = world.balance(VISA_PAN);
+    let mut engine = engine(&world, FLOOR_5000, Duration::from_secs(5));
+    let mut card = TcCard(VirtualCard::from_profile("visa").unwrap());
+    let (result, events) = sale_on(&mut engine, &world, &mut card, 1_234);
+    assert_eq!(
+        result.status,
+        TxStatus::ApprovedOffline,
+        "{}",
+        result.message
+    );
+    assert!(events.contains(&Event::Approved {
+        auth_code: None,
+        offline: true
+    }));
+    assert!(
+        !events.contains(&Event::Authorising),
+        "an offline approval does not go to the host"
+    );
+    assert_eq!(result.masked_pan.as_deref(), Some("476173******0119"));
+    let rec = engine.journal().get(result.id).unwrap().unwrap();
+    assert_eq!(rec.state, TxState::AdvicePending);
+    assert_eq!(rec.mti.as_deref(), Some("0220"));
+    // Nothing reached the host yet; the PAN is sealed, never in clear.
+    assert!(world.ledger().iter().all(|e| e.kind != "advice"));
+    assert_eq!(world.balance(VISA_PAN), before);
+    let bytes = journal_bytes(&world);
+    let contains = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    assert!(!contains(VISA_PAN.as_bytes()), "full PAN in the journal");
+    // Uploaded once; a second flush sends nothing.
+    assert_eq!(engine.flush_pending(), 0);
+    assert_eq!(engine.flush_pending(), 0);
+    let advices: Vec<_> = world
+        .ledger()
+        .into_iter()
+        .filter(|e| e.kind == "advice")
+        .collect();
+    assert_eq!(advices.len(), 1, "{advices:?}");
+    assert!(advices[0].approved);
+    assert_eq!(advices[0].amount, 1_234);
+    assert_eq!(
+        Some(advices[0].stan.clone()),
+        rec.stan.map(|s| format!("{s:06}"))
+    );
+    assert_eq!(world.balance(VISA_PAN), before - 1_234);
+    let rec = engine.journal().get(result.id).unwrap().unwrap();
+    assert_eq!(rec.state, TxState::Done);
+    assert!(rec.approved);
+    support::assert_consistent(&world, VISA_PAN, before);
+    // In the batch, and the host agrees.
+    let report = engine.settle().expect("settlement");
+    assert!(report.in_balance, "{report:?}");
+    assert_eq!(report.totals.debits, 1);
+    assert_eq!(report.totals.debits_amount, 1_234);
+    assert_eq!(report.host_totals, Some(report.totals));
+}
+
+#[test]
+fn card_approved_offline_above_the_floor_limit_is_declined_and_not_queued() {
+    let world = World::start();
+    let before = world.balance(VISA_PAN);
+    let mut engine = engine(&world, FLOOR_5000, Duration::from_secs(5));
+    let mut card = TcCard(VirtualCard::from_profile("visa").unwrap());
+    // 60.00 > the 50.00 floor limit: a card that still answers a TC is not trusted with it.
+    let (result, events) = sale_on(&mut engine, &world, &mut card, 6_000);
+    assert_eq!(result.status, TxStatus::Declined, "{}", result.message);
+    assert!(
+        result.message.contains("offline limits"),
+        "{}",
+        result.message
+    );
+    assert!(!events.iter().any(|e| matches!(e, Event::Approved { .. })));
+    assert_eq!(engine.journal().advice_queue().unwrap().0, 0);
+    assert_eq!(engine.flush_pending(), 0);
+    assert_eq!(world.balance(VISA_PAN), before);
+    assert!(world.ledger().iter().all(|e| e.kind != "advice"));
+}
+
+#[test]
+fn card_approved_offline_beyond_the_queue_cap_is_declined() {
+    let mut world = World::start();
+    let before = world.balance(VISA_PAN);
+    let address = world.host().local_addr();
+    let mut settings = EngineSettings::default();
+    settings.link.response_timeout = Duration::from_secs(2);
+    settings.offline.max_count = 1;
+    let mut engine = Engine::open(
+        &world.terminal_dir(),
+        &world.bundle,
+        support::terminal_config(FLOOR_5000),
+        support::simulator_oda(),
+        settings,
+    )
+    .unwrap();
+    engine.sign_on().unwrap();
+    // The host is down, so the first advice stays queued; the cap is one advice.
+    world.host.take().expect("host").shutdown();
+    let mut card = TcCard(VirtualCard::from_profile("visa").unwrap());
+    let (first, _) = sale_on(&mut engine, &world, &mut card, 1_000);
+    assert_eq!(first.status, TxStatus::ApprovedOffline, "{}", first.message);
+    let (second, _) = sale_on(&mut engine, &world, &mut card, 1_000);
+    assert_eq!(second.status, TxStatus::Declined, "{}", second.message);
+    assert_eq!(engine.journal().advice_queue().unwrap().0, 1);
+    // The host comes back: the one queued advice is uploaded, once.
+    world.host =
+        Some(Host::start(HostConfig::new(world.dir.path().join("host")).listen(address)).unwrap());
+    assert_eq!(engine.flush_pending(), 0);
+    assert_eq!(world.balance(VISA_PAN), before - 1_000);
+    support::assert_consistent(&world, VISA_PAN, before);
+}
+
+#[test]
+fn issuer_authentication_data_of_the_answer_is_recorded() {
+    let world = World::start();
+    let mut engine = engine(&world, "", Duration::from_secs(5));
+    let mut card = VirtualCard::from_profile("visa").unwrap();
+    let (result, _) = sale_on(&mut engine, &world, &mut card, 1_234);
+    assert_eq!(result.status, TxStatus::Approved, "{}", result.message);
+    let rec = engine.journal().get(result.id).unwrap().unwrap();
+    let issuer = rec.issuer_data.expect("issuer data recorded");
+    // hsm-sim answers 91 (ARPC): the terminal's TTQ offers no Issuer Update, so it is
+    // recorded and no second tap is asked for.
+    assert!(issuer.starts_with("91 ("), "{issuer}");
+    assert!(issuer.contains("not for this card"), "{issuer}");
+}
+
+#[test]
+fn settlement_pushes_a_reversal_the_host_missed_and_balances() {
+    let mut world = World::start();
+    let before = world.balance(VISA_PAN);
+    let address = world.host().local_addr();
+    let mut engine = engine(&world, "", Duration::from_millis(800));
+    // The host approves but its answer is lost; while the terminal reverses, the host is down.
+    world.host().faults().set(Fault::DropResponse, 1);
+    let mut card = VirtualCard::from_profile("visa").unwrap();
+    let mut pin = TestPin::new(&world.bundle, &[]);
+    let host_slot = &mut world.host;
+    let result = engine
+        .sale(&mut card, &mut pin, 1_234, Tip::None, &mut |e| {
+            if e == Event::Reversing
+                && let Some(host) = host_slot.take()
+            {
+                host.shutdown();
+            }
+        })
+        .unwrap();
+    assert_eq!(result.status, TxStatus::Reversed, "{}", result.message);
+    let rec = engine.journal().get(result.id).unwrap().unwrap();
+    assert_eq!(rec.state, TxState::ReversalPending);
+    // The host has the approval and no reversal: its batch would differ from the terminal's.
+    assert_eq!(world.balance(VISA_PAN), before - 1_234);
+    // Settlement while the host is still down: refused, naming the pending reversal.
+    let err = engine.settle().unwrap_err();
+    let EngineError::PendingBeforeSettlement(list) = &err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(list.0.len(), 1);
+    assert_eq!(list.0[0].id, result.id);
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("transaction {}", result.id)) && text.contains("reversal"),
+        "{text}"
+    );
+    // The host is back: settlement sends the reversal first, then totals that balance.
+    world.host =
+        Some(Host::start(HostConfig::new(world.dir.path().join("host")).listen(address)).unwrap());
+    let report = engine.settle().expect("settlement");
+    assert_eq!(report.pushed, vec![result.id]);
+    assert!(report.transactions.contains(&result.id));
+    assert!(report.in_balance, "{report:?}");
+    assert_eq!(report.host_totals, Some(report.totals));
+    assert_eq!(report.totals.debits, 0);
+    assert_eq!(report.totals.debit_reversals, 1);
+    assert_eq!(report.totals.debit_reversals_amount, 1_234);
+    assert_eq!(world.balance(VISA_PAN), before);
+    let reversals = world
+        .ledger()
+        .into_iter()
+        .filter(|e| e.kind == "reversal")
+        .count();
+    assert_eq!(reversals, 1);
+    support::assert_consistent(&world, VISA_PAN, before);
+}
+
+#[test]
+fn card_check_verifies_the_card_without_charging_it() {
+    let world = World::start();
+    let before = world.balance(VISA_PAN);
+    let mut engine = engine(&world, "", Duration::from_secs(5));
+    let mut card = VirtualCard::from_profile("visa").unwrap();
+    let mut pin = TestPin::new(&world.bundle, &[]);
+    let result = engine
+        .card_check(&mut card, &mut pin, &mut |_| {})
+        .expect("card check runs");
+    assert_eq!(result.status, TxStatus::Approved, "{}", result.message);
+    assert!(
+        matches!(result.response_code.as_deref(), Some("85" | "00")),
+        "{:?}",
+        result.response_code
+    );
+    assert_eq!(result.amount, 0);
+    assert_eq!(world.balance(VISA_PAN), before);
+    let ledger = world.ledger();
+    let checks: Vec<_> = ledger.iter().filter(|e| e.kind == "verification").collect();
+    assert_eq!(checks.len(), 1, "{ledger:?}");
+    assert_eq!(checks[0].amount, 0);
+    // Not part of the batch.
+    let report = engine.settle().expect("settlement");
+    assert!(report.in_balance, "{report:?}");
+    assert_eq!(report.totals.debits, 0);
+}
