@@ -67,7 +67,8 @@ fn round_trip(c: &mut Criterion) {
                     let ksn = dukpt.next_ksn().expect("KSN");
                     let pin_block = dukpt.pin_block(ksn, "1234", BENCH_PAN).expect("PIN block");
                     m.set(62, pin_block.to_vec());
-                    dukpt.add_mac(&mut m, ksn).expect("MAC");
+                    m.set(63, ksn.to_vec());
+                    dukpt.add_mac(&mut m).expect("MAC");
                     m.encode_frame().expect("encodes")
                 })
                 .collect();

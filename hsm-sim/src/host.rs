@@ -31,11 +31,12 @@ pub mod enrol;
 pub mod faults;
 pub mod issuer;
 pub mod ledger;
+pub mod mac;
 pub mod pki;
 pub mod security;
 mod server;
 
-pub use enrol::EnrolmentBundle;
+pub use enrol::{EnrolOptions, EnrolmentBundle};
 pub use faults::{Fault, Faults};
 
 /// How to run the host.
@@ -169,9 +170,24 @@ impl HostHandle {
         self.state.faults()
     }
 
-    /// Issues the enrolment bundle of `terminal_id` for this host's address.
+    /// Issues the enrolment bundle of `terminal_id` for this host's address, with a MAC key
+    /// (the host then requires MACs from this terminal).
     pub fn enroll(&self, terminal_id: &str) -> Result<EnrolmentBundle, HostError> {
         enrol::enroll(&self.data_dir, terminal_id, &self.local_addr.to_string())
+    }
+
+    /// [`HostHandle::enroll`] with `options` (e.g. no MAC key, for a client that does not MAC).
+    pub fn enroll_with(
+        &self,
+        terminal_id: &str,
+        options: EnrolOptions,
+    ) -> Result<EnrolmentBundle, HostError> {
+        enrol::enroll_with(
+            &self.data_dir,
+            terminal_id,
+            &self.local_addr.to_string(),
+            options,
+        )
     }
 
     /// Stops accepting, closes connections, flushes the ledger and waits for the host thread.
@@ -247,6 +263,9 @@ pub enum HostError {
     /// No answer within the client's timeout.
     #[error("timed out")]
     Timeout,
+    /// The answer's MAC is missing or wrong (`docs/iso8583.md` §6): treat it as no answer.
+    #[error("the host's answer failed its MAC check")]
+    BadMac,
     /// The HSM refused or failed an operation.
     #[error("HSM error: {0}")]
     Hsm(String),

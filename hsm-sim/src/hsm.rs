@@ -300,15 +300,27 @@ impl Hsm {
     }
 
     /// Verifies the terminal's request MAC: AES-CMAC with the DUKPT "MAC generation" key
-    /// (usage `2000`) of `ksn`, 8 to 16 bytes. Rejects a KSN older than one already seen.
+    /// (usage `2000`) of `ksn`, 8 to 16 bytes. Rejects a KSN older than one already seen. The
+    /// counter is recorded only once the MAC verified, so a forged message cannot push a
+    /// terminal's counter forward and lock it out.
     pub fn mac_verify(&self, ksn: Ksn, data: &[u8], mac: &[u8]) -> Result<(), HsmError> {
-        self.check_counter(ksn, false)?;
-        let key = self.working_key(ksn, KeyUsage::MacGeneration)?;
-        if verify_aes_cmac(&key, data, mac) {
-            Ok(())
-        } else {
-            Err(HsmError::MacMismatch)
+        if !ksn.is_valid() {
+            return Err(HsmError::Dukpt(DukptError::InvalidKsn));
         }
+        let stale = {
+            let table = self.counters.lock().unwrap_or_else(PoisonError::into_inner);
+            table
+                .get(&ksn.initial_key_id())
+                .is_some_and(|seen| ksn.counter() < seen.highest)
+        };
+        if stale {
+            return Err(HsmError::ReplayedKsn);
+        }
+        let key = self.working_key(ksn, KeyUsage::MacGeneration)?;
+        if !verify_aes_cmac(&key, data, mac) {
+            return Err(HsmError::MacMismatch);
+        }
+        self.check_counter(ksn, false)
     }
 
     /// The host's response MAC: the leftmost 8 bytes of AES-CMAC with the DUKPT "MAC

@@ -18,6 +18,7 @@ use std::fmt;
 
 use zeroize::Zeroize;
 
+pub mod messages;
 pub mod spec;
 
 pub use spec::{CharClass, FieldSpec, LengthKind};

@@ -30,6 +30,7 @@ fn fixture() -> Fixture {
 }
 
 /// A contactless chip 0200 for 120.00 (above the CVM limit) with online PIN `pin` and a MAC.
+/// Returns the message and the KSN of its MAC (DE 61).
 fn chip_pin_request(
     dukpt: &mut TerminalDukpt,
     card: &mut TestCard,
@@ -48,8 +49,9 @@ fn chip_pin_request(
     let ksn = dukpt.next_ksn().expect("KSN");
     let pin_block = dukpt.pin_block(ksn, pin, &card.pan).expect("PIN block");
     m.set(62, pin_block.to_vec());
-    dukpt.add_mac(&mut m, ksn).expect("MAC");
-    (m, ksn)
+    m.set(63, ksn.to_vec());
+    let mac_ksn = dukpt.add_mac(&mut m).expect("MAC");
+    (m, mac_ksn)
 }
 
 fn issuer_authentication_data(r: &Message) -> Option<Vec<u8>> {
@@ -113,11 +115,12 @@ async fn bad_arqc_atc_replay_and_ksn_replay_are_declined() {
     let mut card = TestCard::visa(VISA, 0x0300);
 
     // A flipped ARQC bit: 05.
-    let (mut m, ksn) = chip_pin_request(&mut dukpt, &mut card, 1, "1234");
+    let (mut m, _) = chip_pin_request(&mut dukpt, &mut card, 1, "1234");
+    let ksn: [u8; 12] = m.field(63).unwrap().try_into().unwrap();
     let mut icc = m.field(55).unwrap().to_vec();
     icc[3] ^= 0x01; // first ARQC byte (9F26 08 ..)
     m.set(55, icc);
-    dukpt.add_mac(&mut m, ksn).unwrap();
+    dukpt.add_mac(&mut m).unwrap();
     assert_eq!(client.send(&m).await.unwrap().text(39), Some("05"));
 
     // A good request, then the same ATC again with a new STAN: replay, 05.
@@ -134,7 +137,8 @@ async fn bad_arqc_atc_replay_and_ksn_replay_are_declined() {
     let mut old = requests::purchase("T0000001", 4, &requests::transmission_now(), VISA, 12_000);
     old.set(55, card.icc_data(12_000).unwrap());
     old.set(62, dukpt.pin_block(ksn, "1234", VISA).unwrap().to_vec());
-    dukpt.add_mac(&mut old, ksn).unwrap();
+    old.set(63, ksn.to_vec());
+    dukpt.add_mac(&mut old).unwrap();
     assert_eq!(client.send(&old).await.unwrap().text(39), Some("05"));
 }
 
@@ -182,6 +186,7 @@ fn enrolment_bundle_round_trip() {
     let out = tempfile::tempdir().unwrap();
     let bundle = hsm_sim::host::enrol::enroll(data.path(), "T0000042", "127.0.0.1:8583").unwrap();
     assert!(bundle.dukpt.is_some());
+    assert!(bundle.mac_key.is_some());
     bundle.write(out.path()).unwrap();
     let loaded = EnrolmentBundle::load(out.path()).unwrap();
     assert_eq!(loaded.terminal_id, "T0000042");
@@ -190,6 +195,16 @@ fn enrolment_bundle_round_trip() {
     assert_eq!(
         loaded.dukpt.as_ref().unwrap().initial_ksn,
         bundle.dukpt.as_ref().unwrap().initial_ksn
+    );
+    // The MAC key is a key of its own, not the PIN pad's.
+    let mac = loaded.mac_key.as_ref().unwrap();
+    assert_eq!(
+        mac.initial_ksn(),
+        bundle.mac_key.as_ref().unwrap().initial_ksn()
+    );
+    assert_ne!(
+        mac.initial_key_id()[..],
+        loaded.dukpt.as_ref().unwrap().initial_ksn[..8]
     );
     let debug = format!("{loaded:?}");
     assert!(!debug.contains("PRIVATE KEY"), "{debug}");
@@ -201,6 +216,13 @@ fn enrolment_bundle_round_trip() {
             .permissions()
             .mode();
         assert_eq!(mode & 0o077, 0, "private key readable by others");
+        for secret in ["dukpt-ik.hex", "mac-ik.hex", "mac-ksn.state"] {
+            let mode = std::fs::metadata(out.path().join(secret))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o077, 0, "{secret} readable by others");
+        }
     }
     assert!(hsm_sim::host::enrol::enroll(data.path(), "bad id", "x").is_err());
 }

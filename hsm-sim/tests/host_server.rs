@@ -7,7 +7,9 @@ use std::time::Duration;
 use hsm_sim::host::client::TerminalClient;
 use hsm_sim::host::client::requests::{self, BatchTotals};
 use hsm_sim::host::ledger::LedgerView;
-use hsm_sim::host::{EnrolmentBundle, Fault, Host, HostConfig, HostError, HostHandle, pki};
+use hsm_sim::host::{
+    EnrolOptions, EnrolmentBundle, Fault, Host, HostConfig, HostError, HostHandle, pki,
+};
 use hsm_sim::iso8583::{Message, Mti};
 
 const VISA: &str = "4761739001010119";
@@ -28,7 +30,11 @@ struct Fixture {
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().expect("temporary directory");
     let host = Host::start(HostConfig::new(dir.path())).expect("host starts");
-    let bundle = host.enroll("T0000001").expect("enrolment");
+    // A third-party style client that does not MAC (`hsm-sim enroll --no-mac`); the MAC rules
+    // are tested in `host_mac.rs`.
+    let bundle = host
+        .enroll_with("T0000001", EnrolOptions { mac: false })
+        .expect("enrolment");
     Fixture {
         _dir: dir,
         host,

@@ -52,6 +52,11 @@ pub struct EnrollArgs {
     /// The host address written into the bundle.
     #[arg(long, default_value = DEFAULT_LISTEN)]
     host: String,
+    /// Issue no MAC key: the host then accepts this terminal's requests without MAC (for test
+    /// clients that do not implement `docs/iso8583.md` §6). By default the bundle has a MAC key
+    /// and the host requires a MAC on every request but 0800.
+    #[arg(long)]
+    no_mac: bool,
 }
 
 impl Command {
@@ -65,8 +70,10 @@ impl Command {
                     out,
                     data,
                     host,
+                    no_mac,
                 } = *args;
-                let bundle = enrol::enroll(&data, &terminal_id, &host)
+                let options = enrol::EnrolOptions { mac: !no_mac };
+                let bundle = enrol::enroll_with(&data, &terminal_id, &host, options)
                     .with_context(|| format!("enrolling {terminal_id}"))?;
                 bundle
                     .write(&out)
@@ -75,6 +82,9 @@ impl Command {
                     "enrolment bundle of {terminal_id} written to {}",
                     out.display()
                 );
+                if bundle.mac_key.is_none() {
+                    println!("no MAC key: the host accepts this terminal's requests without MAC");
+                }
                 if bundle.dukpt.is_none() {
                     println!("warning: the HSM issued no DUKPT key; online PIN is not available");
                 }

@@ -176,7 +176,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<BenchReport> {
                 62,
                 dukpt.pin_block(ksn, super::issuer::DEMO_PIN, pan)?.to_vec(),
             );
-            dukpt.add_mac(&mut m, ksn)?;
+            m.set(63, ksn.to_vec());
+            dukpt.add_mac(&mut m)?;
             frames.push(m.encode_frame()?);
         }
         work.push((bundle, frames));

@@ -15,9 +15,9 @@ use tokio_rustls::client::TlsStream;
 use emv::crypto::cryptogram::{self, CryptogramInput};
 use emv::crypto::dukpt::{self, KeyType, KeyUsage, Ksn};
 use emv::crypto::key::AesKey;
-use emv::crypto::mac::{aes_cmac, verify_aes_cmac};
 use emv::crypto::pin_block::{self, OsFill, Pin};
 
+use super::mac::MacKey;
 use super::{EnrolmentBundle, HostError, pki};
 use crate::iso8583::{self, Message};
 
@@ -25,13 +25,17 @@ use crate::iso8583::{self, Message};
 pub struct TerminalClient {
     stream: TlsStream<TcpStream>,
     timeout: Duration,
+    mac_key: Option<MacKey>,
 }
 
 impl TerminalClient {
-    /// Connects to the bundle's host with the bundle's certificate.
+    /// Connects to the bundle's host with the bundle's certificate. If the bundle has a MAC
+    /// key, [`TerminalClient::send`] MACs requests and checks the answers' MACs.
     pub async fn connect(bundle: &EnrolmentBundle) -> Result<Self, HostError> {
         let config = pki::client_config(&bundle.ca_pem, &bundle.certificate_pem, &bundle.key_pem)?;
-        Self::connect_with(&bundle.host, &bundle.server_name, config).await
+        let mut client = Self::connect_with(&bundle.host, &bundle.server_name, config).await?;
+        client.mac_key = bundle.mac_key.clone();
+        Ok(client)
     }
 
     /// Connects with an explicit rustls configuration (tests of refused certificates).
@@ -59,6 +63,7 @@ impl TerminalClient {
         Ok(Self {
             stream,
             timeout: DEFAULT_TIMEOUT,
+            mac_key: None,
         })
     }
 
@@ -67,10 +72,27 @@ impl TerminalClient {
         self.timeout = timeout;
     }
 
-    /// Sends `request` and returns the decoded response.
+    /// Sends `request` and returns the decoded response. With a MAC key (see
+    /// [`TerminalClient::connect`]), a request that carries no MAC yet is MACed with the next
+    /// KSN, and the response must carry the host's MAC for it ([`HostError::BadMac`] if not;
+    /// a request that already carries a MAC is sent as it is and its answer is not checked).
     pub async fn send(&mut self, request: &Message) -> Result<Message, HostError> {
-        let body = self.send_raw(&request.encode_frame()?).await?;
-        Ok(Message::decode(&body)?)
+        let unsigned = !request.has(64) && !request.has(128);
+        match self.mac_key.clone().filter(|_| unsigned) {
+            None => {
+                let body = self.send_raw(&request.encode_frame()?).await?;
+                Ok(Message::decode(&body)?)
+            }
+            Some(key) => {
+                let mut signed = request.clone();
+                let ksn = key.sign(&mut signed)?;
+                let body = self.send_raw(&signed.encode_frame()?).await?;
+                if !key.verify_response(ksn, &body) {
+                    return Err(HostError::BadMac);
+                }
+                Ok(Message::decode(&body)?)
+            }
+        }
     }
 
     /// Writes `frame` as is (length header included, possibly malformed) and returns the body
@@ -121,16 +143,18 @@ impl std::fmt::Debug for TerminalClient {
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Terminal-side AES DUKPT (X9.24-3-2017) from an enrolment bundle: KSNs, format-4 PIN blocks
-/// and request MACs as `docs/iso8583.md` §3 and §6 describe. For tests, the bench and
-/// third-party test clients; the app's PIN pad has its own.
+/// Terminal-side AES DUKPT (X9.24-3-2017) from an enrolment bundle: PIN-key KSNs and format-4
+/// PIN blocks (`docs/iso8583.md` §3), and request MACs with the bundle's separate MAC key (§6).
+/// For tests, the bench and third-party test clients; the app's PIN pad and acquirer link have
+/// their own.
 pub struct TerminalDukpt {
     initial_key: AesKey,
     ksn: Ksn,
+    mac_key: Option<MacKey>,
 }
 
 impl TerminalDukpt {
-    /// The bundle's initial key and KSN.
+    /// The bundle's PIN initial key and KSN, and its MAC key if any.
     pub fn from_bundle(bundle: &EnrolmentBundle) -> Result<Self, HostError> {
         let dukpt = bundle
             .dukpt
@@ -141,6 +165,7 @@ impl TerminalDukpt {
         Ok(Self {
             initial_key,
             ksn: Ksn::from_bytes(dukpt.initial_ksn),
+            mac_key: bundle.mac_key.clone(),
         })
     }
 
@@ -158,27 +183,22 @@ impl TerminalDukpt {
             .map_err(|e| HostError::Hsm(e.to_string()))
     }
 
-    /// Sets DE 63 to `ksn` and the MAC field (DE 64 or 128) to the request MAC.
-    pub fn add_mac(&self, message: &mut Message, ksn: [u8; 12]) -> Result<(), HostError> {
-        message.set(63, ksn.to_vec());
-        let field = super::issuer::mac_field(message);
-        message.set(field, vec![0u8; 8]);
-        let body = message.encode()?;
-        let covered = body.get(..body.len().saturating_sub(8)).unwrap_or_default();
-        let key = self.key(ksn, KeyUsage::MacGeneration)?;
-        let mac = aes_cmac(&key, covered);
-        message.set(field, mac.get(..8).unwrap_or_default().to_vec());
-        Ok(())
+    /// MACs `message` with the next KSN of the bundle's MAC key (DE 61 and DE 64/128,
+    /// [`super::mac::sign_request`]) and returns that KSN. Call it last: the MAC covers every
+    /// field set before. A message with a PIN block also carries its PIN KSN in DE 63.
+    pub fn add_mac(&self, message: &mut Message) -> Result<[u8; 12], HostError> {
+        let key = self
+            .mac_key
+            .as_ref()
+            .ok_or_else(|| HostError::BadBundle("no MAC key (enrolled without MAC)".into()))?;
+        Ok(key.sign(message)?.to_bytes())
     }
 
-    /// Whether a response body carries the host's MAC for `ksn` (MAC verification key).
+    /// Whether a response body carries the host's MAC for the request MAC KSN `ksn`.
     pub fn response_mac_ok(&self, ksn: [u8; 12], body: &[u8]) -> bool {
-        let Ok(key) = self.key(ksn, KeyUsage::MacVerification) else {
-            return false;
-        };
-        let split = body.len().saturating_sub(8);
-        let (covered, mac) = body.split_at(split);
-        mac.len() == 8 && verify_aes_cmac(&key, covered, mac)
+        self.mac_key
+            .as_ref()
+            .is_some_and(|k| k.verify_response(Ksn::from_bytes(ksn), body))
     }
 
     fn key(&self, ksn: [u8; 12], usage: KeyUsage) -> Result<AesKey, HostError> {
@@ -419,27 +439,10 @@ pub mod requests {
     }
 
     /// Batch totals for a 0500 (`docs/iso8583.md` §4).
-    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-    pub struct BatchTotals {
-        /// DE 74.
-        pub credits: u64,
-        /// DE 75.
-        pub credit_reversals: u64,
-        /// DE 76.
-        pub debits: u64,
-        /// DE 77.
-        pub debit_reversals: u64,
-        /// DE 86.
-        pub credits_amount: u64,
-        /// DE 87.
-        pub credit_reversals_amount: u64,
-        /// DE 88.
-        pub debits_amount: u64,
-        /// DE 89.
-        pub debit_reversals_amount: u64,
-    }
+    pub use crate::iso8583::messages::BatchTotals;
 
-    /// A 0500 reconciliation request for batch `batch` with `totals`.
+    /// A 0500 reconciliation request for batch `batch` with `totals`
+    /// ([`crate::iso8583::messages::reconciliation_request`]).
     pub fn reconciliation(
         terminal_id: &str,
         stan: u32,
@@ -447,25 +450,31 @@ pub mod requests {
         batch: u32,
         totals: &BatchTotals,
     ) -> Message {
-        let net = i128::from(totals.debits_amount) - i128::from(totals.credits_amount);
-        let net = if net >= 0 {
-            format!("D{net:016}")
-        } else {
-            format!("C{:016}", -net)
-        };
-        Message::new(Mti::RECONCILIATION_REQUEST)
-            .with(7, transmission)
-            .with(11, format!("{stan:06}"))
-            .with(41, terminal_id)
-            .with(60, format!("{batch:06}"))
-            .with(74, format!("{:010}", totals.credits))
-            .with(75, format!("{:010}", totals.credit_reversals))
-            .with(76, format!("{:010}", totals.debits))
-            .with(77, format!("{:010}", totals.debit_reversals))
-            .with(86, format!("{:016}", totals.credits_amount))
-            .with(87, format!("{:016}", totals.credit_reversals_amount))
-            .with(88, format!("{:016}", totals.debits_amount))
-            .with(89, format!("{:016}", totals.debit_reversals_amount))
-            .with(97, net)
+        crate::iso8583::messages::reconciliation_request(
+            terminal_id,
+            stan,
+            transmission,
+            batch,
+            totals,
+        )
+    }
+
+    /// A zero-amount account verification (card check) for `pan`, contactless chip, EUR
+    /// ([`crate::iso8583::messages::account_verification_request`]).
+    pub fn account_verification(
+        terminal_id: &str,
+        stan: u32,
+        transmission: &str,
+        pan: &str,
+    ) -> Message {
+        crate::iso8583::messages::account_verification_request(
+            terminal_id,
+            "MERCHANT0000001",
+            stan,
+            transmission,
+            pan,
+            "071",
+            "978",
+        )
     }
 }

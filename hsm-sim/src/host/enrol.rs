@@ -1,9 +1,16 @@
 //! Terminal enrolment: the bundle a terminal (or a third-party test client) needs to connect —
-//! client certificate and key, host CA, host address, and the AES DUKPT initial key and KSN.
+//! client certificate and key, host CA, host address, the AES DUKPT PIN initial key and KSN
+//! (for the PIN pad), and the AES DUKPT MAC initial key and KSN (for the acquirer link).
 //!
 //! On disk (`hsm-sim enroll --out DIR`): `terminal.toml` (terminal ID, host address, TLS server
-//! name, initial KSN), `ca.pem`, `terminal.pem`, and the secrets `terminal.key` and
-//! `dukpt-ik.hex`, both mode 0600.
+//! name, initial KSNs), `ca.pem`, `terminal.pem`, and the secrets `terminal.key`,
+//! `dukpt-ik.hex` (PIN key) and `mac-ik.hex` (MAC key), all mode 0600, plus the MAC key's
+//! counter `mac-ksn.state` (0600, [`super::mac::MacKey`]).
+//!
+//! The host keeps a record of each enrolment in its data directory (`terminals/TID.toml`:
+//! the PIN and MAC initial key IDs and whether MACs are required), which it reads when a
+//! terminal connects ([`TerminalRecord`]); enrolling a terminal again replaces it, so the old
+//! keys stop working.
 
 use std::fs;
 use std::path::Path;
@@ -11,6 +18,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use emv::crypto::key::AesKey;
+
+use super::mac::MacKey;
 use super::security::{HsmSecurity, SecurityModule};
 use super::{HostError, pki};
 
@@ -29,8 +39,84 @@ pub struct EnrolmentBundle {
     pub certificate_pem: String,
     /// The terminal's private key (PEM), secret.
     pub key_pem: Zeroizing<String>,
-    /// The AES DUKPT initial key and KSN, if the HSM issued them.
+    /// The AES DUKPT PIN initial key and KSN, if the HSM issued them. For the PIN pad only.
     pub dukpt: Option<DukptInitialKey>,
+    /// The AES DUKPT MAC initial key with its counter, unless the terminal was enrolled
+    /// without MAC ([`EnrolOptions::mac`]). For the acquirer link only.
+    pub mac_key: Option<MacKey>,
+}
+
+/// Enrolment choices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnrolOptions {
+    /// Issue a MAC key, and make the host require a MAC on every request of this terminal
+    /// except 0800 (`docs/iso8583.md` §6). Default `true`; `false` (`hsm-sim enroll --no-mac`)
+    /// is for test clients that do not MAC: the host then accepts their requests without MAC.
+    pub mac: bool,
+}
+
+impl Default for EnrolOptions {
+    fn default() -> Self {
+        Self { mac: true }
+    }
+}
+
+/// What the host remembers of an enrolment (`DATA/terminals/TID.toml`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TerminalRecord {
+    /// The terminal ID.
+    pub terminal_id: String,
+    /// Initial key ID (16 hex digits) of the PIN key: DE 63 must name it.
+    pub pin_key_id: Option<String>,
+    /// Initial key ID (16 hex digits) of the MAC key: DE 61 must name it.
+    pub mac_key_id: Option<String>,
+    /// Whether every request but 0800 must carry a MAC.
+    pub mac_required: bool,
+}
+
+impl TerminalRecord {
+    /// The record of `terminal_id` in the host's data directory, if it was enrolled by this
+    /// version of the host (older enrolments have none: MACs optional, any key of the HSM).
+    pub fn load(data_dir: &Path, terminal_id: &str) -> Result<Option<Self>, HostError> {
+        pki::check_terminal_id(terminal_id)?;
+        let path = record_path(data_dir, terminal_id);
+        match fs::read_to_string(&path) {
+            Ok(text) => toml::from_str(&text)
+                .map(Some)
+                .map_err(|e| HostError::BadBundle(format!("{}: {e}", path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(HostError::io(&path)(e)),
+        }
+    }
+
+    fn save(&self, data_dir: &Path) -> Result<(), HostError> {
+        let dir = data_dir.join(RECORDS_DIR);
+        fs::create_dir_all(&dir).map_err(HostError::io(&dir))?;
+        let text = toml::to_string(self).map_err(|e| HostError::BadBundle(e.to_string()))?;
+        pki::write_secret(&record_path(data_dir, &self.terminal_id), text.as_bytes())
+    }
+
+    /// Whether `ksn` (DE 63) is under this terminal's PIN key (`true` when no PIN key is on
+    /// record).
+    pub fn is_pin_key(&self, ksn: &[u8; 12]) -> bool {
+        key_id_matches(self.pin_key_id.as_deref(), ksn)
+    }
+
+    /// Whether `ksn` (DE 61) is under this terminal's MAC key (`false` when it has none).
+    pub fn is_mac_key(&self, ksn: &[u8; 12]) -> bool {
+        self.mac_key_id.is_some() && key_id_matches(self.mac_key_id.as_deref(), ksn)
+    }
+}
+
+fn key_id_matches(on_record: Option<&str>, ksn: &[u8; 12]) -> bool {
+    on_record
+        .is_none_or(|id| id.eq_ignore_ascii_case(&hex::encode(ksn.get(..8).unwrap_or_default())))
+}
+
+fn record_path(data_dir: &Path, terminal_id: &str) -> std::path::PathBuf {
+    data_dir
+        .join(RECORDS_DIR)
+        .join(format!("{terminal_id}.toml"))
 }
 
 /// A terminal's AES DUKPT initial key (X9.24-3-2017) and initial KSN.
@@ -42,11 +128,23 @@ pub struct DukptInitialKey {
     pub initial_ksn: [u8; 12],
 }
 
-/// Issues a bundle for `terminal_id` from the host's data directory (CA and HSM).
+/// Issues a bundle for `terminal_id` from the host's data directory (CA and HSM), with a MAC
+/// key ([`EnrolOptions::default`]).
 pub fn enroll(
     data_dir: &Path,
     terminal_id: &str,
     host: &str,
+) -> Result<EnrolmentBundle, HostError> {
+    enroll_with(data_dir, terminal_id, host, EnrolOptions::default())
+}
+
+/// Issues a bundle for `terminal_id` with `options`, and records the enrolment for the host
+/// ([`TerminalRecord`]).
+pub fn enroll_with(
+    data_dir: &Path,
+    terminal_id: &str,
+    host: &str,
+    options: EnrolOptions,
 ) -> Result<EnrolmentBundle, HostError> {
     pki::check_terminal_id(terminal_id)?;
     let ca = pki::HostCa::load_or_create(data_dir)?;
@@ -62,6 +160,29 @@ pub fn enroll(
             None
         }
     };
+    let mac_key = if options.mac {
+        // A second initial key of its own (fresh derivation ID): the MAC key never shares a
+        // key, a KSN or a counter with the PIN pad's key.
+        let k = security
+            .create_terminal_key(terminal_id)
+            .map_err(|e| HostError::Hsm(e.to_string()))?;
+        let ik = AesKey::from_slice(&k.initial_key)
+            .ok_or_else(|| HostError::Hsm("MAC initial key length".into()))?;
+        Some(MacKey::new(ik, k.initial_ksn)?)
+    } else {
+        None
+    };
+    TerminalRecord {
+        terminal_id: terminal_id.to_owned(),
+        pin_key_id: dukpt
+            .as_ref()
+            .map(|d| hex::encode_upper(d.initial_ksn.get(..8).unwrap_or_default())),
+        mac_key_id: mac_key
+            .as_ref()
+            .map(|k| hex::encode_upper(k.initial_key_id())),
+        mac_required: options.mac,
+    }
+    .save(data_dir)?;
     Ok(EnrolmentBundle {
         terminal_id: terminal_id.to_owned(),
         host: host.to_owned(),
@@ -70,11 +191,13 @@ pub fn enroll(
         certificate_pem,
         key_pem,
         dukpt,
+        mac_key,
     })
 }
 
 impl EnrolmentBundle {
-    /// Writes the bundle into `dir` (created if needed).
+    /// Writes the bundle into `dir` (created if needed). From then on the MAC key's counter
+    /// lives in `dir` (for this bundle and its clones too).
     pub fn write(&self, dir: &Path) -> Result<(), HostError> {
         fs::create_dir_all(dir).map_err(HostError::io(dir))?;
         let manifest = Manifest {
@@ -89,6 +212,11 @@ impl EnrolmentBundle {
                 .dukpt
                 .as_ref()
                 .map(|d| hex::encode_upper(d.initial_ksn)),
+            mac_initial_key: self.mac_key.as_ref().map(|_| MAC_IK_FILE.to_owned()),
+            mac_initial_ksn: self
+                .mac_key
+                .as_ref()
+                .map(|k| hex::encode_upper(k.initial_ksn())),
         };
         let text = toml::to_string(&manifest).map_err(|e| HostError::BadBundle(e.to_string()))?;
         let write = |name: &str, bytes: &[u8]| {
@@ -102,6 +230,11 @@ impl EnrolmentBundle {
         if let Some(d) = &self.dukpt {
             let ik = Zeroizing::new(hex::encode_upper(d.initial_key.as_slice()));
             pki::write_secret(&dir.join(IK_FILE), ik.as_bytes())?;
+        }
+        if let Some(k) = &self.mac_key {
+            let ik = Zeroizing::new(hex::encode_upper(k.initial_key().expose_secret()));
+            pki::write_secret(&dir.join(MAC_IK_FILE), ik.as_bytes())?;
+            k.persist_in(dir)?;
         }
         Ok(())
     }
@@ -133,6 +266,25 @@ impl EnrolmentBundle {
             }
             _ => None,
         };
+        let mac_key = match (&manifest.mac_initial_key, &manifest.mac_initial_ksn) {
+            (Some(file), Some(ksn)) => {
+                let ik_hex = Zeroizing::new(read(file)?);
+                let bytes = Zeroizing::new(
+                    hex::decode(ik_hex.trim())
+                        .map_err(|_| HostError::BadBundle("MAC initial key".into()))?,
+                );
+                let initial_key = AesKey::from_slice(&bytes)
+                    .ok_or_else(|| HostError::BadBundle("MAC initial key length".into()))?;
+                let initial_ksn = hex::decode(ksn)
+                    .ok()
+                    .and_then(|k| <[u8; 12]>::try_from(k).ok())
+                    .ok_or_else(|| HostError::BadBundle("MAC KSN".into()))?;
+                let key = MacKey::new(initial_key, initial_ksn)?;
+                key.use_file_in(dir);
+                Some(key)
+            }
+            _ => None,
+        };
         Ok(Self {
             terminal_id: manifest.terminal_id,
             host: manifest.host,
@@ -141,6 +293,7 @@ impl EnrolmentBundle {
             certificate_pem: read(&manifest.certificate)?,
             key_pem: Zeroizing::new(read(&manifest.key)?),
             dukpt,
+            mac_key,
         })
     }
 }
@@ -155,6 +308,7 @@ impl std::fmt::Debug for EnrolmentBundle {
                 "dukpt",
                 &self.dukpt.as_ref().map(|_| "<initial key redacted>"),
             )
+            .field("mac_key", &self.mac_key)
             .finish_non_exhaustive()
     }
 }
@@ -169,6 +323,10 @@ struct Manifest {
     key: String,
     dukpt_initial_key: Option<String>,
     dukpt_initial_ksn: Option<String>,
+    #[serde(default)]
+    mac_initial_key: Option<String>,
+    #[serde(default)]
+    mac_initial_ksn: Option<String>,
 }
 
 const MANIFEST_FILE: &str = "terminal.toml";
@@ -176,3 +334,5 @@ const CA_FILE: &str = "ca.pem";
 const CERT_FILE: &str = "terminal.pem";
 const KEY_FILE: &str = "terminal.key";
 const IK_FILE: &str = "dukpt-ik.hex";
+const MAC_IK_FILE: &str = "mac-ik.hex";
+const RECORDS_DIR: &str = "terminals";

@@ -99,9 +99,14 @@ pub const PIN_TRY_LIMIT: i64 = 3;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum RequestKind {
     Authorization,
+    /// Zero-amount account verification ("card check", `docs/iso8583.md` §4): a 0100 with
+    /// DE 4 = 0 and DE 25 = `51`.
+    AccountVerification,
     Purchase,
     Refund,
-    Void { of_refund: bool },
+    Void {
+        of_refund: bool,
+    },
     Advice,
     Reversal,
     Reconciliation,
@@ -111,6 +116,7 @@ impl RequestKind {
     fn ledger_name(self, completion: bool) -> &'static str {
         match self {
             Self::Authorization => "authorization",
+            Self::AccountVerification => "verification",
             Self::Purchase => "purchase",
             Self::Refund => "refund",
             Self::Void { .. } => "void",
@@ -182,8 +188,10 @@ pub(crate) struct Request {
     pub(crate) consumer_device_cvm: bool,
     pub(crate) pin: PinOutcome,
     pub(crate) chip: ChipOutcome,
+    /// DE 63: the KSN of the PIN block (PIN key).
     pub(crate) ksn: Option<[u8; 12]>,
-    pub(crate) mac: bool,
+    /// DE 61 when the request's MAC verified: the response is MACed with this KSN.
+    pub(crate) mac_ksn: Option<[u8; 12]>,
     pub(crate) original: Option<OriginalReference>,
 }
 
@@ -318,12 +326,17 @@ fn process(
         return Ok(stored);
     }
     let mut out = match request.kind {
-        RequestKind::Authorization | RequestKind::Purchase | RequestKind::Refund
+        RequestKind::Authorization
+        | RequestKind::AccountVerification
+        | RequestKind::Purchase
+        | RequestKind::Refund
             if already_reversed(tx, request)? =>
         {
             late_original(tx, request)?
         }
-        RequestKind::Authorization | RequestKind::Purchase => authorize(tx, security, request)?,
+        RequestKind::Authorization | RequestKind::AccountVerification | RequestKind::Purchase => {
+            authorize(tx, security, request)?
+        }
         RequestKind::Refund => refund(tx, request)?,
         RequestKind::Void { of_refund } => void(tx, request, of_refund)?,
         RequestKind::Advice => advice(tx, request)?,
@@ -353,7 +366,7 @@ fn process(
 /// runs outside the single writer thread. The stored bytes keep the zeroed MAC, and the MAC is
 /// deterministic, so a retransmission is answered with identical bytes.
 fn finish(message: &mut Message, request: &Request) -> Result<Vec<u8>, HostError> {
-    if request.mac && request.ksn.is_some() {
+    if request.mac_ksn.is_some() {
         let mac_field = mac_field(message);
         message.set(mac_field, vec![0u8; 8]);
     }
@@ -383,11 +396,7 @@ pub(crate) fn sign_response(
 
 /// The MAC field of a message: DE 128 if any field above 64 is present, else DE 64.
 pub(crate) fn mac_field(message: &Message) -> u8 {
-    if message.field_numbers().any(|n| n > 64 && n != 128) {
-        128
-    } else {
-        64
-    }
+    super::mac::mac_field(message)
 }
 
 /// A response skeleton: the response MTI, the echoed fields and DE 39.
@@ -502,7 +511,8 @@ fn authorize(
     let pan = request.pan.as_deref().map_or("", String::as_str);
     let found = account(tx, pan)?;
     let (code, account) = decide(tx, request, found)?;
-    let approved = code == "00";
+    // An account verification is "approved" with 85 (no reason to decline): nothing is held.
+    let approved = code == "00" || code == APPROVED_VERIFICATION;
     if let Some(a) = &account {
         save_account(tx, a)?;
     }
@@ -563,7 +573,8 @@ fn decide(
     let Some(mut a) = found else {
         return Ok(("14", None));
     };
-    if request.amount <= 0 {
+    let verification = request.kind == RequestKind::AccountVerification;
+    if (verification && request.amount != 0) || (!verification && request.amount <= 0) {
         return Ok(("13", Some(a)));
     }
     if a.status != "active" {
@@ -611,6 +622,11 @@ fn decide(
         }
         PinOutcome::Correct => a.pin_tries = 0,
         PinOutcome::Absent => {}
+    }
+    if verification {
+        // Card, status, expiry, ARQC, ATC, KSN and PIN all passed: no amount to check, hold
+        // or post.
+        return Ok((APPROVED_VERIFICATION, Some(a)));
     }
     if request.contactless
         && request.pin == PinOutcome::Absent
@@ -1063,7 +1079,9 @@ pub(crate) fn today() -> Date {
 }
 
 /// Fields echoed from request to response.
-const ECHOED: [u8; 13] = [3, 4, 7, 11, 12, 13, 18, 22, 41, 42, 49, 60, 70];
+const ECHOED: [u8; 14] = [3, 4, 7, 11, 12, 13, 18, 22, 25, 41, 42, 49, 60, 70];
+/// DE 39 of an approved account verification: `85`, no reason to decline (ISO 8583:1987).
+pub(crate) const APPROVED_VERIFICATION: &str = "85";
 /// Requests queued for the writer at most.
 const JOB_QUEUE: usize = 4096;
 /// Requests applied in one SQLite transaction at most.

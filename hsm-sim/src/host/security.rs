@@ -45,8 +45,18 @@ pub trait SecurityModule: Send + Sync {
         response_code: [u8; 2],
     ) -> Result<Vec<u8>, SecurityError>;
 
-    /// The 8-byte MAC of `data` with the AES DUKPT MAC key of `ksn` (`docs/iso8583.md` §6).
+    /// The 8-byte MAC of `data` with the AES DUKPT MAC key of `ksn` (`docs/iso8583.md` §6):
+    /// usage `2000` (the request's key) when `request`, else `2001` (the response's key).
     fn mac(&self, ksn: &[u8; 12], data: &[u8], request: bool) -> Result<[u8; 8], SecurityError>;
+
+    /// Verifies a request MAC (usage `2000`, 8 to 16 bytes, constant time): `Ok(false)` for a
+    /// wrong MAC, [`SecurityError::Replayed`] for a KSN below one already seen for its key.
+    fn verify_request_mac(
+        &self,
+        ksn: &[u8; 12],
+        data: &[u8],
+        mac: &[u8],
+    ) -> Result<bool, SecurityError>;
 
     /// The PIN verification value stored for `pan` and `pin` (account seeding only).
     fn pin_verification_value(&self, pan: &str, pin: &str) -> Result<Vec<u8>, SecurityError>;
@@ -171,6 +181,19 @@ impl SecurityModule for HsmSecurity {
         self.hsm
             .mac(Ksn::from_bytes(*ksn), data, request)
             .map_err(map_error)
+    }
+
+    fn verify_request_mac(
+        &self,
+        ksn: &[u8; 12],
+        data: &[u8],
+        mac: &[u8],
+    ) -> Result<bool, SecurityError> {
+        match self.hsm.mac_verify(Ksn::from_bytes(*ksn), data, mac) {
+            Ok(()) => Ok(true),
+            Err(HsmError::MacMismatch) => Ok(false),
+            Err(e) => Err(map_error(e)),
+        }
     }
 
     fn pin_verification_value(&self, pan: &str, pin: &str) -> Result<Vec<u8>, SecurityError> {

@@ -1,12 +1,18 @@
 //! The TLS server: accepts terminals, reads framed ISO 8583 messages, validates them, checks
 //! PIN, ARQC and MAC through the security module, and hands the request to the issuer's writer.
 //!
+//! Order of checks (`docs/iso8583.md` §1, §6): decode; DE 41 against the client certificate
+//! (`58`); the request MAC against the terminal's enrolment record ([`TerminalRecord`]: MAC
+//! required, DE 61 under the terminal's MAC key, CMAC right, KSN not stale), answered `30`
+//! without MAC when it fails; then everything else, answered with a MAC when the request had
+//! one.
+//!
 //! Bad input never reaches the ledger: an undecodable message of a known request MTI is
 //! answered with DE 39 = `30`; an unknown MTI, a bad length header or garbage closes the
 //! connection. Other connections are unaffected (one task each).
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
@@ -21,10 +27,12 @@ use tokio::time::timeout;
 use tokio_rustls::TlsAcceptor;
 use zeroize::Zeroizing;
 
+use super::enrol::TerminalRecord;
 use super::issuer::{
     self, ChipOutcome, IdempotencyKey, IssuerWorker, OriginalReference, OwnedCardReference,
     PinOutcome, Request, RequestKind,
 };
+use super::mac::MAC_KSN_FIELD;
 use super::security::{CardKeyReference, SecurityError, SecurityModule};
 use super::{Faults, HostError, ledger, pki};
 use crate::iso8583::{self, Message, Mti};
@@ -40,6 +48,7 @@ struct Inner {
     security: Arc<dyn SecurityModule>,
     pin_verification_values: HashMap<String, Zeroizing<Vec<u8>>>,
     faults: Faults,
+    data_dir: PathBuf,
 }
 
 impl ServerState {
@@ -82,6 +91,7 @@ impl ServerState {
             security,
             pin_verification_values,
             faults: Faults::default(),
+            data_dir: data_dir.to_path_buf(),
         })))
     }
 
@@ -176,7 +186,7 @@ async fn connection(stream: TcpStream, acceptor: TlsAcceptor, state: ServerState
     else {
         return;
     };
-    let mut terminal: Option<String> = None;
+    let mut terminal: Option<Bound> = None;
     loop {
         let mut header = [0u8; 2];
         match timeout(IDLE_TIMEOUT, tls.read_exact(&mut header)).await {
@@ -229,12 +239,19 @@ async fn connection(stream: TcpStream, acceptor: TlsAcceptor, state: ServerState
     let _ = tls.shutdown().await;
 }
 
+/// The terminal a connection is bound to (by its first message's DE 41) and its enrolment
+/// record.
+struct Bound {
+    terminal_id: String,
+    record: Option<TerminalRecord>,
+}
+
 /// Handles one message body: the response body (`None` closes the connection) and whether
 /// fault switches apply to it.
 async fn handle(
     state: &ServerState,
     certificate: &CertificateDer<'static>,
-    terminal: &mut Option<String>,
+    terminal: &mut Option<Bound>,
     body: &[u8],
 ) -> (Option<Vec<u8>>, bool) {
     let message = match Message::decode(body) {
@@ -249,17 +266,35 @@ async fn handle(
         tracing::info!(%mti, "unknown MTI: closing");
         return (None, false);
     }
-    let reject = |code: &str| (issuer::response(&message, code).encode().ok(), false);
+    // Answers without a MAC: before the request's MAC is known to be good.
+    let unsigned = |code: &str| (issuer::response(&message, code).encode().ok(), false);
     let Some(terminal_id) = message.text(41).map(str::to_owned) else {
-        return reject("30");
+        return unsigned("30");
     };
-    if terminal.as_deref() != Some(terminal_id.as_str()) {
+    if terminal.as_ref().map(|b| b.terminal_id.as_str()) != Some(terminal_id.as_str()) {
         if !pki::certificate_names_terminal(certificate, &terminal_id) {
             tracing::warn!("DE 41 does not match the client certificate");
-            return reject("58");
+            return unsigned("58");
         }
-        *terminal = Some(terminal_id.clone());
+        let record = match TerminalRecord::load(&state.0.data_dir, &terminal_id) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "unreadable enrolment record");
+                return unsigned("91");
+            }
+        };
+        *terminal = Some(Bound {
+            terminal_id: terminal_id.clone(),
+            record,
+        });
     }
+    let record = terminal.as_ref().and_then(|b| b.record.as_ref());
+    let mac_ksn = match check_mac(state, &message, body, record) {
+        Ok(k) => k,
+        Err(code) => return unsigned(code),
+    };
+    // From here on, a request with a good MAC gets a MACed answer whatever it says.
+    let reject = |code: &str| (signed(state, mac_ksn.as_ref(), &message, code), false);
     let (Some(stan), Some(transmission)) = (message.text(11), message.text(7)) else {
         return reject("30");
     };
@@ -276,14 +311,13 @@ async fn handle(
         transmission: transmission.to_owned(),
         mti_class: mti.original(),
     };
-    let request = match validate(state, message.clone(), key, body) {
+    let request = match validate(state, message.clone(), key, record, mac_ksn) {
         Ok(r) => r,
         Err(code) => return reject(code),
     };
     let Some(worker) = state.worker() else {
         return (None, false);
     };
-    let mac_ksn = request.ksn.filter(|_| request.mac);
     let Some(reply) = worker.submit(request).await else {
         return (None, false);
     };
@@ -299,16 +333,98 @@ async fn handle(
     }
 }
 
-/// Checks mandatory fields, MAC, PIN and ARQC; `Err(code)` answers without touching the ledger.
+/// A response with DE 39 = `code`, MACed with `mac_ksn` when the request had a good MAC.
+fn signed(
+    state: &ServerState,
+    mac_ksn: Option<&[u8; 12]>,
+    request: &Message,
+    code: &str,
+) -> Option<Vec<u8>> {
+    let mut response = issuer::response(request, code);
+    let Some(ksn) = mac_ksn else {
+        return response.encode().ok();
+    };
+    let field = issuer::mac_field(&response);
+    response.set(field, vec![0u8; 8]);
+    let bytes = response.encode().ok()?;
+    match issuer::sign_response(state.0.security.as_ref(), ksn, bytes) {
+        Ok(b) => Some(b),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot MAC the response: closing");
+            None
+        }
+    }
+}
+
+/// The request MAC (`docs/iso8583.md` §6): `Ok(Some(ksn))` when it verified (the answer is
+/// MACed with that KSN), `Ok(None)` when there is none and none is required, `Err(code)`
+/// otherwise. A terminal enrolled with a MAC key must MAC every request but 0800, with the
+/// KSN of that key in DE 61; one enrolled without (or before enrolment records existed) may
+/// send requests without MAC.
+fn check_mac(
+    state: &ServerState,
+    message: &Message,
+    body: &[u8],
+    record: Option<&TerminalRecord>,
+) -> Result<Option<[u8; 12]>, &'static str> {
+    let field = issuer::mac_field(message);
+    let other = if field == 64 { 128 } else { 64 };
+    if message.has(other) {
+        return Err("30");
+    }
+    let Some(received) = message.field(field) else {
+        let required = record.is_some_and(|r| r.mac_required);
+        if required && message.mti() != Mti::NETWORK_REQUEST {
+            tracing::warn!("request without MAC from a terminal enrolled with a MAC key");
+            return Err("30");
+        }
+        return Ok(None);
+    };
+    let ksn: [u8; 12] = message
+        .field(MAC_KSN_FIELD)
+        .and_then(|k| k.try_into().ok())
+        .ok_or("30")?;
+    if record.is_some_and(|r| !r.is_mac_key(&ksn)) {
+        tracing::warn!("DE 61 does not name the terminal's MAC key");
+        return Err("30");
+    }
+    if received.len() != 8 {
+        return Err("30");
+    }
+    let covered = body.get(..body.len().saturating_sub(8)).unwrap_or_default();
+    match state.0.security.verify_request_mac(&ksn, covered, received) {
+        Ok(true) => Ok(Some(ksn)),
+        Ok(false) => {
+            tracing::warn!("wrong request MAC");
+            Err("30")
+        }
+        Err(SecurityError::Replayed) => {
+            tracing::warn!("stale MAC KSN");
+            Err("30")
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "MAC unavailable");
+            Err("91")
+        }
+    }
+}
+
+/// Checks mandatory fields, PIN and ARQC (the MAC was checked before); `Err(code)` answers
+/// without touching the ledger.
 fn validate(
     state: &ServerState,
     message: Message,
     key: IdempotencyKey,
-    body: &[u8],
+    record: Option<&TerminalRecord>,
+    mac_ksn: Option<[u8; 12]>,
 ) -> Result<Request, &'static str> {
     let mti = message.mti().original();
     let processing = message.text(3).and_then(|p| p.get(..2));
+    let verification = message.text(25) == Some(POS_CONDITION_ACCOUNT_VERIFICATION);
     let kind = match (mti, processing) {
+        (Mti::AUTHORIZATION_REQUEST, Some("00")) if verification => {
+            RequestKind::AccountVerification
+        }
         (Mti::AUTHORIZATION_REQUEST, Some("00")) => RequestKind::Authorization,
         (Mti::FINANCIAL_REQUEST, Some("00")) => RequestKind::Purchase,
         (Mti::FINANCIAL_REQUEST, Some("20")) => RequestKind::Refund,
@@ -325,6 +441,7 @@ fn validate(
     }
     let needs: &[u8] = match kind {
         RequestKind::Authorization
+        | RequestKind::AccountVerification
         | RequestKind::Purchase
         | RequestKind::Refund
         | RequestKind::Advice => &[3, 4, 22, 49],
@@ -339,11 +456,19 @@ fn validate(
         Some(k) => Some(<[u8; 12]>::try_from(k).map_err(|_| "30")?),
         None => None,
     };
-    let mac = verify_mac(state, &message, ksn.as_ref(), body)?;
+    if let (Some(k), Some(r)) = (&ksn, record)
+        && !r.is_pin_key(k)
+    {
+        // Key separation: a PIN block under any key but the terminal's PIN key (its MAC key,
+        // say) is refused.
+        tracing::warn!("DE 63 does not name the terminal's PIN key");
+        return Err("30");
+    }
     let pan = pan(&message);
     let money = matches!(
         kind,
         RequestKind::Authorization
+            | RequestKind::AccountVerification
             | RequestKind::Purchase
             | RequestKind::Refund
             | RequestKind::Advice
@@ -366,7 +491,14 @@ fn validate(
     };
     let pin = match (message.field(62), &pan) {
         (None, _) => PinOutcome::Absent,
-        (Some(_), _) if !matches!(kind, RequestKind::Authorization | RequestKind::Purchase) => {
+        (Some(_), _)
+            if !matches!(
+                kind,
+                RequestKind::Authorization
+                    | RequestKind::AccountVerification
+                    | RequestKind::Purchase
+            ) =>
+        {
             return Err("30");
         }
         (Some(block), Some(pan)) => {
@@ -425,46 +557,9 @@ fn validate(
         pin,
         chip,
         ksn,
-        mac,
+        mac_ksn,
         original,
     })
-}
-
-/// Verifies the request MAC if present; `Ok(true)` if the response must carry one.
-fn verify_mac(
-    state: &ServerState,
-    message: &Message,
-    ksn: Option<&[u8; 12]>,
-    body: &[u8],
-) -> Result<bool, &'static str> {
-    let field = issuer::mac_field(message);
-    let other = if field == 64 { 128 } else { 64 };
-    if message.has(other) {
-        return Err("30");
-    }
-    let Some(received) = message.field(field) else {
-        return Ok(false);
-    };
-    let ksn = ksn.ok_or("30")?;
-    let covered = body.get(..body.len().saturating_sub(8)).unwrap_or_default();
-    match state.0.security.mac(ksn, covered, true) {
-        Ok(expected) => {
-            let diff = expected
-                .iter()
-                .zip(received)
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-            if diff == 0 && received.len() == 8 {
-                Ok(true)
-            } else {
-                tracing::warn!("wrong request MAC");
-                Err("30")
-            }
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "MAC unavailable");
-            Err("91")
-        }
-    }
 }
 
 fn check_chip(
@@ -652,6 +747,9 @@ const KNOWN_REQUESTS: [Mti; 10] = [
     Mti::RECONCILIATION_REQUEST,
     Mti::NETWORK_REQUEST,
 ];
+/// DE 25 of an account verification (zero-amount card check), as Visa and most acquirers
+/// use it: "request for account number verification without authorization".
+const POS_CONDITION_ACCOUNT_VERIFICATION: &str = "51";
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 const FRAME_TIMEOUT: Duration = Duration::from_secs(30);

@@ -257,12 +257,16 @@ mod table {
         ),
         (60, FieldSpec::new("Private: batch number", N, LllVar(6))),
         (
+            61,
+            FieldSpec::new("Private: AES DUKPT KSN of the MAC key", B, LllVar(12)),
+        ),
+        (
             62,
             FieldSpec::new("Private: AES PIN block, ISO 9564-1 format 4", B, LllVar(16)),
         ),
         (
             63,
-            FieldSpec::new("Private: AES DUKPT key serial number", B, LllVar(12)),
+            FieldSpec::new("Private: AES DUKPT KSN of the PIN key", B, LllVar(12)),
         ),
         (
             64,
