@@ -1,9 +1,11 @@
 //! The PIN pad window (Slint, `ui/views/pinpad.slint`), bound through `PinPadAdapter`.
 //!
 //! The window only reports slot numbers and the fixed keys; the digits stay in the
-//! [`Session`]. Every digit key gives the same feedback (one pressed colour, no sound), and in
-//! accessible mode the layout is the fixed phone one while the keys keep the generic
-//! accessible label "PIN key" (security doc P5, P10).
+//! [`Session`]. Every digit key gives the same feedback (one pressed colour; no sound of its own;
+//! the screen reader hears "N digits entered" from a live region), and in accessible mode the
+//! layout is the fixed phone one, announced through an assertive live region and the keypad's
+//! accessible description, while the keys keep the generic accessible label "PIN key"
+//! (security doc P5, P10). READY goes out once the first frame is on screen (`frame-drawn`).
 
 use std::cell::RefCell;
 use std::rc::Rc;
