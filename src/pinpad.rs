@@ -159,6 +159,11 @@ impl PinPadProcess {
             // Under Wayland, keep winit from falling back to X11 (XWayland).
             command.env_remove("DISPLAY");
         }
+        // The pad takes taps only, no typed text: in the C locale Xlib and xkbcommon skip
+        // loading the 5 700-line UTF-8 Compose table for an input method it never uses, which
+        // took about a quarter of the window's start-up time (`docs/pinpad.md`, Figures). Its
+        // texts come from the request's language, not from the locale.
+        command.env("LC_ALL", "C");
         if let Some(dir) = &config.store_dir {
             command.env(keystore::STORE_ENV, dir);
         }
