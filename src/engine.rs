@@ -637,7 +637,7 @@ impl Engine {
         let totals = self.journal.open_batch_totals()?;
         let transactions = self.journal.open_batch_ids()?;
         let stan = self.journal.next_stan()?;
-        let request = settlement_request(
+        let request = hsm_sim::iso8583::messages::reconciliation_request(
             self.acquirer.terminal_id(),
             stan,
             &transmission_now(),
@@ -966,25 +966,19 @@ impl Engine {
         started: Instant,
     ) -> Result<TxResult, EngineError> {
         let oda_passed = outcome.oda.as_ref().is_some_and(|r| r.passed());
-        let refuse = |why: &str| why.to_owned();
-        let refused = match (&outcome.advice, op.kind) {
-            (None, _) => Some(refuse(
-                "the card approved offline without the data an advice needs",
-            )),
-            (Some(_), kind) if kind != TxKind::Sale => Some(refuse(
-                "the card approved offline, but only a sale can be approved offline",
-            )),
-            (Some(advice), _) if !self.offline_allowed(advice, op.amount, oda_passed)? => {
-                Some(refuse(
-                    "the card approved offline, but the terminal's offline limits (floor limit, \
-                     ODA, queued advices' count, value or age) do not allow it: nothing was \
-                     charged",
-                ))
+        let refused: Option<&str> = match (&outcome.advice, op.kind) {
+            (None, _) => Some("the card approved offline without the data an advice needs"),
+            (Some(_), kind) if kind != TxKind::Sale => {
+                Some("the card approved offline, but only a sale can be approved offline")
             }
+            (Some(advice), _) if !self.offline_allowed(advice, op.amount, oda_passed)? => Some(
+                "the card approved offline, but the terminal's offline limits (floor limit, \
+                 ODA, queued advices' count, value or age) do not allow it: nothing was charged",
+            ),
             _ => None,
         };
         let Some(advice) = outcome.advice.filter(|_| refused.is_none()) else {
-            let why = refused.unwrap_or_default();
+            let why = refused.unwrap_or_default().to_owned();
             self.finish(id, TxState::Done, false, &why)?;
             events(Event::Declined {
                 reason: why.clone(),
@@ -1505,35 +1499,6 @@ fn host_totals(response: &Message) -> Option<BatchTotals> {
         debits_amount: n(88)?,
         debit_reversals_amount: n(89)?,
     })
-}
-
-fn settlement_request(
-    terminal_id: &str,
-    stan: u32,
-    transmission: &str,
-    batch: u32,
-    t: &BatchTotals,
-) -> Message {
-    let net = i128::from(t.debits_amount) - i128::from(t.credits_amount);
-    let net = if net >= 0 {
-        format!("D{net:016}")
-    } else {
-        format!("C{:016}", -net)
-    };
-    Message::new(Mti::RECONCILIATION_REQUEST)
-        .with(7, transmission)
-        .with(11, format!("{stan:06}"))
-        .with(41, terminal_id)
-        .with(60, format!("{batch:06}"))
-        .with(74, format!("{:010}", t.credits))
-        .with(75, format!("{:010}", t.credit_reversals))
-        .with(76, format!("{:010}", t.debits))
-        .with(77, format!("{:010}", t.debit_reversals))
-        .with(86, format!("{:016}", t.credits_amount))
-        .with(87, format!("{:016}", t.credit_reversals_amount))
-        .with(88, format!("{:016}", t.debits_amount))
-        .with(89, format!("{:016}", t.debit_reversals_amount))
-        .with(97, net)
 }
 
 /// A human message for a DE 39 decline (`docs/iso8583.md` §5).

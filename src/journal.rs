@@ -21,6 +21,10 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 pub mod export;
 pub mod seal;
 
+/// Batch totals (`docs/iso8583.md` §4, DE 74-77 and 86-89): the type the shared 0500 builder
+/// (`hsm_sim::iso8583::messages::reconciliation_request`) takes.
+pub use hsm_sim::iso8583::messages::BatchTotals;
+
 /// The journal's file name inside the data directory.
 pub const JOURNAL_FILE: &str = "journal.sqlite";
 /// The device key's file name inside the data directory (mode 0600).
@@ -685,27 +689,6 @@ pub struct AdviceData {
     pub expiry: Option<String>,
     /// `5F34` (DE 23).
     pub pan_sequence_number: Option<u8>,
-}
-
-/// Batch totals (`docs/iso8583.md` §3, DE 74-77 and 86-89).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct BatchTotals {
-    /// DE 74: approved refunds not voided.
-    pub credits: u64,
-    /// DE 75: voided refunds.
-    pub credit_reversals: u64,
-    /// DE 76: approved debits not voided.
-    pub debits: u64,
-    /// DE 77: voided debits.
-    pub debit_reversals: u64,
-    /// DE 86.
-    pub credits_amount: u64,
-    /// DE 87.
-    pub credit_reversals_amount: u64,
-    /// DE 88.
-    pub debits_amount: u64,
-    /// DE 89.
-    pub debit_reversals_amount: u64,
 }
 
 /// Errors of the journal.
