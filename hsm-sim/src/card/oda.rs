@@ -38,10 +38,9 @@ pub(crate) fn icc_key(profile: &Profile) -> Option<&'static SigningKey> {
 /// The certificate records (SFI 3) for a card whose ODA-flagged records are in `records`:
 /// #1 `90`; #2 `8F`, `92`, `9F32`, `9F47`, `9F48`, `9F4A` (and the DDOL `9F49` for
 /// `legacy-dda`); #3 `9F46`. For `legacy-sda`: #1 `90`; #2 `8F`, `92`, `9F32`, `9F4A`; #3 the
-/// signed static application data `93`. None is itself signed
-/// (they are not flagged for ODA). The static data to be authenticated are the flagged records
-/// (SFI 1-10: the `70` template's value only) followed by the AIP, as `9F4A` = `82` says
-/// (EMV Book 3 §10.3).
+/// signed static application data `93`. None is itself signed (they are not flagged for ODA).
+/// The static data to be authenticated are the flagged records (SFI 1-10: the `70` template's
+/// value only) followed by the AIP, as `9F4A` = `82` says (EMV Book 3 §10.3).
 ///
 /// The ODA faults change what is signed here: `oda-expired-issuer-cert` gets an issuer
 /// certificate expiring [`EXPIRED_ISSUER_CERTIFICATE`]; `oda-unknown-ca-index` names
