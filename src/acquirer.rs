@@ -7,6 +7,12 @@
 //! - One request at a time; a response must echo the request's DE 11 and DE 41 and carry the
 //!   response MTI. Anything else on the connection (such as a late answer to an earlier request
 //!   that timed out) is discarded.
+//! - Message authentication (§6): with the bundle's MAC key (an AES DUKPT key of its own,
+//!   never the PIN pad's), every request, 0800 included, is sent with a fresh KSN in DE 61,
+//!   made durable before use, and an AES-CMAC in DE 64/128 (key usage `2000`); the answer must
+//!   carry the host's MAC for that KSN (usage `2001`). A missing or wrong MAC on the answer is
+//!   [`AcquirerError::BadMac`]: no answer, which the engine reverses. A bundle enrolled without
+//!   MAC key (`hsm-sim enroll --no-mac`) sends no MAC and accepts no MACed answer.
 //! - Any error drops the connection: the next exchange reconnects. Whether an error could have
 //!   let the request reach the host is [`AcquirerError::may_have_reached_host`]: the engine
 //!   reverses exactly those.
@@ -19,7 +25,8 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hsm_sim::host::EnrolmentBundle;
+use hsm_sim::host::mac::MacKey;
+use hsm_sim::host::{EnrolmentBundle, HostError};
 use hsm_sim::iso8583::{self, CodecError, Message, Mti};
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
@@ -59,6 +66,8 @@ pub struct Acquirer {
     last_used: Instant,
     /// Time spent in the last exchange's TLS handshake (zero when the connection was reused).
     last_handshake: Duration,
+    /// The MAC key (`docs/iso8583.md` §6), if the terminal was enrolled with one.
+    mac_key: Option<MacKey>,
 }
 
 impl Acquirer {
@@ -76,7 +85,13 @@ impl Acquirer {
             stream: None,
             last_used: Instant::now(),
             last_handshake: Duration::ZERO,
+            mac_key: bundle.mac_key.clone(),
         })
+    }
+
+    /// Whether requests are MACed (the bundle has a MAC key).
+    pub fn macs_requests(&self) -> bool {
+        self.mac_key.is_some()
     }
 
     /// The terminal ID (DE 41) of the bundle.
@@ -164,6 +179,16 @@ impl Acquirer {
     }
 
     fn exchange_inner(&mut self, request: &Message) -> Result<Message, AcquirerError> {
+        // A fresh, durably reserved KSN for every transmission (repeats included).
+        let mut signed;
+        let (request, mac_ksn) = match &self.mac_key {
+            None => (request, None),
+            Some(key) => {
+                signed = request.clone();
+                let ksn = key.sign(&mut signed).map_err(AcquirerError::MacKey)?;
+                (&signed, Some(ksn))
+            }
+        };
         let frame = request.encode_frame()?;
         let expected_mti = request
             .mti()
@@ -198,11 +223,15 @@ impl Acquirer {
                 && response.field(11) == request.field(11)
                 && response.field(41) == request.field(41);
             if matches {
-                // This terminal does not MAC its requests yet (TODO(mac): DE 63/64 with the
-                // DUKPT MAC key held by the PIN pad), so the host must not MAC its answer; a
-                // MAC it cannot check is treated as no answer (`docs/iso8583.md` §6).
-                let request_mac = request.has(64) || request.has(128);
-                if !request_mac && (response.has(64) || response.has(128)) {
+                // `docs/iso8583.md` §6: the answer to a MACed request must carry the host's
+                // MAC for its KSN; an unMACed request gets an unMACed answer. Anything else is
+                // treated as no answer.
+                let mac_ok = match (&self.mac_key, mac_ksn) {
+                    (Some(key), Some(ksn)) => key.verify_response(ksn, &body),
+                    _ => !response.has(64) && !response.has(128),
+                };
+                if !mac_ok {
+                    tracing::warn!(mti = %response.mti(), "answer with a missing or wrong MAC");
                     return Err(AcquirerError::BadMac);
                 }
                 return Ok(response);
@@ -338,6 +367,10 @@ pub enum AcquirerError {
     /// The request has no response MTI.
     #[error("this message type has no response")]
     Unsupported,
+    /// The MAC key could not give a KSN (counter file unwritable or damaged, key exhausted):
+    /// nothing was sent.
+    #[error("the terminal's MAC key is not usable; the terminal may need to be enrolled again")]
+    MacKey(#[source] HostError),
 }
 
 impl AcquirerError {
@@ -452,3 +485,141 @@ fn classify_tls(e: std::io::Error) -> Result<AcquirerError, std::io::Error> {
 const IDLE_RECONNECT: Duration = Duration::from_secs(120);
 const NETWORK_SIGN_ON: &str = "001";
 const NETWORK_ECHO: &str = "301";
+
+#[cfg(test)]
+mod tests {
+    //! Against a real embedded `hsm-sim` host over TLS on loopback.
+
+    use hsm_sim::host::client::requests;
+    use hsm_sim::host::{EnrolOptions, Fault, Host, HostConfig, HostHandle};
+
+    use super::*;
+
+    fn host() -> (tempfile::TempDir, HostHandle) {
+        let dir = tempfile::tempdir().unwrap();
+        let host = Host::start(HostConfig::new(dir.path())).unwrap();
+        (dir, host)
+    }
+
+    fn quick() -> LinkSettings {
+        LinkSettings {
+            response_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(2),
+        }
+    }
+
+    fn sale(terminal_id: &str, stan: u32) -> Message {
+        let mut m = requests::purchase(
+            terminal_id,
+            stan,
+            &transmission_now(),
+            "4761739001010119",
+            100,
+        );
+        m.set(22, "012");
+        m
+    }
+
+    #[test]
+    fn requests_and_answers_are_maced_both_ways() {
+        let (_dir, host) = host();
+        let bundle = host.enroll("T0000001").unwrap();
+        let mut link = Acquirer::new(&bundle, quick()).unwrap();
+        assert!(link.macs_requests());
+        link.sign_on(1).unwrap();
+        link.echo(2).unwrap();
+        let answer = link.exchange(&sale("T0000001", 3)).unwrap();
+        assert_eq!(answer.text(39), Some("00"));
+        // The host MACed its answer (and the link checked it before returning it).
+        assert!(answer.has(64));
+        // Each transmission took its own KSN, made durable in the bundle's counter.
+        let last = bundle.mac_key.as_ref().unwrap().last_ksn().unwrap();
+        assert_eq!(last.counter(), 3);
+    }
+
+    #[test]
+    fn a_wrong_mac_on_the_answer_is_no_answer() {
+        let (_dir, host) = host();
+        let bundle = host.enroll("T0000001").unwrap();
+        let mut link = Acquirer::new(&bundle, quick()).unwrap();
+        host.faults().set(Fault::BadMac, 1);
+        let err = link.exchange(&sale("T0000001", 1)).unwrap_err();
+        assert!(matches!(err, AcquirerError::BadMac), "{err:?}");
+        // The request may have been applied: the engine must reverse it.
+        assert!(err.may_have_reached_host());
+        // The next exchange (a new connection) works again.
+        let answer = link.exchange(&sale("T0000001", 2)).unwrap();
+        assert_eq!(answer.text(39), Some("00"));
+    }
+
+    #[test]
+    fn a_terminal_enrolled_without_mac_sends_none_and_is_served() {
+        let (_dir, host) = host();
+        let bundle = host
+            .enroll_with("T0000002", EnrolOptions { mac: false })
+            .unwrap();
+        let mut link = Acquirer::new(&bundle, quick()).unwrap();
+        assert!(!link.macs_requests());
+        let answer = link.exchange(&sale("T0000002", 1)).unwrap();
+        assert_eq!(answer.text(39), Some("00"));
+        assert!(!answer.has(64));
+    }
+
+    #[test]
+    fn an_unreachable_host_says_so() {
+        let (_dir, host) = host();
+        let bundle = host.enroll("T0000001").unwrap();
+        let address = bundle.host.clone();
+        host.shutdown();
+        let mut link = Acquirer::new(&bundle, quick()).unwrap();
+        let err = link.sign_on(1).unwrap_err();
+        assert!(matches!(err, AcquirerError::Unreachable { .. }), "{err:?}");
+        assert!(err.is_offline());
+        assert!(!err.may_have_reached_host());
+        assert_eq!(
+            err.to_string(),
+            format!("the acquirer host {address} cannot be reached")
+        );
+    }
+
+    #[test]
+    fn a_refused_certificate_says_enrol_again() {
+        let (_dir, host) = host();
+        let mut bundle = host.enroll("T0000001").unwrap();
+        // A certificate for the same terminal ID from another host's CA.
+        let other_dir = tempfile::tempdir().unwrap();
+        let other =
+            hsm_sim::host::enrol::enroll(other_dir.path(), "T0000001", &bundle.host).unwrap();
+        bundle.certificate_pem = other.certificate_pem;
+        bundle.key_pem = other.key_pem;
+        let mut link = Acquirer::new(&bundle, quick()).unwrap();
+        let err = link.sign_on(1).unwrap_err();
+        assert!(
+            matches!(err, AcquirerError::CertificateRefused(_)),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "the acquirer host refused this terminal's certificate; the terminal must be enrolled \
+             again"
+        );
+    }
+
+    #[test]
+    fn a_host_outside_the_pinned_ca_is_not_trusted() {
+        let (_dir, host) = host();
+        let mut bundle = host.enroll("T0000001").unwrap();
+        let other_dir = tempfile::tempdir().unwrap();
+        let other =
+            hsm_sim::host::enrol::enroll(other_dir.path(), "T0000001", &bundle.host).unwrap();
+        bundle.ca_pem = other.ca_pem;
+        let mut link = Acquirer::new(&bundle, quick()).unwrap();
+        let err = link.sign_on(1).unwrap_err();
+        assert!(matches!(err, AcquirerError::HostNotTrusted(_)), "{err:?}");
+        assert!(!err.may_have_reached_host());
+        assert_eq!(
+            err.to_string(),
+            "the acquirer host's certificate is not trusted (not issued by the pinned host CA)"
+        );
+    }
+}
