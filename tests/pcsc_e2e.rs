@@ -8,6 +8,7 @@ use std::process::Command;
 
 use emv::config::TerminalConfig;
 use emv::kernel::{Cvm, KernelId, Outcome, OutcomeKind};
+use emv::oda::OdaFailure;
 use emv::tlv;
 use softpos::demo;
 use softpos::reader::PcscReader;
@@ -183,6 +184,164 @@ fn card_pulled_away_after_gpo_means_try_again() {
     let outcome = tap_profile("vanish-after-gpo", 1_234).outcome;
     assert_eq!(outcome.kind, OutcomeKind::TryAgain, "{}", outcome.reason);
     assert!(outcome.online.is_none());
+}
+
+/// TVR byte 1 bits of EMV Book 3 Annex C5: b8 ODA not performed, b7 SDA failed, b6 ICC data
+/// missing, b5 card on the exception file, b4 DDA failed, b3 CDA failed (b2-b1 RFU).
+const TVR1_ODA_BITS: u8 = 0xFC;
+const TVR1_DDA_FAILED: u8 = 0x08;
+const TVR1_CDA_FAILED: u8 = 0x04;
+
+/// What an ODA fault profile must end with: the kernel, the outcome, the TVR byte 1 ODA bits,
+/// the failed check and the words the outcome's reason must contain.
+struct OdaFault {
+    profile: &'static str,
+    kernel: KernelId,
+    kind: OutcomeKind,
+    tvr1: u8,
+    failure: OdaFailure,
+    reason: &'static str,
+}
+
+/// Every ODA fault profile (docs/hsm-sim.md, "Virtual cards") through pcscd, with the
+/// embedded terminal configuration (online-capable, floor limit 0: every card answers with an
+/// ARQC):
+/// - Kernels 3 and 7 (fDDA): the failure sets TVR byte 1 b4 "DDA failed"; an ARQC goes online
+///   anyway, with the TVR in DE 55 for the issuer (the CTQ's "online / switch interface if
+///   ODA fails" bits only apply to an offline TC).
+/// - Kernel 2 (CDA): TVR byte 1 b3 "CDA failed"; the ARQC travels inside the signature, so a
+///   failed CDA leaves no cryptogram to send and the tap is declined.
+/// - An expired issuer certificate has no TVR bit of its own (Book 2 §5.3 step 9 makes it a
+///   failure of the ODA method): it is the method's bit, and `outcome.oda` names the check.
+#[test]
+fn oda_fault_profiles_end_with_the_method_failed_bit_and_the_kernel_rule() {
+    let faults = [
+        OdaFault {
+            profile: "oda-expired-issuer-cert",
+            kernel: KernelId::Visa,
+            kind: OutcomeKind::OnlineRequest,
+            tvr1: TVR1_DDA_FAILED,
+            failure: OdaFailure::IssuerCertificateExpired,
+            reason: "fDDA failed",
+        },
+        OdaFault {
+            profile: "oda-unknown-ca-index",
+            kernel: KernelId::UnionPay,
+            kind: OutcomeKind::OnlineRequest,
+            tvr1: TVR1_DDA_FAILED,
+            failure: OdaFailure::CaKeyNotFound,
+            reason: "fDDA failed",
+        },
+        OdaFault {
+            profile: "oda-bad-fdda-signature",
+            kernel: KernelId::Visa,
+            kind: OutcomeKind::OnlineRequest,
+            tvr1: TVR1_DDA_FAILED,
+            failure: OdaFailure::Signature("9F4B hash does not match"),
+            reason: "fDDA failed",
+        },
+        OdaFault {
+            profile: "oda-tampered-record",
+            kernel: KernelId::Mastercard,
+            kind: OutcomeKind::Declined,
+            tvr1: TVR1_CDA_FAILED,
+            failure: OdaFailure::IccCertificate("hash does not match"),
+            reason: "CDA failed",
+        },
+        OdaFault {
+            profile: "oda-cda-wrong-amount",
+            kernel: KernelId::Mastercard,
+            kind: OutcomeKind::Declined,
+            tvr1: TVR1_CDA_FAILED,
+            failure: OdaFailure::Signature("CDA transaction data hash code does not match"),
+            reason: "CDA failed",
+        },
+    ];
+    for fault in faults {
+        let name = fault.profile;
+        let outcome = tap_profile(name, 1_234).outcome;
+        assert_eq!(outcome.kernel, Some(fault.kernel), "{name}");
+        assert_eq!(outcome.kind, fault.kind, "{name}: {}", outcome.reason);
+        assert_eq!(
+            outcome.tvr[0] & TVR1_ODA_BITS,
+            fault.tvr1,
+            "{name}: TVR {}",
+            hex::encode_upper(outcome.tvr)
+        );
+        let oda = outcome.oda.as_ref().expect("ODA was performed");
+        assert_eq!(oda.status, Err(fault.failure), "{name}");
+        assert!(
+            outcome.reason.contains(fault.reason),
+            "{name}: {}",
+            outcome.reason
+        );
+        match fault.kind {
+            OutcomeKind::OnlineRequest => {
+                // The issuer sees the failure: DE 55 carries the TVR with the bit set.
+                let online = outcome.online.as_ref().expect("online request data");
+                let de55 = tlv::parse(&online.icc_data).expect("DE 55 is BER-TLV");
+                let tvr = de55
+                    .iter()
+                    .find(|o| o.tag() == tlv::Tag::new(0x95))
+                    .and_then(|o| o.bytes())
+                    .expect("95 in DE 55");
+                assert_eq!(tvr.first().map(|b| b & TVR1_ODA_BITS), Some(fault.tvr1));
+            }
+            _ => assert!(outcome.online.is_none(), "{name}"),
+        }
+    }
+}
+
+/// The legacy profiles carry contact-era SDA (`93`) and DDA (INTERNAL AUTHENTICATE) data, which
+/// Kernel 3 does not run (Book C-3: fDDA only): the tap goes online with TVR byte 1 b8 "ODA
+/// not performed" and no ODA result. Their data verify with the SDA/DDA code in
+/// `hsm-sim/tests/card_oda.rs`.
+#[test]
+fn legacy_sda_and_dda_cards_are_not_authenticated_by_kernel_3() {
+    for profile in ["legacy-sda", "legacy-dda"] {
+        let outcome = tap_profile(profile, 1_234).outcome;
+        assert_eq!(outcome.kernel, Some(KernelId::Visa), "{profile}");
+        assert_eq!(
+            outcome.kind,
+            OutcomeKind::OnlineRequest,
+            "{profile}: {}",
+            outcome.reason
+        );
+        assert!(outcome.oda.is_none(), "{profile}: {:?}", outcome.oda);
+        assert_eq!(
+            outcome.tvr[0] & TVR1_ODA_BITS,
+            0x80,
+            "{profile}: TVR {}",
+            hex::encode_upper(outcome.tvr)
+        );
+    }
+}
+
+/// `softpos read-card` names the ODA method and the failed check for a fault profile.
+#[test]
+fn read_card_names_the_failed_oda_check() {
+    let _turn = take_turn();
+    let output = Command::new(env!("CARGO_BIN_EXE_softpos"))
+        .args([
+            "read-card",
+            "--demo",
+            "--profile",
+            "oda-expired-issuer-cert",
+            "--wait",
+            "10",
+        ])
+        .output()
+        .expect("run softpos");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stdout.contains("Offline data authentication: fDDA failed"),
+        "{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("Failed check: issuer certificate 90 expired"),
+        "{stdout}\n{stderr}"
+    );
 }
 
 /// The tester's view: `softpos read-card --trace` shows the card by tag name, masks the PAN and

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Args;
+use emv::oda::OdaResult;
 use emv::tlv::DecodedTlv;
 
 use super::CardArgs;
@@ -92,8 +93,24 @@ pub(super) fn run(args: ReadCardArgs) -> anyhow::Result<ExitCode> {
         println!("{}:", record.source);
         print_objects(&record.objects, 1);
     }
+    print_oda(report.outcome.oda.as_ref());
     super::tap::print_report(&report);
     Ok(super::tap::exit_code(&report.outcome))
+}
+
+/// The ODA result for testers: the method, pass or fail, and the failed check in words (EMV
+/// Book 2 step), e.g. `Failed check: issuer certificate 90 expired (Book 2 §5.3 step 9)`.
+fn print_oda(oda: Option<&OdaResult>) {
+    match oda {
+        None => println!("Offline data authentication: not performed"),
+        Some(result) => match &result.status {
+            Ok(()) => println!("Offline data authentication: {} passed", result.method),
+            Err(failure) => {
+                println!("Offline data authentication: {} failed", result.method);
+                println!("Failed check: {failure}");
+            }
+        },
+    }
 }
 
 fn print_objects(objects: &[DecodedTlv], depth: usize) {
