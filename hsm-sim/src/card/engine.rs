@@ -57,6 +57,8 @@ pub struct VirtualCard {
     pending: Zeroizing<Vec<u8>>,
     removed: bool,
     taps: u32,
+    /// The available offline spending amount (`9F5D`, minor units) left on this card.
+    offline_available: u64,
 }
 
 /// The engine's answer to one C-APDU.
@@ -114,6 +116,7 @@ impl VirtualCard {
             .ok()
         });
         let atc = shared_atc(&profile);
+        let profile_offline_limit = profile.offline_spending_limit().unwrap_or(0);
         let records = personalized_records(&profile);
         let afl = afl_of(&records);
         Self {
@@ -127,6 +130,7 @@ impl VirtualCard {
             pending: Zeroizing::new(Vec::new()),
             removed: false,
             taps: 0,
+            offline_available: profile_offline_limit,
         }
     }
 
@@ -307,10 +311,16 @@ impl VirtualCard {
         })
     }
 
-    /// The qVSDC / qUICS GPO response body (EMV Book C-3 §5.4, C-7): card data, IAD, ARQC,
-    /// CTQ.
+    /// The available offline spending amount (`9F5D`, minor units) this card has left; 0 for
+    /// a card that never approves offline.
+    pub fn offline_available(&self) -> u64 {
+        self.offline_available
+    }
+
+    /// The qVSDC / qUICS GPO response body (EMV Book C-3 §5.4, C-7): card data, IAD, the
+    /// cryptogram of [`VirtualCard::card_risk_management`] (ARQC or TC), CTQ.
     fn quick_gpo_response(
-        &self,
+        &mut self,
         pdol: &Dol,
         pdol_data: &[u8],
         atc: [u8; 2],
@@ -318,9 +328,14 @@ impl VirtualCard {
         let ttq = pdol.fixed::<4>(pdol_data, 0x9F66);
         let amount = pdol.fixed::<6>(pdol_data, 0x9F02);
         let ctq = self.card_transaction_qualifiers(ttq, amount);
-        let iad = issuer_application_data(self.profile.scheme(), CID_ARQC);
+        let cid = self.card_risk_management(ttq, amount, ctq);
+        let iad = issuer_application_data(self.profile.scheme(), cid);
         let input = cryptogram_input(pdol, pdol_data, self.profile.aip(), atc, &iad);
         let cryptogram = self.cryptogram(&input)?;
+        if cid == CID_TC {
+            let spent = bcd_amount(amount).unwrap_or(u64::MAX);
+            self.offline_available = self.offline_available.saturating_sub(spent);
+        }
         let mut body = Vec::with_capacity(128);
         body.extend(tlv::encode(0x82, &self.profile.aip()));
         body.extend(tlv::encode(0x94, &self.afl));
@@ -328,7 +343,7 @@ impl VirtualCard {
         body.extend(tlv::encode(0x5F34, &[self.profile.pan_sequence_number()]));
         body.extend(tlv::encode(0x9F10, &iad));
         body.extend(tlv::encode(0x9F26, &cryptogram));
-        body.extend(tlv::encode(0x9F27, &[CID_ARQC]));
+        body.extend(tlv::encode(0x9F27, &[cid]));
         body.extend(tlv::encode(0x9F36, &atc));
         body.extend(tlv::encode(0x9F6C, &ctq));
         if let Some(form_factor) = self.profile.form_factor() {
@@ -372,6 +387,31 @@ impl VirtualCard {
             body.extend(tlv::encode(0x9F4B, &signed));
         }
         Ok(body)
+    }
+
+    /// Card risk management of a qVSDC card (EMV Book C-3 §5.4, Visa VCPS; shared docs §2.1):
+    /// the cryptogram type (`9F27`) the GPO answers.
+    ///
+    /// A TC (`40`) only if the card approves offline at all (an available offline spending
+    /// amount `9F5D`), the reader does not ask for an online cryptogram (TTQ byte 2 bit 8
+    /// clear: the reader is offline capable and the amount is within its floor limit), the
+    /// card does not ask for online PIN (CTQ byte 1 bit 8), and the amount is within the
+    /// available offline spending amount. Otherwise an ARQC (`80`). Fault
+    /// `tc-despite-online` skips the TTQ check.
+    fn card_risk_management(&self, ttq: [u8; 4], amount: [u8; 6], ctq: [u8; 2]) -> u8 {
+        if self.profile.scheme() != Scheme::Visa || self.profile.offline_spending_limit().is_none()
+        {
+            return CID_ARQC;
+        }
+        let online_requested = ttq[1] & TTQ2_ONLINE_CRYPTOGRAM_REQUIRED != 0
+            && self.profile.fault() != Some(Fault::TcDespiteOnlineRequest);
+        let online_pin = ctq[0] & CTQ1_ONLINE_PIN_REQUIRED != 0;
+        let within_limit = bcd_amount(amount).is_some_and(|a| a <= self.offline_available);
+        if online_requested || online_pin || !within_limit {
+            CID_ARQC
+        } else {
+            CID_TC
+        }
     }
 
     /// Card transaction qualifiers (`9F6C`, shared docs §2.1), decided from the TTQ (`9F66`) and
@@ -732,14 +772,22 @@ fn cryptogram_input<'a>(
 
 /// Issuer application data (`9F10`) for a cryptogram of type `cid`.
 ///
-/// - Visa, CVN 18, IAD format 0 (shared docs §2.1): `06` DKI `01` CVN `12` CVR `03 A0 00 00`
-///   (CVR byte 2 `A0`: second GENERATE AC not requested, ARQC in the first).
+/// - Visa, CVN 18, IAD format 0 (shared docs §2.1): `06` DKI `01` CVN `12` CVR `03 xx 00 00`;
+///   CVR byte 2 bits 8-7 `10` (second GENERATE AC not requested) and bits 6-5 the cryptogram
+///   of the GPO: `A0` ARQC, `90` TC (approved offline), `80` AAC.
 /// - Mastercard, CVN 16, M/Chip 4 layout, 18 bytes: DKI `01`, CVN `10`, CVR (6 bytes; byte 1
 ///   `A0` ARQC / `80` AAC, second GENERATE AC not requested), DAC/IDN (2), counters (8) **[M]**.
 /// - UnionPay: `07` DKI `01` CVN `01` CVR `03 A0 00 00` algorithm `01` (TDES) **[M]**.
 fn issuer_application_data(scheme: Scheme, cid: u8) -> Vec<u8> {
     match scheme {
-        Scheme::Visa => vec![0x06, 0x01, 0x12, 0x03, 0xA0, 0x00, 0x00],
+        Scheme::Visa => {
+            let cvr_byte2 = match cid {
+                CID_TC => 0x90,
+                CID_AAC => 0x80,
+                _ => 0xA0,
+            };
+            vec![0x06, 0x01, 0x12, 0x03, cvr_byte2, 0x00, 0x00]
+        }
         Scheme::Mastercard => {
             let cvr_byte1 = if cid == CID_AAC { 0x80 } else { 0xA0 };
             let mut iad = vec![0x01, 0x10, cvr_byte1, 0x00, 0x00, 0x00, 0x00, 0x00];
@@ -759,6 +807,14 @@ fn other_amount(amount: [u8; 6]) -> [u8; 6] {
     } else {
         one_cent
     }
+}
+
+/// A `9F02` amount (n12, BCD) in minor units; `None` if a nibble is not a digit.
+fn bcd_amount(amount: [u8; 6]) -> Option<u64> {
+    amount.iter().try_fold(0u64, |acc, byte| {
+        let (high, low) = (u64::from(byte >> 4), u64::from(byte & 0x0F));
+        (high < 10 && low < 10).then_some(acc * 100 + high * 10 + low)
+    })
 }
 
 /// `N` random bytes (unpredictable numbers of the card); `6F00` if the system has none.
@@ -822,6 +878,12 @@ const INS_INTERNAL_AUTHENTICATE: u8 = 0x88;
 /// Cryptogram information data (`9F27`) values, EMV Book 3 Table 14.
 const CID_AAC: u8 = 0x00;
 const CID_ARQC: u8 = 0x80;
+const CID_TC: u8 = 0x40;
+
+/// TTQ byte 2 bit 8: online cryptogram required (EMV Book C-3 Table 5-3; shared docs §2.1).
+const TTQ2_ONLINE_CRYPTOGRAM_REQUIRED: u8 = 0x80;
+/// CTQ byte 1 bit 8: online PIN required (shared docs §2.1).
+const CTQ1_ONLINE_PIN_REQUIRED: u8 = 0x80;
 
 /// AIP byte 1 bit 6: DDA supported (fDDA for Kernels 3 and 7).
 const AIP1_DDA: u8 = 0x20;

@@ -34,6 +34,7 @@ pub struct Profile {
     issuer_country: [u8; 2],
     form_factor: Option<[u8; 4]>,
     card_cvm_limit: Option<[u8; 6]>,
+    offline_spending_limit: Option<u64>,
     icc_key_number: usize,
     legacy_oda: Option<LegacyOda>,
 }
@@ -104,6 +105,12 @@ pub enum Fault {
     /// CDOL1 data with another amount (`9F02`) than the terminal sent. EMV Book 2 §6.6.2: the
     /// transaction data hash code the terminal computes does not match the signed one.
     CdaWrongAmount,
+    /// Card risk management (Visa, `visa-offline`): the card answers a TC (`9F27` = `40`) even
+    /// when the reader's TTQ asks for an online cryptogram (byte 2 bit 8), as long as the
+    /// amount fits its available offline spending amount. The TC and the fDDA signature are
+    /// otherwise real; EMV Book C-3 §5.4 forbids it, so the terminal must not trust it beyond
+    /// its own offline limits.
+    TcDespiteOnlineRequest,
 }
 
 impl Fault {
@@ -166,6 +173,7 @@ impl Profile {
     pub fn by_name(name: &str) -> Option<Self> {
         let profile = match name {
             "visa" => visa(),
+            "visa-offline" => visa_offline(),
             "mastercard" => mastercard(),
             "unionpay" => unionpay(),
             "wallet" => wallet(),
@@ -185,6 +193,7 @@ impl Profile {
             "oda-tampered-record" => faulty("oda-tampered-record", Fault::TamperedRecord),
             "oda-bad-fdda-signature" => faulty("oda-bad-fdda-signature", Fault::BadFddaSignature),
             "oda-cda-wrong-amount" => faulty("oda-cda-wrong-amount", Fault::CdaWrongAmount),
+            "tc-despite-online" => faulty("tc-despite-online", Fault::TcDespiteOnlineRequest),
             _ => return None,
         };
         Some(profile)
@@ -418,6 +427,12 @@ impl Profile {
     pub(crate) fn card_cvm_limit(&self) -> Option<[u8; 6]> {
         self.card_cvm_limit
     }
+
+    /// The card's initial available offline spending amount (`9F5D`, Visa VCPS; shared docs
+    /// §2.1) in minor units, if the card approves offline at all.
+    pub fn offline_spending_limit(&self) -> Option<u64> {
+        self.offline_spending_limit
+    }
 }
 
 impl fmt::Debug for Profile {
@@ -463,8 +478,23 @@ fn visa() -> Profile {
         issuer_country: [0x08, 0x40],
         form_factor: Some(FORM_FACTOR_CARD),
         card_cvm_limit: None,
+        offline_spending_limit: None,
         icc_key_number: 0,
         legacy_oda: None,
+    }
+}
+
+/// The Visa card with card risk management for offline approvals (EMV Book C-3 §5.4, Visa
+/// VCPS): same PAN, keys and certificates as `visa`, plus an available offline spending
+/// amount (`9F5D`) of 100.00. When the reader does not ask for an online cryptogram and the
+/// amount fits, the GPO answers a TC.
+fn visa_offline() -> Profile {
+    Profile {
+        name: "visa-offline",
+        description: "Visa qVSDC card (Kernel 3) that approves offline (TC) up to its available \
+                      offline spending amount 100.00 when the reader allows it",
+        offline_spending_limit: Some(10_000),
+        ..visa()
     }
 }
 
@@ -506,6 +536,7 @@ fn mastercard() -> Profile {
         issuer_country: [0x08, 0x40],
         form_factor: None,
         card_cvm_limit: None,
+        offline_spending_limit: None,
         icc_key_number: 0,
         legacy_oda: None,
     }
@@ -547,6 +578,7 @@ fn unionpay() -> Profile {
         issuer_country: [0x01, 0x56],
         form_factor: None,
         card_cvm_limit: None,
+        offline_spending_limit: None,
         icc_key_number: 0,
         legacy_oda: None,
     }
@@ -612,6 +644,11 @@ fn faulty(name: &'static str, fault: Fault) -> Profile {
             "Mastercard (CDA) whose signature hashes another amount than the terminal sent",
             mastercard(),
         ),
+        Fault::TcDespiteOnlineRequest => (
+            "Visa offline card that answers a TC even when the reader asks for an online \
+             cryptogram",
+            visa_offline(),
+        ),
     };
     Profile {
         name,
@@ -671,6 +708,7 @@ fn last_day(yymm: &str) -> &'static str {
 
 const NAMES: &[&str] = &[
     "visa",
+    "visa-offline",
     "mastercard",
     "unionpay",
     "wallet",
@@ -688,6 +726,7 @@ const NAMES: &[&str] = &[
     "oda-tampered-record",
     "oda-bad-fdda-signature",
     "oda-cda-wrong-amount",
+    "tc-despite-online",
 ];
 
 /// The effective date (`5F25`, YYMMDD) of every card, as the issuer signed it.

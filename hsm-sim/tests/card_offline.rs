@@ -1,0 +1,158 @@
+//! Card risk management of the `visa-offline` card (EMV Book C-3 §5.4, Visa VCPS; shared docs
+//! §2.1): a TC in the GPO response when the reader's TTQ allows an offline approval and the
+//! amount fits the available offline spending amount, an ARQC otherwise. The cryptogram is
+//! checked against the simulated issuer's keys (`hsm_sim::hsm::test_keys`, EMV Book 2 §8.1),
+//! and the fDDA signature against the simulator CA by the kernel's own authenticator.
+
+// Test helpers: an unwrap that fails is a test failure.
+#![allow(clippy::unwrap_used)]
+
+use emv::crypto::cryptogram::{
+    CryptogramInput, DerivationOption, application_cryptogram, derive_icc_master_key,
+};
+use emv::{CardTransport, Command, StatusWord};
+use hex_literal::hex;
+use hsm_sim::card::{Profile, VirtualCard, tlv};
+use hsm_sim::hsm::test_keys;
+
+const DATE: [u8; 3] = hex!("261121");
+const UN: [u8; 4] = hex!("CAFEBABE");
+const CURRENCY: [u8; 2] = hex!("0978");
+/// TTQ `27004000` (`assets/terminal.toml`): qVSDC, online PIN, signature, ODA for online;
+/// byte 2 bit 8 (online cryptogram required) clear.
+const TTQ_OFFLINE_OK: [u8; 4] = hex!("27004000");
+/// The same TTQ with byte 2 bit 8 set, as the kernel sends it above its floor limit.
+const TTQ_ONLINE: [u8; 4] = hex!("27804000");
+
+/// PDOL data for the qVSDC PDOL: TTQ, amount, other amount, country, TVR, currency, date,
+/// type, UN.
+fn pdol_data(ttq: [u8; 4], amount: [u8; 6]) -> Vec<u8> {
+    [
+        &ttq[..],
+        &amount,
+        &[0; 6],
+        &CURRENCY,
+        &[0; 5],
+        &CURRENCY,
+        &DATE,
+        &[0x00],
+        &UN,
+    ]
+    .concat()
+}
+
+fn ok(card: &mut VirtualCard, command: &Command) -> Vec<u8> {
+    let response = card.transmit(command).unwrap();
+    assert_eq!(response.status, StatusWord::Success, "{command:?}");
+    response.data.to_vec()
+}
+
+/// SELECT PPSE, SELECT AID, GPO: the GPO response's objects.
+fn gpo(card: &mut VirtualCard, ttq: [u8; 4], amount: [u8; 6]) -> Vec<u8> {
+    card.power_cycle();
+    let aid = card.profile().aid().to_vec();
+    ok(card, &Command::select_by_name(b"2PAY.SYS.DDF01"));
+    ok(card, &Command::select_by_name(&aid));
+    ok(
+        card,
+        &Command::get_processing_options(tlv::encode(0x83, &pdol_data(ttq, amount))),
+    )
+}
+
+fn get(gpo: &[u8], tag: u32) -> Vec<u8> {
+    tlv::find(gpo, tag).unwrap().unwrap().to_vec()
+}
+
+/// The AC the issuer expects for this GPO (the host's keys, Book 2 §8.1, CVN 18).
+fn expected_cryptogram(profile: &Profile, gpo: &[u8], amount: [u8; 6]) -> [u8; 8] {
+    let imk = test_keys::imk_ac_for_rid(profile.rid()).unwrap();
+    let key = derive_icc_master_key(&imk, profile.pan_digits(), 1, DerivationOption::A).unwrap();
+    let iad = get(gpo, 0x9F10);
+    let atc: [u8; 2] = get(gpo, 0x9F36).try_into().unwrap();
+    let input = CryptogramInput {
+        amount,
+        amount_other: [0; 6],
+        terminal_country: CURRENCY,
+        tvr: [0; 5],
+        currency: CURRENCY,
+        date: DATE,
+        transaction_type: 0x00,
+        unpredictable_number: UN,
+        aip: profile.aip(),
+        atc,
+        issuer_application_data: &iad,
+    };
+    application_cryptogram(profile.cryptogram_version(), &key, &input).unwrap()
+}
+
+#[test]
+fn visa_offline_answers_a_real_tc_when_the_reader_allows_it() {
+    let mut card = VirtualCard::from_profile("visa-offline").unwrap().with_atc(0x0200);
+    let amount = hex!("000000001234");
+    let answer = gpo(&mut card, TTQ_OFFLINE_OK, amount);
+    assert_eq!(get(&answer, 0x9F27), [0x40], "TC");
+    // CVR byte 2 (IAD byte 5) 90: TC in the first AC, second GENERATE AC not requested.
+    assert_eq!(get(&answer, 0x9F10), hex!("06011203900000"));
+    let profile = card.profile().clone();
+    assert_eq!(
+        get(&answer, 0x9F26),
+        expected_cryptogram(&profile, &answer, amount)
+    );
+    assert_eq!(card.offline_available(), 10_000 - 1_234);
+    // fDDA data is there (the kernel checks the signature in the engine tests).
+    assert!(tlv::find(&answer, 0x9F4B).unwrap().is_some());
+}
+
+#[test]
+fn visa_offline_goes_online_when_the_reader_asks_for_it() {
+    let mut card = VirtualCard::from_profile("visa-offline").unwrap().with_atc(0x0300);
+    let amount = hex!("000000001234");
+    let answer = gpo(&mut card, TTQ_ONLINE, amount);
+    assert_eq!(get(&answer, 0x9F27), [0x80], "ARQC");
+    assert_eq!(get(&answer, 0x9F10), hex!("06011203A00000"));
+    let profile = card.profile().clone();
+    assert_eq!(
+        get(&answer, 0x9F26),
+        expected_cryptogram(&profile, &answer, amount)
+    );
+    assert_eq!(card.offline_available(), 10_000);
+}
+
+#[test]
+fn visa_offline_spends_its_offline_amount_then_goes_online() {
+    let mut card = VirtualCard::from_profile("visa-offline").unwrap().with_atc(0x0400);
+    // 60.00 fits the 100.00; then 40.01 does not fit the 40.00 left; 40.00 does.
+    let answer = gpo(&mut card, TTQ_OFFLINE_OK, hex!("000000006000"));
+    assert_eq!(get(&answer, 0x9F27), [0x40]);
+    let answer = gpo(&mut card, TTQ_OFFLINE_OK, hex!("000000004001"));
+    assert_eq!(get(&answer, 0x9F27), [0x80]);
+    assert_eq!(card.offline_available(), 4_000);
+    let answer = gpo(&mut card, TTQ_OFFLINE_OK, hex!("000000004000"));
+    assert_eq!(get(&answer, 0x9F27), [0x40]);
+    assert_eq!(card.offline_available(), 0);
+}
+
+#[test]
+fn the_online_visa_card_never_answers_a_tc() {
+    let mut card = VirtualCard::from_profile("visa").unwrap().with_atc(0x0500);
+    let answer = gpo(&mut card, TTQ_OFFLINE_OK, hex!("000000000100"));
+    assert_eq!(get(&answer, 0x9F27), [0x80]);
+    assert_eq!(card.offline_available(), 0);
+}
+
+#[test]
+fn tc_despite_online_ignores_the_ttq_but_not_its_offline_amount() {
+    let mut card = VirtualCard::from_profile("tc-despite-online")
+        .unwrap()
+        .with_atc(0x0600);
+    let amount = hex!("000000006000");
+    let answer = gpo(&mut card, TTQ_ONLINE, amount);
+    assert_eq!(get(&answer, 0x9F27), [0x40]);
+    let profile = card.profile().clone();
+    assert_eq!(
+        get(&answer, 0x9F26),
+        expected_cryptogram(&profile, &answer, amount)
+    );
+    let answer = gpo(&mut card, TTQ_ONLINE, hex!("000000010001"));
+    assert_eq!(get(&answer, 0x9F27), [0x80]);
+}
