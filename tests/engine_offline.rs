@@ -1,13 +1,16 @@
-//! The engine with virtual cards in this process (no pcscd needed) and the real hsm-sim host
-//! over mutual TLS: card-approved offline sales (TC) queued and uploaded as 0220 advices, the
-//! issuer's DE 55 (ARPC) recorded, settlement with a reversal the host missed, and the card
+//! The engine with virtual cards through the real pcscd + vpcd reader and the real hsm-sim
+//! host over mutual TLS: card-approved offline sales (TC) queued and uploaded as 0220 advices,
+//! the issuer's DE 55 (ARPC) recorded, settlement with a reversal the host missed, and the card
 //! check (zero-amount account verification).
 //!
-//! No virtual card profile approves offline (`hsm_sim::card::engine` answers every TC request
-//! with an ARQC), so [`TcCard`] wraps the Visa profile and changes the CID `9F27` of its GPO
-//! response from `80` (ARQC) to `40` (TC). The fDDA signature does not cover the CID (it signs
-//! `9F37 ‖ 9F02 ‖ 5F2A ‖ 9F69`, EMV Book C-3 Annex C), so the terminal's real fDDA with the
-//! simulator CA keys still passes: to the kernel this is a card that approves offline.
+//! The offline approvals come from the `visa-offline` card (`hsm_sim::card`, card risk
+//! management of EMV Book C-3 §5.4): it answers a TC it computed with its own keys when the
+//! reader's TTQ does not ask for an online cryptogram (byte 2 bit 8), which the kernel only
+//! sends at or below the floor limit, so these tests raise the Visa floor limit to 50.00.
+//! The card with fault `tc-despite-online` answers a TC even above it.
+//!
+//! Needs pcscd with vsmartcard-vpcd (`scripts/pcscd-up`); the vpcd reader is taken with the
+//! lock shared with `tests/engine_pcsc.rs` and `tests/pcsc_e2e.rs`.
 
 #![allow(clippy::unwrap_used)] // A panic in a test is a failure.
 
@@ -16,58 +19,20 @@ mod support;
 
 use std::time::Duration;
 
-use emv::apdu::{Command, Response};
-use emv::config::TerminalConfig;
-use emv::kernel::{OutcomeKind, TransactionRequest};
-use emv::oda::OfflineDataAuthenticator;
-use emv::transport::{CardTransport, TransportError};
-use hsm_sim::card::VirtualCard;
+use emv::kernel::OutcomeKind;
 use hsm_sim::host::{Fault, Host, HostConfig};
 use softpos::engine::{
-    CardError, CardReader, CardTap, Engine, EngineError, EngineSettings, Event, Tip, TxResult,
-    TxStatus,
+    CardReader, Engine, EngineError, EngineSettings, Event, Tip, TxResult, TxStatus,
 };
 use softpos::journal::TxState;
-use support::{TestPin, VISA_PAN, World};
+use support::{TestPin, VISA_PAN, World, plug, take_vpcd, unplug};
 
-/// The Visa virtual card, answering its GPO with a TC (`9F27` = `40`) instead of an ARQC.
-struct TcCard(VirtualCard);
-
-impl CardTransport for TcCard {
-    fn transmit(&mut self, command: &Command) -> Result<Response, TransportError> {
-        let mut response = self.0.transmit(command)?;
-        if command.cla == 0x80 && command.ins == 0xA8 {
-            let at = response
-                .data
-                .windows(4)
-                .position(|w| w == [0x9F, 0x27, 0x01, 0x80])
-                .expect("the GPO response carries 9F27 = 80");
-            response.data[at + 3] = 0x40;
-        }
-        Ok(response)
-    }
-}
-
-impl CardReader for TcCard {
-    fn tap(
-        &mut self,
-        config: &TerminalConfig,
-        oda: &dyn OfflineDataAuthenticator,
-        request: TransactionRequest,
-    ) -> Result<CardTap, CardError> {
-        self.0.power_cycle();
-        let outcome = emv::kernel::run(self, config, oda, request, None)
-            .map_err(|e| CardError::Kernel(e.to_string()))?;
-        Ok(CardTap {
-            outcome,
-            card_time: Duration::ZERO,
-            kernel_time: Duration::ZERO,
-        })
-    }
-}
-
-/// Visa with a 50.00 floor limit: at or below it the card may approve offline.
+/// Visa with a 50.00 floor limit: at or below it the kernel lets the card approve offline.
 const FLOOR_5000: &str = "[[aid]]\naid = \"A0000000031010\"\nfloor_limit = 5000\n";
+/// The same, with the CVM required limit raised to 100.00, so that at 60.00 the TTQ asks for an
+/// online cryptogram (byte 2 bit 8) but no CVM (bit 7): the card's answer depends on bit 8 only.
+const FLOOR_5000_CVM_10000: &str =
+    "[[aid]]\naid = \"A0000000031010\"\nfloor_limit = 5000\ncvm_required_limit = 10000\n";
 
 fn engine(world: &World, overrides: &str, timeout: Duration) -> Engine {
     let mut settings = EngineSettings::default();
@@ -85,17 +50,23 @@ fn engine(world: &World, overrides: &str, timeout: Duration) -> Engine {
     engine
 }
 
+/// A sale of `amount` on a virtual card of `profile` plugged into the vpcd reader.
 fn sale_on(
     engine: &mut Engine,
     world: &World,
-    reader: &mut dyn CardReader,
+    profile: &str,
     amount: u64,
 ) -> (TxResult, Vec<Event>) {
+    let _turn = take_vpcd();
+    let (mut reader, card) = plug(profile);
     let mut pin = TestPin::new(&world.bundle, &[]);
     let mut events = Vec::new();
     let result = engine
-        .sale(reader, &mut pin, amount, Tip::None, &mut |e| events.push(e))
+        .sale(&mut reader, &mut pin, amount, Tip::None, &mut |e| {
+            events.push(e)
+        })
         .expect("sale runs");
+    unplug(&reader, card);
     (result, events)
 }
 
@@ -112,8 +83,8 @@ fn journal_bytes(world: &World) -> Vec<u8> {
 }
 
 #[test]
-fn the_tc_card_really_approves_offline_in_the_kernel() {
-    // The premise of the tests below, checked on the kernel alone.
+fn the_offline_card_really_approves_offline_in_the_kernel() {
+    // The premise of the tests below, checked on the kernel alone, through pcscd.
     let config = support::terminal_config(FLOOR_5000);
     let oda = support::simulator_oda();
     let request = softpos::tap::transaction_request(softpos::tap::Sale {
@@ -122,8 +93,11 @@ fn the_tc_card_really_approves_offline_in_the_kernel() {
         transaction_type: 0x00,
     })
     .unwrap();
-    let mut card = TcCard(VirtualCard::from_profile("visa").unwrap());
-    let tap = card.tap(&config, oda.as_ref(), request).unwrap();
+    let _turn = take_vpcd();
+    let (mut reader, card) = plug("visa-offline");
+    let tap = CardReader::tap(&mut reader, &config, oda.as_ref(), request);
+    unplug(&reader, card);
+    let tap = tap.unwrap();
     assert_eq!(
         tap.outcome.kind,
         OutcomeKind::Approved,
@@ -139,8 +113,7 @@ fn card_approved_offline_sale_is_queued_and_uploaded_exactly_once() {
     let world = World::start();
     let before = world.balance(VISA_PAN);
     let mut engine = engine(&world, FLOOR_5000, Duration::from_secs(5));
-    let mut card = TcCard(VirtualCard::from_profile("visa").unwrap());
-    let (result, events) = sale_on(&mut engine, &world, &mut card, 1_234);
+    let (result, events) = sale_on(&mut engine, &world, "visa-offline", 1_234);
     assert_eq!(
         result.status,
         TxStatus::ApprovedOffline,
@@ -197,10 +170,10 @@ fn card_approved_offline_sale_is_queued_and_uploaded_exactly_once() {
 fn card_approved_offline_above_the_floor_limit_is_declined_and_not_queued() {
     let world = World::start();
     let before = world.balance(VISA_PAN);
-    let mut engine = engine(&world, FLOOR_5000, Duration::from_secs(5));
-    let mut card = TcCard(VirtualCard::from_profile("visa").unwrap());
-    // 60.00 > the 50.00 floor limit: a card that still answers a TC is not trusted with it.
-    let (result, events) = sale_on(&mut engine, &world, &mut card, 6_000);
+    let mut engine = engine(&world, FLOOR_5000_CVM_10000, Duration::from_secs(5));
+    // 60.00 > the 50.00 floor limit: the TTQ asks for an online cryptogram, and a card that
+    // still answers a TC is not trusted with it.
+    let (result, events) = sale_on(&mut engine, &world, "tc-despite-online", 6_000);
     assert_eq!(result.status, TxStatus::Declined, "{}", result.message);
     assert!(
         result.message.contains("offline limits"),
@@ -212,6 +185,31 @@ fn card_approved_offline_above_the_floor_limit_is_declined_and_not_queued() {
     assert_eq!(engine.flush_pending(), 0);
     assert_eq!(world.balance(VISA_PAN), before);
     assert!(world.ledger().iter().all(|e| e.kind != "advice"));
+}
+
+#[test]
+fn the_offline_card_goes_online_above_the_floor_limit_and_nothing_is_queued() {
+    let world = World::start();
+    let before = world.balance(VISA_PAN);
+    let mut engine = engine(&world, FLOOR_5000_CVM_10000, Duration::from_secs(5));
+    // 60.00 > the 50.00 floor limit: the honest card answers an ARQC; the terminal goes online
+    // (it asks for the PIN there), and the host approves.
+    let _turn = take_vpcd();
+    let (mut reader, card) = plug("visa-offline");
+    let mut pin = TestPin::new(&world.bundle, &[support::DEMO_PIN]);
+    let mut events = Vec::new();
+    let result = engine
+        .sale(&mut reader, &mut pin, 6_000, Tip::None, &mut |e| {
+            events.push(e)
+        })
+        .expect("sale runs");
+    unplug(&reader, card);
+    assert_eq!(result.status, TxStatus::Approved, "{}", result.message);
+    assert!(events.contains(&Event::Authorising));
+    assert_eq!(engine.journal().advice_queue().unwrap().0, 0);
+    assert!(world.ledger().iter().all(|e| e.kind != "advice"));
+    assert_eq!(world.balance(VISA_PAN), before - 6_000);
+    support::assert_consistent(&world, VISA_PAN, before);
 }
 
 #[test]
@@ -233,10 +231,9 @@ fn card_approved_offline_beyond_the_queue_cap_is_declined() {
     engine.sign_on().unwrap();
     // The host is down, so the first advice stays queued; the cap is one advice.
     world.host.take().expect("host").shutdown();
-    let mut card = TcCard(VirtualCard::from_profile("visa").unwrap());
-    let (first, _) = sale_on(&mut engine, &world, &mut card, 1_000);
+    let (first, _) = sale_on(&mut engine, &world, "visa-offline", 1_000);
     assert_eq!(first.status, TxStatus::ApprovedOffline, "{}", first.message);
-    let (second, _) = sale_on(&mut engine, &world, &mut card, 1_000);
+    let (second, _) = sale_on(&mut engine, &world, "visa-offline", 1_000);
     assert_eq!(second.status, TxStatus::Declined, "{}", second.message);
     assert_eq!(engine.journal().advice_queue().unwrap().0, 1);
     // The host comes back: the one queued advice is uploaded, once.
@@ -251,8 +248,7 @@ fn card_approved_offline_beyond_the_queue_cap_is_declined() {
 fn issuer_authentication_data_of_the_answer_is_recorded() {
     let world = World::start();
     let mut engine = engine(&world, "", Duration::from_secs(5));
-    let mut card = VirtualCard::from_profile("visa").unwrap();
-    let (result, _) = sale_on(&mut engine, &world, &mut card, 1_234);
+    let (result, _) = sale_on(&mut engine, &world, "visa", 1_234);
     assert_eq!(result.status, TxStatus::Approved, "{}", result.message);
     let rec = engine.journal().get(result.id).unwrap().unwrap();
     let issuer = rec.issuer_data.expect("issuer data recorded");
@@ -270,11 +266,12 @@ fn settlement_pushes_a_reversal_the_host_missed_and_balances() {
     let mut engine = engine(&world, "", Duration::from_millis(800));
     // The host approves but its answer is lost; while the terminal reverses, the host is down.
     world.host().faults().set(Fault::DropResponse, 1);
-    let mut card = VirtualCard::from_profile("visa").unwrap();
     let mut pin = TestPin::new(&world.bundle, &[]);
     let host_slot = &mut world.host;
+    let turn = take_vpcd();
+    let (mut reader, card) = plug("visa");
     let result = engine
-        .sale(&mut card, &mut pin, 1_234, Tip::None, &mut |e| {
+        .sale(&mut reader, &mut pin, 1_234, Tip::None, &mut |e| {
             if e == Event::Reversing
                 && let Some(host) = host_slot.take()
             {
@@ -282,6 +279,8 @@ fn settlement_pushes_a_reversal_the_host_missed_and_balances() {
             }
         })
         .unwrap();
+    unplug(&reader, card);
+    drop(turn);
     assert_eq!(result.status, TxStatus::Reversed, "{}", result.message);
     let rec = engine.journal().get(result.id).unwrap().unwrap();
     assert_eq!(rec.state, TxState::ReversalPending);
@@ -325,11 +324,14 @@ fn card_check_verifies_the_card_without_charging_it() {
     let world = World::start();
     let before = world.balance(VISA_PAN);
     let mut engine = engine(&world, "", Duration::from_secs(5));
-    let mut card = VirtualCard::from_profile("visa").unwrap();
     let mut pin = TestPin::new(&world.bundle, &[]);
+    let turn = take_vpcd();
+    let (mut reader, card) = plug("visa");
     let result = engine
-        .card_check(&mut card, &mut pin, &mut |_| {})
+        .card_check(&mut reader, &mut pin, &mut |_| {})
         .expect("card check runs");
+    unplug(&reader, card);
+    drop(turn);
     assert_eq!(result.status, TxStatus::Approved, "{}", result.message);
     assert!(
         matches!(result.response_code.as_deref(), Some("85" | "00")),
