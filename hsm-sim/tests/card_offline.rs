@@ -87,7 +87,9 @@ fn expected_cryptogram(profile: &Profile, gpo: &[u8], amount: [u8; 6]) -> [u8; 8
 
 #[test]
 fn visa_offline_answers_a_real_tc_when_the_reader_allows_it() {
-    let mut card = VirtualCard::from_profile("visa-offline").unwrap().with_atc(0x0200);
+    let mut card = VirtualCard::from_profile("visa-offline")
+        .unwrap()
+        .with_atc(0x0200);
     let amount = hex!("000000001234");
     let answer = gpo(&mut card, TTQ_OFFLINE_OK, amount);
     assert_eq!(get(&answer, 0x9F27), [0x40], "TC");
@@ -105,7 +107,9 @@ fn visa_offline_answers_a_real_tc_when_the_reader_allows_it() {
 
 #[test]
 fn visa_offline_goes_online_when_the_reader_asks_for_it() {
-    let mut card = VirtualCard::from_profile("visa-offline").unwrap().with_atc(0x0300);
+    let mut card = VirtualCard::from_profile("visa-offline")
+        .unwrap()
+        .with_atc(0x0300);
     let amount = hex!("000000001234");
     let answer = gpo(&mut card, TTQ_ONLINE, amount);
     assert_eq!(get(&answer, 0x9F27), [0x80], "ARQC");
@@ -120,7 +124,9 @@ fn visa_offline_goes_online_when_the_reader_asks_for_it() {
 
 #[test]
 fn visa_offline_spends_its_offline_amount_then_goes_online() {
-    let mut card = VirtualCard::from_profile("visa-offline").unwrap().with_atc(0x0400);
+    let mut card = VirtualCard::from_profile("visa-offline")
+        .unwrap()
+        .with_atc(0x0400);
     // 60.00 fits the 100.00; then 40.01 does not fit the 40.00 left; 40.00 does.
     let answer = gpo(&mut card, TTQ_OFFLINE_OK, hex!("000000006000"));
     assert_eq!(get(&answer, 0x9F27), [0x40]);
