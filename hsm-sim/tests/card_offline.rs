@@ -162,3 +162,75 @@ fn tc_despite_online_ignores_the_ttq_but_not_its_offline_amount() {
     let answer = gpo(&mut card, TTQ_ONLINE, hex!("000000010001"));
     assert_eq!(get(&answer, 0x9F27), [0x80]);
 }
+
+/// A purchase of `amount` on 2026-11-21.
+fn request(amount: u64) -> emv::kernel::TransactionRequest {
+    emv::kernel::TransactionRequest {
+        amount,
+        amount_other: 0,
+        currency_code: 978,
+        transaction_type: 0x00,
+        date: DATE,
+        time: hex!("120000"),
+        unpredictable_number: UN,
+    }
+}
+
+/// Runs the kernel in process on a card of `profile` with the simulator CA keys and the
+/// embedded terminal configuration plus `overrides`.
+fn kernel_tap(profile: &str, overrides: &str, amount: u64) -> emv::kernel::Outcome {
+    let keys =
+        emv::oda::CaKeyStore::from_str(include_str!("../../assets/capk/simulator.toml")).unwrap();
+    let oda = emv::oda::Authenticator::new(keys);
+    let config = emv::config::TerminalConfig::default_embedded()
+        .unwrap()
+        .with_overrides(overrides)
+        .unwrap();
+    let mut card = VirtualCard::from_profile(profile).unwrap();
+    emv::kernel::run(&mut card, &config, &oda, request(amount), None).unwrap()
+}
+
+/// Visa with a 50.00 floor limit: at or below it Kernel 3 leaves TTQ byte 2 bit 8 clear.
+const FLOOR_5000: &str = "[[aid]]\naid = \"A0000000031010\"\nfloor_limit = 5000\n";
+
+#[test]
+fn kernel_3_approves_the_offline_card_with_fdda_at_or_below_the_floor_limit() {
+    let outcome = kernel_tap("visa-offline", FLOOR_5000, 1_234);
+    assert_eq!(
+        outcome.kind,
+        emv::kernel::OutcomeKind::Approved,
+        "{}",
+        outcome.reason
+    );
+    assert!(outcome.oda.as_ref().is_some_and(|r| r.passed()));
+    // Above the floor limit the same card asks for online authorisation.
+    let outcome = kernel_tap("visa-offline", FLOOR_5000, 5_001);
+    assert_eq!(
+        outcome.kind,
+        emv::kernel::OutcomeKind::OnlineRequest,
+        "{}",
+        outcome.reason
+    );
+}
+
+#[test]
+fn the_outcome_reason_names_the_failed_oda_check() {
+    // Kernel 3, fDDA (ARQC: the embedded floor limit 0 sends every tap online).
+    let outcome = kernel_tap("oda-expired-issuer-cert", "", 1_234);
+    assert!(
+        outcome
+            .reason
+            .contains("fDDA failed: issuer certificate 90 expired (Book 2 §5.3 step 9)"),
+        "{}",
+        outcome.reason
+    );
+    // Kernel 2, CDA.
+    let outcome = kernel_tap("oda-tampered-record", "", 1_234);
+    assert!(
+        outcome
+            .reason
+            .contains("CDA failed: ICC certificate 9F46: hash does not match"),
+        "{}",
+        outcome.reason
+    );
+}

@@ -398,6 +398,11 @@ impl ExpectGenerateAc {
             }
         }
         let has_cryptogram = session.card.get(0x9F26).is_some();
+        // The failed check (`OdaFailure`'s Display names the EMV Book 2 step), for the reason.
+        let cda_failure = match oda.as_ref().map(|r| &r.status) {
+            Some(Err(failure)) => format!(": {failure}"),
+            _ => String::new(),
+        };
         let asked = match requested {
             CryptogramType::Arqc => "ARQC",
             CryptogramType::Tc => "TC",
@@ -411,7 +416,7 @@ impl ExpectGenerateAc {
             ),
             CryptogramType::Tc if cda && !cda_ok => Decision::new(
                 OutcomeKind::Declined,
-                "offline approval (TC) without a verified CDA signature",
+                format!("offline approval (TC) without a verified CDA signature{cda_failure}"),
                 cvm,
             ),
             CryptogramType::Tc => {
@@ -422,17 +427,20 @@ impl ExpectGenerateAc {
                 if oda.is_none() {
                     "CDA was not performed (no CA key?), so the ARQC in the signature cannot be \
                      recovered"
+                        .to_owned()
                 } else {
-                    "CDA failed: the ARQC cannot be recovered from the signature"
+                    format!(
+                        "CDA failed{cda_failure}; the ARQC cannot be recovered from the signature"
+                    )
                 },
                 cvm,
             ),
             CryptogramType::Arqc => Decision::new(
                 OutcomeKind::OnlineRequest,
                 if cda && !cda_ok {
-                    "online authorisation (ARQC); CDA failed, noted in TVR"
+                    format!("online authorisation (ARQC); CDA failed{cda_failure}, noted in TVR")
                 } else {
-                    "online authorisation (ARQC)"
+                    "online authorisation (ARQC)".to_owned()
                 },
                 cvm,
             ),

@@ -296,6 +296,11 @@ fn complete(
 
     let online_capable = matches!(ctx.config.terminal.terminal_type & 0x0F, 1 | 2 | 4 | 5);
     let ctq1 = ctq.map_or(0, |c| c[0]);
+    // The failed check (`OdaFailure`'s Display names the EMV Book 2 step), for the reason.
+    let fdda_failed = match oda.as_ref().map(|r| &r.status) {
+        Some(Err(failure)) => format!("fDDA failed: {failure}"),
+        _ => "fDDA failed".to_owned(),
+    };
     let mut decision = match cryptogram {
         CryptogramType::Aac => Decision::new(
             OutcomeKind::Declined,
@@ -304,9 +309,9 @@ fn complete(
         ),
         CryptogramType::Arqc => {
             let note = if oda.is_some() && oda_failed {
-                " (fDDA failed, noted in TVR)"
+                format!(" ({fdda_failed}, noted in TVR)")
             } else {
-                ""
+                String::new()
             };
             Decision::new(
                 OutcomeKind::OnlineRequest,
@@ -338,7 +343,7 @@ fn complete(
             let why = if oda.is_none() {
                 "ODA not performed"
             } else {
-                "fDDA failed"
+                fdda_failed.as_str()
             };
             if ctq1 & CTQ1_ONLINE_IF_ODA_FAILS != 0 && online_capable {
                 Decision::new(
