@@ -85,6 +85,12 @@ pub enum PinEntryError {
     /// The DUKPT counter is exhausted: the terminal needs new keys.
     #[error("the PIN keys are used up; the terminal needs new keys")]
     KeysExhausted,
+    /// The hourly limit of PIN entries is reached (security doc P11). Alert the merchant:
+    /// this many PINs in an hour is what a PIN-guessing attack looks like.
+    #[error(
+        "too many PIN entries in the last hour: PIN entry is blocked for now (possible PIN guessing)"
+    )]
+    TooManyEntries,
     /// The PIN pad could not run (not installed, refused the display, crashed).
     #[error("the PIN pad is not available: {0}")]
     Unavailable(String),
@@ -330,6 +336,7 @@ fn final_error(message: PinPadMessage) -> PinEntryError {
         PinPadMessage::Cancelled => PinEntryError::Cancelled,
         PinPadMessage::TimedOut => PinEntryError::TimedOut,
         PinPadMessage::KeysExhausted => PinEntryError::KeysExhausted,
+        PinPadMessage::Refused(Refusal::TooManyEntries) => PinEntryError::TooManyEntries,
         PinPadMessage::Refused(r) => PinEntryError::Unavailable(format!("PIN pad refused: {r}")),
         PinPadMessage::Ready(_) | PinPadMessage::PinBlock(_) => {
             PinEntryError::Unavailable("unexpected PIN pad message".into())

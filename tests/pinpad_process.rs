@@ -1,14 +1,15 @@
 //! The PIN pad process end to end, through its pipe protocol, in test input mode
 //! (`softpos-pinpad-test`, `pinpad-test-input` feature): the blocks decrypt at `hsm-sim` to the
 //! typed PIN, the length, timeout and cancel rules, key exhaustion, a crash after the KSN is
-//! persisted, and the production binary's refusals.
+//! persisted, the hourly limit of entries, and the production binary's refusals.
 #![cfg(feature = "pinpad-test-input")]
 #![allow(clippy::unwrap_used)] // A panic in a test is a failure.
 
 use std::time::Duration;
 
 use emv::crypto::dukpt::Ksn;
-use softpos::pinpad::keystore::Keystore;
+use softpos::pinpad::keypad::Layout;
+use softpos::pinpad::keystore::{self, Keystore};
 use softpos::pinpad::{
     DisplayKind, LengthLimits, PinEntry, PinEntryError, PinPadProcess, Timeouts,
 };
@@ -178,6 +179,31 @@ fn exhausted_keys_refuse_entry() {
         matches!(result, Err(PinEntryError::KeysExhausted)),
         "{result:?}"
     );
+}
+
+/// Security doc P11 (PCI PTS B8): after 120 entries in the last hour the pad refuses the
+/// 121st before showing anything, the terminal gets the distinct `TooManyEntries` error to alert
+/// the merchant, and no KSN is used.
+#[test]
+fn the_hundred_and_twenty_first_entry_in_an_hour_is_refused() {
+    let terminal = Terminal::enrolled();
+    let mut store = Keystore::open(terminal.store.path()).unwrap();
+    for _ in 0..keystore::MAX_ENTRIES_PER_HOUR {
+        store.reserve(&Layout::phone()).unwrap();
+    }
+    let before = terminal.last_ksn();
+    let result = PinPadProcess::new(terminal.config("1234K")).collect(&request(&random_pan()));
+    assert!(
+        matches!(result, Err(PinEntryError::TooManyEntries)),
+        "{result:?}"
+    );
+    assert_eq!(terminal.last_ksn(), before);
+    // A fresh hour (the count file gone, as after an hour of no entries) lets entry resume.
+    std::fs::remove_file(terminal.store.path().join(keystore::RATE_FILE)).unwrap();
+    let encrypted = PinPadProcess::new(terminal.config("1234K"))
+        .collect(&request(&random_pan()))
+        .unwrap();
+    assert_eq!(encrypted.digits, 4);
 }
 
 #[test]

@@ -10,6 +10,10 @@
 //! - `ksn.state`: `"SPKS"` ‖ version `01` ‖ last reserved KSN (12) ‖ last keypad layout (10, or
 //!   `FF`s) ‖ CRC-32/ISO-HDLC of what precedes. Replaced atomically: temporary file, fsync,
 //!   rename, fsync of the directory.
+//! - `pin-rate`: `"SPRL"` ‖ version `01` ‖ count (1) ‖ that many Unix times (8 bytes each, big
+//!   endian) of the entries of the last hour ‖ CRC-32/ISO-HDLC. At most
+//!   [`MAX_ENTRIES_PER_HOUR`] entries in any hour (security doc P11, PCI PTS B8: deter
+//!   exhaustive PIN determination); replaced the same way.
 //!
 //! [`Keystore::reserve`] advances the KSN and makes it durable before it returns, so a crash at
 //! any later point (even between encrypting and answering) never lets a KSN be used twice. What
@@ -19,6 +23,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Nonce};
@@ -67,7 +72,25 @@ pub enum KeystoreError {
     /// The OS random source failed.
     #[error("random source unavailable")]
     Random,
+    /// [`MAX_ENTRIES_PER_HOUR`] PIN entries were already made in the last hour (security doc
+    /// P11). The terminal should alert the merchant: this is what a PIN-guessing attack looks
+    /// like.
+    #[error("too many PIN entries in the last hour; the next one is possible in {} s", retry_after.as_secs())]
+    TooManyEntries {
+        /// When the oldest counted entry leaves the hour.
+        retry_after: Duration,
+    },
 }
+
+/// The most PIN entries the pad allows in any hour (security doc P11: the figure commonly
+/// quoted from the PCI PTS FAQs for requirement B8).
+pub const MAX_ENTRIES_PER_HOUR: usize = 120;
+
+/// The file that counts the last hour's entries. Public for test and bench tooling, which
+/// resets it by removing the file: whoever can write the store directory can do that anyway.
+pub const RATE_FILE: &str = "pin-rate";
+
+const HOUR: Duration = Duration::from_secs(3600);
 
 impl Keystore {
     /// Installs an initial key and its initial KSN (counter 0, as `hsm-sim enroll` issues it)
@@ -151,14 +174,38 @@ impl Keystore {
         })
     }
 
-    /// Reserves the next KSN for an entry shown with `layout`: advances the counter (skipping
-    /// counters with more than 16 one-bits), writes it and the layout durably, and only then
-    /// returns it. [`KeystoreError::Exhausted`] after `0xFFFF0000`.
+    /// Reserves the next KSN for an entry shown with `layout`: counts the entry against the
+    /// hourly limit, advances the counter (skipping counters with more than 16 one-bits), writes
+    /// both and the layout durably, and only then returns it. [`KeystoreError::Exhausted`]
+    /// after `0xFFFF0000`; [`KeystoreError::TooManyEntries`] beyond
+    /// [`MAX_ENTRIES_PER_HOUR`].
     pub fn reserve(&mut self, layout: &Layout) -> Result<Ksn, KeystoreError> {
+        self.reserve_at(layout, SystemTime::now())
+    }
+
+    /// [`Keystore::reserve`] at the wall-clock time `now`.
+    pub fn reserve_at(&mut self, layout: &Layout, now: SystemTime) -> Result<Ksn, KeystoreError> {
+        let now = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let mut recent = read_rate(&self.dir)?;
+        // Entries stamped in the future (the clock was set back) still count: a clock change
+        // must not reopen the limit.
+        recent.retain(|&t| t > now.saturating_sub(HOUR.as_secs()));
+        if recent.len() >= MAX_ENTRIES_PER_HOUR {
+            let oldest = recent.iter().copied().min().unwrap_or(now);
+            let retry_after = Duration::from_secs(
+                oldest
+                    .saturating_add(HOUR.as_secs())
+                    .saturating_sub(now)
+                    .max(1),
+            );
+            return Err(KeystoreError::TooManyEntries { retry_after });
+        }
         let next = dukpt::next_ksn(self.last_ksn).map_err(|e| match e {
             DukptError::KeyExhausted => KeystoreError::Exhausted,
             other => KeystoreError::Dukpt(other),
         })?;
+        recent.push(now);
+        write_rate(&self.dir, &recent)?;
         write_state(&self.dir, next, Some(layout))?;
         self.last_ksn = next;
         self.last_layout = Some(layout.clone());
@@ -285,6 +332,52 @@ fn read_state(dir: &Path) -> Result<(Ksn, Option<Layout>), KeystoreError> {
     Ok((Ksn::from_bytes(ksn), layout))
 }
 
+fn write_rate(dir: &Path, times: &[u64]) -> Result<(), KeystoreError> {
+    let count =
+        u8::try_from(times.len()).map_err(|_| KeystoreError::Damaged(dir.join(RATE_FILE)))?;
+    let mut bytes = Vec::with_capacity(10 + times.len() * 8);
+    bytes.extend_from_slice(RATE_MAGIC);
+    bytes.push(FILE_VERSION);
+    bytes.push(count);
+    for t in times {
+        bytes.extend_from_slice(&t.to_be_bytes());
+    }
+    let crc = CRC32.checksum(&bytes);
+    bytes.extend_from_slice(&crc.to_be_bytes());
+    write_durably(dir, RATE_FILE, &bytes)
+}
+
+/// The entries of the rate file; none if there is no file yet (a fresh store). A damaged file
+/// refuses entry rather than resetting the count.
+fn read_rate(dir: &Path) -> Result<Vec<u64>, KeystoreError> {
+    let path = dir.join(RATE_FILE);
+    let bytes = match read_small(&path) {
+        Ok(b) => b,
+        Err(KeystoreError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+            return Ok(Vec::new());
+        }
+        Err(e) => return Err(e),
+    };
+    let damaged = || KeystoreError::Damaged(path.clone());
+    let (body, crc) = bytes.split_last_chunk::<4>().ok_or_else(damaged)?;
+    let (header, times) = body.split_first_chunk::<6>().ok_or_else(damaged)?;
+    if *crc != CRC32.checksum(body).to_be_bytes()
+        || &header[..4] != RATE_MAGIC
+        || header[4] != FILE_VERSION
+        || times.len() != usize::from(header[5]) * 8
+    {
+        return Err(damaged());
+    }
+    Ok(times
+        .chunks_exact(8)
+        .map(|c| {
+            let mut t = [0u8; 8];
+            t.copy_from_slice(c);
+            u64::from_be_bytes(t)
+        })
+        .collect())
+}
+
 /// Writes `name` in `dir` atomically and durably: temporary file (0600), fsync, rename over the
 /// old file, fsync of the directory so the rename itself survives a power cut.
 fn write_durably(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), KeystoreError> {
@@ -327,6 +420,7 @@ const SEALED_KEY_FILE: &str = "initial-key.sealed";
 const STATE_FILE: &str = "ksn.state";
 const SEALED_MAGIC: &[u8; 4] = b"SPIK";
 const STATE_MAGIC: &[u8; 4] = b"SPKS";
+const RATE_MAGIC: &[u8; 4] = b"SPRL";
 const FILE_VERSION: u8 = 0x01;
 const SEALED_HEADER_LEN: usize = 4 + 1 + 12;
 const STATE_LEN: usize = 4 + 1 + 12 + 10 + 4;
@@ -348,6 +442,69 @@ mod tests {
         let key = AesKey::from_bytes_128(hex!("1273671EA26AC29AFA4D1084127652A1"));
         assert!(Keystore::install(dir, &key, ksn).is_ok());
         ksn
+    }
+
+    /// Security doc P11: 120 entries in an hour pass, the 121st is refused until the oldest
+    /// leaves the hour; the count survives reopening the store, and setting the clock back does
+    /// not reopen the limit.
+    #[test]
+    fn the_hundred_and_twenty_first_entry_in_an_hour_is_refused() {
+        let Ok(tmp) = tempfile::tempdir() else {
+            panic!("tempdir")
+        };
+        install(tmp.path());
+        let t0 = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        for i in 0..120u64 {
+            let Ok(mut store) = Keystore::open(tmp.path()) else {
+                panic!("open")
+            };
+            assert!(
+                store.reserve_at(&Layout::phone(), at(i * 10)).is_ok(),
+                "entry {i}"
+            );
+        }
+        let Ok(mut store) = Keystore::open(tmp.path()) else {
+            panic!("open")
+        };
+        let before = store.last_ksn();
+        match store.reserve_at(&Layout::phone(), at(1200)) {
+            Err(KeystoreError::TooManyEntries { retry_after }) => {
+                assert_eq!(retry_after, Duration::from_secs(3600 - 1200));
+            }
+            other => panic!("121st entry: {:?}", other.map(|k| k.counter())),
+        }
+        assert_eq!(store.last_ksn(), before, "a refused entry uses no KSN");
+        // The clock set back an hour: the entries now look like the future and still count.
+        assert!(store.reserve_at(&Layout::phone(), at(0)).is_err());
+        // The first entry (at t0) leaves the hour at t0 + 3600: one more is allowed, not two.
+        assert!(store.reserve_at(&Layout::phone(), at(3600)).is_ok());
+        assert!(store.reserve_at(&Layout::phone(), at(3601)).is_err());
+        assert!(store.reserve_at(&Layout::phone(), at(3610)).is_ok());
+    }
+
+    #[test]
+    fn a_damaged_rate_file_refuses_entry() {
+        let Ok(tmp) = tempfile::tempdir() else {
+            panic!("tempdir")
+        };
+        install(tmp.path());
+        let Ok(mut store) = Keystore::open(tmp.path()) else {
+            panic!("open")
+        };
+        assert!(store.reserve(&Layout::phone()).is_ok());
+        let path = tmp.path().join(RATE_FILE);
+        let Ok(mut bytes) = fs::read(&path) else {
+            panic!("rate file")
+        };
+        if let Some(last) = bytes.last_mut() {
+            *last ^= 1;
+        }
+        assert!(fs::write(&path, &bytes).is_ok());
+        assert!(matches!(
+            store.reserve(&Layout::phone()),
+            Err(KeystoreError::Damaged(_))
+        ));
     }
 
     #[test]

@@ -75,6 +75,9 @@ pub fn main(mode: InputMode) -> ExitCode {
     let ksn = match store.reserve(&layout) {
         Ok(k) => k,
         Err(KeystoreError::Exhausted) => return answer(&mut out, &PinPadMessage::KeysExhausted),
+        Err(KeystoreError::TooManyEntries { .. }) => {
+            return answer(&mut out, &PinPadMessage::Refused(Refusal::TooManyEntries));
+        }
         Err(_) => return answer(&mut out, &PinPadMessage::Refused(Refusal::KeyStore)),
     };
 
@@ -258,15 +261,16 @@ fn install_key(bundle_dir: Option<String>) -> ExitCode {
         eprintln!("usage: softpos-pinpad install-key BUNDLE_DIR");
         return ExitCode::from(2);
     };
-    let bundle =
-        match hsm_sim::host::enrol::EnrolmentBundle::load(std::path::Path::new(&bundle_dir)) {
-            Ok(b) => b,
-            Err(e) => {
-                eprintln!("cannot read the bundle: {e}");
-                return ExitCode::FAILURE;
-            }
-        };
-    let Some(dukpt) = bundle.dukpt.as_ref() else {
+    // Only the PIN key: the bundle's MAC key belongs to the acquirer link and never enters
+    // this process (key separation, `docs/iso8583.md` §6).
+    let pin_key = match hsm_sim::host::enrol::load_pin_key(std::path::Path::new(&bundle_dir)) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("cannot read the bundle: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let Some(dukpt) = pin_key.as_ref() else {
         eprintln!("the bundle has no DUKPT initial key");
         return ExitCode::FAILURE;
     };

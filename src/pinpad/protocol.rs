@@ -179,6 +179,9 @@ pub enum Refusal {
     /// `08` a PIN could not be encrypted.
     #[error("encryption failed")]
     Encryption,
+    /// `09` the hourly limit of PIN entries is reached (security doc P11).
+    #[error("too many PIN entries in the last hour")]
+    TooManyEntries,
     /// Any other code (from a newer PIN pad).
     #[error("refused (code {0:#04x})")]
     Other(u8),
@@ -196,6 +199,7 @@ impl Refusal {
             Self::Version => 0x06,
             Self::Window => 0x07,
             Self::Encryption => 0x08,
+            Self::TooManyEntries => 0x09,
             Self::Other(c) => c,
         }
     }
@@ -212,6 +216,7 @@ impl From<u8> for Refusal {
             0x06 => Self::Version,
             0x07 => Self::Window,
             0x08 => Self::Encryption,
+            0x09 => Self::TooManyEntries,
             c => Self::Other(c),
         }
     }
