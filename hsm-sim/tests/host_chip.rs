@@ -142,6 +142,52 @@ async fn bad_arqc_atc_replay_and_ksn_replay_are_declined() {
     assert_eq!(client.send(&old).await.unwrap().text(39), Some("05"));
 }
 
+/// `docs/iso8583.md` §4 (0220): the cryptogram of an advice is verified like an ARQC (EMV
+/// Book 2 §8.1). A good one is posted; an altered one is acknowledged `00` (the terminal must
+/// stop repeating it) but recorded as not approved and not posted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_advice_is_posted_only_when_its_cryptogram_verifies() {
+    let f = fixture();
+    let dukpt = TerminalDukpt::from_bundle(&f.bundle).unwrap();
+    let mut client = TerminalClient::connect(&f.bundle).await.unwrap();
+    let mut card = TestCard::visa(VISA, 0x0400);
+    let ledger = || LedgerView::open(&f.host.ledger_path()).unwrap();
+    let before = ledger().balance(VISA).unwrap().unwrap();
+    let advice = |stan: u32, icc: Vec<u8>| {
+        let mut m = requests::financial(
+            Mti::FINANCIAL_ADVICE,
+            "000000",
+            "T0000001",
+            stan,
+            &requests::transmission_now(),
+            VISA,
+            1_500,
+        );
+        m.set(55, icc);
+        dukpt.add_mac(&mut m).unwrap();
+        m
+    };
+
+    let good = advice(1, card.icc_data(1_500).unwrap());
+    assert_eq!(client.send(&good).await.unwrap().text(39), Some("00"));
+    assert_eq!(ledger().balance(VISA).unwrap().unwrap(), before - 1_500);
+
+    let mut icc = card.icc_data(1_500).unwrap();
+    icc[3] ^= 0x01; // first cryptogram byte (9F26 08 ..)
+    let forged = advice(2, icc);
+    assert_eq!(client.send(&forged).await.unwrap().text(39), Some("00"));
+    assert_eq!(
+        ledger().balance(VISA).unwrap().unwrap(),
+        before - 1_500,
+        "a forged advice moves no money"
+    );
+    let entries = ledger().entries().unwrap();
+    let advices: Vec<_> = entries.iter().filter(|e| e.kind == "advice").collect();
+    assert_eq!(advices.len(), 2);
+    assert!(advices.iter().any(|e| e.approved));
+    assert!(advices.iter().any(|e| !e.approved));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_request_mac_is_a_format_error_and_not_recorded() {
     let f = fixture();

@@ -890,7 +890,18 @@ fn advice(tx: &Connection, request: &Request) -> Result<Outcome, HostError> {
     }
     // Read the account after the release, or saving it would put the hold back.
     let found = account(tx, pan)?;
-    let posted = if let Some(mut a) = found.as_ref().map(|a| Account { ..clone_account(a) }) {
+    // A cryptogram that does not verify is not the card's offline approval (a forged or
+    // altered advice): acknowledged, so the terminal stops repeating it, recorded, and not
+    // posted. It then shows as a difference at reconciliation, as it would for the acquirer.
+    let forged = matches!(request.chip, ChipOutcome::Checked { valid: false, .. });
+    if forged {
+        tracing::warn!("advice with a cryptogram that does not verify: recorded, not posted");
+    }
+    let posted = if let Some(mut a) = found
+        .as_ref()
+        .filter(|_| !forged)
+        .map(|a| Account { ..clone_account(a) })
+    {
         a.balance -= request.amount;
         a.spent_today += request.amount;
         if let ChipOutcome::Checked { atc, .. } = &request.chip {
