@@ -1222,7 +1222,22 @@ impl Engine {
             self.journaled(|j| j.reversal_attempted(id))?;
             match self.acquirer.exchange(&request) {
                 Ok(response) if response.text(39) == Some(APPROVED) => {
-                    self.journaled(|j| j.finish(id, TxState::Reversed, false, "reversed"))?;
+                    self.journaled(|j| j.reversed(id, APPROVED, "reversed"))?;
+                    self.crash.at(TxState::Reversed.as_str());
+                    return Ok(true);
+                }
+                // Acknowledged, but there was no approval to undo: the original never reached
+                // the host, or it declined it. Nothing to count at settlement.
+                Ok(response)
+                    if matches!(
+                        response.text(39),
+                        Some(REVERSAL_NO_ORIGINAL | REVERSAL_NO_ACTION)
+                    ) =>
+                {
+                    let code = response.text(39).unwrap_or(REVERSAL_NO_ORIGINAL).to_owned();
+                    self.journaled(|j| {
+                        j.reversed(id, &code, "reversed (the host had no approval to undo)")
+                    })?;
                     self.crash.at(TxState::Reversed.as_str());
                     return Ok(true);
                 }
@@ -1531,6 +1546,11 @@ fn pin_message(e: &PinEntryError) -> String {
 }
 
 const APPROVED: &str = "00";
+/// DE 39 of an 0410 whose original the host never received (ISO 8583:1987 `25`, unable to
+/// locate record).
+const REVERSAL_NO_ORIGINAL: &str = "25";
+/// DE 39 of an 0410 whose original the host declined (`21`, no action taken).
+const REVERSAL_NO_ACTION: &str = "21";
 const WRONG_PIN: &str = "55";
 /// DE 39 of an approved account verification (ISO 8583:1987 `85`).
 const NO_REASON_TO_DECLINE: &str = "85";

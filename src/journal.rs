@@ -409,6 +409,19 @@ impl Journal {
         Ok(())
     }
 
+    /// Ends `id` as [`TxState::Reversed`] with the DE 39 of the host's 0410 (`00`: the host
+    /// undid an approval; `25`: it never had the original; `21`: the original was not
+    /// approved), in one write. Only `00` reversals count in the batch totals, as at the host.
+    pub fn reversed(&self, id: i64, code: &str, result: &str) -> Result<(), JournalError> {
+        self.conn.execute(
+            "UPDATE transactions SET state = 'reversed', approved = 0, result = ?2,
+                 reversal_code = ?3, updated_at = ?4
+             WHERE id = ?1",
+            params![id, result, code, now()],
+        )?;
+        Ok(())
+    }
+
     /// Moves `id` to [`TxState::ReversalPending`] with the reversal's own DE 11 and DE 7
     /// (kept for every repeat, so the host sees one reversal: `docs/iso8583.md` §7).
     pub fn reversal_pending(
@@ -597,9 +610,9 @@ impl Journal {
     /// The totals of the open batch (`docs/iso8583.md` §4 "0500"): approved purchases,
     /// completions and uploaded advices are debits, approved refunds credits; voided ones, and
     /// reversed ones (the host counts an approved-then-reversed original in DE 77 or 75), are
-    /// reversals. A reversed request that never reached the host cannot be told apart here:
-    /// the host then answers "out of balance" with its own totals. Pending advices are not yet
-    /// at the host and are not counted.
+    /// reversals, unless the host's 0410 said it had no approval to undo (`25` or `21`: the
+    /// request never reached it, or it declined). Pending advices are not yet at the host and
+    /// are not counted.
     pub fn open_batch_totals(&self) -> Result<BatchTotals, JournalError> {
         let mut totals = BatchTotals::default();
         let mut stmt = self.conn.prepare(
@@ -607,7 +620,8 @@ impl Journal {
              FROM transactions
              WHERE batch IS NULL AND kind IN ('sale', 'refund', 'completion')
                AND ((state = 'done' AND approved = 1)
-                    OR (state = 'reversed' AND mti IS NOT NULL))
+                    OR (state = 'reversed' AND mti IS NOT NULL
+                        AND COALESCE(reversal_code, '00') = '00'))
              GROUP BY 1, 2",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -775,6 +789,9 @@ fn migrate(conn: &Connection) -> Result<(), JournalError> {
     if !columns.iter().any(|c| c == "issuer_data") {
         conn.execute_batch("ALTER TABLE transactions ADD COLUMN issuer_data TEXT")?;
     }
+    if !columns.iter().any(|c| c == "reversal_code") {
+        conn.execute_batch("ALTER TABLE transactions ADD COLUMN reversal_code TEXT")?;
+    }
     Ok(())
 }
 
@@ -825,7 +842,8 @@ CREATE TABLE IF NOT EXISTS transactions (
     expiry TEXT,
     psn INTEGER,
     batch INTEGER,
-    issuer_data TEXT
+    issuer_data TEXT,
+    reversal_code TEXT
 );
 CREATE INDEX IF NOT EXISTS transactions_state ON transactions(state);
 CREATE TABLE IF NOT EXISTS counters (

@@ -352,6 +352,34 @@ fn dropped_response_is_reversed_once_and_nothing_is_charged() {
         engine.journal().get(result.id).unwrap().unwrap().state,
         TxState::Reversed
     );
+    // The host counts an approved-then-reversed purchase; so does the terminal.
+    let report = engine.settle().expect("settlement");
+    assert!(report.in_balance, "{report:?}");
+    assert_eq!(report.totals.debit_reversals, 1);
+}
+
+/// The host declined (wrong PIN) and the 0210 was lost: the terminal reverses, the
+/// host's 0410 says `21` (nothing approved to undo), and settlement balances because neither
+/// side counts a reversal (`docs/iso8583.md` §4, 0400).
+#[test]
+fn a_lost_decline_is_reversed_and_settlement_still_balances() {
+    let world = World::start();
+    let before = world.balance(MASTERCARD_PAN);
+    let mut engine = engine(&world, "", Duration::from_millis(800));
+    world.host().faults().set(Fault::DropResponse, 1);
+    // Above the CVM limit, with a wrong PIN: the host answers 55, which is lost.
+    let (result, _, asked) = sale(&mut engine, &world, "mastercard", 8_000, &["9999"]);
+    assert_eq!(asked, 1, "no second PIN: the answer never arrived");
+    assert_eq!(result.status, TxStatus::Reversed, "{}", result.message);
+    let ledger = world.ledger();
+    let purchase = ledger.iter().find(|e| e.kind == "purchase").unwrap();
+    assert!(!purchase.approved, "{purchase:?}");
+    let reversal = ledger.iter().find(|e| e.kind == "reversal").unwrap();
+    assert_eq!(reversal.response_code, "21");
+    assert_eq!(world.balance(MASTERCARD_PAN), before);
+    let report = engine.settle().expect("settlement");
+    assert!(report.in_balance, "{report:?}");
+    assert_eq!(report.totals.debit_reversals, 0);
 }
 
 #[test]

@@ -226,13 +226,13 @@ async fn reversals_are_applied_once() {
         (Mti::REVERSAL_ADVICE_RESPONSE, Some("00"))
     );
     assert_eq!(f.balance(VISA), before);
-    // Unknown original: acknowledged, nothing changes.
+    // Unknown original: acknowledged with `25` (nothing to undo), nothing changes.
     let ghost = manual(99, VISA, 1_000);
     let r = c
         .send(&requests::reversal(Mti::REVERSAL_REQUEST, &ghost, 13, &now))
         .await
         .unwrap();
-    assert_eq!(r.text(39), Some("00"));
+    assert_eq!((r.mti(), r.text(39)), (Mti::REVERSAL_RESPONSE, Some("25")));
     assert_eq!(f.balance(VISA), before);
 
     let entries = f.ledger().entries().unwrap();
@@ -537,7 +537,11 @@ async fn an_original_after_its_reversal_is_not_approved() {
         ))
         .await
         .unwrap();
-    assert_eq!(r.text(39), Some("00"));
+    assert_eq!(
+        r.text(39),
+        Some("25"),
+        "acknowledged: the original never arrived"
+    );
     let r = c.send(&original).await.unwrap();
     assert_eq!(r.text(39), Some("05"));
     assert_eq!(f.balance(VISA), before);

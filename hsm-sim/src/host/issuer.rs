@@ -863,19 +863,26 @@ fn reversal(tx: &Connection, request: &Request) -> Result<Outcome, HostError> {
             reference.transmission
         ])?;
     }
+    // Every 0410 acknowledges the reversal; its code says what there was to undo, so that the
+    // terminal counts at settlement exactly what the host counts (`docs/iso8583.md` §4).
+    let code = match &original {
+        None => "25",
+        Some(o) if !o.approved => "21",
+        Some(_) => "00",
+    };
     let id = insert_row(
         tx,
         &Row {
             request,
             account_id: original.as_ref().and_then(|o| o.account_id),
-            code: "00",
+            code,
             approved: changed,
             original_id: original.as_ref().map(|o| o.id),
             completion: false,
         },
     )?;
     Ok(Outcome {
-        message: response(&request.message, "00"),
+        message: response(&request.message, code),
         transaction_id: Some(id),
     })
 }
