@@ -187,10 +187,18 @@ impl Keystore {
     pub fn reserve_at(&mut self, layout: &Layout, now: SystemTime) -> Result<Ksn, KeystoreError> {
         let now = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let mut recent = read_rate(&self.dir)?;
-        // Entries stamped in the future (the clock was set back) still count: a clock change
-        // must not reopen the limit.
+        // Entries stamped in the future (the clock was set back) count as made now, and are
+        // written back so: setting the clock back does not reopen the limit, and a clock that
+        // was wrong for a while blocks entry for an hour at most, not until it catches up.
+        let skewed = recent.iter().any(|&t| t > now);
+        for t in &mut recent {
+            *t = (*t).min(now);
+        }
         recent.retain(|&t| t > now.saturating_sub(HOUR.as_secs()));
         if recent.len() >= MAX_ENTRIES_PER_HOUR {
+            if skewed {
+                write_rate(&self.dir, &recent)?;
+            }
             let oldest = recent.iter().copied().min().unwrap_or(now);
             let retry_after = Duration::from_secs(
                 oldest
@@ -445,8 +453,8 @@ mod tests {
     }
 
     /// Security doc P11: 120 entries in an hour pass, the 121st is refused until the oldest
-    /// leaves the hour; the count survives reopening the store, and setting the clock back does
-    /// not reopen the limit.
+    /// leaves the hour; the count survives reopening the store; setting the clock back does
+    /// not reopen the limit, and a wrong clock blocks entry for an hour at most.
     #[test]
     fn the_hundred_and_twenty_first_entry_in_an_hour_is_refused() {
         let Ok(tmp) = tempfile::tempdir() else {
@@ -475,12 +483,30 @@ mod tests {
             other => panic!("121st entry: {:?}", other.map(|k| k.counter())),
         }
         assert_eq!(store.last_ksn(), before, "a refused entry uses no KSN");
-        // The clock set back an hour: the entries now look like the future and still count.
-        assert!(store.reserve_at(&Layout::phone(), at(0)).is_err());
         // The first entry (at t0) leaves the hour at t0 + 3600: one more is allowed, not two.
         assert!(store.reserve_at(&Layout::phone(), at(3600)).is_ok());
         assert!(store.reserve_at(&Layout::phone(), at(3601)).is_err());
         assert!(store.reserve_at(&Layout::phone(), at(3610)).is_ok());
+        // The clock set back an hour: the entries now look like the future; they count as made
+        // now, so entry stays closed for the hour and then reopens.
+        assert!(store.reserve_at(&Layout::phone(), at(0)).is_err());
+        assert!(store.reserve_at(&Layout::phone(), at(3599)).is_err());
+        assert!(store.reserve_at(&Layout::phone(), at(3600)).is_ok());
+        // A clock once wrong by years blocks entry for an hour, not for years.
+        let far = at(10 * 365 * 24 * 3600);
+        let Ok(other) = tempfile::tempdir() else {
+            panic!("tempdir")
+        };
+        install(other.path());
+        let Ok(mut skewed) = Keystore::open(other.path()) else {
+            panic!("open")
+        };
+        for _ in 0..120 {
+            assert!(skewed.reserve_at(&Layout::phone(), far).is_ok());
+        }
+        assert!(skewed.reserve_at(&Layout::phone(), at(0)).is_err());
+        assert!(skewed.reserve_at(&Layout::phone(), at(3599)).is_err());
+        assert!(skewed.reserve_at(&Layout::phone(), at(3600)).is_ok());
     }
 
     #[test]
