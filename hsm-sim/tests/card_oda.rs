@@ -6,9 +6,9 @@
 // Test helpers: an unwrap that fails is a test failure.
 #![allow(clippy::unwrap_used)]
 
-use emv::crypto::cryptogram::{
-    CryptogramInput, DerivationOption, application_cryptogram, derive_icc_master_key,
-};
+#[path = "support/terminal.rs"]
+mod terminal;
+
 use emv::oda::{
     Authenticator, CaKeyStore, CdaInput, OdaFailure, OdaInput, OdaMethod, OdaResult,
     OfflineDataAuthenticator,
@@ -16,28 +16,13 @@ use emv::oda::{
 use emv::{CardTransport, Command, StatusWord};
 use hex_literal::hex;
 use hsm_sim::card::{Profile, VirtualCard, tlv};
-use hsm_sim::hsm::test_keys;
+use terminal::{CURRENCY, DATE, UN, expected_cryptogram, ok, pdol_data};
 
-const DATE: [u8; 3] = hex!("261121");
-const UN: [u8; 4] = hex!("CAFEBABE");
 const AMOUNT: [u8; 6] = hex!("000000002500");
-const CURRENCY: [u8; 2] = hex!("0978");
 
-/// PDOL data for the qVSDC/qUICS PDOL: TTQ (ODA for online, byte 4 80 fDDA 01), amount,
-/// other amount, country, TVR, currency, date, type, UN.
+/// PDOL data for the qVSDC/qUICS PDOL with TTQ `37000080` (ODA for online, fDDA).
 fn qvsdc_pdol_data() -> Vec<u8> {
-    [
-        &hex!("37000080")[..],
-        &AMOUNT,
-        &[0; 6],
-        &CURRENCY,
-        &[0; 5],
-        &CURRENCY,
-        &DATE,
-        &[0x00],
-        &UN,
-    ]
-    .concat()
+    pdol_data(hex!("37000080"), AMOUNT)
 }
 
 /// CDOL1 data for the Mastercard CDOL1 (see `Profile::cdol1`).
@@ -57,12 +42,6 @@ fn cdol1_data() -> Vec<u8> {
         &hex!("1F0302"),
     ]
     .concat()
-}
-
-fn ok(card: &mut VirtualCard, command: &Command) -> Vec<u8> {
-    let response = card.transmit(command).unwrap();
-    assert_eq!(response.status, StatusWord::Success, "{command:?}");
-    response.data.to_vec()
 }
 
 /// What the terminal collected: every primitive object of the GPO response and records, and
@@ -227,22 +206,7 @@ fn cda(name: &str) {
     let (result, iad, profile) = cda_result(name, &cdol1_data());
     assert_eq!(result.status, Ok(()), "{name}");
 
-    let imk = test_keys::imk_ac_for_rid(profile.rid()).unwrap();
-    let key = derive_icc_master_key(&imk, profile.pan_digits(), 1, DerivationOption::A).unwrap();
-    let input = CryptogramInput {
-        amount: AMOUNT,
-        amount_other: [0; 6],
-        terminal_country: CURRENCY,
-        tvr: [0; 5],
-        currency: CURRENCY,
-        date: DATE,
-        transaction_type: 0x00,
-        unpredictable_number: UN,
-        aip: profile.aip(),
-        atc: hex!("0101"),
-        issuer_application_data: &iad,
-    };
-    let expected = application_cryptogram(profile.cryptogram_version(), &key, &input).unwrap();
+    let expected = expected_cryptogram(&profile, AMOUNT, hex!("0101"), &iad);
     assert_eq!(result.recovered_cryptogram, Some(expected));
 }
 

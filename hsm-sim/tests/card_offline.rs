@@ -7,45 +7,18 @@
 // Test helpers: an unwrap that fails is a test failure.
 #![allow(clippy::unwrap_used)]
 
-use emv::crypto::cryptogram::{
-    CryptogramInput, DerivationOption, application_cryptogram, derive_icc_master_key,
-};
-use emv::{CardTransport, Command, StatusWord};
+#[path = "support/terminal.rs"]
+mod terminal;
+
+use emv::Command;
 use hex_literal::hex;
 use hsm_sim::card::{Profile, VirtualCard, tlv};
-use hsm_sim::hsm::test_keys;
-
-const DATE: [u8; 3] = hex!("261121");
-const UN: [u8; 4] = hex!("CAFEBABE");
-const CURRENCY: [u8; 2] = hex!("0978");
+use terminal::{DATE, UN, ok, pdol_data};
 /// TTQ `27004000` (`assets/terminal.toml`): qVSDC, online PIN, signature, ODA for online;
 /// byte 2 bit 8 (online cryptogram required) clear.
 const TTQ_OFFLINE_OK: [u8; 4] = hex!("27004000");
 /// The same TTQ with byte 2 bit 8 set, as the kernel sends it above its floor limit.
 const TTQ_ONLINE: [u8; 4] = hex!("27804000");
-
-/// PDOL data for the qVSDC PDOL: TTQ, amount, other amount, country, TVR, currency, date,
-/// type, UN.
-fn pdol_data(ttq: [u8; 4], amount: [u8; 6]) -> Vec<u8> {
-    [
-        &ttq[..],
-        &amount,
-        &[0; 6],
-        &CURRENCY,
-        &[0; 5],
-        &CURRENCY,
-        &DATE,
-        &[0x00],
-        &UN,
-    ]
-    .concat()
-}
-
-fn ok(card: &mut VirtualCard, command: &Command) -> Vec<u8> {
-    let response = card.transmit(command).unwrap();
-    assert_eq!(response.status, StatusWord::Success, "{command:?}");
-    response.data.to_vec()
-}
 
 /// SELECT PPSE, SELECT AID, GPO: the GPO response's objects.
 fn gpo(card: &mut VirtualCard, ttq: [u8; 4], amount: [u8; 6]) -> Vec<u8> {
@@ -65,24 +38,8 @@ fn get(gpo: &[u8], tag: u32) -> Vec<u8> {
 
 /// The AC the issuer expects for this GPO (the host's keys, Book 2 §8.1, CVN 18).
 fn expected_cryptogram(profile: &Profile, gpo: &[u8], amount: [u8; 6]) -> [u8; 8] {
-    let imk = test_keys::imk_ac_for_rid(profile.rid()).unwrap();
-    let key = derive_icc_master_key(&imk, profile.pan_digits(), 1, DerivationOption::A).unwrap();
-    let iad = get(gpo, 0x9F10);
     let atc: [u8; 2] = get(gpo, 0x9F36).try_into().unwrap();
-    let input = CryptogramInput {
-        amount,
-        amount_other: [0; 6],
-        terminal_country: CURRENCY,
-        tvr: [0; 5],
-        currency: CURRENCY,
-        date: DATE,
-        transaction_type: 0x00,
-        unpredictable_number: UN,
-        aip: profile.aip(),
-        atc,
-        issuer_application_data: &iad,
-    };
-    application_cryptogram(profile.cryptogram_version(), &key, &input).unwrap()
+    terminal::expected_cryptogram(profile, amount, atc, &get(gpo, 0x9F10))
 }
 
 #[test]
