@@ -139,24 +139,9 @@ fn card_approved_offline_sale_is_queued_and_uploaded_exactly_once() {
     let contains = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
     assert!(!contains(VISA_PAN.as_bytes()), "full PAN in the journal");
     // Uploaded once; a second flush sends nothing.
-    assert_eq!(engine.flush_pending(), 0);
-    assert_eq!(engine.flush_pending(), 0);
-    let advices: Vec<_> = world
-        .ledger()
-        .into_iter()
-        .filter(|e| e.kind == "advice")
-        .collect();
-    assert_eq!(advices.len(), 1, "{advices:?}");
-    assert!(advices[0].approved);
-    assert_eq!(advices[0].amount, 1_234);
-    assert_eq!(
-        Some(advices[0].stan.clone()),
-        rec.stan.map(|s| format!("{s:06}"))
-    );
+    let advice = support::assert_advice_uploaded_once(&mut engine, &world, result.id, 1_234);
+    assert_eq!(Some(advice.stan), rec.stan.map(|s| format!("{s:06}")));
     assert_eq!(world.balance(VISA_PAN), before - 1_234);
-    let rec = engine.journal().get(result.id).unwrap().unwrap();
-    assert_eq!(rec.state, TxState::Done);
-    assert!(rec.approved);
     support::assert_consistent(&world, VISA_PAN, before);
     // In the batch, and the host agrees.
     let report = engine.settle().expect("settlement");

@@ -461,20 +461,8 @@ fn host_down_below_the_floor_limit_queues_an_advice_uploaded_exactly_once() {
         )
         .expect("host restarts"),
     );
-    assert_eq!(engine.flush_pending(), 0);
-    assert_eq!(engine.flush_pending(), 0);
-    let advices: Vec<_> = world
-        .ledger()
-        .into_iter()
-        .filter(|e| e.kind == "advice")
-        .collect();
-    assert_eq!(advices.len(), 1, "{advices:?}");
-    assert!(advices[0].approved);
-    assert_eq!(advices[0].amount, 1_234);
+    support::assert_advice_uploaded_once(&mut engine, &world, result.id, 1_234);
     assert_eq!(world.balance(VISA_PAN), before - 1_234);
-    let rec = engine.journal().get(result.id).unwrap().unwrap();
-    assert_eq!(rec.state, TxState::Done);
-    assert!(rec.approved);
     // It counts in the batch, and the host agrees.
     let report = engine.settle().expect("settlement");
     assert!(report.in_balance, "{report:?}");

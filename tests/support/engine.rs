@@ -25,6 +25,32 @@ pub const VISA_PAN: &str = "4761739001010119";
 /// The Mastercard profile's PAN.
 pub const MASTERCARD_PAN: &str = "5413330089010434";
 
+/// The engine's one queued advice (journal `id`, `amount`) is uploaded exactly once: two more
+/// flushes send nothing, the host holds one approved advice of that amount, and the journal row
+/// ends done and approved. Returns the host's ledger entry of the advice.
+pub fn assert_advice_uploaded_once(
+    engine: &mut softpos::engine::Engine,
+    world: &World,
+    id: i64,
+    amount: i64,
+) -> LedgerEntry {
+    assert_eq!(engine.flush_pending(), 0);
+    assert_eq!(engine.flush_pending(), 0);
+    let mut advices: Vec<_> = world
+        .ledger()
+        .into_iter()
+        .filter(|e| e.kind == "advice")
+        .collect();
+    assert_eq!(advices.len(), 1, "{advices:?}");
+    let advice = advices.remove(0);
+    assert!(advice.approved);
+    assert_eq!(advice.amount, amount);
+    let rec = engine.journal().get(id).unwrap().unwrap();
+    assert_eq!(rec.state, softpos::journal::TxState::Done);
+    assert!(rec.approved);
+    advice
+}
+
 /// A host and a terminal data directory in one temporary directory.
 pub struct World {
     pub dir: tempfile::TempDir,
