@@ -637,7 +637,7 @@ impl Engine {
         let totals = self.journal.open_batch_totals()?;
         let transactions = self.journal.open_batch_ids()?;
         let stan = self.journal.next_stan()?;
-        let request = hsm_sim::iso8583::messages::reconciliation_request(
+        let request = emv::iso8583::messages::reconciliation(
             self.acquirer.terminal_id(),
             stan,
             &transmission_now(),
