@@ -19,6 +19,7 @@ pub mod acquirer;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod durable;
 pub mod engine;
 pub mod journal;
 pub mod pinpad;

@@ -15,10 +15,10 @@ use clap::Args;
 use emv::config::TerminalConfig;
 use emv::kernel::TransactionRequest;
 use emv::oda::OfflineDataAuthenticator;
-use hsm_sim::host::EnrolmentBundle;
 
 use super::CardArgs;
 use super::session::Session;
+use crate::acquirer::TerminalCredentials;
 use crate::engine::{
     CardError, CardReader, CardTap, Engine, EngineSettings, Event, Tip, TxResult, TxStatus,
 };
@@ -235,9 +235,11 @@ pub(super) fn demo(profile: String, amount: String) -> anyhow::Result<ExitCode> 
     let host = hsm_sim::host::Host::start(hsm_sim::host::HostConfig::new(&host_dir))
         .context("starting the embedded acquirer host")?;
     println!("Acquirer host (embedded hsm-sim): {}", host.local_addr());
-    let bundle = host
-        .enroll(DEMO_TERMINAL)
-        .context("enrolling the demo terminal")?;
+    let bundle = crate::demo::enrol_terminal(
+        &host,
+        DEMO_TERMINAL,
+        &dir.join("terminal").join(ENROLMENT_DIR),
+    )?;
     let config = crate::config::load(None)?;
     let exponent = config.terminal.currency_exponent;
     let value = super::tap::parse_amount(&amount, exponent)?;
@@ -281,7 +283,7 @@ pub(crate) fn open_engine(
     config: Option<&Path>,
 ) -> anyhow::Result<(Engine, TerminalConfig)> {
     let dir = data_dir(data)?;
-    let bundle = EnrolmentBundle::load(&dir.join(ENROLMENT_DIR)).with_context(|| {
+    let bundle = TerminalCredentials::load(&dir.join(ENROLMENT_DIR)).with_context(|| {
         format!(
             "this terminal is not enrolled: no bundle in {}; run `hsm-sim enroll --out {}`",
             dir.join(ENROLMENT_DIR).display(),

@@ -144,6 +144,9 @@ pub enum MacError {
     /// The MAC does not verify.
     #[error("the MAC does not verify")]
     Mismatch,
+    /// A MAC on the answer to a request that carried none.
+    #[error("a MAC on the answer to a request without MAC")]
+    Unexpected,
 }
 
 fn working_key(initial_key: &AesKey, ksn: Ksn, usage: KeyUsage) -> Result<AesKey, MacError> {
