@@ -378,9 +378,9 @@ const MAC: &str = "MAC";
 /// The condition of the MAC field in a request.
 const WITH_61: &str = "with 61";
 /// The condition of the MAC field in a response.
-const MACED: &str = "if the request's MAC verified";
+const MACED: &str = "MAC verified";
 /// The condition of the host's totals in a 0510.
-const RECONCILED: &str = "host's, if reconciled";
+const RECONCILED: &str = "reconciled";
 
 #[cfg(test)]
 mod tests {
