@@ -27,6 +27,7 @@ use crate::iso8583::CodecError;
 
 pub mod bench;
 pub mod client;
+pub mod contract;
 pub mod enrol;
 pub mod faults;
 pub mod issuer;

@@ -18,7 +18,7 @@ use std::thread;
 use std::time::Duration;
 
 use emv::crypto::cryptogram::{CryptogramInput, CryptogramVersion};
-use iso7816_tlv::ber::{Tlv, Value};
+use emv::tlv::{Tag, Tlv};
 use rustls::pki_types::CertificateDer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -27,6 +27,7 @@ use tokio::time::timeout;
 use tokio_rustls::TlsAcceptor;
 use zeroize::Zeroizing;
 
+use super::contract::{self, Presence};
 use super::enrol::TerminalRecord;
 use super::issuer::{
     self, ChipOutcome, IdempotencyKey, IssuerWorker, OriginalReference, OwnedCardReference,
@@ -563,10 +564,10 @@ fn validate(
 fn check_chip(
     state: &ServerState,
     message: &Message,
-    icc: &[(u64, Vec<u8>)],
+    icc: &[Tlv],
     pan: &str,
 ) -> Result<ChipOutcome, &'static str> {
-    let fixed = |t: u64, n: usize| -> Result<Vec<u8>, &'static str> {
+    let fixed = |t: u32, n: usize| -> Result<Vec<u8>, &'static str> {
         tag(icc, t)
             .filter(|v| v.len() == n)
             .map(<[u8]>::to_vec)
@@ -657,28 +658,15 @@ pub(crate) fn cryptogram_version(rid: &[u8], iad: &[u8]) -> Option<CryptogramVer
     }
 }
 
-/// Parses DE 55 as a flat list of primitive BER-TLV objects (EMV Book 3 Annex B); `None` if
-/// malformed or constructed.
-fn parse_icc(mut data: &[u8]) -> Option<Vec<(u64, Vec<u8>)>> {
-    let mut out = Vec::new();
-    while !data.is_empty() {
-        let (parsed, rest) = Tlv::parse(data);
-        let tlv = parsed.ok()?;
-        if rest.len() >= data.len() {
-            return None;
-        }
-        let tag: u64 = tlv.tag().clone().into();
-        match tlv.value() {
-            Value::Primitive(v) => out.push((tag, v.clone())),
-            Value::Constructed(_) => return None,
-        }
-        data = rest;
-    }
-    Some(out)
+/// Parses DE 55 as a flat list of primitive BER-TLV objects (EMV Book 3 Annex B, with
+/// [`emv::tlv::parse`]); `None` if malformed or if it holds a template.
+fn parse_icc(data: &[u8]) -> Option<Vec<Tlv>> {
+    let list = emv::tlv::parse(data).ok()?;
+    list.iter().all(|t| t.bytes().is_some()).then_some(list)
 }
 
-fn tag(icc: &[(u64, Vec<u8>)], t: u64) -> Option<&[u8]> {
-    icc.iter().find(|(k, _)| *k == t).map(|(_, v)| v.as_slice())
+fn tag(icc: &[Tlv], t: u32) -> Option<&[u8]> {
+    emv::tlv::find(icc, Tag::new(t)).and_then(Tlv::bytes)
 }
 
 /// The PAN from DE 2, or from track 2 (DE 35) up to its separator.
@@ -697,8 +685,9 @@ fn track2_expiry(message: &Message) -> Option<String> {
     track2.get(sep + 1..sep + 5).map(str::to_owned)
 }
 
-/// For a body that does not decode: a bare `30` response if it starts with a known request
-/// MTI, else `None` (close).
+/// For a body that does not decode: a `30` response if it starts with a known request MTI,
+/// else `None` (close). Nothing of the request can be echoed (`docs/iso8583.md` §4): the
+/// answer has DE 37 where its type requires one, and DE 39.
 fn format_error_for_raw(body: &[u8]) -> Option<Vec<u8>> {
     let digits = std::str::from_utf8(body.get(..4)?).ok()?;
     let mti = Mti::from_bcd(u16::from_str_radix(digits, 16).ok()?)?;
@@ -706,7 +695,11 @@ fn format_error_for_raw(body: &[u8]) -> Option<Vec<u8>> {
         return None;
     }
     let response = mti.original().response()?;
-    Message::new(response).with(39, "30").encode().ok()
+    let mut answer = Message::new(response);
+    if contract::presence(response, 37) == Some(Presence::Mandatory) {
+        answer.set(37, issuer::NOT_RECORDED);
+    }
+    answer.with(39, "30").encode().ok()
 }
 
 /// The bad-MAC fault: flip the MAC, or add a wrong one.
