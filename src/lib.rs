@@ -18,6 +18,7 @@
 pub mod acquirer;
 pub mod cli;
 pub mod config;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod durable;
 pub mod engine;

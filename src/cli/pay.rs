@@ -229,6 +229,7 @@ pub(super) fn settle(args: EngineOnlyArgs) -> anyhow::Result<ExitCode> {
 
 /// `softpos demo`: an embedded acquirer host on loopback, a terminal enrolled with it, and a
 /// sale on a virtual card (through vpcd when pcscd runs, in process otherwise).
+#[cfg(feature = "demo")]
 pub(super) fn demo(profile: String, amount: String) -> anyhow::Result<ExitCode> {
     let dir = std::env::temp_dir().join(format!("softpos-demo-{}", std::process::id()));
     let host_dir = dir.join("host");
@@ -424,6 +425,7 @@ impl CardReader for Session {
 
 /// The enrolment bundle's directory inside the data directory.
 pub(crate) const ENROLMENT_DIR: &str = "enrolment";
+#[cfg(feature = "demo")]
 const DEMO_TERMINAL: &str = "T0000001";
 /// Exit code: declined.
 pub(crate) const EXIT_DECLINED: u8 = 3;
