@@ -15,7 +15,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use emv::config::TerminalConfig;
-use emv::iso8583::{Message, Mti};
+use emv::iso8583::{Message, Mti, ResponseCode};
 use emv::kernel::{Cvm, IssuerResponse, IssuerUpdate, OnlineRequestData, OutcomeKind};
 use emv::oda::OfflineDataAuthenticator;
 
@@ -1505,41 +1505,12 @@ struct CardOp {
 
 /// The host's totals in a 0510 (DE 74-77, 86-89), if every one is present and numeric.
 fn host_totals(response: &Message) -> Option<BatchTotals> {
-    let n = |field: u8| response.text(field)?.parse::<u64>().ok();
-    Some(BatchTotals {
-        credits: n(74)?,
-        credit_reversals: n(75)?,
-        debits: n(76)?,
-        debit_reversals: n(77)?,
-        credits_amount: n(86)?,
-        credit_reversals_amount: n(87)?,
-        debits_amount: n(88)?,
-        debit_reversals_amount: n(89)?,
-    })
+    BatchTotals::from_message(response)
 }
 
-/// A human message for a DE 39 decline (`docs/iso8583.md` §5).
+/// A human message for a DE 39 decline (`docs/iso8583.md` §5, [`ResponseCode::meaning`]).
 pub fn decline_message(code: &str) -> String {
-    let text = match code {
-        "05" => "do not honour",
-        "12" => "invalid transaction",
-        "13" => "invalid amount",
-        "14" => "invalid card number",
-        "25" => "original transaction not found",
-        "30" => "format error",
-        "51" => "insufficient funds",
-        "54" => "expired card",
-        "55" => "incorrect PIN",
-        "57" => "not permitted for this card",
-        "58" => "not permitted for this terminal",
-        "61" => "daily limit exceeded",
-        "65" | "1A" => "PIN required",
-        "75" => "PIN tries exceeded",
-        "85" => "no reason to decline",
-        "91" => "issuer unavailable",
-        "96" => "system malfunction",
-        _ => "declined",
-    };
+    let text = ResponseCode::parse(code).map_or("declined", |c| c.meaning());
     format!("declined ({code}: {text})")
 }
 

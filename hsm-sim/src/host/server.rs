@@ -33,7 +33,7 @@ use super::issuer::{
     self, ChipOutcome, IdempotencyKey, IssuerWorker, OriginalReference, OwnedCardReference,
     PinOutcome, Request, RequestKind,
 };
-use super::mac::MAC_KSN_FIELD;
+use super::mac::{MAC_KSN_FIELD, MacParts};
 use super::security::{CardKeyReference, SecurityError, SecurityModule};
 use super::{Faults, HostError, ledger, pki};
 use crate::iso8583::{self, Message, Mti};
@@ -389,11 +389,19 @@ fn check_mac(
         tracing::warn!("DE 61 does not name the terminal's MAC key");
         return Err("30");
     }
-    if received.len() != 8 {
+    // What the MAC covers, and that the MAC is 8 bytes and the message's last
+    // (`emv::iso8583::mac`, the terminal's own rule).
+    let Ok(parts) = MacParts::of(body) else {
+        return Err("30");
+    };
+    if parts.mac != received {
         return Err("30");
     }
-    let covered = body.get(..body.len().saturating_sub(8)).unwrap_or_default();
-    match state.0.security.verify_request_mac(&ksn, covered, received) {
+    match state
+        .0
+        .security
+        .verify_request_mac(&ksn, parts.covered, &parts.mac)
+    {
         Ok(true) => Ok(Some(ksn)),
         Ok(false) => {
             tracing::warn!("wrong request MAC");
