@@ -15,12 +15,13 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use emv::config::TerminalConfig;
+use emv::iso8583::{Message, Mti};
 use emv::kernel::{Cvm, IssuerResponse, IssuerUpdate, OnlineRequestData, OutcomeKind};
 use emv::oda::OfflineDataAuthenticator;
-use hsm_sim::host::EnrolmentBundle;
-use hsm_sim::iso8583::{Message, Mti};
 
-use crate::acquirer::{Acquirer, AcquirerError, LinkSettings, transmission_now};
+use crate::acquirer::{
+    Acquirer, AcquirerError, LinkSettings, TerminalCredentials, transmission_now,
+};
 use crate::journal::{BatchTotals, Journal, JournalError, TxKind, TxRecord, TxState};
 use crate::pinpad::{PinEntry, PinEntryError, PinRequest};
 use crate::tap::{Sale, transaction_request};
@@ -339,11 +340,12 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Opens the journal in `data_dir` and prepares the link to the host of `bundle`.
+    /// Opens the journal in `data_dir` and prepares the link to the host with the terminal's
+    /// `bundle` credentials.
     /// Nothing is sent: call [`Engine::recover`] and then [`Engine::sign_on`].
     pub fn open(
         data_dir: &Path,
-        bundle: &EnrolmentBundle,
+        bundle: &TerminalCredentials,
         terminal: TerminalConfig,
         oda: Box<dyn OfflineDataAuthenticator>,
         settings: EngineSettings,
@@ -637,7 +639,7 @@ impl Engine {
         let totals = self.journal.open_batch_totals()?;
         let transactions = self.journal.open_batch_ids()?;
         let stan = self.journal.next_stan()?;
-        let request = hsm_sim::iso8583::messages::reconciliation_request(
+        let request = emv::iso8583::messages::reconciliation(
             self.acquirer.terminal_id(),
             stan,
             &transmission_now(),

@@ -271,6 +271,9 @@ pub enum HostError {
     /// The HSM refused or failed an operation.
     #[error("HSM error: {0}")]
     Hsm(String),
+    /// A message MAC could not be made (`emv::iso8583::mac`).
+    #[error("message MAC")]
+    Mac(#[from] emv::iso8583::mac::MacError),
     /// The host has stopped.
     #[error("host stopped")]
     Stopped,

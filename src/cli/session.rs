@@ -1,16 +1,22 @@
 //! Getting a card in front of the kernel: a real reader, or in demo mode a virtual card plugged
 //! into the vpcd reader (or run in process when pcscd is not running).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+#[cfg(feature = "demo")]
+use std::time::Instant;
 
 use emv::config::TerminalConfig;
 use emv::kernel::{TraceEvent, TransactionRequest};
 use emv::oda::OfflineDataAuthenticator;
+#[cfg(feature = "demo")]
 use hsm_sim::card::{VirtualCard, vpcd};
 
 use super::CardArgs;
+#[cfg(feature = "demo")]
 use crate::demo;
-use crate::reader::{PcscReader, ReaderError, pcsc::TapInfo};
+use crate::reader::PcscReader;
+#[cfg(feature = "demo")]
+use crate::reader::{ReaderError, pcsc::TapInfo};
 use crate::tap::{self, TapReport};
 
 /// Where the card is.
@@ -18,17 +24,24 @@ pub(crate) enum Session {
     /// A PC/SC reader, with the virtual card we plugged into it (if any).
     Pcsc {
         reader: PcscReader,
+        #[cfg(feature = "demo")]
         virtual_card: Option<vpcd::VpcdGuard>,
     },
     /// No pcscd: the virtual card runs in this process.
+    #[cfg(feature = "demo")]
     InProcess(Box<VirtualCard>),
 }
 
 impl Session {
     /// Opens the card source that `args` ask for and waits for a card.
     pub(crate) fn open(args: &CardArgs) -> anyhow::Result<Self> {
+        #[cfg(not(feature = "demo"))]
+        if args.demo {
+            anyhow::bail!("this build has no virtual cards (built without the `demo` feature)");
+        }
         let readers = match PcscReader::list() {
             Ok(readers) => readers,
+            #[cfg(feature = "demo")]
             Err(ReaderError::NoService) if args.demo => {
                 eprintln!("pcscd is not running: using an in-process virtual card");
                 return Ok(Self::InProcess(Box::new(demo::virtual_card(
@@ -37,9 +50,14 @@ impl Session {
             }
             Err(e) => return Err(e.into()),
         };
+        // Without virtual cards the list only shows that pcscd answers.
+        #[cfg(not(feature = "demo"))]
+        let _ = readers;
+        #[cfg(feature = "demo")]
         let card_present = readers
             .iter()
             .any(|r| r.card_present && args.reader.as_deref().is_none_or(|n| n == r.name));
+        #[cfg(feature = "demo")]
         if args.demo && !card_present {
             let name = args
                 .reader
@@ -59,6 +77,7 @@ impl Session {
         reader.wait_for_card(Duration::from_secs(args.wait))?;
         Ok(Self::Pcsc {
             reader,
+            #[cfg(feature = "demo")]
             virtual_card: None,
         })
     }
@@ -66,6 +85,7 @@ impl Session {
     /// A human name for where the card is.
     pub(crate) fn describe(&self) -> String {
         match self {
+            #[cfg(feature = "demo")]
             Self::Pcsc {
                 reader,
                 virtual_card: Some(_),
@@ -74,8 +94,10 @@ impl Session {
             }
             Self::Pcsc {
                 reader,
-                virtual_card: None,
+                #[cfg(feature = "demo")]
+                    virtual_card: None,
             } => reader.name(),
+            #[cfg(feature = "demo")]
             Self::InProcess(card) => format!("in-process virtual card {}", card.profile().name()),
         }
     }
@@ -90,6 +112,7 @@ impl Session {
     ) -> anyhow::Result<TapReport> {
         match self {
             Self::Pcsc { reader, .. } => Ok(tap::tap(reader, config, oda, request, trace)?),
+            #[cfg(feature = "demo")]
             Self::InProcess(card) => {
                 let started = Instant::now();
                 let outcome = emv::kernel::run(card.as_mut(), config, oda, request, trace)?;
@@ -109,6 +132,7 @@ impl Session {
     }
 }
 
+#[cfg(feature = "demo")]
 impl Drop for Session {
     /// A virtual card we plugged in leaves the reader, and we wait until pcscd has seen it go.
     fn drop(&mut self) {

@@ -1,11 +1,14 @@
 //! Where the engine gets a card from: a PC/SC reader (a USB reader, or a virtual card behind
 //! pcscd + vpcd), or a virtual card in this process.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+#[cfg(feature = "demo")]
+use std::time::Instant;
 
 use emv::config::TerminalConfig;
 use emv::kernel::{Outcome, TransactionRequest};
 use emv::oda::OfflineDataAuthenticator;
+#[cfg(feature = "demo")]
 use hsm_sim::card::VirtualCard;
 
 use crate::reader::{PcscReader, ReaderError};
@@ -57,6 +60,7 @@ impl CardReader for PcscReader {
     }
 }
 
+#[cfg(feature = "demo")]
 impl CardReader for VirtualCard {
     fn tap(
         &mut self,

@@ -1,8 +1,8 @@
 //! The ISO 8583 requests the engine sends, field by field as `docs/iso8583.md` §4 lists them.
 
+use emv::iso8583::{Message, Mti};
 use emv::kernel::OnlineRequestData;
 use emv::pan::Pan;
-use hsm_sim::iso8583::{Message, Mti};
 
 use crate::journal::TxRecord;
 use crate::pinpad::EncryptedPin;
