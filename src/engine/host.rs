@@ -3,8 +3,8 @@
 
 use std::time::Instant;
 
-use emv::kernel::{IssuerResponse, IssuerUpdate, OnlineRequestData};
 use emv::iso8583::{Message, Mti};
+use emv::kernel::{IssuerResponse, IssuerUpdate, OnlineRequestData};
 
 use crate::acquirer::{AcquirerError, transmission_now};
 use crate::journal::{TxRecord, TxState};

@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use emv::kernel::{Cvm, OutcomeKind};
 use emv::iso8583::Mti;
+use emv::kernel::{Cvm, OutcomeKind};
 
 use crate::acquirer::transmission_now;
 use crate::journal::{TxKind, TxState};
