@@ -34,6 +34,7 @@ pub mod issuer;
 pub mod ledger;
 pub mod mac;
 pub mod pki;
+mod request;
 pub mod security;
 mod server;
 
