@@ -10,9 +10,7 @@ use emv::pan::Pan;
 use crate::journal::TxRecord;
 use crate::pinpad::EncryptedPin;
 
-pub(crate) use emv::iso8583::messages::{
-    POS_CONDITION_ACCOUNT_VERIFICATION, PROCESSING_PURCHASE, PROCESSING_REFUND, Terminal,
-};
+pub(crate) use emv::iso8583::messages::{PROCESSING_PURCHASE, PROCESSING_REFUND, Terminal};
 
 /// A chip request (0100 authorization or 0200 purchase/refund) from the kernel's online data
 /// (`docs/iso8583.md` §4; DE 55 per §4 "DE 55 in requests").
@@ -28,18 +26,8 @@ pub(crate) fn chip_request(
     pin: Option<&EncryptedPin>,
 ) -> Message {
     let track2 = online.track2.as_ref().map(|t| t.expose_de35());
-    let card = CardData {
-        pan: online.pan.expose_digits(),
-        entry_mode: build::POS_ENTRY_CONTACTLESS_CHIP,
-        expiry_yymm: Some(online.expiry_yymm.as_str()),
-        pan_sequence_number: online.pan_sequence_number,
-        track2: track2.as_ref().map(|t| t.as_str()),
-        icc_data: Some(&online.icc_data),
-    };
-    let pin = pin.map(|p| PinData {
-        pin_block: &p.pin_block,
-        ksn: &p.ksn,
-    });
+    let card = chip_card(online, track2.as_ref().map(|t| t.as_str()));
+    let pin = pin.map(pin_data);
     build::financial(
         t,
         mti,
@@ -50,6 +38,21 @@ pub(crate) fn chip_request(
         &card,
         pin.as_ref(),
     )
+}
+
+/// A card check from the kernel's online data: the zero-amount 0100 with DE 25 `51`
+/// (`docs/iso8583.md` §4).
+pub(crate) fn account_verification(
+    t: &Terminal<'_>,
+    stan: u32,
+    transmission: &str,
+    online: &OnlineRequestData,
+    pin: Option<&EncryptedPin>,
+) -> Message {
+    let track2 = online.track2.as_ref().map(|t| t.expose_de35());
+    let card = chip_card(online, track2.as_ref().map(|t| t.as_str()));
+    let pin = pin.map(pin_data);
+    build::account_verification(t, stan, transmission, &card, pin.as_ref())
 }
 
 /// A completion of a pre-authorization: 0220 (0221 repeat) naming the 0100 in DE 90.
@@ -137,6 +140,25 @@ pub(crate) fn reversal(
         Mti::REVERSAL_REQUEST
     };
     build::reversal(t, mti, stan, transmission, &original_of(original))
+}
+
+/// The card fields of a chip request; `track2` is DE 35 as the caller holds it.
+fn chip_card<'a>(online: &'a OnlineRequestData, track2: Option<&'a str>) -> CardData<'a> {
+    CardData {
+        pan: online.pan.expose_digits(),
+        entry_mode: build::POS_ENTRY_CONTACTLESS_CHIP,
+        expiry_yymm: Some(online.expiry_yymm.as_str()),
+        pan_sequence_number: online.pan_sequence_number,
+        track2,
+        icc_data: Some(&online.icc_data),
+    }
+}
+
+fn pin_data(pin: &EncryptedPin) -> PinData<'_> {
+    PinData {
+        pin_block: &pin.pin_block,
+        ksn: &pin.ksn,
+    }
 }
 
 /// The original a journal record names: its MTI, DE 11, DE 7, DE 3 and amount as sent (a
