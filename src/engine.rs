@@ -27,6 +27,7 @@ use crate::tap::{Sale, transaction_request};
 
 pub mod card;
 pub mod crash;
+pub mod cancel;
 mod messages;
 
 pub use card::{CardError, CardReader, CardTap};

@@ -6,4 +6,4 @@
 
 pub mod pcsc;
 
-pub use pcsc::{PcscReader, ReaderError, ReaderInfo};
+pub use pcsc::{PcscReader, ReaderError, ReaderInfo, ReaderWaker};

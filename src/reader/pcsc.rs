@@ -98,6 +98,13 @@ impl PcscReader {
         Ok(states[0].event_state().contains(State::PRESENT))
     }
 
+    /// A handle that, from any thread, ends a [`PcscReader::wait_for_card`] or
+    /// [`PcscReader::wait_for_removal`] blocked in this reader's context at once (the wait
+    /// answers [`ReaderError::Cancelled`]).
+    pub fn waker(&self) -> ReaderWaker {
+        ReaderWaker(self.context.clone())
+    }
+
     /// Waits until a card is in the field, at most `timeout`.
     pub fn wait_for_card(&self, timeout: Duration) -> Result<(), ReaderError> {
         let deadline = Instant::now() + timeout;
@@ -243,6 +250,29 @@ pub enum ReaderError {
     /// The kernel driver was misused (a bug, reported rather than a panic).
     #[error("kernel error: {0}")]
     Kernel(String),
+    /// The wait was cancelled ([`ReaderWaker::wake`]).
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// Ends a blocking wait of a [`PcscReader`] from another thread (`SCardCancel`).
+#[derive(Clone)]
+pub struct ReaderWaker(Context);
+
+impl ReaderWaker {
+    /// Ends the reader's current blocking wait (a wait that has not started yet is not
+    /// affected: callers check their own cancel flag before each wait).
+    pub fn wake(&self) {
+        if let Err(e) = self.0.cancel() {
+            tracing::warn!(error = %e, "could not cancel the PC/SC wait");
+        }
+    }
+}
+
+impl std::fmt::Debug for ReaderWaker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReaderWaker")
+    }
 }
 
 struct TransactionTransport<'a, 'tx> {
@@ -292,6 +322,7 @@ fn map_reader_error(e: pcsc::Error) -> ReaderError {
         pcsc::Error::NoService | pcsc::Error::ServiceStopped => ReaderError::NoService,
         pcsc::Error::NoSmartcard | pcsc::Error::RemovedCard => ReaderError::NoCard,
         pcsc::Error::ReaderUnavailable | pcsc::Error::UnknownReader => ReaderError::ReaderGone,
+        pcsc::Error::Cancelled => ReaderError::Cancelled,
         other => ReaderError::Pcsc(other),
     }
 }
