@@ -100,7 +100,7 @@ impl emv::CardTransport for TimedTransport<'_> {
 /// [`ca_key_store`].
 pub fn authenticator(
     config: &TerminalConfig,
-) -> Result<Box<dyn OfflineDataAuthenticator>, CaKeyLoadError> {
+) -> Result<Box<dyn OfflineDataAuthenticator + Send + Sync>, CaKeyLoadError> {
     Ok(Box::new(Authenticator::new(ca_key_store(config)?)))
 }
 

@@ -352,6 +352,8 @@ fn print_event(event: Event) {
         Event::Approved { .. } | Event::Declined { .. } => {}
         Event::TryAgain { reason } => println!("Try again: {reason}"),
         Event::Reversing => println!("No answer from the host: reversing"),
+        Event::SendingPending { count } => println!("Sending {count} pending message(s)"),
+        Event::Aborted { .. } | Event::Reversed { .. } => {}
     }
 }
 

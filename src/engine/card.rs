@@ -35,6 +35,13 @@ pub trait CardReader {
     fn wait_for_card(&mut self, _timeout: Duration) -> Result<(), CardError> {
         Ok(())
     }
+
+    /// Something that ends a [`CardReader::wait_for_card`] blocked on another thread at once
+    /// (the operator's cancel); `None` if the wait cannot be woken (it is then stopped at its
+    /// next slice, a fraction of a second).
+    fn waker(&self) -> Option<Box<dyn Fn() + Send + Sync>> {
+        None
+    }
 }
 
 impl CardReader for PcscReader {
@@ -54,6 +61,11 @@ impl CardReader for PcscReader {
 
     fn wait_for_card(&mut self, timeout: Duration) -> Result<(), CardError> {
         Ok(PcscReader::wait_for_card(self, timeout)?)
+    }
+
+    fn waker(&self) -> Option<Box<dyn Fn() + Send + Sync>> {
+        let waker = PcscReader::waker(self);
+        Some(Box::new(move || waker.wake()))
     }
 }
 

@@ -20,8 +20,7 @@ use crate::pinpad::PinEntry;
 
 use super::receipt::Receipt;
 use super::{
-    Cancel, CardReader, Engine, EngineError, Event, RecoveryReport, SettlementReport, Tip,
-    TxResult,
+    Cancel, CardReader, Engine, EngineError, Event, RecoveryReport, SettlementReport, Tip, TxResult,
 };
 
 /// What the service is asked to do.
