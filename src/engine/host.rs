@@ -188,7 +188,8 @@ impl Engine {
             self.journaled(|j| j.reversal_attempted(id))?;
             match self.acquirer.exchange(&request) {
                 Ok(response) if response.text(39) == Some(APPROVED) => {
-                    self.journaled(|j| j.reversed(id, APPROVED, "reversed"))?;
+                    let text = format!("reversed: {why}");
+                    self.journaled(|j| j.reversed(id, APPROVED, &text))?;
                     self.crash.at(TxState::Reversed.as_str());
                     return Ok(true);
                 }
@@ -201,9 +202,8 @@ impl Engine {
                     ) =>
                 {
                     let code = response.text(39).unwrap_or(REVERSAL_NO_ORIGINAL).to_owned();
-                    self.journaled(|j| {
-                        j.reversed(id, &code, "reversed (the host had no approval to undo)")
-                    })?;
+                    let text = format!("reversed (the host had no approval to undo): {why}");
+                    self.journaled(|j| j.reversed(id, &code, &text))?;
                     self.crash.at(TxState::Reversed.as_str());
                     return Ok(true);
                 }
