@@ -20,7 +20,8 @@ use hsm_sim::host::EnrolmentBundle;
 use super::CardArgs;
 use super::session::Session;
 use crate::engine::{
-    CardError, CardReader, CardTap, Engine, EngineSettings, Event, Tip, TxResult, TxStatus,
+    CardError, CardReader, CardTap, Command, Engine, EngineService, EngineSettings, Event, Reply,
+    ServiceEvent, Tip, TxResult, TxStatus,
 };
 use crate::pinpad::{EncryptedPin, PinEntry, PinEntryError, PinRequest};
 
@@ -109,14 +110,34 @@ pub(crate) struct EngineOnlyArgs {
 }
 
 pub(super) fn pay(args: PayArgs) -> anyhow::Result<ExitCode> {
-    let (mut engine, config) = open_engine(&args.data, args.card.config.as_deref())?;
+    let (engine, config) = open_engine(&args.data, args.card.config.as_deref())?;
     let exponent = config.terminal.currency_exponent;
     let amount = super::tap::parse_amount(&args.amount, exponent)?;
     let tip = parse_tip(args.tip.as_deref(), exponent)?;
-    let mut session = Session::open(&args.card)?;
-    let mut pin = pin_entry();
-    let result = engine.sale(&mut session, pin.as_mut(), amount, tip, &mut print_event)?;
+    let session = Session::open(&args.card)?;
+    let result = through_service(engine, session, Command::Sale { amount, tip })?;
     Ok(report(&result, exponent))
+}
+
+/// Runs one card operation on the engine's worker thread (the path the GUI takes), printing
+/// its progress.
+fn through_service(engine: Engine, session: Session, command: Command) -> anyhow::Result<TxResult> {
+    let (handle, events, service) = EngineService::spawn(engine, Box::new(session), pin_entry())
+        .context("starting the engine thread")?;
+    let id = handle.send(command)?;
+    let reply = loop {
+        match events.recv().context("the engine thread stopped")? {
+            ServiceEvent::Progress { event, .. } => print_event(event),
+            ServiceEvent::Finished { command, reply } if command == id => break reply,
+            _ => {}
+        }
+    };
+    handle.shutdown();
+    service.join();
+    match reply? {
+        Reply::Transaction { result, .. } => Ok(result),
+        other => anyhow::bail!("unexpected reply from the engine: {other:?}"),
+    }
 }
 
 pub(super) fn refund(args: RefundArgs) -> anyhow::Result<ExitCode> {
@@ -388,7 +409,7 @@ fn report(result: &TxResult, exponent: u8) -> ExitCode {
 /// executable (its DUKPT key store must have been installed from the enrolment bundle, see
 /// `docs/pinpad.md`), or, if it cannot be located, a stub that answers "not available" so a
 /// transaction that needs an online PIN stops cleanly.
-fn pin_entry() -> Box<dyn PinEntry> {
+fn pin_entry() -> Box<dyn PinEntry + Send> {
     match crate::pinpad::PinPadConfig::next_to_current_exe() {
         Ok(config) => Box::new(crate::pinpad::PinPadProcess::new(config)),
         Err(_) => Box::new(NoPinPad),
