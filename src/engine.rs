@@ -21,7 +21,7 @@ use hsm_sim::host::EnrolmentBundle;
 use crate::acquirer::Acquirer;
 use crate::journal::{Journal, JournalError, TxState};
 
-pub mod card;
+mod card;
 pub mod crash;
 mod error;
 mod host;
@@ -33,7 +33,7 @@ mod result;
 mod settings;
 mod settle;
 
-pub use card::{CardError, CardReader, CardTap};
+pub use crate::reader::CardSource;
 pub use crash::CrashHook;
 pub use error::EngineError;
 pub use host::decline_message;
