@@ -47,7 +47,7 @@ pub struct Engine {
     journal: Journal,
     acquirer: Acquirer,
     terminal: TerminalConfig,
-    oda: Box<dyn OfflineDataAuthenticator>,
+    oda: Box<dyn OfflineDataAuthenticator + Send + Sync>,
     settings: EngineSettings,
     crash: CrashHook,
     journal_time: Duration,
@@ -60,7 +60,7 @@ impl Engine {
         data_dir: &Path,
         bundle: &EnrolmentBundle,
         terminal: TerminalConfig,
-        oda: Box<dyn OfflineDataAuthenticator>,
+        oda: Box<dyn OfflineDataAuthenticator + Send + Sync>,
         settings: EngineSettings,
     ) -> Result<Self, EngineError> {
         let journal = Journal::open(data_dir)?;
@@ -176,3 +176,20 @@ const SOFT_DECLINE_PIN: &str = "65";
 const SOFT_DECLINE_SCA: &str = "1A";
 /// Crash point between the host's answer and its journal write.
 const CRASH_ANSWER_RECEIVED: &str = "answer-received";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send<T: Send>() {}
+
+    /// The engine can be moved to a worker thread with everything it holds.
+    #[test]
+    fn the_engine_and_its_card_sources_are_send() {
+        assert_send::<Engine>();
+        assert_send::<Box<dyn CardSource>>();
+        assert_send::<crate::reader::PcscReader>();
+        assert_send::<crate::reader::VirtualCardSource>();
+        assert_send::<Box<dyn OfflineDataAuthenticator + Send + Sync>>();
+    }
+}

@@ -43,7 +43,7 @@ pub fn transaction_request(sale: Sale) -> Result<TransactionRequest, getrandom::
 /// [`ca_key_store`].
 pub fn authenticator(
     config: &TerminalConfig,
-) -> Result<Box<dyn OfflineDataAuthenticator>, CaKeyLoadError> {
+) -> Result<Box<dyn OfflineDataAuthenticator + Send + Sync>, CaKeyLoadError> {
     Ok(Box::new(Authenticator::new(ca_key_store(config)?)))
 }
 

@@ -30,7 +30,7 @@ fn engine_with(
     world: &World,
     overrides: &str,
     timeout: Duration,
-    oda: Box<dyn emv::oda::OfflineDataAuthenticator>,
+    oda: Box<dyn emv::oda::OfflineDataAuthenticator + Send + Sync>,
 ) -> Engine {
     let mut settings = EngineSettings::default();
     settings.link.response_timeout = timeout;

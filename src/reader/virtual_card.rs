@@ -96,7 +96,7 @@ mod tests {
     fn every_tap_starts_on_a_power_cycled_card() {
         // The card leaves the field after GPO; a card not power-cycled would answer the next
         // tap's first command with "card removed".
-        let card = hsm_sim::card::VirtualCard::from_profile("vanish-after-gpo").expect("profile");
+        let card = VirtualCard::from_profile("vanish-after-gpo").expect("profile");
         let mut source = VirtualCardSource::new(card);
         let first = tap(&mut source);
         assert_eq!(first.outcome.kind, OutcomeKind::TryAgain);
@@ -108,7 +108,7 @@ mod tests {
 
     #[test]
     fn a_tap_runs_to_an_online_request_and_counts_its_exchanges() {
-        let card = hsm_sim::card::VirtualCard::from_profile("visa").expect("profile");
+        let card = VirtualCard::from_profile("visa").expect("profile");
         let mut source = VirtualCardSource::new(card);
         for _ in 0..2 {
             let report = tap(&mut source);

@@ -164,7 +164,7 @@ pub fn assert_consistent(world: &World, pan: &str, initial_balance: i64) {
 }
 
 /// The terminal's ODA with the simulator's CA public keys (`assets/capk/simulator.toml`).
-pub fn simulator_oda() -> Box<dyn emv::oda::OfflineDataAuthenticator> {
+pub fn simulator_oda() -> Box<dyn emv::oda::OfflineDataAuthenticator + Send + Sync> {
     let keys = emv::oda::CaKeyStore::from_str(include_str!("../../assets/capk/simulator.toml"))
         .expect("simulator CA keys");
     Box::new(emv::oda::Authenticator::new(keys))
