@@ -22,7 +22,7 @@ use crate::acquirer::Acquirer;
 use crate::journal::{Journal, JournalError, TxState};
 
 pub mod cancel;
-pub mod card;
+mod card;
 pub mod crash;
 mod error;
 mod host;
@@ -38,8 +38,8 @@ mod settle;
 mod stop;
 mod ui;
 
+pub use crate::reader::CardSource;
 pub use cancel::Cancel;
-pub use card::{CardError, CardReader, CardTap};
 pub use crash::CrashHook;
 pub use error::EngineError;
 pub use host::decline_message;
@@ -199,3 +199,20 @@ const SOFT_DECLINE_PIN: &str = "65";
 const SOFT_DECLINE_SCA: &str = "1A";
 /// Crash point between the host's answer and its journal write.
 const CRASH_ANSWER_RECEIVED: &str = "answer-received";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send<T: Send>() {}
+
+    /// The engine can be moved to a worker thread with everything it holds.
+    #[test]
+    fn the_engine_and_its_card_sources_are_send() {
+        assert_send::<Engine>();
+        assert_send::<Box<dyn CardSource>>();
+        assert_send::<crate::reader::PcscReader>();
+        assert_send::<crate::reader::VirtualCardSource>();
+        assert_send::<Box<dyn OfflineDataAuthenticator + Send + Sync>>();
+    }
+}

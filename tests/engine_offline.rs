@@ -21,9 +21,7 @@ use std::time::Duration;
 
 use emv::kernel::OutcomeKind;
 use hsm_sim::host::{Fault, Host, HostConfig};
-use softpos::engine::{
-    CardReader, Engine, EngineError, EngineSettings, Event, Tip, TxResult, TxStatus,
-};
+use softpos::engine::{Engine, EngineError, EngineSettings, Event, Tip, TxResult, TxStatus};
 use softpos::journal::TxState;
 use support::{TestPin, VISA_PAN, World, plug, take_vpcd, unplug};
 
@@ -95,7 +93,7 @@ fn the_offline_card_really_approves_offline_in_the_kernel() {
     .unwrap();
     let _turn = take_vpcd();
     let (mut reader, card) = plug("visa-offline");
-    let tap = CardReader::tap(&mut reader, &config, oda.as_ref(), request);
+    let tap = softpos::card_session::run_kernel(&mut reader, &config, oda.as_ref(), request, None);
     unplug(&reader, card);
     let tap = tap.unwrap();
     assert_eq!(

@@ -13,18 +13,17 @@ use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use emv::config::TerminalConfig;
-use emv::kernel::{TransactionRequest, UiRequest};
-use emv::oda::OfflineDataAuthenticator;
+use emv::CardTransport;
+use emv::kernel::UiRequest;
 use hsm_sim::card::VirtualCard;
 use hsm_sim::host::Fault;
 use softpos::engine::{
-    CardError, CardReader, CardTap, Command, Engine, EngineService, EngineSettings, Event, Reply,
-    ServiceEvent, ServiceHandle, Tip, TxResult, TxStatus,
+    CardSource, Command, Engine, EngineService, EngineSettings, Event, Reply, ServiceEvent,
+    ServiceHandle, Tip, TxResult, TxStatus,
 };
 use softpos::journal::TxState;
 use softpos::pinpad::{EncryptedPin, PinEntry, PinEntryError, PinRequest};
-use softpos::reader::ReaderError;
+use softpos::reader::{ReaderError, TapInfo, VirtualCardSource};
 use support::{DEMO_PIN, TestPin, VISA_PAN, World};
 
 fn engine(world: &World, response_timeout: Duration) -> Engine {
@@ -43,8 +42,10 @@ fn engine(world: &World, response_timeout: Duration) -> Engine {
     engine
 }
 
-fn visa() -> Box<VirtualCard> {
-    Box::new(VirtualCard::from_profile("visa").unwrap())
+fn visa() -> Box<VirtualCardSource> {
+    Box::new(VirtualCardSource::new(
+        VirtualCard::from_profile("visa").unwrap(),
+    ))
 }
 
 /// What one command produced.
@@ -113,26 +114,24 @@ fn no_decline(events: &[Event]) {
 #[derive(Clone, Default)]
 struct NoCard(Arc<(Mutex<bool>, Condvar)>);
 
-impl CardReader for NoCard {
-    fn tap(
+impl CardSource for NoCard {
+    fn with_card(
         &mut self,
-        _config: &TerminalConfig,
-        _oda: &dyn OfflineDataAuthenticator,
-        _request: TransactionRequest,
-    ) -> Result<CardTap, CardError> {
-        Err(CardError::Reader(ReaderError::NoCard))
+        _f: &mut dyn FnMut(&mut dyn CardTransport),
+    ) -> Result<TapInfo, ReaderError> {
+        Err(ReaderError::NoCard)
     }
 
-    fn wait_for_card(&mut self, timeout: Duration) -> Result<(), CardError> {
+    fn wait_for_card(&mut self, timeout: Duration) -> Result<(), ReaderError> {
         let (woken, signal) = &*self.0;
         let guard = woken.lock().unwrap();
         let (mut guard, _) = signal
             .wait_timeout_while(guard, timeout, |woken| !*woken)
             .unwrap();
         if std::mem::take(&mut *guard) {
-            Err(CardError::Reader(ReaderError::Cancelled))
+            Err(ReaderError::Cancelled)
         } else {
-            Err(CardError::Reader(ReaderError::NoCardInTime))
+            Err(ReaderError::NoCardInTime)
         }
     }
 

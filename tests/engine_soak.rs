@@ -40,11 +40,13 @@ fn soak(count: usize) {
     )
     .expect("engine");
     engine.sign_on().expect("sign-on");
-    let mut card = softpos::demo::virtual_card("visa").expect("card");
+    let mut card =
+        softpos::reader::VirtualCardSource::new(softpos::demo::virtual_card("visa").expect("card"));
     let mut pin = TestPin::new(&world.bundle, &[]);
     let faults = world.host().faults();
     faults.set_delay(Duration::from_millis(600));
     let mut seed: u64 = 0x5EED_0000 ^ u64::from(std::process::id());
+    eprintln!("soak seed: {seed:#x}");
     let mut statuses = [0usize; 5];
     for _ in 0..count {
         seed = seed

@@ -13,15 +13,13 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Args;
 use emv::config::TerminalConfig;
-use emv::kernel::TransactionRequest;
-use emv::oda::OfflineDataAuthenticator;
 use hsm_sim::host::EnrolmentBundle;
 
 use super::CardArgs;
 use super::session::Session;
 use crate::engine::{
-    CardError, CardReader, CardTap, Command, Engine, EngineService, EngineSettings, Event, Reply,
-    ServiceEvent, Tip, TxResult, TxStatus,
+    Command, Engine, EngineService, EngineSettings, Event, Reply, ServiceEvent, Tip, TxResult,
+    TxStatus,
 };
 use crate::pinpad::{EncryptedPin, PinEntry, PinEntryError, PinRequest};
 
@@ -423,23 +421,6 @@ impl PinEntry for NoPinPad {
         Err(PinEntryError::Unavailable(
             "softpos-pinpad cannot be located next to this executable".into(),
         ))
-    }
-}
-
-impl CardReader for Session {
-    fn tap(
-        &mut self,
-        config: &TerminalConfig,
-        oda: &dyn OfflineDataAuthenticator,
-        request: TransactionRequest,
-    ) -> Result<CardTap, CardError> {
-        let report = Session::tap(self, config, oda, request, None)
-            .map_err(|e| CardError::Kernel(format!("{e:#}")))?;
-        Ok(CardTap {
-            outcome: report.outcome,
-            card_time: report.reader.total_time,
-            kernel_time: report.kernel_time,
-        })
     }
 }
 

@@ -1,17 +1,18 @@
 //! Getting a card in front of the kernel: a real reader, or in demo mode a virtual card plugged
 //! into the vpcd reader (or run in process when pcscd is not running).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use emv::CardTransport;
 use emv::config::TerminalConfig;
 use emv::kernel::{TraceEvent, TransactionRequest};
 use emv::oda::OfflineDataAuthenticator;
-use hsm_sim::card::{VirtualCard, vpcd};
+use hsm_sim::card::vpcd;
 
 use super::CardArgs;
+use crate::card_session::{TapReport, run_kernel};
 use crate::demo;
-use crate::reader::{PcscReader, ReaderError, pcsc::TapInfo};
-use crate::tap::{self, TapReport};
+use crate::reader::{CardSource, PcscReader, ReaderError, TapInfo, VirtualCardSource};
 
 /// Where the card is.
 pub(crate) enum Session {
@@ -21,7 +22,7 @@ pub(crate) enum Session {
         virtual_card: Option<vpcd::VpcdGuard>,
     },
     /// No pcscd: the virtual card runs in this process.
-    InProcess(Box<VirtualCard>),
+    InProcess(Box<VirtualCardSource>),
 }
 
 impl Session {
@@ -31,9 +32,9 @@ impl Session {
             Ok(readers) => readers,
             Err(ReaderError::NoService) if args.demo => {
                 eprintln!("pcscd is not running: using an in-process virtual card");
-                return Ok(Self::InProcess(Box::new(demo::virtual_card(
-                    &args.profile,
-                )?)));
+                return Ok(Self::InProcess(Box::new(VirtualCardSource::new(
+                    demo::virtual_card(&args.profile)?,
+                ))));
             }
             Err(e) => return Err(e.into()),
         };
@@ -76,7 +77,9 @@ impl Session {
                 reader,
                 virtual_card: None,
             } => reader.name(),
-            Self::InProcess(card) => format!("in-process virtual card {}", card.profile().name()),
+            Self::InProcess(source) => {
+                format!("in-process virtual card {}", source.card().profile().name())
+            }
         }
     }
 
@@ -88,24 +91,27 @@ impl Session {
         request: TransactionRequest,
         trace: Option<&mut dyn FnMut(TraceEvent)>,
     ) -> anyhow::Result<TapReport> {
+        Ok(run_kernel(self, config, oda, request, trace)?)
+    }
+
+    fn source(&mut self) -> &mut dyn CardSource {
         match self {
-            Self::Pcsc { reader, .. } => Ok(tap::tap(reader, config, oda, request, trace)?),
-            Self::InProcess(card) => {
-                let started = Instant::now();
-                let outcome = emv::kernel::run(card.as_mut(), config, oda, request, trace)?;
-                let elapsed = started.elapsed();
-                Ok(TapReport {
-                    outcome,
-                    reader: TapInfo {
-                        atr: vpcd::atr(),
-                        connect_time: Duration::ZERO,
-                        total_time: elapsed,
-                        exchanges: 0,
-                    },
-                    kernel_time: elapsed,
-                })
-            }
+            Self::Pcsc { reader, .. } => reader,
+            Self::InProcess(source) => source.as_mut(),
         }
+    }
+}
+
+impl CardSource for Session {
+    fn wait_for_card(&mut self, timeout: Duration) -> Result<(), ReaderError> {
+        self.source().wait_for_card(timeout)
+    }
+
+    fn with_card(
+        &mut self,
+        f: &mut dyn FnMut(&mut dyn CardTransport),
+    ) -> Result<TapInfo, ReaderError> {
+        self.source().with_card(f)
     }
 }
 

@@ -9,21 +9,21 @@ use hsm_sim::iso8583::Mti;
 use crate::acquirer::transmission_now;
 use crate::journal::{CardDetails, TxKind, TxState};
 use crate::pinpad::{PinEntry, PinEntryError, PinRequest};
-use crate::tap::{Sale, transaction_request};
+use crate::reader::CardSource;
 
 use super::offline::Offline;
 use super::receipt::{cvm_text, entry_mode_text};
 use super::{
-    APPROVED, CRASH_ANSWER_RECEIVED, CardReader, CardTap, Engine, EngineError, Event,
-    NO_REASON_TO_DECLINE, SOFT_DECLINE_PIN, SOFT_DECLINE_SCA, Timings, Tip, TxResult, TxStatus,
-    WRONG_PIN, decline_message, messages,
+    APPROVED, CRASH_ANSWER_RECEIVED, Engine, EngineError, Event, NO_REASON_TO_DECLINE,
+    SOFT_DECLINE_PIN, SOFT_DECLINE_SCA, Timings, Tip, TxResult, TxStatus, WRONG_PIN,
+    decline_message, messages,
 };
 
 impl Engine {
     /// A sale of `amount` (minor units) plus `tip`.
     pub fn sale(
         &mut self,
-        reader: &mut dyn CardReader,
+        card: &mut dyn CardSource,
         pin: &mut dyn PinEntry,
         amount: u64,
         tip: Tip,
@@ -36,14 +36,14 @@ impl Engine {
             tip,
             original_id: None,
         };
-        self.card_operation(op, reader, pin, events)
+        self.card_operation(op, card, pin, events)
     }
 
     /// A refund of `amount`, standalone or of the sale `original_id` (which must be an
     /// approved sale of at least that amount).
     pub fn refund(
         &mut self,
-        reader: &mut dyn CardReader,
+        card: &mut dyn CardSource,
         pin: &mut dyn PinEntry,
         amount: u64,
         original_id: Option<i64>,
@@ -67,13 +67,13 @@ impl Engine {
             tip: 0,
             original_id,
         };
-        self.card_operation(op, reader, pin, events)
+        self.card_operation(op, card, pin, events)
     }
 
     /// A pre-authorization (0100) of `amount`.
     pub fn preauth(
         &mut self,
-        reader: &mut dyn CardReader,
+        card: &mut dyn CardSource,
         pin: &mut dyn PinEntry,
         amount: u64,
         events: &mut dyn FnMut(Event),
@@ -84,7 +84,7 @@ impl Engine {
             tip: 0,
             original_id: None,
         };
-        self.card_operation(op, reader, pin, events)
+        self.card_operation(op, card, pin, events)
     }
 
     /// A card check: verifies the card without charging it, a zero-amount 0100 with DE 25 =
@@ -92,7 +92,7 @@ impl Engine {
     /// the account is good; nothing is held or posted. Online PIN when the card asks for it.
     pub fn card_check(
         &mut self,
-        reader: &mut dyn CardReader,
+        card: &mut dyn CardSource,
         pin: &mut dyn PinEntry,
         events: &mut dyn FnMut(Event),
     ) -> Result<TxResult, EngineError> {
@@ -102,7 +102,7 @@ impl Engine {
             tip: 0,
             original_id: None,
         };
-        self.card_operation(op, reader, pin, events)
+        self.card_operation(op, card, pin, events)
     }
 
     /// Voids the last approved sale or refund of the open batch (0200 with DE 90).
@@ -195,7 +195,7 @@ impl Engine {
     pub(super) fn card_operation(
         &mut self,
         op: CardOp,
-        reader: &mut dyn CardReader,
+        card: &mut dyn CardSource,
         pin: &mut dyn PinEntry,
         events: &mut dyn FnMut(Event),
     ) -> Result<TxResult, EngineError> {
@@ -211,7 +211,7 @@ impl Engine {
                 self.journaled(|j| j.create(op.kind, op.amount, op.tip, currency, op.original_id))?;
             self.crash.at(TxState::Created.as_str());
             // The card.
-            let tap = match self.tap(reader, &op, events, &mut timings) {
+            let tap = match self.tap(card, &op, events, &mut timings) {
                 Ok(_) if self.cancelled() => {
                     return self.aborted(id, String::new(), events, timings, started);
                 }
@@ -378,55 +378,6 @@ impl Engine {
                 }
             }
         }
-    }
-
-    /// Runs the kernel, presenting the card again on Try Again, up to `max_taps`.
-    pub(super) fn tap(
-        &mut self,
-        reader: &mut dyn CardReader,
-        op: &CardOp,
-        events: &mut dyn FnMut(Event),
-        timings: &mut Timings,
-    ) -> Result<CardTap, String> {
-        let transaction_type = if op.kind == TxKind::Refund {
-            0x20
-        } else {
-            0x00
-        };
-        let mut last = String::from("no card");
-        for _ in 0..self.settings.max_taps.max(1) {
-            events(Event::PresentCard { amount: op.amount });
-            if let Err(e) = self.wait_for_card(reader) {
-                return Err(format!("no card: {e}"));
-            }
-            let request = transaction_request(Sale {
-                amount: op.amount,
-                currency_code: self.terminal.terminal.currency_code,
-                transaction_type,
-            })
-            .map_err(|_| "the OS random source failed".to_owned())?;
-            match reader.tap(&self.terminal, self.oda.as_ref(), request) {
-                Ok(tap) => {
-                    timings.card += tap.card_time;
-                    timings.kernel += tap.kernel_time;
-                    if tap.outcome.kind == OutcomeKind::TryAgain {
-                        last = tap.outcome.reason.clone();
-                        events(Event::TryAgain {
-                            reason: last.clone(),
-                        });
-                        continue;
-                    }
-                    return Ok(tap);
-                }
-                Err(e) => {
-                    last = e.to_string();
-                    events(Event::TryAgain {
-                        reason: last.clone(),
-                    });
-                }
-            }
-        }
-        Err(format!("the card could not be read: {last}"))
     }
 }
 

@@ -20,7 +20,7 @@ use crate::pinpad::PinEntry;
 
 use super::receipt::Receipt;
 use super::{
-    Cancel, CardReader, Engine, EngineError, Event, RecoveryReport, SettlementReport, Tip, TxResult,
+    Cancel, CardSource, Engine, EngineError, Event, RecoveryReport, SettlementReport, Tip, TxResult,
 };
 
 /// What the service is asked to do.
@@ -181,7 +181,7 @@ impl EngineService {
     /// refuses a thread).
     pub fn spawn(
         engine: Engine,
-        card: Box<dyn CardReader + Send>,
+        card: Box<dyn CardSource>,
         pin: Box<dyn PinEntry + Send>,
     ) -> std::io::Result<(ServiceHandle, Receiver<ServiceEvent>, Self)> {
         let (requests, inbox) = mpsc::channel();
@@ -216,7 +216,7 @@ impl EngineService {
 
 struct Worker {
     engine: Engine,
-    card: Box<dyn CardReader + Send>,
+    card: Box<dyn CardSource>,
     pin: Box<dyn PinEntry + Send>,
     events: Sender<ServiceEvent>,
 }

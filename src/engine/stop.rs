@@ -13,8 +13,8 @@ use hsm_sim::iso8583::Message;
 use crate::acquirer::AcquirerError;
 use crate::journal::TxState;
 
-use super::{CardError, CardReader, Engine, EngineError, Event, Timings, TxResult, TxStatus};
-use crate::reader::ReaderError;
+use super::{Engine, EngineError, Event, Timings, TxResult, TxStatus};
+use crate::reader::{CardSource, ReaderError};
 
 /// What a cancelled operation's result and journal row say.
 pub(super) const CANCELLED: &str = "cancelled by the operator: nothing was charged";
@@ -71,17 +71,17 @@ impl Engine {
     }
 
     /// Waits for a card up to the configured time, woken at once by a cancel.
-    pub(super) fn wait_for_card(&self, reader: &mut dyn CardReader) -> Result<(), CardError> {
+    pub(super) fn wait_for_card(&self, card: &mut dyn CardSource) -> Result<(), ReaderError> {
         let deadline = Instant::now() + self.settings.card_wait;
-        let _wake = reader.waker().map(|wake| self.cancel.on_cancel(wake));
+        let _wake = card.waker().map(|wake| self.cancel.on_cancel(wake));
         loop {
             if self.cancelled() {
-                return Err(CardError::Reader(ReaderError::Cancelled));
+                return Err(ReaderError::Cancelled);
             }
             let left = deadline.saturating_duration_since(Instant::now());
-            match reader.wait_for_card(left.min(CARD_WAIT_SLICE)) {
-                Err(CardError::Reader(ReaderError::NoCardInTime)) if !left.is_zero() => {}
-                Err(CardError::Reader(ReaderError::Cancelled)) if !self.cancelled() => {}
+            match card.wait_for_card(left.min(CARD_WAIT_SLICE)) {
+                Err(ReaderError::NoCardInTime) if !left.is_zero() => {}
+                Err(ReaderError::Cancelled) if !self.cancelled() => {}
                 other => return other,
             }
         }
