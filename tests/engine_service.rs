@@ -454,3 +454,23 @@ fn settlement_runs_through_the_service() {
     assert!(handle.send(Command::Settle).is_err());
     support::assert_consistent(&world, VISA_PAN, before);
 }
+
+#[test]
+fn a_pcsc_card_wait_is_woken_by_a_cancel_at_once() {
+    let _turn = support::take_vpcd();
+    let reader = softpos::reader::PcscReader::open(Some(softpos::demo::VIRTUAL_READER))
+        .unwrap_or_else(|e| panic!("{e}: is pcscd with vsmartcard-vpcd running?"));
+    let _ = reader.wait_for_removal(Duration::from_secs(5));
+    let wake = CardSource::waker(&reader).unwrap();
+    let started = Instant::now();
+    let screen = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        wake();
+    });
+    // Without the wake this would block for the whole 20 s.
+    let result = reader.wait_for_card(Duration::from_secs(20));
+    let took = started.elapsed();
+    screen.join().unwrap();
+    assert!(matches!(result, Err(ReaderError::Cancelled)), "{result:?}");
+    assert!(took < Duration::from_secs(2), "woken after {took:?}");
+}
