@@ -31,11 +31,12 @@ use hsm_sim::iso8583::{self, CodecError, Message, Mti};
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 
-mod interrupt;
 mod tls;
 
-pub use interrupt::LinkInterrupter;
 pub use tls::client_config;
+
+mod interrupt;
+pub use interrupt::LinkInterrupter;
 
 /// How the link behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,10 +88,10 @@ impl Acquirer {
             terminal_id: bundle.terminal_id.clone(),
             settings,
             stream: None,
+            interrupter: LinkInterrupter::default(),
             last_used: Instant::now(),
             last_handshake: Duration::ZERO,
             mac_key: bundle.mac_key.clone(),
-            interrupter: LinkInterrupter::default(),
         })
     }
 

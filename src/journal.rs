@@ -22,8 +22,6 @@ mod card_details;
 pub mod export;
 pub mod seal;
 
-pub use card_details::CardDetails;
-
 /// Batch totals (`docs/iso8583.md` §4, DE 74-77 and 86-89): the type the shared 0500 builder
 /// (`hsm_sim::iso8583::messages::reconciliation_request`) takes.
 pub use hsm_sim::iso8583::messages::BatchTotals;
@@ -207,6 +205,8 @@ pub struct TxRecord {
     /// What the receipt shows of the card read (AID, entry mode, CVM, TVR, TSI).
     pub card_details: CardDetails,
 }
+
+pub use card_details::CardDetails;
 
 /// The journal.
 pub struct Journal {

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use emv::kernel::{CardSummary, Cvm, OutcomeKind};
+use emv::kernel::{Cvm, OutcomeKind};
 use hsm_sim::iso8583::Mti;
 
 use crate::acquirer::transmission_now;
@@ -393,7 +393,12 @@ fn pin_message(e: &PinEntryError) -> String {
 }
 
 /// What the receipt shows of the card read.
-pub(super) fn card_details(card: &CardSummary, cvm: Cvm, tvr: [u8; 5], pin: bool) -> CardDetails {
+pub(super) fn card_details(
+    card: &emv::kernel::CardSummary,
+    cvm: Cvm,
+    tvr: [u8; 5],
+    pin: bool,
+) -> CardDetails {
     CardDetails {
         aid: card.aid.as_deref().map(hex::encode_upper),
         entry_mode: Some(entry_mode_text(cvm).to_owned()),
