@@ -172,6 +172,17 @@ impl Engine {
             .ok_or(EngineError::UnknownTransaction(id))?;
         let stan = self.journal.next_stan()?;
         let transmission = transmission_now();
+        // Built before `sent` is journalled: a request that cannot be built never leaves a row
+        // that looks as if it may have reached the host.
+        let request = match self.completion_request(&rec, &original, stan, &transmission, false) {
+            Ok(request) => request,
+            Err(e) => {
+                let why = format!("not sent: {e}");
+                self.finish(id, TxState::Aborted, false, &why)?;
+                events(Event::Declined { reason: why });
+                return Err(e);
+            }
+        };
         self.journaled(|j| {
             j.sent(
                 id,
@@ -182,7 +193,6 @@ impl Engine {
             )
         })?;
         self.crash.at(TxState::Sent.as_str());
-        let request = self.completion_request(&rec, &original, stan, &transmission, false)?;
         events(Event::Authorising);
         let result = self.simple_exchange(id, &request, events, started)?;
         if result.status == TxStatus::Approved {
