@@ -474,3 +474,45 @@ fn a_pcsc_card_wait_is_woken_by_a_cancel_at_once() {
     assert!(matches!(result, Err(ReaderError::Cancelled)), "{result:?}");
     assert!(took < Duration::from_secs(2), "woken after {took:?}");
 }
+
+#[test]
+fn a_cancel_stops_the_running_sale_and_the_queued_one() {
+    let world = World::start();
+    let before = world.balance(VISA_PAN);
+    let engine = engine(&world, Duration::from_secs(5));
+    let pin = TestPin::new(&world.bundle, &[]);
+    let (handle, events, service) =
+        EngineService::spawn(engine, Box::new(NoCard::default()), Box::new(pin)).unwrap();
+    let sale = Command::Sale {
+        amount: 500,
+        tip: Tip::None,
+    };
+    let first = handle.send(sale.clone()).unwrap();
+    let second = handle.send(sale).unwrap();
+    let mut finished = Vec::new();
+    while finished.len() < 2 {
+        match events.recv_timeout(Duration::from_secs(30)).unwrap() {
+            ServiceEvent::Progress {
+                command,
+                event: Event::PresentCard { .. },
+                ..
+            } if command == first => handle.cancel(),
+            ServiceEvent::Progress { event, .. } => {
+                assert!(!matches!(event, Event::Declined { .. }), "{event:?}");
+            }
+            ServiceEvent::Finished { command, reply } => {
+                let Ok(Reply::Transaction { result, .. }) = reply else {
+                    panic!("{reply:?}");
+                };
+                assert_eq!(result.status, TxStatus::Aborted, "{}", result.message);
+                finished.push(command);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(finished, [first, second]);
+    handle.shutdown();
+    service.join();
+    assert!(world.ledger().is_empty());
+    support::assert_consistent(&world, VISA_PAN, before);
+}

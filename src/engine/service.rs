@@ -7,7 +7,9 @@
 //! [`ServiceEvent::Progress`] (each with the Book A user-interface request to show), then
 //! exactly one [`ServiceEvent::Finished`]. Commands run one after the other, in the order
 //! sent. [`ServiceHandle::cancel`] does not queue behind the running command: it acts at once,
-//! through the operation's [`Cancel`] handle.
+//! through the operations' [`Cancel`] handles, on the running command and on every command
+//! still queued (a queued card operation then ends aborted as soon as it starts; settlement,
+//! recovery and receipts are not cancellable).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -124,13 +126,15 @@ enum Request {
     Shutdown,
 }
 
+/// The cancel handles of the commands sent and not finished yet.
+type Unfinished = Arc<Mutex<Vec<(u64, Cancel)>>>;
+
 /// Sends commands to the service; cloneable and `Send`, for the screen and any other thread.
 #[derive(Clone)]
 pub struct ServiceHandle {
     requests: Sender<Request>,
     next_id: Arc<AtomicU64>,
-    /// The cancel handle of the command sent last.
-    current: Arc<Mutex<Cancel>>,
+    unfinished: Unfinished,
 }
 
 impl ServiceHandle {
@@ -138,25 +142,43 @@ impl ServiceHandle {
     pub fn send(&self, command: Command) -> Result<u64, ServiceStopped> {
         let id = self.next_id.fetch_add(1, Ordering::SeqCst);
         let cancel = Cancel::new();
-        *self.current.lock().unwrap_or_else(PoisonError::into_inner) = cancel.clone();
+        let mut unfinished = self
+            .unfinished
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         self.requests
             .send(Request::Run {
                 id,
                 command,
-                cancel,
+                cancel: cancel.clone(),
             })
             .map_err(|_| ServiceStopped)?;
+        unfinished.push((id, cancel));
         Ok(id)
     }
 
-    /// Cancels the command sent last, at once (see `docs/engine.md`, "Cancel": before the
-    /// request is written it ends aborted, nothing charged; after, the engine stops waiting and
-    /// reverses).
+    /// Cancels, at once, the running command and every command still queued (see
+    /// `docs/engine.md`, "Cancel": before the request is written an operation ends aborted,
+    /// nothing charged; after, the engine stops waiting and reverses).
     pub fn cancel(&self) {
-        self.current
+        let unfinished = self
+            .unfinished
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .cancel();
+            .unwrap_or_else(PoisonError::into_inner);
+        for (_, cancel) in unfinished.iter() {
+            cancel.cancel();
+        }
+    }
+
+    /// Cancels command `id` only (if it has not finished).
+    pub fn cancel_command(&self, id: u64) {
+        let unfinished = self
+            .unfinished
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for (_, cancel) in unfinished.iter().filter(|(c, _)| *c == id) {
+            cancel.cancel();
+        }
     }
 
     /// Asks the service to stop after the commands already queued.
@@ -186,21 +208,26 @@ impl EngineService {
     ) -> std::io::Result<(ServiceHandle, Receiver<ServiceEvent>, Self)> {
         let (requests, inbox) = mpsc::channel();
         let (events, outbox) = mpsc::channel();
+        let unfinished = Unfinished::default();
         let thread = std::thread::Builder::new()
             .name("softpos-engine".into())
-            .spawn(move || {
-                Worker {
-                    engine,
-                    card,
-                    pin,
-                    events,
+            .spawn({
+                let unfinished = unfinished.clone();
+                move || {
+                    Worker {
+                        engine,
+                        card,
+                        pin,
+                        events,
+                        unfinished,
+                    }
+                    .run(&inbox);
                 }
-                .run(&inbox);
             })?;
         let handle = ServiceHandle {
             requests,
             next_id: Arc::new(AtomicU64::new(1)),
-            current: Arc::new(Mutex::new(Cancel::new())),
+            unfinished,
         };
         Ok((handle, outbox, Self { thread }))
     }
@@ -219,6 +246,7 @@ struct Worker {
     card: Box<dyn CardSource>,
     pin: Box<dyn PinEntry + Send>,
     events: Sender<ServiceEvent>,
+    unfinished: Unfinished,
 }
 
 impl Worker {
@@ -232,6 +260,10 @@ impl Worker {
             self.engine.set_cancel(cancel);
             let reply = self.execute(id, command);
             self.engine.set_cancel(Cancel::new());
+            self.unfinished
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .retain(|(c, _)| *c != id);
             if self
                 .events
                 .send(ServiceEvent::Finished { command: id, reply })
