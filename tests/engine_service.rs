@@ -201,6 +201,7 @@ fn a_sale_cancelled_while_waiting_for_a_card_is_aborted_and_charges_nothing() {
         },
     );
     let latency = asked_at.unwrap().elapsed();
+    eprintln!("cancel while waiting for a card: result after {latency:?}");
     let result = run.result();
     assert_eq!(result.status, TxStatus::Aborted, "{}", result.message);
     assert!(
@@ -313,6 +314,7 @@ fn a_sale_cancelled_after_the_request_was_sent_is_reversed_at_the_host() {
         },
     );
     let took = started.elapsed();
+    eprintln!("cancel after the request was sent: reversed result after {took:?} (host delay 4 s)");
     let result = run.result();
     assert_eq!(result.status, TxStatus::Reversed, "{}", result.message);
     assert!(
@@ -470,6 +472,7 @@ fn a_pcsc_card_wait_is_woken_by_a_cancel_at_once() {
     // Without the wake this would block for the whole 20 s.
     let result = reader.wait_for_card(Duration::from_secs(20));
     let took = started.elapsed();
+    eprintln!("PC/SC card wait woken after {took:?} (200 ms before the wake)");
     screen.join().unwrap();
     assert!(matches!(result, Err(ReaderError::Cancelled)), "{result:?}");
     assert!(took < Duration::from_secs(2), "woken after {took:?}");
