@@ -40,3 +40,43 @@ impl Journal {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::{JOURNAL_FILE, TxKind};
+
+    #[test]
+    fn an_older_journal_gains_the_columns_and_keeps_the_details() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let id = {
+            let journal = Journal::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+            journal
+                .create(TxKind::Sale, 1_000, 0, 978, None)
+                .unwrap_or_else(|e| panic!("{e}"))
+        };
+        // A journal written before the receipt columns existed.
+        let conn = rusqlite::Connection::open(dir.path().join(JOURNAL_FILE))
+            .unwrap_or_else(|e| panic!("{e}"));
+        for column in ["aid", "entry_mode", "cvm", "tvr", "tsi"] {
+            conn.execute_batch(&format!("ALTER TABLE transactions DROP COLUMN {column}"))
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        drop(conn);
+        let journal = Journal::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        let rec = journal.get(id).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(rec.map(|r| r.card_details), Some(CardDetails::default()));
+        let details = CardDetails {
+            aid: Some("A0000000031010".into()),
+            entry_mode: Some("contactless chip".into()),
+            cvm: Some("PIN verified".into()),
+            tvr: Some("0000008000".into()),
+            tsi: None,
+        };
+        journal
+            .card_details(id, &details)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let rec = journal.get(id).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(rec.map(|r| r.card_details), Some(details));
+    }
+}
