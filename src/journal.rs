@@ -20,6 +20,9 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 pub mod export;
 pub mod seal;
+mod settlement;
+
+pub use settlement::Settlement;
 
 /// Batch totals (`docs/iso8583.md` §4, DE 74-77 and 86-89): the type the shared 0500 builder
 /// (`hsm_sim::iso8583::messages::reconciliation_request`) takes.
@@ -224,6 +227,7 @@ impl Journal {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(settlement::SETTLEMENT_SCHEMA)?;
         migrate(&conn)?;
         Ok(Self {
             conn,
