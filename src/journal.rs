@@ -670,24 +670,6 @@ impl Journal {
         let rows = stmt.query_map([], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
-
-    /// Closes the open batch: every finished transaction without a batch gets `batch`, and
-    /// the counter moves on.
-    pub fn close_batch(&mut self, batch: u32) -> Result<(), JournalError> {
-        let tx = self.conn.transaction()?;
-        tx.execute(
-            "UPDATE transactions SET batch = ?1
-             WHERE batch IS NULL AND state IN ('done', 'reversed', 'aborted')",
-            [batch],
-        )?;
-        tx.execute(
-            "INSERT INTO counters (name, value) VALUES ('batch', ?1 + 1)
-             ON CONFLICT(name) DO UPDATE SET value = ?1 + 1",
-            [batch],
-        )?;
-        tx.commit()?;
-        Ok(())
-    }
 }
 
 impl std::fmt::Debug for Journal {
