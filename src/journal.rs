@@ -21,6 +21,9 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 mod card_details;
 pub mod export;
 pub mod seal;
+mod settlement;
+
+pub use settlement::Settlement;
 
 /// Batch totals (`docs/iso8583.md` §4, DE 74-77 and 86-89): the type the shared 0500 builder
 /// (`hsm_sim::iso8583::messages::reconciliation_request`) takes.
@@ -229,6 +232,7 @@ impl Journal {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(settlement::SETTLEMENT_SCHEMA)?;
         migrate(&conn)?;
         Ok(Self {
             conn,
@@ -671,24 +675,6 @@ impl Journal {
         )?;
         let rows = stmt.query_map([], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    /// Closes the open batch: every finished transaction without a batch gets `batch`, and
-    /// the counter moves on.
-    pub fn close_batch(&mut self, batch: u32) -> Result<(), JournalError> {
-        let tx = self.conn.transaction()?;
-        tx.execute(
-            "UPDATE transactions SET batch = ?1
-             WHERE batch IS NULL AND state IN ('done', 'reversed', 'aborted')",
-            [batch],
-        )?;
-        tx.execute(
-            "INSERT INTO counters (name, value) VALUES ('batch', ?1 + 1)
-             ON CONFLICT(name) DO UPDATE SET value = ?1 + 1",
-            [batch],
-        )?;
-        tx.commit()?;
-        Ok(())
     }
 }
 

@@ -9,7 +9,8 @@ mod support;
 
 use std::time::Duration;
 
-use softpos::engine::{Engine, EngineError, EngineSettings, Event, TxStatus};
+use hsm_sim::host::Fault;
+use softpos::engine::{Engine, EngineError, EngineSettings, Event, Tip, TxStatus};
 use softpos::journal::{TxKind, TxState};
 use softpos::reader::VirtualCardSource;
 use support::{TestPin, VISA_PAN, World};
@@ -68,4 +69,47 @@ fn a_completion_that_cannot_be_built_is_aborted_and_settlement_still_runs() {
     assert!(report.in_balance, "{report:?}");
     assert!(report.transactions.contains(&completion.id));
     assert_eq!(world.balance(VISA_PAN), before - 3_000);
+}
+
+#[test]
+fn a_settlement_whose_answer_is_lost_is_repeated_and_the_host_closes_one_batch() {
+    let world = World::start();
+    let before = world.balance(VISA_PAN);
+    let mut engine = engine(&world);
+    engine
+        .acquirer_mut()
+        .set_response_timeout(Duration::from_millis(800));
+    let mut pin = TestPin::new(&world.bundle, &[]);
+    let sale = engine
+        .sale(&mut card("visa"), &mut pin, 1_200, Tip::None, &mut |_| {})
+        .expect("sale");
+    assert_eq!(sale.status, TxStatus::Approved, "{}", sale.message);
+    let batch = engine.journal().batch_number().unwrap();
+    // The host closes its batch, and its 0510 is lost.
+    world.host().faults().set(Fault::DropResponse, 1);
+    assert!(matches!(engine.settle(), Err(EngineError::Acquirer(_))));
+    let unclosed = engine
+        .journal()
+        .unclosed_settlement()
+        .unwrap()
+        .expect("the settlement stays sent");
+    assert_eq!(unclosed.batch, batch);
+    assert_eq!(engine.journal().open_batch_ids().unwrap(), vec![sale.id]);
+    // The next settle repeats the same 0500; the host answers it as the first time.
+    let report = engine.settle().expect("the repeat");
+    assert_eq!(report.batch, batch);
+    assert!(report.in_balance, "{report:?}");
+    assert_eq!(report.transactions, vec![sale.id]);
+    assert_eq!(report.totals.debits_amount, 1_200);
+    assert!(engine.journal().unclosed_settlement().unwrap().is_none());
+    assert_eq!(
+        engine.journal().get(sale.id).unwrap().unwrap().batch,
+        Some(batch)
+    );
+    // The next batch is empty on both sides.
+    let next = engine.settle().expect("the next settlement");
+    assert_eq!(next.batch, batch + 1);
+    assert!(next.in_balance, "{next:?}");
+    assert!(next.transactions.is_empty());
+    assert_eq!(world.balance(VISA_PAN), before - 1_200);
 }

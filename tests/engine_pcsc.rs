@@ -393,14 +393,19 @@ fn late_approval_after_the_timeout_is_reversed_never_shown() {
     let (result, events, _) = sale(&mut engine, &world, "visa", 1_234, &[]);
     assert_eq!(result.status, TxStatus::Reversed, "{}", result.message);
     assert!(!events.iter().any(|e| matches!(e, Event::Approved { .. })));
-    // Let the late approval be written and its reversal applied.
-    std::thread::sleep(Duration::from_millis(1_500));
+    // The late approval is written, and its reversal applied.
+    let purchases = || -> Vec<_> {
+        world
+            .ledger()
+            .into_iter()
+            .filter(|e| e.kind == "purchase")
+            .collect()
+    };
+    support::wait_until(Duration::from_secs(10), "the late approval written", || {
+        !purchases().is_empty()
+    });
+    let purchases = purchases();
     assert_eq!(world.balance(VISA_PAN), before);
-    let purchases: Vec<_> = world
-        .ledger()
-        .into_iter()
-        .filter(|e| e.kind == "purchase")
-        .collect();
     assert_eq!(purchases.len(), 1);
     assert!(purchases[0].reversed);
     // The next sale works on a fresh connection and is not confused by the late answer.

@@ -323,6 +323,24 @@ pub(crate) fn open_engine(
             eprintln!("Recovered from an interruption: {what}: {ids:?}");
         }
     }
+    if let Some(settled) = &recovery.settlement {
+        eprintln!(
+            "Recovered from an interruption: the settlement of batch {:06} was repeated and the \
+             batch closed (host {})",
+            settled.batch,
+            if settled.in_balance {
+                "in balance"
+            } else {
+                "out of balance"
+            }
+        );
+    }
+    if let Some(batch) = recovery.settlement_pending {
+        eprintln!(
+            "The settlement of batch {batch:06} is still unanswered (host unreachable); it is \
+             repeated before the next transaction"
+        );
+    }
     Ok((engine, config))
 }
 

@@ -93,6 +93,8 @@ pub enum Reply {
 /// What the service tells its user interface.
 #[derive(Debug)]
 #[non_exhaustive]
+// A handful per command, moved through a channel: boxing the reply would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum ServiceEvent {
     /// Progress of command `command`.
     Progress {

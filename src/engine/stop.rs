@@ -50,7 +50,8 @@ impl Engine {
         Ok(self.result(id, TxStatus::Aborted, None, why, timings, started))
     }
 
-    /// Sends what is pending (reversals, advices) before an operation, announced with
+    /// Sends what is pending (an unanswered settlement, reversals, advices) before an
+    /// operation, announced with
     /// [`Event::SendingPending`]; a cancel stops it between messages.
     pub(super) fn flush_pending_announced(&mut self, events: &mut dyn FnMut(Event)) {
         let count = self
@@ -63,7 +64,8 @@ impl Engine {
                     })
                     .count()
             })
-            .unwrap_or(0);
+            .unwrap_or(0)
+            + usize::from(matches!(self.journal.unclosed_settlement(), Ok(Some(_))));
         if count > 0 {
             events(Event::SendingPending { count });
             self.flush_pending();
