@@ -234,6 +234,13 @@ pub fn plug(profile: &str) -> (PcscReader, hsm_sim::card::vpcd::VpcdGuard) {
     (reader, card)
 }
 
+/// A virtual card of `profile` in this process (no pcscd, no shared reader).
+pub fn in_process(profile: &str) -> softpos::reader::VirtualCardSource {
+    softpos::reader::VirtualCardSource::new(
+        demo::virtual_card(profile).unwrap_or_else(|e| panic!("profile {profile}: {e:?}")),
+    )
+}
+
 /// Unplugs and waits until pcscd saw the card go.
 pub fn unplug(reader: &PcscReader, card: hsm_sim::card::vpcd::VpcdGuard) {
     demo::unplug_virtual_card(card, reader).expect("the virtual card leaves");
