@@ -39,7 +39,7 @@ fn engine(world: &World, overrides: &str, timeout: Duration) -> Engine {
     settings.reversal_backoff = Duration::from_millis(50);
     let mut engine = Engine::open(
         &world.terminal_dir(),
-        &world.bundle,
+        &world.credentials,
         support::terminal_config(overrides),
         support::simulator_oda(),
         settings,
@@ -202,7 +202,7 @@ fn card_approved_offline_beyond_the_queue_cap_is_declined() {
     settings.offline.max_count = 1;
     let mut engine = Engine::open(
         &world.terminal_dir(),
-        &world.bundle,
+        &world.credentials,
         support::terminal_config(FLOOR_5000),
         support::simulator_oda(),
         settings,

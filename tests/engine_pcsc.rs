@@ -43,7 +43,7 @@ fn engine_with(
     settings.card_wait = Duration::from_secs(5);
     let mut engine = Engine::open(
         &world.terminal_dir(),
-        &world.bundle,
+        &world.credentials,
         support::terminal_config(overrides),
         oda,
         settings,
@@ -543,9 +543,9 @@ fn card_pulled_after_gpo_stops_without_sending() {
 fn a_certificate_from_another_ca_is_refused_with_a_clear_message() {
     let world = World::start();
     let other = World::start();
-    let mut bundle = world.bundle.clone();
-    bundle.certificate_pem = other.bundle.certificate_pem.clone();
-    bundle.key_pem = other.bundle.key_pem.clone();
+    let mut bundle = world.credentials.clone();
+    bundle.certificate_pem = other.credentials.certificate_pem.clone();
+    bundle.key_pem = other.credentials.key_pem.clone();
     let mut link = softpos::acquirer::Acquirer::new(&bundle, Default::default()).unwrap();
     let err = link.sign_on(1).expect_err("refused");
     assert!(

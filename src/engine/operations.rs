@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use emv::iso8583::Mti;
 use emv::kernel::{Cvm, OutcomeKind};
-use hsm_sim::iso8583::Mti;
 
 use crate::acquirer::transmission_now;
 use crate::journal::{TxKind, TxState};
@@ -311,19 +311,26 @@ impl Engine {
             };
             let stan = self.journal.next_stan()?;
             let transmission = transmission_now();
-            let mut request = messages::chip_request(
-                &self.terminal_fields(),
-                mti,
-                processing,
-                op.amount,
-                stan,
-                &transmission,
-                &online,
-                encrypted.as_ref(),
-            );
-            if op.kind == TxKind::CardCheck {
-                request.set(25, messages::POS_CONDITION_ACCOUNT_VERIFICATION);
-            }
+            let request = if op.kind == TxKind::CardCheck {
+                messages::account_verification(
+                    &self.terminal_fields(),
+                    stan,
+                    &transmission,
+                    &online,
+                    encrypted.as_ref(),
+                )
+            } else {
+                messages::chip_request(
+                    &self.terminal_fields(),
+                    mti,
+                    processing,
+                    op.amount,
+                    stan,
+                    &transmission,
+                    &online,
+                    encrypted.as_ref(),
+                )
+            };
             let mti_text = mti.to_string();
             self.journaled(|j| j.sent(id, &mti_text, Some(processing), stan, &transmission))?;
             self.crash.at(TxState::Sent.as_str());
