@@ -25,14 +25,18 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hsm_sim::host::mac::MacKey;
-use hsm_sim::host::{EnrolmentBundle, HostError};
-use hsm_sim::iso8583::{self, CodecError, Message, Mti};
+use emv::iso8583::mac::MacError;
+use emv::iso8583::messages::{self, NETWORK_ECHO, NETWORK_SIGN_ON};
+use emv::iso8583::{self, CodecError, Message, ResponseCode};
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 
+mod credentials;
+mod mac_counter;
 mod tls;
 
+pub use credentials::{CredentialsError, MANIFEST_FILE, TerminalCredentials};
+pub use mac_counter::{COUNTER_FILE, MacKey, MacKeyError};
 pub use tls::client_config;
 
 mod interrupt;
@@ -76,31 +80,35 @@ pub struct Acquirer {
 }
 
 impl Acquirer {
-    /// A link for the enrolment `bundle` (nothing is connected yet).
-    pub fn new(bundle: &EnrolmentBundle, settings: LinkSettings) -> Result<Self, AcquirerError> {
-        let config = client_config(&bundle.ca_pem, &bundle.certificate_pem, &bundle.key_pem)?;
-        let server_name = ServerName::try_from(bundle.server_name.clone())
+    /// A link with the terminal's `credentials` (nothing is connected yet).
+    pub fn new(
+        credentials: &TerminalCredentials,
+        settings: LinkSettings,
+    ) -> Result<Self, AcquirerError> {
+        let c = credentials;
+        let config = client_config(&c.ca_pem, &c.certificate_pem, &c.key_pem)?;
+        let server_name = ServerName::try_from(c.server_name.clone())
             .map_err(|_| AcquirerError::BadBundle("the TLS server name is not valid".into()))?;
         Ok(Self {
             config,
-            host: bundle.host.clone(),
+            host: c.host.clone(),
             server_name,
-            terminal_id: bundle.terminal_id.clone(),
+            terminal_id: c.terminal_id.clone(),
             settings,
             stream: None,
             interrupter: LinkInterrupter::default(),
             last_used: Instant::now(),
             last_handshake: Duration::ZERO,
-            mac_key: bundle.mac_key.clone(),
+            mac_key: c.mac_key.clone(),
         })
     }
 
-    /// Whether requests are MACed (the bundle has a MAC key).
+    /// Whether requests are MACed (the credentials have a MAC key).
     pub fn macs_requests(&self) -> bool {
         self.mac_key.is_some()
     }
 
-    /// The terminal ID (DE 41) of the bundle.
+    /// The terminal ID (DE 41) of the credentials.
     pub fn terminal_id(&self) -> &str {
         &self.terminal_id
     }
@@ -181,16 +189,19 @@ impl Acquirer {
         self.network(stan, NETWORK_ECHO)
     }
 
+    /// The last KSN the MAC key reserved, if the link MACs requests.
+    pub fn last_mac_ksn(&self) -> Option<Result<emv::crypto::dukpt::Ksn, MacKeyError>> {
+        self.mac_key.as_ref().map(MacKey::last_ksn)
+    }
+
     fn network(&mut self, stan: u32, code: &str) -> Result<(), AcquirerError> {
-        let request = Message::new(Mti::NETWORK_REQUEST)
-            .with(7, transmission_now())
-            .with(11, format!("{stan:06}"))
-            .with(41, self.terminal_id.as_str())
-            .with(70, code);
+        let request = messages::network(&self.terminal_id, stan, &transmission_now(), code);
         let response = self.exchange(&request)?;
-        match response.text(39) {
-            Some("00") => Ok(()),
-            other => Err(AcquirerError::Refused(other.unwrap_or("none").to_owned())),
+        match response.text(39).and_then(ResponseCode::parse) {
+            Some(ResponseCode::Approved) => Ok(()),
+            other => Err(AcquirerError::Refused(
+                other.map_or_else(|| "none".to_owned(), |c| c.code().to_owned()),
+            )),
         }
     }
 
@@ -243,13 +254,14 @@ impl Acquirer {
                 // `docs/iso8583.md` §6: the answer to a MACed request must carry the host's
                 // MAC for its KSN; an unMACed request gets an unMACed answer. Anything else is
                 // treated as no answer.
-                let mac_ok = match (&self.mac_key, mac_ksn) {
+                let mac_check = match (&self.mac_key, mac_ksn) {
                     (Some(key), Some(ksn)) => key.verify_response(ksn, &body),
-                    _ => !response.has(64) && !response.has(128),
+                    _ if response.has(64) || response.has(128) => Err(MacError::Unexpected),
+                    _ => Ok(()),
                 };
-                if !mac_ok {
-                    tracing::warn!(mti = %response.mti(), "answer with a missing or wrong MAC");
-                    return Err(AcquirerError::BadMac);
+                if let Err(e) = mac_check {
+                    tracing::warn!(mti = %response.mti(), error = %e, "answer with a missing or wrong MAC");
+                    return Err(AcquirerError::BadMac(e));
                 }
                 return Ok(response);
             }
@@ -321,17 +333,9 @@ impl std::fmt::Debug for Acquirer {
     }
 }
 
-/// DE 7 for now: `MMDDhhmmss`, UTC (`docs/iso8583.md` §3).
+/// DE 7 for now: `MMDDhhmmss`, UTC (`docs/iso8583.md` §3), from the system clock.
 pub fn transmission_now() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    format!(
-        "{:02}{:02}{:02}{:02}{:02}",
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second()
-    )
+    iso8583::transmission_date_time(std::time::SystemTime::now())
 }
 
 /// Errors of the acquirer link.
@@ -364,9 +368,10 @@ pub enum AcquirerError {
     /// The connection closed after the request was sent, without a response.
     #[error("the acquirer host closed the connection without answering")]
     Closed,
-    /// The response carries a MAC that does not verify: treated as no response.
+    /// The response's MAC is missing or does not verify (or an unMACed request got a MACed
+    /// answer): treated as no response.
     #[error("the acquirer host's answer failed its MAC check")]
-    BadMac,
+    BadMac(#[source] MacError),
     /// The request could not be written (nothing was sent).
     #[error("the request could not be sent")]
     SendFailed(#[source] std::io::Error),
@@ -388,7 +393,7 @@ pub enum AcquirerError {
     /// The MAC key could not give a KSN (counter file unwritable or damaged, key exhausted):
     /// nothing was sent.
     #[error("the terminal's MAC key is not usable; the terminal may need to be enrolled again")]
-    MacKey(#[source] HostError),
+    MacKey(#[source] MacKeyError),
 }
 
 impl AcquirerError {
@@ -398,7 +403,7 @@ impl AcquirerError {
     pub fn may_have_reached_host(&self) -> bool {
         matches!(
             self,
-            Self::Timeout | Self::Closed | Self::Codec(_) | Self::Io(_) | Self::BadMac
+            Self::Timeout | Self::Closed | Self::Codec(_) | Self::Io(_) | Self::BadMac(_)
         )
     }
 
@@ -501,143 +506,6 @@ fn classify_tls(e: std::io::Error) -> Result<AcquirerError, std::io::Error> {
 
 /// Reconnect when the connection was idle longer than this (the host's limit is 300 s).
 const IDLE_RECONNECT: Duration = Duration::from_secs(120);
-const NETWORK_SIGN_ON: &str = "001";
-const NETWORK_ECHO: &str = "301";
 
 #[cfg(test)]
-mod tests {
-    //! Against a real embedded `hsm-sim` host over TLS on loopback.
-
-    use hsm_sim::host::client::requests;
-    use hsm_sim::host::{EnrolOptions, Fault, Host, HostConfig, HostHandle};
-
-    use super::*;
-
-    fn host() -> (tempfile::TempDir, HostHandle) {
-        let dir = tempfile::tempdir().unwrap();
-        let host = Host::start(HostConfig::new(dir.path())).unwrap();
-        (dir, host)
-    }
-
-    fn quick() -> LinkSettings {
-        LinkSettings {
-            response_timeout: Duration::from_secs(5),
-            connect_timeout: Duration::from_secs(2),
-        }
-    }
-
-    fn sale(terminal_id: &str, stan: u32) -> Message {
-        let mut m = requests::purchase(
-            terminal_id,
-            stan,
-            &transmission_now(),
-            "4761739001010119",
-            100,
-        );
-        m.set(22, "012");
-        m
-    }
-
-    #[test]
-    fn requests_and_answers_are_maced_both_ways() {
-        let (_dir, host) = host();
-        let bundle = host.enroll("T0000001").unwrap();
-        let mut link = Acquirer::new(&bundle, quick()).unwrap();
-        assert!(link.macs_requests());
-        link.sign_on(1).unwrap();
-        link.echo(2).unwrap();
-        let answer = link.exchange(&sale("T0000001", 3)).unwrap();
-        assert_eq!(answer.text(39), Some("00"));
-        // The host MACed its answer (and the link checked it before returning it).
-        assert!(answer.has(64));
-        // Each transmission took its own KSN, made durable in the bundle's counter.
-        let last = bundle.mac_key.as_ref().unwrap().last_ksn().unwrap();
-        assert_eq!(last.counter(), 3);
-    }
-
-    #[test]
-    fn a_wrong_mac_on_the_answer_is_no_answer() {
-        let (_dir, host) = host();
-        let bundle = host.enroll("T0000001").unwrap();
-        let mut link = Acquirer::new(&bundle, quick()).unwrap();
-        host.faults().set(Fault::BadMac, 1);
-        let err = link.exchange(&sale("T0000001", 1)).unwrap_err();
-        assert!(matches!(err, AcquirerError::BadMac), "{err:?}");
-        // The request may have been applied: the engine must reverse it.
-        assert!(err.may_have_reached_host());
-        // The next exchange (a new connection) works again.
-        let answer = link.exchange(&sale("T0000001", 2)).unwrap();
-        assert_eq!(answer.text(39), Some("00"));
-    }
-
-    #[test]
-    fn a_terminal_enrolled_without_mac_sends_none_and_is_served() {
-        let (_dir, host) = host();
-        let bundle = host
-            .enroll_with("T0000002", EnrolOptions { mac: false })
-            .unwrap();
-        let mut link = Acquirer::new(&bundle, quick()).unwrap();
-        assert!(!link.macs_requests());
-        let answer = link.exchange(&sale("T0000002", 1)).unwrap();
-        assert_eq!(answer.text(39), Some("00"));
-        assert!(!answer.has(64));
-    }
-
-    #[test]
-    fn an_unreachable_host_says_so() {
-        let (_dir, host) = host();
-        let bundle = host.enroll("T0000001").unwrap();
-        let address = bundle.host.clone();
-        host.shutdown();
-        let mut link = Acquirer::new(&bundle, quick()).unwrap();
-        let err = link.sign_on(1).unwrap_err();
-        assert!(matches!(err, AcquirerError::Unreachable { .. }), "{err:?}");
-        assert!(err.is_offline());
-        assert!(!err.may_have_reached_host());
-        assert_eq!(
-            err.to_string(),
-            format!("the acquirer host {address} cannot be reached")
-        );
-    }
-
-    #[test]
-    fn a_refused_certificate_says_enrol_again() {
-        let (_dir, host) = host();
-        let mut bundle = host.enroll("T0000001").unwrap();
-        // A certificate for the same terminal ID from another host's CA.
-        let other_dir = tempfile::tempdir().unwrap();
-        let other =
-            hsm_sim::host::enrol::enroll(other_dir.path(), "T0000001", &bundle.host).unwrap();
-        bundle.certificate_pem = other.certificate_pem;
-        bundle.key_pem = other.key_pem;
-        let mut link = Acquirer::new(&bundle, quick()).unwrap();
-        let err = link.sign_on(1).unwrap_err();
-        assert!(
-            matches!(err, AcquirerError::CertificateRefused(_)),
-            "{err:?}"
-        );
-        assert_eq!(
-            err.to_string(),
-            "the acquirer host refused this terminal's certificate; the terminal must be enrolled \
-             again"
-        );
-    }
-
-    #[test]
-    fn a_host_outside_the_pinned_ca_is_not_trusted() {
-        let (_dir, host) = host();
-        let mut bundle = host.enroll("T0000001").unwrap();
-        let other_dir = tempfile::tempdir().unwrap();
-        let other =
-            hsm_sim::host::enrol::enroll(other_dir.path(), "T0000001", &bundle.host).unwrap();
-        bundle.ca_pem = other.ca_pem;
-        let mut link = Acquirer::new(&bundle, quick()).unwrap();
-        let err = link.sign_on(1).unwrap_err();
-        assert!(matches!(err, AcquirerError::HostNotTrusted(_)), "{err:?}");
-        assert!(!err.may_have_reached_host());
-        assert_eq!(
-            err.to_string(),
-            "the acquirer host's certificate is not trusted (not issued by the pinned host CA)"
-        );
-    }
-}
+mod tests;

@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 mod bench;
+#[cfg(feature = "demo")]
 mod bench_pay;
 mod history;
 mod pay;
@@ -40,6 +41,7 @@ enum Command {
     Tap(tap::TapArgs),
     /// A demo sale: an embedded acquirer host (hsm-sim) on loopback, a virtual card through
     /// pcscd (or in process), and the full engine (journal, TLS, ISO 8583).
+    #[cfg(feature = "demo")]
     Demo(tap::DemoArgs),
     /// A sale: `pay --amount 12.34 [--tip 10%] [--reader NAME]`.
     Pay(pay::PayArgs),
@@ -94,6 +96,7 @@ impl Cli {
             Command::Readers => readers::run(),
             Command::ReadCard(args) => read_card::run(args),
             Command::Tap(args) => tap::run(args),
+            #[cfg(feature = "demo")]
             Command::Demo(args) => tap::demo(args),
             Command::Bench(command) => bench::run(command),
             Command::Pay(args) => pay::pay(args),

@@ -1,10 +1,14 @@
 //! Demo mode: virtual cards from `hsm-sim` plugged into the `vpcd` virtual reader, so the
 //! terminal reads them through the real `pcscd` exactly as it reads a card on a USB reader.
 
+use std::path::Path;
 use std::time::Duration;
 
+use anyhow::Context;
 use hsm_sim::card::{Profile, VirtualCard, vpcd};
+use hsm_sim::host::HostHandle;
 
+use crate::acquirer::TerminalCredentials;
 use crate::reader::{PcscReader, ReaderError};
 
 /// The first vpcd reader, where demo cards go by default.
@@ -16,6 +20,23 @@ pub fn virtual_card(profile: &str) -> Result<VirtualCard, DemoError> {
         asked: profile.to_owned(),
         known: Profile::names().join(", "),
     })
+}
+
+/// Enrols `terminal_id` with the embedded `host`, writes the bundle into `dir` as
+/// `hsm-sim enroll --out` does, and reads the terminal's credentials back from it with the
+/// terminal's own loader (so the demo runs the production path, PIN key separation included).
+pub fn enrol_terminal(
+    host: &HostHandle,
+    terminal_id: &str,
+    dir: &Path,
+) -> anyhow::Result<TerminalCredentials> {
+    let bundle = host
+        .enroll(terminal_id)
+        .context("enrolling the demo terminal")?;
+    bundle
+        .write(dir)
+        .with_context(|| format!("writing the enrolment bundle to {}", dir.display()))?;
+    TerminalCredentials::load(dir).context("reading the terminal's credentials")
 }
 
 /// The TCP address where vpcd's reader `name` waits for a card: `Virtual PCD 00 0N` listens on

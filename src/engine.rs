@@ -16,9 +16,8 @@ use std::time::{Duration, Instant};
 
 use emv::config::TerminalConfig;
 use emv::oda::OfflineDataAuthenticator;
-use hsm_sim::host::EnrolmentBundle;
 
-use crate::acquirer::Acquirer;
+use crate::acquirer::{Acquirer, TerminalCredentials};
 use crate::journal::{Journal, JournalError, TxState};
 
 pub mod cancel;
@@ -64,11 +63,12 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Opens the journal in `data_dir` and prepares the link to the host of `bundle`.
+    /// Opens the journal in `data_dir` and prepares the link to the host with the terminal's
+    /// `bundle` credentials.
     /// Nothing is sent: call [`Engine::recover`] and then [`Engine::sign_on`].
     pub fn open(
         data_dir: &Path,
-        bundle: &EnrolmentBundle,
+        bundle: &TerminalCredentials,
         terminal: TerminalConfig,
         oda: Box<dyn OfflineDataAuthenticator + Send + Sync>,
         settings: EngineSettings,
@@ -212,6 +212,7 @@ mod tests {
         assert_send::<Engine>();
         assert_send::<Box<dyn CardSource>>();
         assert_send::<crate::reader::PcscReader>();
+        #[cfg(feature = "demo")]
         assert_send::<crate::reader::VirtualCardSource>();
         assert_send::<Box<dyn OfflineDataAuthenticator + Send + Sync>>();
     }

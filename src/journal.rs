@@ -25,9 +25,9 @@ mod settlement;
 
 pub use settlement::Settlement;
 
-/// Batch totals (`docs/iso8583.md` §4, DE 74-77 and 86-89): the type the shared 0500 builder
-/// (`hsm_sim::iso8583::messages::reconciliation_request`) takes.
-pub use hsm_sim::iso8583::messages::BatchTotals;
+/// Batch totals (`docs/iso8583.md` §4, DE 74-77 and 86-89): the type the 0500 builder
+/// (`emv::iso8583::messages::reconciliation`) takes.
+pub use emv::iso8583::BatchTotals;
 
 /// The journal's file name inside the data directory.
 pub const JOURNAL_FILE: &str = "journal.sqlite";

@@ -21,7 +21,9 @@ pub mod acquirer;
 pub mod card_session;
 pub mod cli;
 pub mod config;
+#[cfg(feature = "demo")]
 pub mod demo;
+pub mod durable;
 pub mod engine;
 pub mod journal;
 pub mod pinpad;

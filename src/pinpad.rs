@@ -24,6 +24,7 @@ use zeroize::Zeroizing;
 pub mod buffer;
 pub mod keypad;
 pub mod keystore;
+pub mod pin_key;
 pub mod process;
 pub mod protocol;
 pub mod session;

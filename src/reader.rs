@@ -3,16 +3,19 @@
 //!
 //! [`pcsc`] reads real and virtual contactless readers through the PC/SC service (`pcscd`). A
 //! tester's USB NFC reader and the `vpcd` virtual reader that `hsm-sim card` plugs into look
-//! the same from here. [`virtual_card`] runs a simulated card in this process (demo and tests).
+//! the same from here. `virtual_card` (with the `demo` feature) runs a simulated card in this
+//! process, for the demo and the tests.
 
 use std::time::Duration;
 
 use emv::CardTransport;
 
 pub mod pcsc;
+#[cfg(feature = "demo")]
 pub mod virtual_card;
 
 pub use pcsc::{PcscReader, ReaderInfo, ReaderWaker};
+#[cfg(feature = "demo")]
 pub use virtual_card::VirtualCardSource;
 
 /// Where the card of a tap is: a reader that waits for a card and, once one is there, lends a

@@ -21,7 +21,7 @@ fn engine(world: &World) -> Engine {
     settings.reversal_backoff = Duration::from_millis(50);
     let mut engine = Engine::open(
         &world.terminal_dir(),
-        &world.bundle,
+        &world.credentials,
         support::terminal_config(""),
         support::simulator_oda(),
         settings,

@@ -33,7 +33,7 @@ fn soak(count: usize) {
     settings.reversal_backoff = Duration::from_millis(20);
     let mut engine = Engine::open(
         &world.terminal_dir(),
-        &world.bundle,
+        &world.credentials,
         support::terminal_config(""),
         softpos::tap::authenticator(&support::terminal_config("")).expect("CA keys"),
         settings,

@@ -15,6 +15,8 @@
 //! - [`kernel`]: Kernel 2 (Mastercard), Kernel 3 (Visa), Kernel 7 (UnionPay), CVM.
 //! - [`oda`]: offline data authentication (EMV Book 2): CA keys, certificates, SDA/DDA/fDDA/CDA.
 //! - [`crypto`]: DUKPT (X9.24), ISO 9564 PIN blocks, EMV session keys, cryptograms and MACs.
+//! - [`iso8583`]: the acquirer protocol: the ISO 8583 codec, its field table, the request
+//!   builders, response codes and the message MAC.
 #![forbid(unsafe_code)]
 
 pub mod apdu;
@@ -22,6 +24,7 @@ pub mod config;
 pub mod crypto;
 pub mod dol;
 pub mod entry_point;
+pub mod iso8583;
 pub mod kernel;
 pub mod oda;
 pub mod pan;

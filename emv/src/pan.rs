@@ -2,9 +2,10 @@
 //!
 //! Shared security requirements §D1/D2 (PCI DSS 4.0.1 §3.3, §3.4.1): the full PAN and track 2
 //! live only in [`Pan`] and [`Track2`], which have no `Display`, a redacted `Debug`, and are
-//! zeroized on drop. What may be shown is a [`MaskedPan`]: the first six and last four digits
-//! for PANs of 15 digits or more, the last four only for shorter PANs, so at least four digits
-//! are always hidden.
+//! zeroized on drop. What may be shown is a [`MaskedPan`]: at most the first six and the last
+//! four digits, and never fewer than four hidden (a 12-digit PAN shows its first four and last
+//! four). It is the one masker of the workspace: logs, receipts, screens and the ISO 8583
+//! `Debug` all use it.
 
 use core::fmt;
 
@@ -67,20 +68,21 @@ impl fmt::Debug for Pan {
 pub struct MaskedPan(String);
 
 impl MaskedPan {
-    /// Masks a digit string (security requirements §D1).
+    /// Masks a digit string (security requirements §D1): at most the first six and the last
+    /// four characters are shown, and at least four are always hidden. A 16-digit PAN shows
+    /// 6 + 4, a 12-digit PAN 4 + 4, and a string of four characters or fewer is all `*`.
     pub fn from_digits(digits: &str) -> Self {
-        let len = digits.len();
-        let shown_head = if len >= 15 { 6 } else { 0 };
+        let len = digits.chars().count();
+        let hidden = len
+            .saturating_sub(MAX_SHOWN_HEAD + MAX_SHOWN_TAIL)
+            .max(MIN_HIDDEN);
+        let shown = len.saturating_sub(hidden);
+        let tail = shown.min(MAX_SHOWN_TAIL);
+        let head = shown - tail;
         let masked: String = digits
             .chars()
             .enumerate()
-            .map(|(i, c)| {
-                if i < shown_head || i + 4 >= len.max(8) {
-                    c
-                } else {
-                    '*'
-                }
-            })
+            .map(|(i, c)| if i < head || i >= len - tail { c } else { '*' })
             .collect();
         Self(masked)
     }
@@ -236,6 +238,13 @@ fn luhn_valid(digits: &str) -> bool {
     sum.is_multiple_of(10)
 }
 
+/// The most leading digits a masked PAN shows (PCI DSS 4.0.1 §3.4.1: BIN).
+const MAX_SHOWN_HEAD: usize = 6;
+/// The most trailing digits a masked PAN shows.
+const MAX_SHOWN_TAIL: usize = 4;
+/// The fewest digits a masked PAN hides.
+const MIN_HIDDEN: usize = 4;
+
 #[cfg(test)]
 mod tests {
     use hex_literal::hex;
@@ -271,19 +280,42 @@ mod tests {
         assert!(Track2::from_bytes(&hex!("4921828094896752")).is_err());
     }
 
+    #[test]
+    fn masks_every_pan_length_from_12_to_19() {
+        let cases = [
+            ("476173900101", "4761****0101"),
+            ("4761739001011", "47617****1011"),
+            ("47617390010119", "476173****0119"),
+            ("476173900101019", "476173*****1019"),
+            ("4761739001010119", "476173******0119"),
+            ("47617390010101190", "476173*******1190"),
+            ("476173900101011901", "476173********1901"),
+            ("4761739001010119012", "476173*********9012"),
+        ];
+        for (pan, expected) in cases {
+            assert_eq!(MaskedPan::from_digits(pan).as_str(), expected, "{pan}");
+        }
+        // Short or odd input never shows more than it hides.
+        assert_eq!(MaskedPan::from_digits("1234").as_str(), "****");
+        assert_eq!(MaskedPan::from_digits("123456").as_str(), "****56");
+        assert_eq!(MaskedPan::from_digits("").as_str(), "");
+    }
+
     proptest! {
-        /// Security requirements §D1: PANs of 12-19 digits mask to `^(\d{6})?\*{4,}\d{4}$`.
+        /// Security requirements §D1: PANs of 12-19 digits show at most the first six and the
+        /// last four digits, hide at least four, and keep the first digits in place.
         #[test]
         fn masking_hides_at_least_four_digits(digits in "[0-9]{12,19}") {
             let masked = MaskedPan::from_digits(&digits);
             let text = masked.as_str();
-            let shown = text.chars().filter(char::is_ascii_digit).count();
+            prop_assert_eq!(text.len(), digits.len());
             let hidden = text.chars().filter(|&c| c == '*').count();
             prop_assert!(hidden >= 4);
-            prop_assert!(shown <= 10);
+            prop_assert!(digits.len() - hidden <= 10);
             prop_assert_eq!(masked.last_four(), &digits[digits.len() - 4..]);
             let head: String = text.chars().take_while(char::is_ascii_digit).collect();
-            prop_assert!(head.is_empty() || head.len() == 6);
+            prop_assert!(head.len() <= 6);
+            prop_assert!(digits.starts_with(&head));
         }
     }
 }

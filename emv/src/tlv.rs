@@ -217,6 +217,28 @@ pub fn encode_primitive(tag: Tag, value: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Encodes a template: `tag ‖ length ‖ content`, where `content` is the objects it holds,
+/// already encoded (a card builds its responses this way, object by object).
+pub fn encode_template(tag: Tag, content: &[u8]) -> Vec<u8> {
+    encode_primitive(tag, content)
+}
+
+/// The tag and value of the one object `input` holds, the value as sent: a template's content
+/// is not parsed (offline data authentication signs a record template's value byte for byte,
+/// EMV Book 3 §10.3, whatever it holds). No padding is skipped; bytes after the object are
+/// [`TlvErrorKind::TrailingData`].
+pub fn raw_object(input: &[u8]) -> Result<(Tag, &[u8]), TlvError> {
+    let mut reader = Reader { input, position: 0 };
+    let tag = reader.tag()?;
+    let length = reader.length()?;
+    let start = reader.position;
+    reader.take(length)?;
+    if reader.position != input.len() {
+        return Err(reader.error(TlvErrorKind::TrailingData));
+    }
+    Ok((tag, input.get(start..).unwrap_or_default()))
+}
+
 /// Appends a BER length (short form below 128, else `81 xx` or `82 xx xx`).
 pub fn encode_length(length: usize, out: &mut Vec<u8>) {
     match u8::try_from(length) {
@@ -598,6 +620,32 @@ mod tests {
             Some(128)
         );
         assert_eq!(tlv.to_bytes().unwrap(), gpo.to_vec());
+    }
+
+    #[test]
+    fn raw_object_gives_a_template_value_as_sent() {
+        // 70 07 { 5A 09 ... }: the child runs past the template, the template itself is right.
+        let record = hex!("7007 5A09123456789F");
+        assert_eq!(
+            parse(&record).unwrap_err().kind,
+            TlvErrorKind::LengthExceedsData
+        );
+        assert_eq!(raw_object(&record).unwrap(), (Tag::new(0x70), &record[2..]));
+        let long = encode_template(Tag::new(0x70), &[0x11; 200]);
+        assert_eq!(&long[..3], &hex!("7081C8"));
+        assert_eq!(raw_object(&long).unwrap().1, &[0x11; 200][..]);
+        let template =
+            encode_template(Tag::new(0x77), &encode_primitive(Tag::new(0x9F36), &[0, 1]));
+        assert_eq!(template, hex!("77059F36020001"));
+        assert_eq!(
+            raw_object(&hex!("5A011200")).unwrap_err(),
+            TlvError::new(TlvErrorKind::TrailingData, 3)
+        );
+        assert_eq!(
+            raw_object(&hex!("5A0512")).unwrap_err().kind,
+            TlvErrorKind::LengthExceedsData
+        );
+        assert_eq!(raw_object(&[]).unwrap_err().kind, TlvErrorKind::Truncated);
     }
 
     #[test]

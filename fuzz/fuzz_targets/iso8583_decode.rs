@@ -1,9 +1,10 @@
-//! Fuzzes the ISO 8583 decoder of the acquirer host (`hsm_sim::iso8583`): any input either
-//! fails cleanly or decodes to a message that re-encodes and decodes to itself. Seeds:
-//! `fuzz/corpus/iso8583_decode/` (replayed by `hsm-sim/tests/iso8583_corpus.rs`).
+//! Fuzzes the ISO 8583 decoder of the acquirer link (`emv::iso8583`, used by the terminal and
+//! the host): any input either fails cleanly or decodes to a message that re-encodes and
+//! decodes to itself. Seeds: `fuzz/corpus/iso8583_decode/` (replayed by
+//! `emv/tests/iso8583_corpus.rs`).
 #![no_main]
 
-use hsm_sim::iso8583::{self, Message};
+use emv::iso8583::{self, Message};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -10,8 +10,9 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use emv::tlv::{self, Tag};
 use emv::{CardTransport, Command};
-use hsm_sim::card::{VirtualCard, tlv, vpcd};
+use hsm_sim::card::{VirtualCard, vpcd};
 
 const PPSE: &[u8] = b"2PAY.SYS.DDF01";
 
@@ -27,7 +28,8 @@ fn visa_tap(card: &mut VirtualCard) {
     card.transmit(&Command::select_by_name(PPSE)).unwrap();
     card.transmit(&Command::select_by_name(card.profile().aid()))
         .unwrap();
-    let gpo = Command::get_processing_options(tlv::encode(0x83, &VISA_PDOL_DATA));
+    let gpo =
+        Command::get_processing_options(tlv::encode_primitive(Tag::new(0x83), &VISA_PDOL_DATA));
     black_box(card.transmit(&gpo).unwrap());
     for (sfi, record) in [(1, 1), (3, 1), (3, 2), (3, 3)] {
         black_box(card.transmit(&Command::read_record(sfi, record)).unwrap());

@@ -19,7 +19,6 @@ mod engine;
 mod oda;
 pub mod pki;
 mod profile;
-pub mod tlv;
 pub mod vpcd;
 
 pub use engine::{Reply, VirtualCard};

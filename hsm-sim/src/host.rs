@@ -27,12 +27,14 @@ use crate::iso8583::CodecError;
 
 pub mod bench;
 pub mod client;
+pub mod contract;
 pub mod enrol;
 pub mod faults;
 pub mod issuer;
 pub mod ledger;
 pub mod mac;
 pub mod pki;
+mod request;
 pub mod security;
 mod server;
 
@@ -269,6 +271,9 @@ pub enum HostError {
     /// The HSM refused or failed an operation.
     #[error("HSM error: {0}")]
     Hsm(String),
+    /// A message MAC could not be made (`emv::iso8583::mac`).
+    #[error("message MAC")]
+    Mac(#[from] emv::iso8583::mac::MacError),
     /// The host has stopped.
     #[error("host stopped")]
     Stopped,

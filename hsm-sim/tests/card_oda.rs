@@ -8,14 +8,17 @@
 
 #[path = "support/terminal.rs"]
 mod terminal;
+#[path = "support/tlv.rs"]
+mod tlv_support;
 
 use emv::oda::{
     Authenticator, CaKeyStore, CdaInput, OdaFailure, OdaInput, OdaMethod, OdaResult,
     OfflineDataAuthenticator,
 };
+use emv::tlv::{self, Tag};
 use emv::{CardTransport, Command, StatusWord};
 use hex_literal::hex;
-use hsm_sim::card::{Profile, VirtualCard, tlv};
+use hsm_sim::card::{Profile, VirtualCard};
 use terminal::{CURRENCY, DATE, UN, expected_cryptogram, ok, pdol_data};
 
 const AMOUNT: [u8; 6] = hex!("000000002500");
@@ -66,29 +69,20 @@ fn tap(card: &mut VirtualCard, pdol_data: &[u8]) -> Collected {
     ok(card, &Command::select_by_name(aid));
     let gpo = ok(
         card,
-        &Command::get_processing_options(tlv::encode(0x83, pdol_data)),
+        &Command::get_processing_options(tlv::encode_primitive(Tag::new(0x83), pdol_data)),
     );
-    let mut objects: Vec<(u32, Vec<u8>)> = tlv::flatten(&gpo)
-        .unwrap()
-        .iter()
-        .map(|o| (o.tag, o.value.to_vec()))
-        .collect();
-    let afl = tlv::find(&gpo, 0x94).unwrap().unwrap().to_vec();
+    let mut objects: Vec<(u32, Vec<u8>)> = tlv_support::flatten(&gpo);
+    let afl = tlv_support::find(&gpo, 0x94).unwrap();
     let mut static_data = Vec::new();
     for entry in afl.chunks(4) {
         let sfi = entry[0] >> 3;
         for (i, number) in (entry[1]..=entry[2]).enumerate() {
             let record = ok(card, &Command::read_record(sfi, number));
-            let template = tlv::parse_all(&record).unwrap();
+            let (_, template_value) = tlv::raw_object(&record).unwrap();
             if i < usize::from(entry[3]) {
-                static_data.extend_from_slice(template[0].value);
+                static_data.extend_from_slice(template_value);
             }
-            objects.extend(
-                tlv::flatten(&record)
-                    .unwrap()
-                    .iter()
-                    .map(|o| (o.tag, o.value.to_vec())),
-            );
+            objects.extend(tlv_support::flatten(&record));
         }
     }
     let aip = objects.iter().find(|(t, _)| *t == 0x82).unwrap().1.clone();
@@ -217,10 +211,10 @@ fn cda_result(name: &str, cdol1: &[u8]) -> (OdaResult, Vec<u8>, Profile) {
     let collected = tap(&mut card, &[]);
     let cdol1 = cdol1.to_vec();
     let answer = ok(&mut card, &Command::generate_ac(0x80 | 0x10, cdol1.clone()));
-    let template = tlv::parse_all(&answer).unwrap();
-    assert_eq!(template[0].tag, 0x77);
-    let children = tlv::parse_all(template[0].value).unwrap();
-    let tags: Vec<u32> = children.iter().map(|c| c.tag).collect();
+    let template = tlv_support::objects(&answer);
+    assert_eq!(template[0].tag(), Tag::new(0x77));
+    let children = template[0].children();
+    let tags: Vec<u32> = children.iter().map(|c| c.tag().number()).collect();
     assert_eq!(
         tags,
         [0x9F27, 0x9F36, 0x9F4B, 0x9F10],
@@ -228,11 +222,11 @@ fn cda_result(name: &str, cdol1: &[u8]) -> (OdaResult, Vec<u8>, Profile) {
     );
     let without: Vec<u8> = children
         .iter()
-        .filter(|c| c.tag != 0x9F4B)
-        .flat_map(|c| tlv::encode(c.tag, c.value))
+        .filter(|c| c.tag() != Tag::new(0x9F4B))
+        .flat_map(|c| c.to_bytes().unwrap())
         .collect();
-    let signed = tlv::find(&answer, 0x9F4B).unwrap().unwrap().to_vec();
-    let iad = tlv::find(&answer, 0x9F10).unwrap().unwrap().to_vec();
+    let signed = tlv_support::find(&answer, 0x9F4B).unwrap();
+    let iad = tlv_support::find(&answer, 0x9F10).unwrap();
     let mut objects = collected.objects.clone();
     objects.push((0x9F4B, signed));
     let collected = Collected {
@@ -258,8 +252,8 @@ fn an_aac_is_never_signed() {
         &mut card,
         &Command::generate_ac(0x10, cdol1_data()), /* AAC, CDA requested */
     );
-    assert!(tlv::find(&answer, 0x9F4B).unwrap().is_none());
-    assert!(tlv::find(&answer, 0x9F26).unwrap().is_some());
+    assert!(tlv_support::find(&answer, 0x9F4B).is_none());
+    assert!(tlv_support::find(&answer, 0x9F26).is_some());
 }
 
 /// One fDDA tap of `name`: the collected data, the terminal dynamic data and the RID.
@@ -340,15 +334,15 @@ fn tampered_record_fails_the_icc_certificate_hash() {
     );
     let record = profile.records().into_iter().find(|r| r.sfi == 2).unwrap();
     assert_eq!(
-        tlv::find(&record.bytes, 0x5F25).unwrap(),
-        Some(&hex!("200101")[..]),
+        tlv_support::find(&record.bytes, 0x5F25),
+        Some(hex!("200101").to_vec()),
         "served effective date"
     );
     let good = Profile::by_name("mastercard").unwrap().records();
     let good_record = good.iter().find(|r| r.sfi == 2).unwrap();
     assert_eq!(
-        tlv::find(&good_record.bytes, 0x5F25).unwrap(),
-        Some(&hex!("210101")[..]),
+        tlv_support::find(&good_record.bytes, 0x5F25),
+        Some(hex!("210101").to_vec()),
         "signed effective date"
     );
 }
@@ -435,7 +429,7 @@ fn legacy_dda_internal_authenticate_verifies() {
     assert!(collected.get(0x9F4B).is_none(), "no fDDA in GPO");
     assert_eq!(collected.get(0x9F49), Some(&hex!("9F3704")[..]), "DDOL");
     let answer = ok(&mut card, &Command::internal_authenticate(UN.to_vec()));
-    let signed = tlv::find(&answer, 0x80).unwrap().unwrap().to_vec();
+    let signed = tlv_support::find(&answer, 0x80).unwrap();
     let mut objects = collected.objects.clone();
     objects.push((0x9F4B, signed));
     let collected = Collected {

@@ -9,10 +9,13 @@
 
 #[path = "support/terminal.rs"]
 mod terminal;
+#[path = "support/tlv.rs"]
+mod tlv_support;
 
 use emv::Command;
+use emv::tlv::{self, Tag};
 use hex_literal::hex;
-use hsm_sim::card::{Profile, VirtualCard, tlv};
+use hsm_sim::card::{Profile, VirtualCard};
 use terminal::{DATE, UN, ok, pdol_data};
 /// TTQ `27004000` (`assets/terminal.toml`): qVSDC, online PIN, signature, ODA for online;
 /// byte 2 bit 8 (online cryptogram required) clear.
@@ -28,12 +31,15 @@ fn gpo(card: &mut VirtualCard, ttq: [u8; 4], amount: [u8; 6]) -> Vec<u8> {
     ok(card, &Command::select_by_name(&aid));
     ok(
         card,
-        &Command::get_processing_options(tlv::encode(0x83, &pdol_data(ttq, amount))),
+        &Command::get_processing_options(tlv::encode_primitive(
+            Tag::new(0x83),
+            &pdol_data(ttq, amount),
+        )),
     )
 }
 
 fn get(gpo: &[u8], tag: u32) -> Vec<u8> {
-    tlv::find(gpo, tag).unwrap().unwrap().to_vec()
+    tlv_support::find(gpo, tag).unwrap()
 }
 
 /// The AC the issuer expects for this GPO (the host's keys, Book 2 §8.1, CVN 18).
@@ -59,7 +65,7 @@ fn visa_offline_answers_a_real_tc_when_the_reader_allows_it() {
     );
     assert_eq!(card.offline_available(), 10_000 - 1_234);
     // fDDA data is there (the kernel checks the signature in the engine tests).
-    assert!(tlv::find(&answer, 0x9F4B).unwrap().is_some());
+    assert!(tlv_support::find(&answer, 0x9F4B).is_some());
 }
 
 #[test]

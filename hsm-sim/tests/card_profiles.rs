@@ -12,10 +12,14 @@
 use emv::crypto::cryptogram::{
     CryptoError, CryptogramInput, DerivationOption, application_cryptogram, derive_icc_master_key,
 };
+use emv::tlv::{self, Tag, TlvError, TlvErrorKind};
 use emv::{CardTransport, Command, StatusWord, TransportError};
 use hex_literal::hex;
-use hsm_sim::card::{Fault, Profile, Scheme, VirtualCard, tlv};
+use hsm_sim::card::{Fault, Profile, Scheme, VirtualCard};
 use hsm_sim::hsm::test_keys;
+
+#[path = "support/tlv.rs"]
+mod tlv_support;
 
 const PPSE: &[u8] = b"2PAY.SYS.DDF01";
 /// TTQ 36 00 00 00: qVSDC, contact, online PIN and signature supported, no CVM required.
@@ -93,15 +97,12 @@ fn status(card: &mut VirtualCard, command: &Command) -> StatusWord {
 }
 
 fn find(data: &[u8], tag: u32) -> Vec<u8> {
-    tlv::find(data, tag)
-        .expect("well-formed TLV")
-        .unwrap_or_else(|| panic!("tag {tag:X} missing"))
-        .to_vec()
+    tlv_support::find(data, tag).unwrap_or_else(|| panic!("tag {tag:X} missing"))
 }
 
 fn gpo_command(profile: &Profile, terminal: &Terminal) -> Command {
     let data = terminal.dol_data(profile.pdol());
-    Command::get_processing_options(tlv::encode(0x83, &data))
+    Command::get_processing_options(tlv::encode_primitive(Tag::new(0x83), &data))
 }
 
 /// The expected cryptogram, computed from what the card returned.
@@ -161,7 +162,7 @@ fn select(card: &mut VirtualCard) -> Vec<u8> {
     let profile = card.profile().clone();
     let ppse = ok(card, &Command::select_by_name(PPSE));
     assert_eq!(
-        tlv::parse_all(&ppse).unwrap().len(),
+        tlv_support::objects(&ppse).len(),
         1,
         "one 6F template, nothing after"
     );
@@ -177,7 +178,7 @@ fn select(card: &mut VirtualCard) -> Vec<u8> {
     let proprietary = find(&fci, 0xA5);
     assert_eq!(find(&proprietary, 0x50), profile.label().as_bytes());
     assert_eq!(find(&proprietary, 0x5F2D), b"en");
-    match tlv::find(&proprietary, 0x9F38).unwrap() {
+    match tlv_support::find(&proprietary, 0x9F38) {
         Some(pdol) => assert_eq!(pdol, profile.pdol()),
         None => assert!(profile.pdol().is_empty()),
     }
@@ -192,14 +193,14 @@ fn read_records(card: &mut VirtualCard, afl: &[u8]) -> Vec<u8> {
         let sfi = entry[0] >> 3;
         for number in entry[1]..=entry[2] {
             let record = ok(card, &Command::read_record(sfi, number));
-            let objects = tlv::parse_all(&record).expect("well-formed record");
+            let objects = tlv_support::objects(&record);
             assert_eq!(objects.len(), 1);
-            assert_eq!(objects[0].tag, 0x70);
-            all.extend_from_slice(objects[0].value);
+            assert_eq!(objects[0].tag(), Tag::new(0x70));
+            all.extend_from_slice(&tlv_support::value(&objects[0]));
         }
     }
-    let flat = tlv::flatten(&all).unwrap();
-    let mut tags: Vec<u32> = flat.iter().map(|o| o.tag).collect();
+    let flat = tlv_support::flatten(&all);
+    let mut tags: Vec<u32> = flat.iter().map(|(tag, _)| *tag).collect();
     tags.sort_unstable();
     let count = tags.len();
     tags.dedup();
@@ -223,9 +224,9 @@ fn visa_qvsdc_tap() {
     let profile = Profile::by_name("visa").unwrap();
     assert_eq!(profile.scheme(), Scheme::Visa);
     let gpo = quick_tap("visa", TTQ_CVM, AMOUNT_10, 0x0041);
-    let objects = tlv::parse_all(&gpo).unwrap();
+    let objects = tlv_support::objects(&gpo);
     assert_eq!(objects.len(), 1);
-    assert_eq!(objects[0].tag, 0x77, "format 2");
+    assert_eq!(objects[0].tag(), Tag::new(0x77), "format 2");
     for tag in [
         0x82, 0x94, 0x57, 0x5F34, 0x9F10, 0x9F26, 0x9F27, 0x9F36, 0x9F6C, 0x9F6E,
     ] {
@@ -363,16 +364,16 @@ fn mastercard_mchip_tap() {
         .with_atc(0x0009);
     let profile = card.profile().clone();
     let fci = select(&mut card);
-    assert_eq!(tlv::find(&fci, 0x9F38).unwrap(), None, "no PDOL");
+    assert_eq!(tlv_support::find(&fci, 0x9F38), None, "no PDOL");
     let terminal = Terminal::new(TTQ_NO_CVM, AMOUNT_100);
     let gpo = ok(&mut card, &gpo_command(&profile, &terminal));
     assert_eq!(
         gpo,
-        tlv::encode(
-            0x77,
+        tlv::encode_template(
+            Tag::new(0x77),
             &[
-                tlv::encode(0x82, &hex!("1980")),
-                tlv::encode(0x94, &profile.afl())
+                tlv::encode_primitive(Tag::new(0x82), &hex!("1980")),
+                tlv::encode_primitive(Tag::new(0x94), &profile.afl())
             ]
             .concat()
         )
@@ -400,7 +401,7 @@ fn mastercard_mchip_tap() {
     assert_eq!(cdol_data.len(), 43);
     let generate = Command::generate_ac(0x80, cdol_data.clone());
     let answer = ok(&mut card, &generate);
-    assert_eq!(tlv::parse_all(&answer).unwrap()[0].tag, 0x77);
+    assert_eq!(tlv_support::objects(&answer)[0].tag(), Tag::new(0x77));
     assert_eq!(find(&answer, 0x9F27), [0x80]);
     assert_eq!(find(&answer, 0x9F36), hex!("000A"));
     let iad = find(&answer, 0x9F10);
@@ -438,7 +439,7 @@ fn mastercard_aac_request_gives_an_aac() {
 fn gpo_checks_the_pdol_length() {
     let mut card = VirtualCard::from_profile("visa").unwrap().with_atc(0);
     select(&mut card);
-    let short = Command::get_processing_options(tlv::encode(0x83, &[0; 32]));
+    let short = Command::get_processing_options(tlv::encode_primitive(Tag::new(0x83), &[0; 32]));
     assert_eq!(status(&mut card, &short), StatusWord::WrongLength);
     let no_template = Command::get_processing_options(vec![0; 35]);
     assert_eq!(status(&mut card, &no_template), StatusWord::WrongLength);
@@ -597,8 +598,8 @@ fn duplicate_tags_fault() {
     let mut card = VirtualCard::from_profile("duplicate-tags").unwrap();
     select(&mut card);
     let record = ok(&mut card, &Command::read_record(1, 1));
-    let flat = tlv::flatten(&record).expect("still well-formed TLV");
-    assert_eq!(flat.iter().filter(|o| o.tag == 0x5A).count(), 2);
+    let flat = tlv_support::flatten(&record);
+    assert_eq!(flat.iter().filter(|(tag, _)| *tag == 0x5A).count(), 2);
 }
 
 #[test]
@@ -606,13 +607,15 @@ fn length_past_end_fault() {
     let mut card = VirtualCard::from_profile("length-past-end").unwrap();
     select(&mut card);
     let record = ok(&mut card, &Command::read_record(1, 1));
-    let outer = tlv::parse_all(&record).expect("the 70 template itself is consistent");
-    assert_eq!(outer[0].tag, 0x70);
-    let inner = outer[0].value;
-    // The 5A is the last object: its length byte is 9 bytes before the end of the record.
+    let (tag, inner) = tlv::raw_object(&record).expect("the 70 template itself is consistent");
+    assert_eq!(tag, Tag::new(0x70));
+    // The 5A is the last object: its value would start 8 bytes before the end of the record.
     assert_eq!(
-        tlv::parse_all(inner),
-        Err(tlv::TlvError::LengthPastEnd(inner.len() - 9))
+        tlv::parse(inner),
+        Err(TlvError::new(
+            TlvErrorKind::LengthExceedsData,
+            inner.len() - 8
+        ))
     );
 }
 
@@ -628,11 +631,14 @@ fn truncated_tlv_fault() {
         ))
         .unwrap();
     assert_eq!(response.status, StatusWord::Success);
-    let outer = tlv::parse_all(&response.data).expect("the 77 template itself is consistent");
-    assert!(matches!(
-        tlv::parse_all(outer[0].value),
-        Err(tlv::TlvError::TruncatedTag(_))
-    ));
+    let (tag, inner) =
+        tlv::raw_object(&response.data).expect("the 77 template itself is consistent");
+    assert_eq!(tag, Tag::new(0x77));
+    assert_eq!(
+        tlv::parse(inner).map_err(|e| e.kind),
+        Err(TlvErrorKind::Truncated),
+        "the input ends inside a tag"
+    );
 }
 
 #[test]

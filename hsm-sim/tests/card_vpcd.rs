@@ -10,7 +10,7 @@ use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
 use hex_literal::hex;
-use hsm_sim::card::{Profile, VirtualCard, tlv, vpcd};
+use hsm_sim::card::{Profile, VirtualCard, vpcd};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -100,7 +100,11 @@ fn a_tap_over_vpcd() {
     let ppse = exchange(&mut reader, &select_ppse());
     assert_eq!(&ppse[ppse.len() - 2..], &hex!("9000"));
     assert_eq!(
-        tlv::find(&ppse[..ppse.len() - 2], 0x4F).unwrap(),
+        emv::tlv::find(
+            &emv::tlv::parse(&ppse[..ppse.len() - 2]).unwrap(),
+            emv::tlv::Tag::new(0x4F)
+        )
+        .and_then(emv::tlv::Tlv::bytes),
         Some(profile.aid())
     );
 

@@ -19,6 +19,7 @@ pub(crate) enum BenchCommand {
     /// Tap to approval through the whole engine: a virtual card through pcscd + vpcd, the
     /// kernel, the journal (synchronous SQLite commits) and an embedded acquirer host over TLS
     /// 1.3 on loopback; no PIN. p50, p99 and where the time goes.
+    #[cfg(feature = "demo")]
     Pay(super::bench_pay::BenchPayArgs),
 }
 
@@ -42,6 +43,7 @@ pub(super) fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
             args.card.demo = args.card.demo || args.card.reader.is_none();
             tap(args)
         }
+        #[cfg(feature = "demo")]
         BenchCommand::Pay(args) => super::bench_pay::run(args),
     }
 }

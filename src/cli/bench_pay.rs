@@ -46,7 +46,11 @@ pub(super) fn run(args: BenchPayArgs) -> anyhow::Result<ExitCode> {
     )
     .context("seeding the bench account")?;
     let host = Host::start(HostConfig::new(&host_dir)).context("starting the host")?;
-    let bundle = host.enroll("T0000001")?;
+    let bundle = crate::demo::enrol_terminal(
+        &host,
+        "T0000001",
+        &dir.join("terminal").join(super::pay::ENROLMENT_DIR),
+    )?;
     let config = crate::config::load(None)?;
     let oda = crate::tap::authenticator(&config)?;
     let mut engine = Engine::open(

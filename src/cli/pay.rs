@@ -10,18 +10,17 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context as _;
-use clap::Args;
-use emv::config::TerminalConfig;
-use hsm_sim::host::EnrolmentBundle;
-
 use super::CardArgs;
 use super::session::Session;
+use crate::acquirer::TerminalCredentials;
 use crate::engine::{
     Command, Engine, EngineService, EngineSettings, Event, Reply, ServiceEvent, Tip, TxResult,
     TxStatus,
 };
 use crate::pinpad::{EncryptedPin, PinEntry, PinEntryError, PinRequest};
+use anyhow::Context as _;
+use clap::Args;
+use emv::config::TerminalConfig;
 
 /// Where the terminal keeps its journal and enrolment.
 #[derive(Debug, Clone, Args)]
@@ -248,15 +247,18 @@ pub(super) fn settle(args: EngineOnlyArgs) -> anyhow::Result<ExitCode> {
 
 /// `softpos demo`: an embedded acquirer host on loopback, a terminal enrolled with it, and a
 /// sale on a virtual card (through vpcd when pcscd runs, in process otherwise).
+#[cfg(feature = "demo")]
 pub(super) fn demo(profile: String, amount: String) -> anyhow::Result<ExitCode> {
     let dir = std::env::temp_dir().join(format!("softpos-demo-{}", std::process::id()));
     let host_dir = dir.join("host");
     let host = hsm_sim::host::Host::start(hsm_sim::host::HostConfig::new(&host_dir))
         .context("starting the embedded acquirer host")?;
     println!("Acquirer host (embedded hsm-sim): {}", host.local_addr());
-    let bundle = host
-        .enroll(DEMO_TERMINAL)
-        .context("enrolling the demo terminal")?;
+    let bundle = crate::demo::enrol_terminal(
+        &host,
+        DEMO_TERMINAL,
+        &dir.join("terminal").join(ENROLMENT_DIR),
+    )?;
     let config = crate::config::load(None)?;
     let exponent = config.terminal.currency_exponent;
     let value = super::tap::parse_amount(&amount, exponent)?;
@@ -300,7 +302,7 @@ pub(crate) fn open_engine(
     config: Option<&Path>,
 ) -> anyhow::Result<(Engine, TerminalConfig)> {
     let dir = data_dir(data)?;
-    let bundle = EnrolmentBundle::load(&dir.join(ENROLMENT_DIR)).with_context(|| {
+    let bundle = TerminalCredentials::load(&dir.join(ENROLMENT_DIR)).with_context(|| {
         format!(
             "this terminal is not enrolled: no bundle in {}; run `hsm-sim enroll --out {}`",
             dir.join(ENROLMENT_DIR).display(),
@@ -444,6 +446,7 @@ impl PinEntry for NoPinPad {
 
 /// The enrolment bundle's directory inside the data directory.
 pub(crate) const ENROLMENT_DIR: &str = "enrolment";
+#[cfg(feature = "demo")]
 const DEMO_TERMINAL: &str = "T0000001";
 /// Exit code: declined.
 pub(crate) const EXIT_DECLINED: u8 = 3;

@@ -7,29 +7,40 @@ use emv::CardTransport;
 use emv::config::TerminalConfig;
 use emv::kernel::{TraceEvent, TransactionRequest};
 use emv::oda::OfflineDataAuthenticator;
+#[cfg(feature = "demo")]
 use hsm_sim::card::vpcd;
 
 use super::CardArgs;
 use crate::card_session::{TapReport, run_kernel};
+#[cfg(feature = "demo")]
 use crate::demo;
-use crate::reader::{CardSource, PcscReader, ReaderError, TapInfo, VirtualCardSource};
+#[cfg(feature = "demo")]
+use crate::reader::VirtualCardSource;
+use crate::reader::{CardSource, PcscReader, ReaderError, TapInfo};
 
 /// Where the card is.
 pub(crate) enum Session {
     /// A PC/SC reader, with the virtual card we plugged into it (if any).
     Pcsc {
         reader: PcscReader,
+        #[cfg(feature = "demo")]
         virtual_card: Option<vpcd::VpcdGuard>,
     },
     /// No pcscd: the virtual card runs in this process.
+    #[cfg(feature = "demo")]
     InProcess(Box<VirtualCardSource>),
 }
 
 impl Session {
     /// Opens the card source that `args` ask for and waits for a card.
     pub(crate) fn open(args: &CardArgs) -> anyhow::Result<Self> {
+        #[cfg(not(feature = "demo"))]
+        if args.demo {
+            anyhow::bail!("this build has no virtual cards (built without the `demo` feature)");
+        }
         let readers = match PcscReader::list() {
             Ok(readers) => readers,
+            #[cfg(feature = "demo")]
             Err(ReaderError::NoService) if args.demo => {
                 eprintln!("pcscd is not running: using an in-process virtual card");
                 return Ok(Self::InProcess(Box::new(VirtualCardSource::new(
@@ -38,9 +49,14 @@ impl Session {
             }
             Err(e) => return Err(e.into()),
         };
+        // Without virtual cards the list only shows that pcscd answers.
+        #[cfg(not(feature = "demo"))]
+        let _ = readers;
+        #[cfg(feature = "demo")]
         let card_present = readers
             .iter()
             .any(|r| r.card_present && args.reader.as_deref().is_none_or(|n| n == r.name));
+        #[cfg(feature = "demo")]
         if args.demo && !card_present {
             let name = args
                 .reader
@@ -60,6 +76,7 @@ impl Session {
         reader.wait_for_card(Duration::from_secs(args.wait))?;
         Ok(Self::Pcsc {
             reader,
+            #[cfg(feature = "demo")]
             virtual_card: None,
         })
     }
@@ -67,6 +84,7 @@ impl Session {
     /// A human name for where the card is.
     pub(crate) fn describe(&self) -> String {
         match self {
+            #[cfg(feature = "demo")]
             Self::Pcsc {
                 reader,
                 virtual_card: Some(_),
@@ -75,8 +93,10 @@ impl Session {
             }
             Self::Pcsc {
                 reader,
-                virtual_card: None,
+                #[cfg(feature = "demo")]
+                    virtual_card: None,
             } => reader.name(),
+            #[cfg(feature = "demo")]
             Self::InProcess(source) => {
                 format!("in-process virtual card {}", source.card().profile().name())
             }
@@ -97,6 +117,7 @@ impl Session {
     fn source(&mut self) -> &mut dyn CardSource {
         match self {
             Self::Pcsc { reader, .. } => reader,
+            #[cfg(feature = "demo")]
             Self::InProcess(source) => source.as_mut(),
         }
     }
@@ -115,6 +136,7 @@ impl CardSource for Session {
     }
 }
 
+#[cfg(feature = "demo")]
 impl Drop for Session {
     /// A virtual card we plugged in leaves the reader, and we wait until pcscd has seen it go.
     fn drop(&mut self) {

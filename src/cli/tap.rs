@@ -28,6 +28,7 @@ pub(crate) struct TapArgs {
 }
 
 /// Arguments of `softpos demo`.
+#[cfg(feature = "demo")]
 #[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
     /// The virtual card profile (`hsm-sim card --list` lists them).
@@ -38,6 +39,7 @@ pub(crate) struct DemoArgs {
     amount: String,
 }
 
+#[cfg(feature = "demo")]
 pub(super) fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     super::pay::demo(args.profile, args.amount)
 }

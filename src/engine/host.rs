@@ -3,8 +3,8 @@
 
 use std::time::Instant;
 
+use emv::iso8583::{Message, Mti, ResponseCode};
 use emv::kernel::{IssuerResponse, IssuerUpdate, OnlineRequestData};
-use hsm_sim::iso8583::{Message, Mti};
 
 use crate::acquirer::{AcquirerError, transmission_now};
 use crate::journal::{TxRecord, TxState};
@@ -313,27 +313,8 @@ impl Engine {
     }
 }
 
-/// A human message for a DE 39 decline (`docs/iso8583.md` §5).
+/// A human message for a DE 39 decline (`docs/iso8583.md` §5, [`ResponseCode::meaning`]).
 pub fn decline_message(code: &str) -> String {
-    let text = match code {
-        "05" => "do not honour",
-        "12" => "invalid transaction",
-        "13" => "invalid amount",
-        "14" => "invalid card number",
-        "25" => "original transaction not found",
-        "30" => "format error",
-        "51" => "insufficient funds",
-        "54" => "expired card",
-        "55" => "incorrect PIN",
-        "57" => "not permitted for this card",
-        "58" => "not permitted for this terminal",
-        "61" => "daily limit exceeded",
-        "65" | "1A" => "PIN required",
-        "75" => "PIN tries exceeded",
-        "85" => "no reason to decline",
-        "91" => "issuer unavailable",
-        "96" => "system malfunction",
-        _ => "declined",
-    };
+    let text = ResponseCode::parse(code).map_or("declined", |c| c.meaning());
     format!("declined ({code}: {text})")
 }

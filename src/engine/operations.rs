@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use emv::iso8583::Mti;
 use emv::kernel::{Cvm, OutcomeKind};
-use hsm_sim::iso8583::Mti;
 
 use crate::acquirer::transmission_now;
 use crate::journal::{CardDetails, TxKind, TxState};
@@ -300,19 +300,26 @@ impl Engine {
             };
             let stan = self.journal.next_stan()?;
             let transmission = transmission_now();
-            let mut request = messages::chip_request(
-                &self.terminal_fields(),
-                mti,
-                processing,
-                op.amount,
-                stan,
-                &transmission,
-                &online,
-                encrypted.as_ref(),
-            );
-            if op.kind == TxKind::CardCheck {
-                request.set(25, messages::POS_CONDITION_ACCOUNT_VERIFICATION);
-            }
+            let request = if op.kind == TxKind::CardCheck {
+                messages::account_verification(
+                    &self.terminal_fields(),
+                    stan,
+                    &transmission,
+                    &online,
+                    encrypted.as_ref(),
+                )
+            } else {
+                messages::chip_request(
+                    &self.terminal_fields(),
+                    mti,
+                    processing,
+                    op.amount,
+                    stan,
+                    &transmission,
+                    &online,
+                    encrypted.as_ref(),
+                )
+            };
             if self.cancelled() {
                 return self.aborted(id, String::new(), events, timings, started);
             }

@@ -1,6 +1,6 @@
 //! End-of-day settlement (0500/0510) and the list of what stops it.
 
-use hsm_sim::iso8583::Message;
+use emv::iso8583::Message;
 
 use crate::acquirer::transmission_now;
 use crate::journal::{BatchTotals, Settlement, TxKind, TxRecord, TxState};
@@ -143,7 +143,7 @@ impl Engine {
         settlement: &Settlement,
         pushed: Vec<i64>,
     ) -> Result<SettlementReport, EngineError> {
-        let request = hsm_sim::iso8583::messages::reconciliation_request(
+        let request = emv::iso8583::messages::reconciliation(
             self.acquirer.terminal_id(),
             settlement.stan,
             &settlement.transmission,
@@ -171,17 +171,7 @@ impl Engine {
 
 /// The host's totals in a 0510 (DE 74-77, 86-89), if every one is present and numeric.
 fn host_totals(response: &Message) -> Option<BatchTotals> {
-    let n = |field: u8| response.text(field)?.parse::<u64>().ok();
-    Some(BatchTotals {
-        credits: n(74)?,
-        credit_reversals: n(75)?,
-        debits: n(76)?,
-        debit_reversals: n(77)?,
-        credits_amount: n(86)?,
-        credit_reversals_amount: n(87)?,
-        debits_amount: n(88)?,
-        debit_reversals_amount: n(89)?,
-    })
+    BatchTotals::from_message(response)
 }
 
 /// Crash point: the settlement is journalled `sent`, the 0500 not yet written.

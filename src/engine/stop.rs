@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use hsm_sim::iso8583::Message;
+use emv::iso8583::Message;
 
 use crate::acquirer::AcquirerError;
 use crate::journal::TxState;

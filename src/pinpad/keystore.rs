@@ -19,9 +19,9 @@
 //! any later point (even between encrypting and answering) never lets a KSN be used twice. What
 //! the sealing does and does not protect against is in `docs/pinpad.md`.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -386,25 +386,9 @@ fn read_rate(dir: &Path) -> Result<Vec<u64>, KeystoreError> {
         .collect())
 }
 
-/// Writes `name` in `dir` atomically and durably: temporary file (0600), fsync, rename over the
-/// old file, fsync of the directory so the rename itself survives a power cut.
+/// Writes `name` in `dir` atomically and durably ([`crate::durable::replace`]).
 fn write_durably(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), KeystoreError> {
-    let tmp = dir.join(format!("{name}.tmp"));
-    let path = dir.join(name);
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(io_error(&tmp))?;
-    file.write_all(bytes).map_err(io_error(&tmp))?;
-    file.sync_all().map_err(io_error(&tmp))?;
-    drop(file);
-    fs::rename(&tmp, &path).map_err(io_error(&path))?;
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_error(dir))
+    crate::durable::replace(dir, name, bytes).map_err(io_error(&dir.join(name)))
 }
 
 fn read_small(path: &Path) -> Result<Vec<u8>, KeystoreError> {

@@ -19,6 +19,7 @@ use super::EncryptedPin;
 use super::buffer::PinBuffer;
 use super::keypad::Layout;
 use super::keystore::{self, Keystore, KeystoreError};
+use super::pin_key::PinInitialKey;
 use super::protocol::{
     DisplayKind, EntryRequest, PinPadMessage, ProtocolError, Refusal, TerminalMessage, read_frame,
     write_frame,
@@ -261,25 +262,24 @@ fn install_key(bundle_dir: Option<String>) -> ExitCode {
         eprintln!("usage: softpos-pinpad install-key BUNDLE_DIR");
         return ExitCode::from(2);
     };
-    // Only the PIN key: the bundle's MAC key belongs to the acquirer link and never enters
-    // this process (key separation, `docs/iso8583.md` §6).
-    let pin_key = match hsm_sim::host::enrol::load_pin_key(std::path::Path::new(&bundle_dir)) {
+    // Only the PIN key: the bundle's TLS key and MAC key belong to the acquirer link and never
+    // enter this process (key separation, `docs/enrolment-bundle.md`).
+    let pin_key = match super::pin_key::load(std::path::Path::new(&bundle_dir)) {
         Ok(k) => k,
         Err(e) => {
             eprintln!("cannot read the bundle: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let Some(dukpt) = pin_key.as_ref() else {
+    let Some(PinInitialKey {
+        initial_key: key,
+        initial_ksn: ksn,
+    }) = pin_key
+    else {
         eprintln!("the bundle has no DUKPT initial key");
         return ExitCode::FAILURE;
     };
-    let Some(key) = emv::crypto::key::AesKey::from_slice(&dukpt.initial_key) else {
-        eprintln!("the bundle's DUKPT initial key has a bad length");
-        return ExitCode::FAILURE;
-    };
     let dir = keystore::default_dir();
-    let ksn = Ksn::from_bytes(dukpt.initial_ksn);
     match Keystore::install(&dir, &key, ksn) {
         Ok(()) => {
             let _ = writeln!(

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use hsm_sim::host::client::TerminalDukpt;
 use hsm_sim::host::ledger::{LedgerEntry, LedgerView};
 use hsm_sim::host::{EnrolmentBundle, Host, HostConfig, HostHandle};
+use softpos::acquirer::TerminalCredentials;
 use softpos::demo;
 use softpos::pinpad::{EncryptedPin, PinEntry, PinEntryError, PinRequest};
 use softpos::reader::PcscReader;
@@ -56,6 +57,8 @@ pub struct World {
     pub dir: tempfile::TempDir,
     pub host: Option<HostHandle>,
     pub bundle: EnrolmentBundle,
+    /// The terminal's credentials, read from the written bundle as the terminal reads them.
+    pub credentials: TerminalCredentials,
 }
 
 impl World {
@@ -73,13 +76,14 @@ impl World {
         }
         let host = Host::start(HostConfig::new(dir.path().join("host"))).expect("host starts");
         let bundle = host.enroll(TERMINAL).expect("enrolment");
-        bundle
-            .write(&dir.path().join("terminal").join("enrolment"))
-            .expect("bundle written");
+        let enrolment = dir.path().join("terminal").join("enrolment");
+        bundle.write(&enrolment).expect("bundle written");
+        let credentials = TerminalCredentials::load(&enrolment).expect("credentials");
         Self {
             dir,
             host: Some(host),
             bundle,
+            credentials,
         }
     }
 
@@ -232,6 +236,13 @@ pub fn plug(profile: &str) -> (PcscReader, hsm_sim::card::vpcd::VpcdGuard) {
     let card = demo::plug_virtual_card(profile, &reader)
         .unwrap_or_else(|e| panic!("the virtual card {profile} does not appear: {e:?}"));
     (reader, card)
+}
+
+/// A virtual card of `profile` in this process (no pcscd, no shared reader).
+pub fn in_process(profile: &str) -> softpos::reader::VirtualCardSource {
+    softpos::reader::VirtualCardSource::new(
+        demo::virtual_card(profile).unwrap_or_else(|e| panic!("profile {profile}: {e:?}")),
+    )
 }
 
 /// Unplugs and waits until pcscd saw the card go.

@@ -14,6 +14,7 @@ use emv::crypto::cryptogram::{
 };
 use emv::crypto::key::TdesKey16;
 use emv::oda::{CdaInput, transaction_data_hash_code};
+use emv::tlv::{self, Tag};
 use emv::{CardTransport, Command, Response, StatusWord, TransportError};
 use tracing::{debug, warn};
 use zeroize::Zeroizing;
@@ -25,7 +26,6 @@ use super::pki::{
     signed_dynamic_application_data,
 };
 use super::profile::{Fault, LegacyOda, Profile, Record, Scheme, afl_of};
-use super::tlv;
 use crate::hsm::test_keys;
 
 /// A virtual contactless card: a [`Profile`] plus its state (selected application, ATC, whether
@@ -292,8 +292,8 @@ impl VirtualCard {
         let mut body = match self.profile.scheme() {
             Scheme::Visa | Scheme::UnionPay => self.quick_gpo_response(&pdol, pdol_data, atc)?,
             Scheme::Mastercard => [
-                tlv::encode(0x82, &self.profile.aip()),
-                tlv::encode(0x94, &self.afl),
+                tlv::encode_primitive(Tag::new(0x82), &self.profile.aip()),
+                tlv::encode_primitive(Tag::new(0x94), &self.afl),
             ]
             .concat(),
         };
@@ -301,7 +301,7 @@ impl VirtualCard {
             // A lone first byte of a two-byte tag, counted in the template's length.
             body.push(0x9F);
         }
-        let data = Zeroizing::new(tlv::encode(0x77, &body));
+        let data = Zeroizing::new(tlv::encode_template(Tag::new(0x77), &body));
         body.fill(0);
         self.session = Session::Processing { atc };
         self.pdol_data = pdol_data.to_vec();
@@ -337,17 +337,23 @@ impl VirtualCard {
             self.offline_available = self.offline_available.saturating_sub(spent);
         }
         let mut body = Vec::with_capacity(128);
-        body.extend(tlv::encode(0x82, &self.profile.aip()));
-        body.extend(tlv::encode(0x94, &self.afl));
-        body.extend(tlv::encode(0x57, &self.profile.track2()));
-        body.extend(tlv::encode(0x5F34, &[self.profile.pan_sequence_number()]));
-        body.extend(tlv::encode(0x9F10, &iad));
-        body.extend(tlv::encode(0x9F26, &cryptogram));
-        body.extend(tlv::encode(0x9F27, &[cid]));
-        body.extend(tlv::encode(0x9F36, &atc));
-        body.extend(tlv::encode(0x9F6C, &ctq));
+        body.extend(tlv::encode_primitive(Tag::new(0x82), &self.profile.aip()));
+        body.extend(tlv::encode_primitive(Tag::new(0x94), &self.afl));
+        body.extend(tlv::encode_primitive(
+            Tag::new(0x57),
+            &self.profile.track2(),
+        ));
+        body.extend(tlv::encode_primitive(
+            Tag::new(0x5F34),
+            &[self.profile.pan_sequence_number()],
+        ));
+        body.extend(tlv::encode_primitive(Tag::new(0x9F10), &iad));
+        body.extend(tlv::encode_primitive(Tag::new(0x9F26), &cryptogram));
+        body.extend(tlv::encode_primitive(Tag::new(0x9F27), &[cid]));
+        body.extend(tlv::encode_primitive(Tag::new(0x9F36), &atc));
+        body.extend(tlv::encode_primitive(Tag::new(0x9F6C), &ctq));
         if let Some(form_factor) = self.profile.form_factor() {
-            body.extend(tlv::encode(0x9F6E, &form_factor));
+            body.extend(tlv::encode_primitive(Tag::new(0x9F6E), &form_factor));
         }
         if self.profile.aip()[0] & AIP1_DDA != 0
             && self.profile.legacy_oda().is_none()
@@ -383,8 +389,8 @@ impl VirtualCard {
                     warn!(profile = self.profile.name(), "fDDA signature failed: {e}");
                     StatusWord::NoPreciseDiagnosis
                 })?;
-            body.extend(tlv::encode(0x9F69, &card_auth));
-            body.extend(tlv::encode(0x9F4B, &signed));
+            body.extend(tlv::encode_primitive(Tag::new(0x9F69), &card_auth));
+            body.extend(tlv::encode_primitive(Tag::new(0x9F4B), &signed));
         }
         Ok(body)
     }
@@ -496,18 +502,18 @@ impl VirtualCard {
         };
         let body = match cda_key {
             None => vec![
-                tlv::encode(0x9F27, &[cid]),
-                tlv::encode(0x9F36, &atc),
-                tlv::encode(0x9F26, &cryptogram),
-                tlv::encode(0x9F10, &iad),
+                tlv::encode_primitive(Tag::new(0x9F27), &[cid]),
+                tlv::encode_primitive(Tag::new(0x9F36), &atc),
+                tlv::encode_primitive(Tag::new(0x9F26), &cryptogram),
+                tlv::encode_primitive(Tag::new(0x9F10), &iad),
             ],
             Some(key) => {
                 // CDA (EMV Book 2 §6.6): the AC travels inside the signature, over the
                 // transaction data hash code of PDOL data ‖ CDOL1 data ‖ the response's other
                 // objects in their order.
-                let cid_object = tlv::encode(0x9F27, &[cid]);
-                let atc_object = tlv::encode(0x9F36, &atc);
-                let iad_object = tlv::encode(0x9F10, &iad);
+                let cid_object = tlv::encode_primitive(Tag::new(0x9F27), &[cid]);
+                let atc_object = tlv::encode_primitive(Tag::new(0x9F36), &atc);
+                let iad_object = tlv::encode_primitive(Tag::new(0x9F10), &iad);
                 let without_signature = [cid_object.as_slice(), &atc_object, &iad_object].concat();
                 // Fault `oda-cda-wrong-amount`: the hash covers another amount than the one
                 // the terminal sent (and the cryptogram was computed over).
@@ -541,13 +547,16 @@ impl VirtualCard {
                 vec![
                     cid_object,
                     atc_object,
-                    tlv::encode(0x9F4B, &signed),
+                    tlv::encode_primitive(Tag::new(0x9F4B), &signed),
                     iad_object,
                 ]
             }
         };
         self.session = Session::Completed;
-        Ok(Answer::plain(tlv::encode_constructed(0x77, &body)))
+        Ok(Answer::plain(tlv::encode_template(
+            Tag::new(0x77),
+            &body.concat(),
+        )))
     }
 
     /// EMV Book 3 §6.5.9 INTERNAL AUTHENTICATE (`legacy-dda` only): the card signs an ICC
@@ -572,7 +581,10 @@ impl VirtualCard {
                 warn!(profile = self.profile.name(), "DDA signature failed: {e}");
                 StatusWord::NoPreciseDiagnosis
             })?;
-        Ok(Answer::plain(tlv::encode(0x80, &signed)))
+        Ok(Answer::plain(tlv::encode_primitive(
+            Tag::new(0x80),
+            &signed,
+        )))
     }
 
     /// EMV Book 3 §6.5.7 GET DATA: the ATC (`9F36`) only.
@@ -581,8 +593,8 @@ impl VirtualCard {
             return Err(StatusWord::ConditionsNotSatisfied);
         }
         match u16::from_be_bytes([apdu.p1, apdu.p2]) {
-            0x9F36 => Ok(Answer::plain(tlv::encode(
-                0x9F36,
+            0x9F36 => Ok(Answer::plain(tlv::encode_primitive(
+                Tag::new(0x9F36),
                 &self.atc().to_be_bytes(),
             ))),
             _ => Err(StatusWord::ReferencedDataNotFound),
@@ -627,33 +639,49 @@ impl VirtualCard {
 
     /// The PPSE FCI (EMV Book B §3.3.2): `6F{84, A5{BF0C{61{4F, 50, 87, 9F2A}}}}`.
     fn ppse_fci(&self) -> Vec<u8> {
-        let entry = tlv::encode_constructed(
-            0x61,
+        let entry = tlv::encode_template(
+            Tag::new(0x61),
             &[
-                tlv::encode(0x4F, self.profile.aid()),
-                tlv::encode(0x50, self.profile.label().as_bytes()),
-                tlv::encode(0x87, &[APPLICATION_PRIORITY]),
-                tlv::encode(0x9F2A, &[self.profile.kernel_id()]),
-            ],
+                tlv::encode_primitive(Tag::new(0x4F), self.profile.aid()),
+                tlv::encode_primitive(Tag::new(0x50), self.profile.label().as_bytes()),
+                tlv::encode_primitive(Tag::new(0x87), &[APPLICATION_PRIORITY]),
+                tlv::encode_primitive(Tag::new(0x9F2A), &[self.profile.kernel_id()]),
+            ]
+            .concat(),
         );
-        let proprietary = tlv::encode(0xA5, &tlv::encode(0xBF0C, &entry));
-        tlv::encode_constructed(0x6F, &[tlv::encode(0x84, PPSE_NAME), proprietary])
+        let proprietary = tlv::encode_template(
+            Tag::new(0xA5),
+            &tlv::encode_template(Tag::new(0xBF0C), &entry),
+        );
+        tlv::encode_template(
+            Tag::new(0x6F),
+            &[
+                tlv::encode_primitive(Tag::new(0x84), PPSE_NAME),
+                proprietary,
+            ]
+            .concat(),
+        )
     }
 
     /// The application FCI (EMV Book 1 §11.3.4): `6F{84, A5{50, 87, 9F38, 5F2D}}`.
     fn application_fci(&self) -> Vec<u8> {
-        let mut proprietary = tlv::encode(0x50, self.profile.label().as_bytes());
-        proprietary.extend(tlv::encode(0x87, &[APPLICATION_PRIORITY]));
+        let mut proprietary =
+            tlv::encode_primitive(Tag::new(0x50), self.profile.label().as_bytes());
+        proprietary.extend(tlv::encode_primitive(
+            Tag::new(0x87),
+            &[APPLICATION_PRIORITY],
+        ));
         if !self.profile.pdol().is_empty() {
-            proprietary.extend(tlv::encode(0x9F38, self.profile.pdol()));
+            proprietary.extend(tlv::encode_primitive(Tag::new(0x9F38), self.profile.pdol()));
         }
-        proprietary.extend(tlv::encode(0x5F2D, LANGUAGE_PREFERENCE));
-        tlv::encode_constructed(
-            0x6F,
+        proprietary.extend(tlv::encode_primitive(Tag::new(0x5F2D), LANGUAGE_PREFERENCE));
+        tlv::encode_template(
+            Tag::new(0x6F),
             &[
-                tlv::encode(0x84, self.profile.aid()),
-                tlv::encode(0xA5, &proprietary),
-            ],
+                tlv::encode_primitive(Tag::new(0x84), self.profile.aid()),
+                tlv::encode_template(Tag::new(0xA5), &proprietary),
+            ]
+            .concat(),
         )
     }
 }
@@ -739,9 +767,8 @@ fn parse_command(bytes: &[u8]) -> Result<CommandApdu<'_>, StatusWord> {
 /// The value of the GPO command template `83` (EMV Book 3 §6.5.8.3), which must be the whole
 /// data field.
 fn command_template(data: &[u8]) -> Option<&[u8]> {
-    let objects = tlv::parse_all(data).ok()?;
-    match objects.as_slice() {
-        [only] if only.tag == 0x83 && data.first() == Some(&0x83) => Some(only.value),
+    match tlv::raw_object(data).ok()? {
+        (tag, value) if tag == Tag::new(0x83) => Some(value),
         _ => None,
     }
 }

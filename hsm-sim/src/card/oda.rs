@@ -7,11 +7,11 @@
 
 use std::sync::OnceLock;
 
+use emv::tlv::{self, Tag};
 use tracing::warn;
 
 use super::pki::{PkiError, SchemePki, SigningKey, SimulatorPki, issuer_identifier};
 use super::profile::{Fault, LegacyOda, Profile, Record};
-use super::tlv;
 
 /// The simulator PKI, loaded on first use.
 pub(crate) fn simulator_pki() -> Option<&'static SimulatorPki> {
@@ -57,10 +57,11 @@ pub(crate) fn certificate_records(
     };
     let mut static_data = Vec::new();
     for record in records.iter().filter(|r| r.offline_data_authentication) {
-        let value = tlv::parse_all(&record.bytes)
-            .ok()
-            .and_then(|objects| objects.first().map(|o| o.value.to_vec()))
-            .unwrap_or_else(|| record.bytes.clone());
+        // The template's value as the card sends it, even when it holds malformed objects
+        // (the fault profiles), as the terminal signs it.
+        let value = tlv::raw_object(&record.bytes)
+            .map(|(_, value)| value.to_vec())
+            .unwrap_or_else(|_| record.bytes.clone());
         static_data.extend_from_slice(&value);
     }
     static_data.extend_from_slice(&profile.aip());
@@ -76,21 +77,24 @@ pub(crate) fn certificate_records(
         Some(Fault::UnknownCaIndex) => UNKNOWN_CA_INDEX,
         _ => scheme.ca_index(),
     };
-    let mut keys = tlv::encode(0x8F, &[ca_index]);
+    let mut keys = tlv::encode_primitive(Tag::new(0x8F), &[ca_index]);
     if !issuer.remainder.is_empty() {
-        keys.extend(tlv::encode(0x92, &issuer.remainder));
+        keys.extend(tlv::encode_primitive(Tag::new(0x92), &issuer.remainder));
     }
-    keys.extend(tlv::encode(0x9F32, &issuer.exponent));
-    let issuer_record = certificate_record(1, &tlv::encode(0x90, &issuer.certificate));
+    keys.extend(tlv::encode_primitive(Tag::new(0x9F32), &issuer.exponent));
+    let issuer_record = certificate_record(
+        1,
+        &tlv::encode_primitive(Tag::new(0x90), &issuer.certificate),
+    );
     if profile.legacy_oda() == Some(LegacyOda::Sda) {
         // SDA (Book 2 §5.4): the issuer signs the static data itself; no ICC key.
         let signed =
             scheme.signed_static_application_data(DATA_AUTHENTICATION_CODE, &static_data)?;
-        keys.extend(tlv::encode(0x9F4A, &[0x82]));
+        keys.extend(tlv::encode_primitive(Tag::new(0x9F4A), &[0x82]));
         return Ok(vec![
             issuer_record,
             certificate_record(2, &keys),
-            certificate_record(3, &tlv::encode(0x93, &signed)),
+            certificate_record(3, &tlv::encode_primitive(Tag::new(0x93), &signed)),
         ]);
     }
     let certificate = scheme.icc_certificate(
@@ -100,19 +104,28 @@ pub(crate) fn certificate_records(
         ICC_CERTIFICATE_SERIAL,
         &static_data,
     )?;
-    keys.extend(tlv::encode(0x9F47, &certificate.exponent));
+    keys.extend(tlv::encode_primitive(
+        Tag::new(0x9F47),
+        &certificate.exponent,
+    ));
     if !certificate.remainder.is_empty() {
-        keys.extend(tlv::encode(0x9F48, &certificate.remainder));
+        keys.extend(tlv::encode_primitive(
+            Tag::new(0x9F48),
+            &certificate.remainder,
+        ));
     }
-    keys.extend(tlv::encode(0x9F4A, &[0x82]));
+    keys.extend(tlv::encode_primitive(Tag::new(0x9F4A), &[0x82]));
     if profile.legacy_oda() == Some(LegacyOda::Dda) {
         // DDA (Book 2 §6.5.1): the DDOL the terminal fills for INTERNAL AUTHENTICATE.
-        keys.extend(tlv::encode(0x9F49, &DDOL));
+        keys.extend(tlv::encode_primitive(Tag::new(0x9F49), &DDOL));
     }
     Ok(vec![
         issuer_record,
         certificate_record(2, &keys),
-        certificate_record(3, &tlv::encode(0x9F46, &certificate.certificate)),
+        certificate_record(
+            3,
+            &tlv::encode_primitive(Tag::new(0x9F46), &certificate.certificate),
+        ),
     ])
 }
 
@@ -121,7 +134,7 @@ fn certificate_record(number: u8, body: &[u8]) -> Record {
         sfi: CERTIFICATE_SFI,
         number,
         offline_data_authentication: false,
-        bytes: tlv::encode(0x70, body),
+        bytes: tlv::encode_template(Tag::new(0x70), body),
     }
 }
 

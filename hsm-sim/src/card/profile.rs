@@ -9,8 +9,7 @@
 use core::fmt;
 
 use emv::crypto::cryptogram::CryptogramVersion;
-
-use super::tlv;
+use emv::tlv::{self, Tag};
 
 /// A card personalization (a profile). Build one with [`Profile::by_name`] or list them with
 /// [`Profile::all`]. `Debug` masks the PAN.
@@ -349,10 +348,12 @@ impl Profile {
         let effective = nibbles(self.effective);
         // The PAN leads the card-data record; the faults change it (a duplicate 5A, or a 5A
         // moved to the end of the record with a length that runs past it).
-        let mut pan_objects = tlv::encode(0x5A, &pan);
+        let mut pan_objects = tlv::encode_primitive(Tag::new(0x5A), &pan);
         let mut trailer = Vec::new();
         match self.fault {
-            Some(Fault::DuplicateTags) => pan_objects.extend(tlv::encode(0x5A, &pan)),
+            Some(Fault::DuplicateTags) => {
+                pan_objects.extend(tlv::encode_primitive(Tag::new(0x5A), &pan))
+            }
             Some(Fault::LengthPastEnd) => {
                 trailer = [&[0x5A, 0x20][..], &pan].concat();
                 pan_objects.clear();
@@ -362,30 +363,65 @@ impl Profile {
         match self.scheme {
             Scheme::Visa | Scheme::UnionPay => {
                 let mut body = pan_objects;
-                body.extend(tlv::encode(0x5F24, &expiry));
-                body.extend(tlv::encode(0x5F25, &effective));
-                body.extend(tlv::encode(0x5F28, &self.issuer_country));
-                body.extend(tlv::encode(0x9F07, &APPLICATION_USAGE_CONTROL));
-                body.extend(tlv::encode(0x9F08, &APPLICATION_VERSION));
+                body.extend(tlv::encode_primitive(Tag::new(0x5F24), &expiry));
+                body.extend(tlv::encode_primitive(Tag::new(0x5F25), &effective));
+                body.extend(tlv::encode_primitive(
+                    Tag::new(0x5F28),
+                    &self.issuer_country,
+                ));
+                body.extend(tlv::encode_primitive(
+                    Tag::new(0x9F07),
+                    &APPLICATION_USAGE_CONTROL,
+                ));
+                body.extend(tlv::encode_primitive(
+                    Tag::new(0x9F08),
+                    &APPLICATION_VERSION,
+                ));
                 body.extend(trailer);
                 records.push(record(1, 1, true, &body));
             }
             Scheme::Mastercard => {
-                records.push(record(1, 1, true, &tlv::encode(0x57, &self.track2())));
+                records.push(record(
+                    1,
+                    1,
+                    true,
+                    &tlv::encode_primitive(Tag::new(0x57), &self.track2()),
+                ));
                 let mut body = pan_objects;
-                body.extend(tlv::encode(0x5F24, &expiry));
-                body.extend(tlv::encode(0x5F25, &effective));
-                body.extend(tlv::encode(0x5F28, &self.issuer_country));
-                body.extend(tlv::encode(0x5F34, &[self.psn]));
-                body.extend(tlv::encode(0x8C, self.cdol1));
-                body.extend(tlv::encode(0x8D, MASTERCARD_CDOL2));
-                body.extend(tlv::encode(0x8E, MASTERCARD_CVM_LIST));
-                body.extend(tlv::encode(0x9F07, &APPLICATION_USAGE_CONTROL));
-                body.extend(tlv::encode(0x9F08, &MASTERCARD_APPLICATION_VERSION));
-                body.extend(tlv::encode(0x9F0D, &MASTERCARD_IAC_DEFAULT));
-                body.extend(tlv::encode(0x9F0E, &MASTERCARD_IAC_DENIAL));
-                body.extend(tlv::encode(0x9F0F, &MASTERCARD_IAC_ONLINE));
-                body.extend(tlv::encode(0x9F42, &self.issuer_country_currency()));
+                body.extend(tlv::encode_primitive(Tag::new(0x5F24), &expiry));
+                body.extend(tlv::encode_primitive(Tag::new(0x5F25), &effective));
+                body.extend(tlv::encode_primitive(
+                    Tag::new(0x5F28),
+                    &self.issuer_country,
+                ));
+                body.extend(tlv::encode_primitive(Tag::new(0x5F34), &[self.psn]));
+                body.extend(tlv::encode_primitive(Tag::new(0x8C), self.cdol1));
+                body.extend(tlv::encode_primitive(Tag::new(0x8D), MASTERCARD_CDOL2));
+                body.extend(tlv::encode_primitive(Tag::new(0x8E), MASTERCARD_CVM_LIST));
+                body.extend(tlv::encode_primitive(
+                    Tag::new(0x9F07),
+                    &APPLICATION_USAGE_CONTROL,
+                ));
+                body.extend(tlv::encode_primitive(
+                    Tag::new(0x9F08),
+                    &MASTERCARD_APPLICATION_VERSION,
+                ));
+                body.extend(tlv::encode_primitive(
+                    Tag::new(0x9F0D),
+                    &MASTERCARD_IAC_DEFAULT,
+                ));
+                body.extend(tlv::encode_primitive(
+                    Tag::new(0x9F0E),
+                    &MASTERCARD_IAC_DENIAL,
+                ));
+                body.extend(tlv::encode_primitive(
+                    Tag::new(0x9F0F),
+                    &MASTERCARD_IAC_ONLINE,
+                ));
+                body.extend(tlv::encode_primitive(
+                    Tag::new(0x9F42),
+                    &self.issuer_country_currency(),
+                ));
                 body.extend(trailer);
                 records.push(record(2, 1, true, &body));
             }
@@ -446,15 +482,10 @@ impl fmt::Debug for Profile {
     }
 }
 
-/// Masks a PAN as first 6 + `*` + last 4 (PCI DSS 3.4.1); shorter inputs are fully masked.
+/// Masks a PAN for display with the workspace's one masker (`emv::pan::MaskedPan`): at most
+/// the first 6 and the last 4 digits, at least 4 hidden (PCI DSS 3.4.1).
 pub fn mask_pan(pan: &str) -> String {
-    let len = pan.chars().count();
-    if len < 12 || !pan.is_ascii() {
-        return "*".repeat(len);
-    }
-    let head = pan.get(..6).unwrap_or_default();
-    let tail = pan.get(len - 4..).unwrap_or_default();
-    format!("{head}{}{tail}", "*".repeat(len - 10))
+    emv::pan::MaskedPan::from_digits(pan).to_string()
 }
 
 fn visa() -> Profile {
@@ -678,7 +709,7 @@ fn record(sfi: u8, number: u8, oda: bool, body: &[u8]) -> Record {
         sfi,
         number,
         offline_data_authentication: oda,
-        bytes: tlv::encode(0x70, body),
+        bytes: tlv::encode_template(Tag::new(0x70), body),
     }
 }
 
@@ -804,7 +835,8 @@ mod tests {
     #[test]
     fn pans_are_masked() {
         assert_eq!(mask_pan("4761739001010119"), "476173******0119");
-        assert_eq!(mask_pan("12345"), "*****");
+        assert_eq!(mask_pan("476173900101"), "4761****0101");
+        assert_eq!(mask_pan("12345"), "****5");
         assert!(!format!("{:?}", Profile::by_name("visa").unwrap()).contains("9001010"));
     }
 

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 
-use crate::card::{Profile, VirtualCard, mask_pan, tlv, vpcd};
+use crate::card::{Profile, VirtualCard, vpcd};
 
 /// The card commands.
 #[derive(Debug, clap::Subcommand)]
@@ -112,35 +112,20 @@ fn dump(profile: &Profile) -> String {
     }
     for record in profile.records() {
         out += &format!("record SFI {} #{}\n", record.sfi, record.number);
-        dump_objects(&mut out, &record.bytes, profile.pan_digits(), 1);
+        dump_objects(&mut out, &record.bytes);
     }
     out
 }
 
-fn dump_objects(out: &mut String, bytes: &[u8], pan: &str, depth: usize) {
-    let objects = match tlv::parse_all(bytes) {
-        Ok(objects) => objects,
-        Err(e) => {
-            *out += &format!("{:indent$}(malformed: {e})\n", "", indent = depth * 2);
-            return;
+/// The objects of a record, one per line, through the EMV dictionary of `emv::tlv`: the PAN
+/// masked, track 2, the cardholder name and other sensitive values redacted.
+fn dump_objects(out: &mut String, bytes: &[u8]) {
+    match emv::tlv::parse(bytes) {
+        Ok(objects) => {
+            for line in emv::tlv::dump(&objects).lines() {
+                *out += &format!("  {line}\n");
+            }
         }
-    };
-    for object in objects {
-        let value = match object.tag {
-            0x5A => mask_pan(pan),
-            0x57 | 0x9F6B => format!("(track 2, {} bytes)", object.value.len()),
-            0x5F20 => format!("(cardholder name, {} bytes)", object.value.len()),
-            _ if object.is_constructed() => String::new(),
-            _ => hex::encode_upper(object.value),
-        };
-        *out += &format!(
-            "{:indent$}{:X} {value}\n",
-            "",
-            object.tag,
-            indent = depth * 2
-        );
-        if object.is_constructed() && depth < 8 {
-            dump_objects(out, object.value, pan, depth + 1);
-        }
+        Err(e) => *out += &format!("  (malformed: {e})\n"),
     }
 }

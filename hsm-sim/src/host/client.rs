@@ -319,25 +319,19 @@ impl TestCard {
     }
 }
 
-/// Request builders for tests, the bench and third-party tooling, following
-/// `docs/iso8583.md` §4.
+/// Requests for tests, the bench and third-party tooling, built by the one builder of each
+/// message type (`emv::iso8583::messages`, `docs/iso8583.md` §4) with the demo terminal's
+/// defaults: merchant `MERCHANT0000001`, EUR, POS entry mode `071` (contactless chip).
 pub mod requests {
+    use emv::iso8583::messages::{self, CardData, Original, Terminal};
+
     use crate::iso8583::{Message, Mti};
+
+    pub use crate::iso8583::BatchTotals;
 
     /// DE 7 for now (`MMDDhhmmss`, UTC).
     pub fn transmission_now() -> String {
-        let secs = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let day_secs = secs % 86_400;
-        let date = crate::host::issuer::today();
-        format!(
-            "{}{:02}{:02}{:02}",
-            date.mmdd(),
-            day_secs / 3600,
-            (day_secs / 60) % 60,
-            day_secs % 60
-        )
+        crate::iso8583::transmission_date_time(std::time::SystemTime::now())
     }
 
     /// A 0200 purchase (processing code `000000`, EUR, POS entry mode `071` contactless chip)
@@ -351,7 +345,7 @@ pub mod requests {
     ) -> Message {
         financial(
             Mti::FINANCIAL_REQUEST,
-            "000000",
+            messages::PROCESSING_PURCHASE,
             terminal_id,
             stan,
             transmission,
@@ -360,7 +354,8 @@ pub mod requests {
         )
     }
 
-    /// A financial message of type `mti` with processing code `processing`.
+    /// A financial message of type `mti` with processing code `processing`; a negative
+    /// `amount` counts as zero.
     pub fn financial(
         mti: Mti,
         processing: &str,
@@ -370,79 +365,50 @@ pub mod requests {
         pan: &str,
         amount: i64,
     ) -> Message {
-        Message::new(mti)
-            .with(2, pan)
-            .with(3, processing)
-            .with(4, format!("{amount:012}"))
-            .with(7, transmission)
-            .with(11, format!("{stan:06}"))
-            .with(12, transmission.get(4..).unwrap_or("000000"))
-            .with(13, transmission.get(..4).unwrap_or("0101"))
-            .with(22, "071")
-            .with(41, terminal_id)
-            .with(42, "MERCHANT0000001")
-            .with(49, "978")
+        messages::financial(
+            &terminal(terminal_id),
+            mti,
+            processing,
+            u64::try_from(amount).unwrap_or(0),
+            stan,
+            transmission,
+            &card(pan),
+            None,
+        )
     }
 
     /// DE 90 naming `original` (`docs/iso8583.md` §3).
     pub fn original_data(original: &Message) -> String {
-        format!(
-            "{}{}{}{}",
-            original.mti().original(),
-            original.text(11).unwrap_or("000000"),
-            original.text(7).unwrap_or("0000000000"),
-            "0".repeat(22)
-        )
+        original_of(original).data_elements()
     }
 
     /// A reversal (`mti` 0400 or 0420) of `original`.
     pub fn reversal(mti: Mti, original: &Message, stan: u32, transmission: &str) -> Message {
-        let mut m = Message::new(mti)
-            .with(7, transmission)
-            .with(11, format!("{stan:06}"))
-            .with(90, original_data(original));
-        for n in [3, 4, 41, 42, 49] {
-            if let Some(v) = original.field(n) {
-                m.set(n, v.to_vec());
-            }
-        }
-        m
+        messages::reversal(
+            &terminal_of(original),
+            mti,
+            stan,
+            transmission,
+            &original_of(original),
+        )
     }
 
     /// A void (0200, processing code `020000`, or `220000` for a refund) of `original`.
     pub fn void(original: &Message, stan: u32, transmission: &str) -> Message {
-        let processing = if original.text(3).is_some_and(|p| p.starts_with("20")) {
-            "220000"
-        } else {
-            "020000"
-        };
-        let mut m = Message::new(Mti::FINANCIAL_REQUEST)
-            .with(3, processing)
-            .with(7, transmission)
-            .with(11, format!("{stan:06}"))
-            .with(90, original_data(original));
-        for n in [4, 41, 42, 49] {
-            if let Some(v) = original.field(n) {
-                m.set(n, v.to_vec());
-            }
-        }
-        m
+        messages::void(
+            &terminal_of(original),
+            stan,
+            transmission,
+            &original_of(original),
+        )
     }
 
     /// A network management request: `code` `001` sign-on, `002` sign-off, `301` echo.
     pub fn network(terminal_id: &str, stan: u32, transmission: &str, code: &str) -> Message {
-        Message::new(Mti::NETWORK_REQUEST)
-            .with(7, transmission)
-            .with(11, format!("{stan:06}"))
-            .with(41, terminal_id)
-            .with(70, code)
+        messages::network(terminal_id, stan, transmission, code)
     }
 
-    /// Batch totals for a 0500 (`docs/iso8583.md` §4).
-    pub use crate::iso8583::messages::BatchTotals;
-
-    /// A 0500 reconciliation request for batch `batch` with `totals`
-    /// ([`crate::iso8583::messages::reconciliation_request`]).
+    /// A 0500 reconciliation request for batch `batch` with `totals`.
     pub fn reconciliation(
         terminal_id: &str,
         stan: u32,
@@ -450,31 +416,58 @@ pub mod requests {
         batch: u32,
         totals: &BatchTotals,
     ) -> Message {
-        crate::iso8583::messages::reconciliation_request(
-            terminal_id,
-            stan,
-            transmission,
-            batch,
-            totals,
-        )
+        messages::reconciliation(terminal_id, stan, transmission, batch, totals)
     }
 
-    /// A zero-amount account verification (card check) for `pan`, contactless chip, EUR
-    /// ([`crate::iso8583::messages::account_verification_request`]).
+    /// A zero-amount account verification (card check) for `pan`, contactless chip, EUR.
     pub fn account_verification(
         terminal_id: &str,
         stan: u32,
         transmission: &str,
         pan: &str,
     ) -> Message {
-        crate::iso8583::messages::account_verification_request(
-            terminal_id,
-            "MERCHANT0000001",
-            stan,
-            transmission,
-            pan,
-            "071",
-            "978",
-        )
+        messages::account_verification(&terminal(terminal_id), stan, transmission, &card(pan), None)
     }
+
+    fn terminal(terminal_id: &str) -> Terminal<'_> {
+        Terminal {
+            terminal_id,
+            merchant_id: MERCHANT,
+            currency: CURRENCY_EUR,
+        }
+    }
+
+    /// The terminal fields a message carries (the demo defaults for those it lacks).
+    fn terminal_of(message: &Message) -> Terminal<'_> {
+        Terminal {
+            terminal_id: message.text(41).unwrap_or_default(),
+            merchant_id: message.text(42).unwrap_or(MERCHANT),
+            currency: message
+                .text(49)
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(CURRENCY_EUR),
+        }
+    }
+
+    /// The original `message` names, with zeros for what it lacks (a test may build any).
+    fn original_of(message: &Message) -> Original<'_> {
+        Original::of(message).unwrap_or(Original {
+            mti: message.mti(),
+            stan: message.text(11).and_then(|s| s.parse().ok()).unwrap_or(0),
+            transmission: message.text(7).unwrap_or("0000000000"),
+            processing: message.text(3).unwrap_or(messages::PROCESSING_PURCHASE),
+            amount: message.text(4).and_then(|s| s.parse().ok()).unwrap_or(0),
+        })
+    }
+
+    fn card(pan: &str) -> CardData<'_> {
+        CardData {
+            pan,
+            entry_mode: messages::POS_ENTRY_CONTACTLESS_CHIP,
+            ..CardData::default()
+        }
+    }
+
+    const MERCHANT: &str = "MERCHANT0000001";
+    const CURRENCY_EUR: u16 = 978;
 }

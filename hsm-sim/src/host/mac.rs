@@ -1,4 +1,7 @@
-//! Message authentication on the acquirer link (`docs/iso8583.md` §6), terminal side.
+//! Message authentication on the acquirer link (`docs/iso8583.md` §6), for the simulator's
+//! test clients. The MAC itself (which field, what it covers, which DUKPT key) is
+//! `emv::iso8583::mac`, shared with the terminal; this module keeps a test client's MAC key
+//! and its counter.
 //!
 //! Every request a MAC-enrolled terminal sends carries:
 //! - **DE 61**, the 12-byte KSN of the terminal's **MAC key**: an AES DUKPT initial key of its
@@ -22,77 +25,17 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use emv::crypto::dukpt::{self, DukptError, KeyType, KeyUsage, Ksn};
+use emv::crypto::dukpt::{self, DukptError, KeyType, Ksn};
 use emv::crypto::key::AesKey;
-use emv::crypto::mac::{aes_cmac, verify_aes_cmac};
+pub use emv::iso8583::mac::{MAC_KSN_FIELD, MacError, MacParts, mac_field, sign_request};
 
 use super::HostError;
 use crate::iso8583::Message;
 
-/// The field that carries the KSN of the MAC key (`docs/iso8583.md` §3, private use).
-pub const MAC_KSN_FIELD: u8 = 61;
-
-/// The MAC field of a message (`docs/iso8583.md` §6): DE 128 if any field above 64 (other
-/// than 128) is present, so that a secondary bitmap is there anyway, else DE 64.
-pub fn mac_field(message: &Message) -> u8 {
-    if message.field_numbers().any(|n| n > 64 && n != 128) {
-        128
-    } else {
-        64
-    }
-}
-
-/// MACs `message` as a request (`docs/iso8583.md` §6): sets DE 61 to `ksn` and the MAC field
-/// (DE 64 or 128) to the leftmost 8 bytes of AES-CMAC under the DUKPT key of `ksn` with usage
-/// `2000` (MAC generation). Any MAC already there is replaced. The working key is dropped
-/// (zeroized) before this returns.
-pub fn sign_request(
-    message: &mut Message,
-    initial_key: &AesKey,
-    ksn: Ksn,
-) -> Result<(), HostError> {
-    message.remove(64);
-    message.remove(128);
-    message.set(MAC_KSN_FIELD, ksn.to_bytes().to_vec());
-    let field = mac_field(message);
-    message.set(field, vec![0u8; MAC_LEN]);
-    let body = message.encode()?;
-    let covered = body
-        .get(..body.len().saturating_sub(MAC_LEN))
-        .unwrap_or_default();
-    let key = working_key(initial_key, ksn, KeyUsage::MacGeneration)?;
-    let mac = aes_cmac(&key, covered);
-    message.set(field, mac.get(..MAC_LEN).unwrap_or_default().to_vec());
-    Ok(())
-}
-
-/// Whether the response `body` (an encoded message) ends with the host's MAC for `ksn`: a MAC
-/// field (DE 64 or 128, as [`mac_field`] names it for the decoded response) whose 8 bytes are
-/// the leftmost 8 of AES-CMAC under the DUKPT key of usage `2001` (MAC verification) over what
-/// precedes them. A response without a MAC, or with both MAC fields, fails.
+/// Whether the response `body` carries the host's MAC for `ksn`
+/// ([`emv::iso8583::mac::verify_response`]).
 pub fn verify_response(initial_key: &AesKey, ksn: Ksn, body: &[u8]) -> bool {
-    let Ok(message) = Message::decode(body) else {
-        return false;
-    };
-    let field = mac_field(&message);
-    let other = if field == 64 { 128 } else { 64 };
-    let Some(received) = message.field(field) else {
-        return false;
-    };
-    if message.has(other) || received.len() != MAC_LEN {
-        return false;
-    }
-    let Some((covered, mac)) = body.split_at_checked(body.len().saturating_sub(MAC_LEN)) else {
-        return false;
-    };
-    if mac != received {
-        // The MAC field must be the last bytes of the message.
-        return false;
-    }
-    match working_key(initial_key, ksn, KeyUsage::MacVerification) {
-        Ok(key) => verify_aes_cmac(&key, covered, mac),
-        Err(_) => false,
-    }
+    emv::iso8583::mac::verify_response(initial_key, ksn, body).is_ok()
 }
 
 /// A terminal's AES DUKPT MAC key (X9.24-3-2017) and its durable counter. `Debug` shows no
@@ -231,11 +174,6 @@ impl CounterHome {
     }
 }
 
-fn working_key(initial_key: &AesKey, ksn: Ksn, usage: KeyUsage) -> Result<AesKey, HostError> {
-    dukpt::derive_working_key(initial_key, ksn, usage, KeyType::Aes128)
-        .map_err(|e| HostError::Hsm(e.to_string()))
-}
-
 /// The counter file: the last reserved KSN as 24 hex digits and a newline.
 fn read_counter(path: &Path) -> Result<Option<Ksn>, HostError> {
     let text = match fs::read_to_string(path) {
@@ -277,13 +215,10 @@ fn write_counter(path: &Path, ksn: Ksn) -> Result<(), HostError> {
 
 /// The counter file's name in the bundle directory.
 pub const COUNTER_FILE: &str = "mac-ksn.state";
-/// ISO 8583 DE 64/128 carry 8 MAC bytes.
-const MAC_LEN: usize = 8;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::iso8583::Mti;
 
     fn key() -> MacKey {
         // Any 128-bit key; the derivation itself is checked against X9.24-3 in emv.
@@ -291,14 +226,6 @@ mod tests {
         let mut ksn = [0u8; 12];
         ksn[..8].copy_from_slice(&[0x12, 0x34, 0x56, 0x78, 0x90, 0x12, 0x34, 0x56]);
         MacKey::new(ik, ksn).unwrap()
-    }
-
-    fn request() -> Message {
-        Message::new(Mti::FINANCIAL_REQUEST)
-            .with(3, "000000")
-            .with(4, "000000001000")
-            .with(11, "000001")
-            .with(41, "T0000001")
     }
 
     #[test]
@@ -331,46 +258,5 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o077, 0, "counter file readable by others");
         }
-    }
-
-    #[test]
-    fn a_signed_request_verifies_only_with_the_generation_key() {
-        let k = key();
-        let mut m = request();
-        let ksn = k.sign(&mut m).unwrap();
-        assert_eq!(m.field(MAC_KSN_FIELD), Some(&ksn.to_bytes()[..]));
-        let body = m.encode().unwrap();
-        // The request MAC is under usage 2000: the response check (2001) must refuse it.
-        assert!(!k.verify_response(ksn, &body));
-        let gen_key = working_key(&k.initial_key, ksn, KeyUsage::MacGeneration).unwrap();
-        let (covered, mac) = body.split_at(body.len() - 8);
-        assert!(verify_aes_cmac(&gen_key, covered, mac));
-    }
-
-    #[test]
-    fn a_response_mac_is_checked_and_tampering_is_caught() {
-        let k = key();
-        let ksn = k.reserve().unwrap();
-        let mut response = Message::new(Mti::FINANCIAL_RESPONSE)
-            .with(11, "000001")
-            .with(39, "00")
-            .with(41, "T0000001")
-            .with(64, vec![0u8; 8]);
-        let mut body = response.encode().unwrap();
-        let split = body.len() - 8;
-        let ver_key = working_key(&k.initial_key, ksn, KeyUsage::MacVerification).unwrap();
-        let mac = aes_cmac(&ver_key, &body[..split]);
-        body[split..].copy_from_slice(&mac[..8]);
-        assert!(k.verify_response(ksn, &body));
-        // Another KSN: refused.
-        assert!(!k.verify_response(k.reserve().unwrap(), &body));
-        // One changed response code byte: refused.
-        let mut tampered = body.clone();
-        let at = tampered.windows(2).position(|w| w == b"00").unwrap();
-        tampered[at] = b'5';
-        assert!(!k.verify_response(ksn, &tampered));
-        // No MAC at all: refused.
-        response.remove(64);
-        assert!(!k.verify_response(ksn, &response.encode().unwrap()));
     }
 }

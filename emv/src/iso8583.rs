@@ -1,5 +1,10 @@
-//! The ISO 8583:1987 codec of the acquirer link: 2-byte length header, ASCII MTI, binary primary
-//! and secondary bitmaps, ASCII numeric and alphanumeric fields, binary `b` fields.
+//! The acquirer protocol, sans I/O: the ISO 8583:1987 codec of the acquirer link (2-byte length
+//! header, ASCII MTI, binary primary and secondary bitmaps, ASCII numeric and alphanumeric
+//! fields, binary `b` fields), its field table ([`spec`]), one builder per request type
+//! ([`messages`]), the response codes ([`ResponseCode`]), batch totals ([`BatchTotals`]), the
+//! transmission date and time of DE 7 ([`transmission_date_time`]) and the message MAC
+//! ([`mac`]). The terminal and the simulated host both use it; neither reads a clock, a file or
+//! a socket here: the caller passes the time in and moves the bytes.
 //!
 //! The field table ([`spec`]) is the one in `docs/iso8583.md`, which is the contract a terminal or
 //! a third-party client follows. The codec is table-driven: each data element has a
@@ -18,10 +23,19 @@ use std::fmt;
 
 use zeroize::Zeroize;
 
-pub mod messages;
-pub mod spec;
+use crate::pan::MaskedPan;
 
+pub mod mac;
+pub mod messages;
+mod response_code;
+pub mod spec;
+mod totals;
+mod transmission;
+
+pub use response_code::ResponseCode;
 pub use spec::{CharClass, FieldSpec, LengthKind};
+pub use totals::BatchTotals;
+pub use transmission::transmission_date_time;
 
 /// The largest message body (after the 2-byte length header) the codec accepts, in bytes.
 pub const MAX_MESSAGE_LEN: usize = 4096;
@@ -101,6 +115,11 @@ impl Mti {
     pub fn to_ascii(self) -> [u8; 4] {
         let n = |shift: u16| b'0' + u8::try_from((self.0 >> shift) & 0xF).unwrap_or(0);
         [n(12), n(8), n(4), n(0)]
+    }
+
+    /// The MTI written as its four ASCII digits (`"0200"`), or `None`.
+    pub fn from_digits(digits: &str) -> Option<Self> {
+        Self::from_ascii(digits.as_bytes().try_into().ok()?)
     }
 
     fn from_ascii(bytes: [u8; 4]) -> Option<Self> {
@@ -296,19 +315,10 @@ impl fmt::Debug for Message {
     }
 }
 
-/// Masks a PAN for logs: first 6 and last 4 digits, the rest `*` (PCI DSS 3.4.1).
+/// Masks a PAN field (DE 2) for logs with the one masker of the workspace
+/// ([`MaskedPan::from_digits`]: at most the first six and the last four, at least four hidden).
 pub fn mask_pan(pan: &[u8]) -> String {
-    let n = pan.len();
-    pan.iter()
-        .enumerate()
-        .map(|(i, &c)| {
-            if (i < 6 && n > 10) || i + 4 >= n {
-                char::from(c)
-            } else {
-                '*'
-            }
-        })
-        .collect()
+    MaskedPan::from_digits(&String::from_utf8_lossy(pan)).to_string()
 }
 
 /// Reads one frame's body length from its 2-byte big-endian header, rejecting 0 and lengths
@@ -451,11 +461,28 @@ mod tests {
         assert_eq!(Mti::FINANCIAL_RESPONSE.original(), Mti::FINANCIAL_RESPONSE);
         assert_eq!(Mti::from_bcd(0x02A0), None);
         assert_eq!(Mti::NETWORK_REQUEST.to_ascii(), *b"0800");
+        assert_eq!(Mti::from_digits("0221"), Some(Mti::FINANCIAL_ADVICE_REPEAT));
+        assert_eq!(Mti::from_digits("02A0"), None);
+        assert_eq!(Mti::from_digits("020"), None);
+    }
+
+    #[test]
+    fn debug_masks_the_pan_and_hides_secrets() {
+        let m = Message::new(Mti::FINANCIAL_REQUEST)
+            .with(2, "476173900101")
+            .with(35, "4761739001010119D28122011758928889")
+            .with(52, vec![0x12; 8]);
+        let text = format!("{m:?}");
+        assert!(text.contains("4761****0101"), "{text}");
+        assert!(!text.contains("476173900101"), "{text}");
+        assert!(!text.contains("D2812"), "{text}");
+        assert!(text.contains("<8 bytes redacted>"), "{text}");
     }
 
     #[test]
     fn mask() {
         assert_eq!(mask_pan(b"4761739001010119"), "476173******0119");
-        assert_eq!(mask_pan(b"1234"), "1234");
+        assert_eq!(mask_pan(b"476173900101"), "4761****0101");
+        assert_eq!(mask_pan(b"1234"), "****");
     }
 }

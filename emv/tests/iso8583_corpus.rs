@@ -4,8 +4,8 @@
 
 use std::path::PathBuf;
 
-use hsm_sim::host::client::requests::{self, BatchTotals};
-use hsm_sim::iso8583::{CodecErrorKind, Message, Mti};
+use emv::iso8583::messages::{self, CardData, Original, Terminal};
+use emv::iso8583::{BatchTotals, CodecErrorKind, Message, Mti};
 
 fn corpus_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/iso8583_decode")
@@ -45,14 +45,36 @@ fn kind_name(kind: CodecErrorKind) -> &'static str {
     }
 }
 
-/// Regenerates the seeds: `cargo test -p hsm-sim --test iso8583_corpus -- --ignored`.
+/// Regenerates the seeds: `cargo test -p emv --test iso8583_corpus -- --ignored`.
 #[test]
 #[ignore = "writes the seed corpus"]
 fn write_seed_corpus() {
     let dir = corpus_dir();
     std::fs::create_dir_all(&dir).unwrap();
     let t = "1121203000";
-    let mut chip = requests::purchase("T0000001", 1, t, "4761739001010119", 12_000);
+    let terminal = Terminal {
+        terminal_id: "T0000001",
+        merchant_id: "MERCHANT0000001",
+        currency: 978,
+    };
+    let purchase = |stan: u32, pan: &str, amount: u64| {
+        let card = CardData {
+            pan,
+            entry_mode: messages::POS_ENTRY_CONTACTLESS_CHIP,
+            ..CardData::default()
+        };
+        messages::financial(
+            &terminal,
+            Mti::FINANCIAL_REQUEST,
+            messages::PROCESSING_PURCHASE,
+            amount,
+            stan,
+            t,
+            &card,
+            None,
+        )
+    };
+    let mut chip = purchase(1, "4761739001010119", 12_000);
     chip.set(
         55,
         hex_literal::hex!("9F2608 0102030405060708 9F3602 0011 950500 00000000").to_vec(),
@@ -60,22 +82,26 @@ fn write_seed_corpus() {
     chip.set(62, [0x11; 16].to_vec());
     chip.set(63, [0x22; 12].to_vec());
     chip.set(64, [0x33; 8].to_vec());
-    let purchase = requests::purchase("T0000001", 2, t, "5413330089010434", 100);
+    let purchase = purchase(2, "5413330089010434", 100);
+    let original = Original::of(&purchase).unwrap();
     let valid: Vec<(&str, Message)> = vec![
         (
             "valid-0800-echo",
-            requests::network("T0000001", 3, t, "301"),
+            messages::network("T0000001", 3, t, messages::NETWORK_ECHO),
         ),
         ("valid-0200-purchase", purchase.clone()),
         ("valid-0200-chip-pin-mac", chip),
         (
             "valid-0400-reversal",
-            requests::reversal(Mti::REVERSAL_REQUEST, &purchase, 4, t),
+            messages::reversal(&terminal, Mti::REVERSAL_REQUEST, 4, t, &original),
         ),
-        ("valid-0200-void", requests::void(&purchase, 5, t)),
+        (
+            "valid-0200-void",
+            messages::void(&terminal, 5, t, &original),
+        ),
         (
             "valid-0500-reconciliation",
-            requests::reconciliation(
+            messages::reconciliation(
                 "T0000001",
                 6,
                 t,

@@ -1,8 +1,8 @@
 //! Codec tests: known bytes written out by hand from ISO 8583:1987 §4 (ASCII MTI, binary
 //! bitmaps, ASCII LL/LLL prefixes as in `docs/iso8583.md`), rejections, and a round-trip proptest.
 
+use emv::iso8583::{self, CodecErrorKind, Message, Mti, spec};
 use hex_literal::hex;
-use hsm_sim::iso8583::{self, CodecErrorKind, Message, Mti, spec};
 use proptest::prelude::*;
 
 fn echo_test() -> Message {
