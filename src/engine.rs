@@ -3,13 +3,16 @@
 //!
 //! An operation runs to its end inside one call ([`Engine::sale`], [`Engine::refund`], ...)
 //! and reports progress through an event callback ([`Event`]: present card, card read, remove
-//! card, enter PIN, authorising, approved, declined, try again). Every step is first written
+//! card, enter PIN, authorising, then approved, declined, aborted or reversed; each with the
+//! Book A user-interface request to show). A screen runs it on a worker thread
+//! ([`EngineService`]) and stops it with a [`Cancel`]. Every step is first written
 //! to the [`Journal`] (`created → card-read → pin-done → sent → answered → done`, or
 //! `→ reversal-pending → reversed`), so that [`Engine::recover`] can finish what a crash left:
 //! anything that may have reached the host is reversed (or, for messages the journal can
 //! rebuild exactly, repeated to learn the host's answer), never lost and never doubled.
 //!
-//! `docs/engine.md` describes the states, the recovery rules and the crash-injection hook.
+//! `docs/engine.md` describes the states, the recovery rules, the crash-injection hook, the
+//! service, the cancel points and the receipt.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
