@@ -39,6 +39,9 @@ pub use credentials::{CredentialsError, MANIFEST_FILE, TerminalCredentials};
 pub use mac_counter::{COUNTER_FILE, MacKey, MacKeyError};
 pub use tls::client_config;
 
+mod interrupt;
+pub use interrupt::LinkInterrupter;
+
 /// How the link behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LinkSettings {
@@ -72,6 +75,8 @@ pub struct Acquirer {
     last_handshake: Duration,
     /// The MAC key (`docs/iso8583.md` §6), if the terminal was enrolled with one.
     mac_key: Option<MacKey>,
+    /// Stops the exchange in progress from another thread (the operator's cancel).
+    interrupter: LinkInterrupter,
 }
 
 impl Acquirer {
@@ -91,6 +96,7 @@ impl Acquirer {
             terminal_id: c.terminal_id.clone(),
             settings,
             stream: None,
+            interrupter: LinkInterrupter::default(),
             last_used: Instant::now(),
             last_handshake: Duration::ZERO,
             mac_key: c.mac_key.clone(),
@@ -122,6 +128,13 @@ impl Acquirer {
         self.settings.response_timeout = timeout;
     }
 
+    /// A handle that stops the exchange in progress from another thread: its socket is shut
+    /// down (connecting, the handshake, writing or waiting for the answer all end at once;
+    /// only the TCP connect itself waits out `connect_timeout`).
+    pub fn interrupter(&self) -> LinkInterrupter {
+        self.interrupter.clone()
+    }
+
     /// Whether a TLS connection is open.
     pub fn is_connected(&self) -> bool {
         self.stream.is_some()
@@ -137,7 +150,9 @@ impl Acquirer {
     pub fn connect(&mut self) -> Result<(), AcquirerError> {
         if self.stream.is_none() {
             let started = Instant::now();
-            self.stream = Some(self.open()?);
+            let opened = self.open();
+            self.interrupter.detach();
+            self.stream = Some(opened?);
             self.last_handshake = started.elapsed();
         }
         Ok(())
@@ -155,6 +170,7 @@ impl Acquirer {
     pub fn exchange(&mut self, request: &Message) -> Result<Message, AcquirerError> {
         self.last_handshake = Duration::ZERO;
         let result = self.exchange_inner(request);
+        self.interrupter.detach();
         if result.is_err() {
             // A connection that failed once is not trusted for the next request (a late
             // response could still arrive on it).
@@ -220,6 +236,7 @@ impl Acquirer {
             self.last_handshake = started.elapsed();
         }
         let stream = self.stream.as_mut().ok_or(AcquirerError::Closed)?;
+        self.interrupter.attach(&stream.sock);
         stream
             .sock
             .set_write_timeout(Some(self.settings.response_timeout))
@@ -287,6 +304,7 @@ impl Acquirer {
             .ok_or_else(|| AcquirerError::BadBundle(format!("no address for {}", self.host)))?;
         let tcp = TcpStream::connect_timeout(&address, self.settings.connect_timeout)
             .map_err(unreachable)?;
+        self.interrupter.attach(&tcp);
         let _ = tcp.set_nodelay(true);
         tcp.set_read_timeout(Some(self.settings.connect_timeout))
             .map_err(AcquirerError::Io)?;

@@ -3,13 +3,16 @@
 //!
 //! An operation runs to its end inside one call ([`Engine::sale`], [`Engine::refund`], ...)
 //! and reports progress through an event callback ([`Event`]: present card, card read, remove
-//! card, enter PIN, authorising, approved, declined, try again). Every step is first written
+//! card, enter PIN, authorising, then approved, declined, aborted or reversed; each with the
+//! Book A user-interface request to show). A screen runs it on a worker thread
+//! ([`EngineService`]) and stops it with a [`Cancel`]. Every step is first written
 //! to the [`Journal`] (`created → card-read → pin-done → sent → answered → done`, or
 //! `→ reversal-pending → reversed`), so that [`Engine::recover`] can finish what a crash left:
 //! anything that may have reached the host is reversed (or, for messages the journal can
 //! rebuild exactly, repeated to learn the host's answer), never lost and never doubled.
 //!
-//! `docs/engine.md` describes the states, the recovery rules and the crash-injection hook.
+//! `docs/engine.md` describes the states, the recovery rules, the crash-injection hook, the
+//! service, the cancel points and the receipt.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -20,36 +23,46 @@ use emv::oda::OfflineDataAuthenticator;
 use crate::acquirer::{Acquirer, TerminalCredentials};
 use crate::journal::{Journal, JournalError, TxState};
 
-pub mod card;
+pub mod cancel;
+mod card;
 pub mod crash;
 mod error;
 mod host;
 mod messages;
 mod offline;
 mod operations;
+pub mod receipt;
 mod recover;
 mod result;
+pub mod service;
 mod settings;
 mod settle;
+mod stop;
+mod ui;
 
-pub use card::{CardError, CardReader, CardTap};
+pub use crate::reader::CardSource;
+pub use cancel::Cancel;
 pub use crash::CrashHook;
 pub use error::EngineError;
 pub use host::decline_message;
+pub use receipt::{Receipt, ReceiptHeader};
 pub use recover::RecoveryReport;
 pub use result::{Event, Timings, TxResult, TxStatus};
+pub use service::{Command, EngineService, Reply, ServiceEvent, ServiceHandle, ServiceStopped};
 pub use settings::{EngineSettings, OfflineLimits, Tip};
 pub use settle::{PendingItem, PendingList, SettlementReport};
+pub use ui::{RESULT_HOLD, RETRY_HOLD};
 
 /// The transaction engine.
 pub struct Engine {
     journal: Journal,
     acquirer: Acquirer,
     terminal: TerminalConfig,
-    oda: Box<dyn OfflineDataAuthenticator>,
+    oda: Box<dyn OfflineDataAuthenticator + Send + Sync>,
     settings: EngineSettings,
     crash: CrashHook,
     journal_time: Duration,
+    cancel: Cancel,
 }
 
 impl Engine {
@@ -60,7 +73,7 @@ impl Engine {
         data_dir: &Path,
         bundle: &TerminalCredentials,
         terminal: TerminalConfig,
-        oda: Box<dyn OfflineDataAuthenticator>,
+        oda: Box<dyn OfflineDataAuthenticator + Send + Sync>,
         settings: EngineSettings,
     ) -> Result<Self, EngineError> {
         let journal = Journal::open(data_dir)?;
@@ -73,6 +86,7 @@ impl Engine {
             settings,
             crash: CrashHook::from_env(),
             journal_time: Duration::ZERO,
+            cancel: Cancel::new(),
         })
     }
 
@@ -84,6 +98,18 @@ impl Engine {
     /// The acquirer link (tests change its timeout).
     pub fn acquirer_mut(&mut self) -> &mut Acquirer {
         &mut self.acquirer
+    }
+
+    /// The cancel handle of the operations that follow: triggering it (from any thread) stops
+    /// the running operation (`docs/engine.md`, "Cancel"). Replace it before each operation;
+    /// a triggered handle stops every operation until replaced.
+    pub fn set_cancel(&mut self, cancel: Cancel) {
+        self.cancel = cancel;
+    }
+
+    /// The current cancel handle.
+    pub fn cancel_handle(&self) -> Cancel {
+        self.cancel.clone()
     }
 
     /// The settings.
@@ -176,3 +202,21 @@ const SOFT_DECLINE_PIN: &str = "65";
 const SOFT_DECLINE_SCA: &str = "1A";
 /// Crash point between the host's answer and its journal write.
 const CRASH_ANSWER_RECEIVED: &str = "answer-received";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send<T: Send>() {}
+
+    /// The engine can be moved to a worker thread with everything it holds.
+    #[test]
+    fn the_engine_and_its_card_sources_are_send() {
+        assert_send::<Engine>();
+        assert_send::<Box<dyn CardSource>>();
+        assert_send::<crate::reader::PcscReader>();
+        #[cfg(feature = "demo")]
+        assert_send::<crate::reader::VirtualCardSource>();
+        assert_send::<Box<dyn OfflineDataAuthenticator + Send + Sync>>();
+    }
+}

@@ -18,8 +18,12 @@ use emv::crypto::key::AesKey;
 use emv::pan::Pan;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+mod card_details;
 pub mod export;
 pub mod seal;
+mod settlement;
+
+pub use settlement::Settlement;
 
 /// Batch totals (`docs/iso8583.md` §4, DE 74-77 and 86-89): the type the 0500 builder
 /// (`emv::iso8583::messages::reconciliation`) takes.
@@ -201,7 +205,11 @@ pub struct TxRecord {
     /// What the issuer sent back in DE 55 for the card (`91` ARPC, `71`/`72` scripts) and what
     /// became of it, e.g. `91 (10 bytes); recorded, not for this card`. `None` if nothing.
     pub issuer_data: Option<String>,
+    /// What the receipt shows of the card read (AID, entry mode, CVM, TVR, TSI).
+    pub card_details: CardDetails,
 }
+
+pub use card_details::CardDetails;
 
 /// The journal.
 pub struct Journal {
@@ -224,6 +232,7 @@ impl Journal {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(settlement::SETTLEMENT_SCHEMA)?;
         migrate(&conn)?;
         Ok(Self {
             conn,
@@ -293,8 +302,9 @@ impl Journal {
     /// Copies the card of transaction `from` (masked PAN, hash, label) to `id`.
     pub fn copy_card(&self, id: i64, from: i64) -> Result<(), JournalError> {
         self.conn.execute(
-            "UPDATE transactions SET (pan_masked, pan_hash, card_label) =
-                 (SELECT pan_masked, pan_hash, card_label FROM transactions WHERE id = ?2),
+            "UPDATE transactions SET (pan_masked, pan_hash, card_label, aid, entry_mode, cvm) =
+                 (SELECT pan_masked, pan_hash, card_label, aid, entry_mode, cvm
+                  FROM transactions WHERE id = ?2),
                  updated_at = ?3 WHERE id = ?1",
             params![id, from, now()],
         )?;
@@ -666,24 +676,6 @@ impl Journal {
         let rows = stmt.query_map([], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
-
-    /// Closes the open batch: every finished transaction without a batch gets `batch`, and
-    /// the counter moves on.
-    pub fn close_batch(&mut self, batch: u32) -> Result<(), JournalError> {
-        let tx = self.conn.transaction()?;
-        tx.execute(
-            "UPDATE transactions SET batch = ?1
-             WHERE batch IS NULL AND state IN ('done', 'reversed', 'aborted')",
-            [batch],
-        )?;
-        tx.execute(
-            "INSERT INTO counters (name, value) VALUES ('batch', ?1 + 1)
-             ON CONFLICT(name) DO UPDATE SET value = ?1 + 1",
-            [batch],
-        )?;
-        tx.commit()?;
-        Ok(())
-    }
 }
 
 impl std::fmt::Debug for Journal {
@@ -771,6 +763,13 @@ fn record(r: &Row<'_>) -> rusqlite::Result<TxRecord> {
         advice_attempts: r.get(25)?,
         batch: r.get(26)?,
         issuer_data: r.get(27)?,
+        card_details: CardDetails {
+            aid: r.get(28)?,
+            entry_mode: r.get(29)?,
+            cvm: r.get(30)?,
+            tvr: r.get(31)?,
+            tsi: r.get(32)?,
+        },
     })
 }
 
@@ -792,6 +791,13 @@ fn migrate(conn: &Connection) -> Result<(), JournalError> {
     if !columns.iter().any(|c| c == "reversal_code") {
         conn.execute_batch("ALTER TABLE transactions ADD COLUMN reversal_code TEXT")?;
     }
+    for column in ["aid", "entry_mode", "cvm", "tvr", "tsi"] {
+        if !columns.iter().any(|c| c == column) {
+            conn.execute_batch(&format!(
+                "ALTER TABLE transactions ADD COLUMN {column} TEXT"
+            ))?;
+        }
+    }
     Ok(())
 }
 
@@ -806,7 +812,7 @@ fn to_u64(v: i64) -> u64 {
 const COLUMNS: &str = "id, kind, state, amount, tip, currency, created_at, pan_masked, pan_hash,
     card_label, mti, processing, stan, transmission, response_code, auth_code, rrn, approved,
     result, original_id, voided, completed, reversal_stan, reversal_transmission,
-    reversal_attempts, advice_attempts, batch, issuer_data";
+    reversal_attempts, advice_attempts, batch, issuer_data, aid, entry_mode, cvm, tvr, tsi";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS transactions (
@@ -843,7 +849,12 @@ CREATE TABLE IF NOT EXISTS transactions (
     psn INTEGER,
     batch INTEGER,
     issuer_data TEXT,
-    reversal_code TEXT
+    reversal_code TEXT,
+    aid TEXT,
+    entry_mode TEXT,
+    cvm TEXT,
+    tvr TEXT,
+    tsi TEXT
 );
 CREATE INDEX IF NOT EXISTS transactions_state ON transactions(state);
 CREATE TABLE IF NOT EXISTS counters (

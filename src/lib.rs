@@ -4,7 +4,9 @@
 //! command line and GUI that drive them. The EMV kernel lives in the `emv` crate (no I/O); the
 //! rest of the payment world, for demos and tests, in `hsm-sim`.
 //!
-//! - [`reader`]: PC/SC readers (real USB readers and the `vpcd` virtual reader).
+//! - [`reader`]: where cards come from: PC/SC readers (real USB readers and the `vpcd`
+//!   virtual reader) and an in-process virtual card.
+//! - [`card_session`]: one tap, the kernel run over a reader's transport.
 //! - [`config`]: where the terminal's configuration comes from.
 //! - [`engine`]: the transaction state machine (sale, refund, void, pre-authorization,
 //!   completion, settlement, crash recovery) that the CLI and the GUI drive.
@@ -16,6 +18,7 @@
 #![deny(unsafe_code)]
 
 pub mod acquirer;
+pub mod card_session;
 pub mod cli;
 pub mod config;
 #[cfg(feature = "demo")]

@@ -101,6 +101,21 @@ pub enum PinEntryError {
 pub trait PinEntry {
     /// Collects one PIN for `request`.
     fn collect(&mut self, request: &PinRequest<'_>) -> Result<EncryptedPin, PinEntryError>;
+
+    /// Collects one PIN like [`PinEntry::collect`], giving up as soon as `stop` returns true
+    /// (the operator cancelled): the pad closes its window and the answer is
+    /// [`PinEntryError::Cancelled`]. `stop` is polled at least every 50 ms. An entry that
+    /// cannot be interrupted ignores `stop`.
+    fn collect_until(
+        &mut self,
+        request: &PinRequest<'_>,
+        stop: &dyn Fn() -> bool,
+    ) -> Result<EncryptedPin, PinEntryError> {
+        if stop() {
+            return Err(PinEntryError::Cancelled);
+        }
+        self.collect(request)
+    }
 }
 
 /// How the terminal starts the PIN pad.
@@ -235,6 +250,20 @@ impl PinEntry for PinPadProcess {
         entry.close();
         answer
     }
+
+    fn collect_until(
+        &mut self,
+        request: &PinRequest<'_>,
+        stop: &dyn Fn() -> bool,
+    ) -> Result<EncryptedPin, PinEntryError> {
+        if stop() {
+            return Err(PinEntryError::Cancelled);
+        }
+        let mut entry = self.start(request)?;
+        let answer = entry.wait_answer_until(stop);
+        entry.close();
+        answer
+    }
 }
 
 /// A PIN pad process running one entry.
@@ -285,15 +314,58 @@ impl RunningEntry {
         }
     }
 
+    /// Waits for the answer like [`RunningEntry::wait_answer`], but sends CANCEL as soon as
+    /// `stop` returns true (polled every [`STOP_POLL`]); the answer is then
+    /// [`PinEntryError::Cancelled`], even if a PIN block crossed the CANCEL.
+    pub fn wait_answer_until(
+        &mut self,
+        stop: &dyn Fn() -> bool,
+    ) -> Result<EncryptedPin, PinEntryError> {
+        let mut cancelled = false;
+        loop {
+            if !cancelled && stop() {
+                self.cancel();
+                cancelled = true;
+            }
+            let slice = (!cancelled).then_some(STOP_POLL);
+            match self.next_message_within(slice)? {
+                None => {}
+                Some(PinPadMessage::Ready(kind)) => {
+                    self.ready = Some((self.started.elapsed(), kind));
+                }
+                Some(PinPadMessage::PinBlock(_)) if cancelled => {
+                    return Err(PinEntryError::Cancelled);
+                }
+                Some(PinPadMessage::PinBlock(p)) => return Ok(p),
+                Some(other) => return Err(final_error(other)),
+            }
+        }
+    }
+
     /// Closes the pipe and reaps the process (killed if it does not exit within a second).
     pub fn close(mut self) {
         self.shutdown();
     }
 
     fn next_message(&mut self) -> Result<PinPadMessage, PinEntryError> {
+        loop {
+            if let Some(message) = self.next_message_within(None)? {
+                return Ok(message);
+            }
+        }
+    }
+
+    /// The next message, or `None` when `slice` passed first (the entry's deadline still ends
+    /// the wait with an error).
+    fn next_message_within(
+        &mut self,
+        slice: Option<Duration>,
+    ) -> Result<Option<PinPadMessage>, PinEntryError> {
         let left = self.deadline.saturating_duration_since(Instant::now());
-        match self.answers.recv_timeout(left) {
-            Ok(Ok(message)) => Ok(message),
+        let wait = slice.map_or(left, |s| s.min(left));
+        match self.answers.recv_timeout(wait) {
+            Ok(Ok(message)) => Ok(Some(message)),
+            Err(RecvTimeoutError::Timeout) if Instant::now() < self.deadline => Ok(None),
             Ok(Err(ProtocolError::Closed)) | Err(RecvTimeoutError::Disconnected) => Err(
                 PinEntryError::Unavailable("the PIN pad exited without an answer".into()),
             ),
@@ -345,6 +417,8 @@ fn final_error(message: PinPadMessage) -> PinEntryError {
     }
 }
 
+/// How often a cancellable entry checks whether it was cancelled.
+pub const STOP_POLL: Duration = Duration::from_millis(50);
 /// Time allowed on top of the entry timeouts for the process to start and answer.
 const STARTUP_ALLOWANCE: Duration = Duration::from_secs(10);
 const MAX_MERCHANT_CHARS: usize = 24;

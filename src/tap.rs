@@ -1,25 +1,12 @@
-//! One contactless tap on a PC/SC reader: the kernel run over the reader's transport, with the
-//! clock and the unpredictable number supplied here so the kernel stays free of I/O.
+//! What the kernel needs for a tap besides the card: the request, with the clock and the
+//! unpredictable number supplied here so the kernel stays free of I/O, and the CA public keys
+//! of offline data authentication. The tap itself is [`crate::card_session::run_kernel`].
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use emv::config::TerminalConfig;
-use emv::kernel::{Outcome, TraceEvent, TransactionRequest};
+use emv::kernel::TransactionRequest;
 use emv::oda::{Authenticator, CaKeyStore, CapkError, OfflineDataAuthenticator};
-
-use crate::reader::{PcscReader, ReaderError, pcsc::TapInfo};
-
-/// A tap's outcome and what it cost.
-#[derive(Debug)]
-pub struct TapReport {
-    /// The kernel's outcome.
-    pub outcome: Outcome,
-    /// Reader-level facts: ATR, exchanges, connect time and total card interaction time.
-    pub reader: TapInfo,
-    /// Time spent inside the kernel (CPU of our own processing, between exchanges).
-    pub kernel_time: Duration,
-}
 
 /// Amount, currency and type of the transaction a tap is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,55 +39,11 @@ pub fn transaction_request(sale: Sale) -> Result<TransactionRequest, getrandom::
     })
 }
 
-/// Runs one tap on `reader`: connects, runs the kernel to its outcome and measures it. `trace`
-/// receives every APDU (redacted) when given.
-pub fn tap(
-    reader: &PcscReader,
-    config: &TerminalConfig,
-    oda: &dyn OfflineDataAuthenticator,
-    request: TransactionRequest,
-    trace: Option<&mut dyn FnMut(TraceEvent)>,
-) -> Result<TapReport, ReaderError> {
-    let (result, info) = reader.tap(|transport| {
-        let mut timed = TimedTransport {
-            inner: transport,
-            in_transport: Duration::ZERO,
-        };
-        let started = Instant::now();
-        let outcome = emv::kernel::run(&mut timed, config, oda, request, trace);
-        let kernel_time = started.elapsed().saturating_sub(timed.in_transport);
-        (outcome, kernel_time)
-    })?;
-    let (outcome, kernel_time) = result;
-    // `run` returns errors only for misuse of the driver, which this loop does not do; report
-    // one as an outcome-less reader error rather than panicking.
-    let outcome = outcome.map_err(|e| ReaderError::Kernel(e.to_string()))?;
-    Ok(TapReport {
-        outcome,
-        reader: info,
-        kernel_time,
-    })
-}
-
-struct TimedTransport<'a> {
-    inner: &'a mut dyn emv::CardTransport,
-    in_transport: Duration,
-}
-
-impl emv::CardTransport for TimedTransport<'_> {
-    fn transmit(&mut self, command: &emv::Command) -> Result<emv::Response, emv::TransportError> {
-        let started = Instant::now();
-        let result = self.inner.transmit(command);
-        self.in_transport += started.elapsed();
-        result
-    }
-}
-
 /// The terminal's offline data authentication engine for `config`, trusting the keys of
 /// [`ca_key_store`].
 pub fn authenticator(
     config: &TerminalConfig,
-) -> Result<Box<dyn OfflineDataAuthenticator>, CaKeyLoadError> {
+) -> Result<Box<dyn OfflineDataAuthenticator + Send + Sync>, CaKeyLoadError> {
     Ok(Box::new(Authenticator::new(ca_key_store(config)?)))
 }
 

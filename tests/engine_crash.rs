@@ -77,6 +77,32 @@ fn forget_atc(world: &World) {
         .expect("ATC reset");
 }
 
+/// The host's closed batches of the test terminal: (batch number, in balance), and how many of
+/// its transactions are in no batch yet.
+fn host_batches(world: &World) -> (Vec<(String, bool)>, i64) {
+    let ledger = rusqlite::Connection::open(world.dir.path().join("host").join("ledger.sqlite"))
+        .expect("ledger");
+    ledger
+        .busy_timeout(Duration::from_secs(5))
+        .expect("busy timeout");
+    let mut stmt = ledger
+        .prepare("SELECT batch_number, in_balance FROM batches WHERE terminal_id = ?1 ORDER BY id")
+        .expect("batches");
+    let batches = stmt
+        .query_map([support::TERMINAL], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("rows")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("batches");
+    let open = ledger
+        .query_row(
+            "SELECT COUNT(*) FROM transactions WHERE terminal_id = ?1 AND batch_id IS NULL",
+            [support::TERMINAL],
+            |r| r.get(0),
+        )
+        .expect("open transactions");
+    (batches, open)
+}
+
 fn killed(out: &Output) -> bool {
     use std::os::unix::process::ExitStatusExt;
     out.status.signal() == Some(9)
@@ -136,6 +162,77 @@ fn sigkill_in_each_persisted_state_then_restart_agrees_with_the_ledger() {
 }
 
 #[test]
+fn sigkill_around_settlement_then_restart_closes_the_batch_the_host_closed() {
+    let _turn = take_vpcd();
+    let world = World::start();
+    let initial = world.balance(VISA_PAN);
+    let mut expected_batches = Vec::new();
+    for point in ["settlement-sent", "settlement-answered"] {
+        let out = pay(&world, None);
+        assert!(
+            out.status.success(),
+            "{point}: the sale before the settlement"
+        );
+        let batch = Journal::open(&world.terminal_dir())
+            .unwrap()
+            .batch_number()
+            .unwrap();
+        let out = softpos(&world, &["settle"], Some(point));
+        assert!(
+            killed(&out),
+            "{point}: not killed: {:?}\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let unclosed = Journal::open(&world.terminal_dir())
+            .unwrap()
+            .unclosed_settlement()
+            .unwrap()
+            .expect("the killed settlement is journalled as sent");
+        assert_eq!(unclosed.batch, batch);
+        assert_eq!(unclosed.totals.debits, 1, "{point}: {unclosed:?}");
+        // The host closed its batch only if the 0500 reached it.
+        let (host, _) = host_batches(&world);
+        assert_eq!(
+            host.len(),
+            expected_batches.len() + usize::from(point == "settlement-answered"),
+            "{point}: {host:?}"
+        );
+        // The restart repeats the same 0500 and closes the batch.
+        let status = softpos(&world, &["status"], None);
+        assert!(
+            status.status.success(),
+            "{point}: status after the crash: {}{}",
+            String::from_utf8_lossy(&status.stdout),
+            String::from_utf8_lossy(&status.stderr)
+        );
+        let journal = Journal::open(&world.terminal_dir()).unwrap();
+        assert!(journal.unclosed_settlement().unwrap().is_none(), "{point}");
+        let closed = journal.settlement(batch).unwrap().expect("settlement");
+        assert!(closed.closed);
+        assert_eq!(closed.response_code.as_deref(), Some("00"), "{point}");
+        assert!(journal.open_batch_ids().unwrap().is_empty(), "{point}");
+        assert_eq!(journal.batch_number().unwrap(), batch + 1);
+        // The host closed that batch exactly once, in balance, and nothing of the terminal's
+        // is left outside a batch on either side.
+        expected_batches.push((format!("{batch:06}"), true));
+        let (host, host_open) = host_batches(&world);
+        assert_eq!(host, expected_batches, "{point}");
+        assert_eq!(host_open, 0, "{point}");
+        assert_consistent(&world, VISA_PAN, initial);
+    }
+    // The next settlement: an empty batch on both sides, in balance.
+    let out = softpos(&world, &["settle"], None);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
 fn random_sigkills_never_double_charge_or_lose_an_approval() {
     let _turn = take_vpcd();
     let world = World::start();
@@ -144,7 +241,7 @@ fn random_sigkills_never_double_charge_or_lose_an_approval() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(8);
-    let mut seed = u64::from(std::process::id());
+    let mut seed = support::seed("SOFTPOS_CRASH_SEED");
     for _ in 0..rounds {
         seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
         let delay = Duration::from_millis(150 + (seed >> 33) % 1_100);

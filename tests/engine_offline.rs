@@ -1,4 +1,4 @@
-//! The engine with virtual cards through the real pcscd + vpcd reader and the real hsm-sim
+//! The engine with virtual cards in this process (`VirtualCardSource`) and the real hsm-sim
 //! host over mutual TLS: card-approved offline sales (TC) queued and uploaded as 0220 advices,
 //! the issuer's DE 55 (ARPC) recorded, settlement with a reversal the host missed, and the card
 //! check (zero-amount account verification).
@@ -9,8 +9,9 @@
 //! sends at or below the floor limit, so these tests raise the Visa floor limit to 50.00.
 //! The card with fault `tc-despite-online` answers a TC even above it.
 //!
-//! Needs pcscd with vsmartcard-vpcd (`scripts/pcscd-up`); the vpcd reader is taken with the
-//! lock shared with `tests/engine_pcsc.rs` and `tests/pcsc_e2e.rs`.
+//! The kernel-level premise is checked through pcscd with vsmartcard-vpcd
+//! (`scripts/pcscd-up`); the vpcd reader is taken with the lock shared with
+//! `tests/engine_pcsc.rs` and `tests/pcsc_e2e.rs`.
 
 #![allow(clippy::unwrap_used)] // A panic in a test is a failure.
 
@@ -21,9 +22,7 @@ use std::time::Duration;
 
 use emv::kernel::OutcomeKind;
 use hsm_sim::host::{Fault, Host, HostConfig};
-use softpos::engine::{
-    CardReader, Engine, EngineError, EngineSettings, Event, Tip, TxResult, TxStatus,
-};
+use softpos::engine::{Engine, EngineError, EngineSettings, Event, Tip, TxResult, TxStatus};
 use softpos::journal::TxState;
 use support::{TestPin, VISA_PAN, World, plug, take_vpcd, unplug};
 
@@ -50,15 +49,14 @@ fn engine(world: &World, overrides: &str, timeout: Duration) -> Engine {
     engine
 }
 
-/// A sale of `amount` on a virtual card of `profile` plugged into the vpcd reader.
+/// A sale of `amount` on an in-process virtual card of `profile`.
 fn sale_on(
     engine: &mut Engine,
     world: &World,
     profile: &str,
     amount: u64,
 ) -> (TxResult, Vec<Event>) {
-    let _turn = take_vpcd();
-    let (mut reader, card) = plug(profile);
+    let mut reader = support::in_process(profile);
     let mut pin = TestPin::new(&world.bundle, &[]);
     let mut events = Vec::new();
     let result = engine
@@ -66,7 +64,6 @@ fn sale_on(
             events.push(e)
         })
         .expect("sale runs");
-    unplug(&reader, card);
     (result, events)
 }
 
@@ -95,7 +92,7 @@ fn the_offline_card_really_approves_offline_in_the_kernel() {
     .unwrap();
     let _turn = take_vpcd();
     let (mut reader, card) = plug("visa-offline");
-    let tap = CardReader::tap(&mut reader, &config, oda.as_ref(), request);
+    let tap = softpos::card_session::run_kernel(&mut reader, &config, oda.as_ref(), request, None);
     unplug(&reader, card);
     let tap = tap.unwrap();
     assert_eq!(
@@ -179,8 +176,7 @@ fn the_offline_card_goes_online_above_the_floor_limit_and_nothing_is_queued() {
     let mut engine = engine(&world, FLOOR_5000_CVM_10000, Duration::from_secs(5));
     // 60.00 > the 50.00 floor limit: the honest card answers an ARQC; the terminal goes online
     // (it asks for the PIN there), and the host approves.
-    let _turn = take_vpcd();
-    let (mut reader, card) = plug("visa-offline");
+    let mut reader = support::in_process("visa-offline");
     let mut pin = TestPin::new(&world.bundle, &[support::DEMO_PIN]);
     let mut events = Vec::new();
     let result = engine
@@ -188,7 +184,6 @@ fn the_offline_card_goes_online_above_the_floor_limit_and_nothing_is_queued() {
             events.push(e)
         })
         .expect("sale runs");
-    unplug(&reader, card);
     assert_eq!(result.status, TxStatus::Approved, "{}", result.message);
     assert!(events.contains(&Event::Authorising));
     assert_eq!(engine.journal().advice_queue().unwrap().0, 0);
@@ -253,8 +248,7 @@ fn settlement_pushes_a_reversal_the_host_missed_and_balances() {
     world.host().faults().set(Fault::DropResponse, 1);
     let mut pin = TestPin::new(&world.bundle, &[]);
     let host_slot = &mut world.host;
-    let turn = take_vpcd();
-    let (mut reader, card) = plug("visa");
+    let mut reader = support::in_process("visa");
     let result = engine
         .sale(&mut reader, &mut pin, 1_234, Tip::None, &mut |e| {
             if e == Event::Reversing
@@ -264,8 +258,6 @@ fn settlement_pushes_a_reversal_the_host_missed_and_balances() {
             }
         })
         .unwrap();
-    unplug(&reader, card);
-    drop(turn);
     assert_eq!(result.status, TxStatus::Reversed, "{}", result.message);
     let rec = engine.journal().get(result.id).unwrap().unwrap();
     assert_eq!(rec.state, TxState::ReversalPending);
@@ -310,13 +302,10 @@ fn card_check_verifies_the_card_without_charging_it() {
     let before = world.balance(VISA_PAN);
     let mut engine = engine(&world, "", Duration::from_secs(5));
     let mut pin = TestPin::new(&world.bundle, &[]);
-    let turn = take_vpcd();
-    let (mut reader, card) = plug("visa");
+    let mut reader = support::in_process("visa");
     let result = engine
         .card_check(&mut reader, &mut pin, &mut |_| {})
         .expect("card check runs");
-    unplug(&reader, card);
-    drop(turn);
     assert_eq!(result.status, TxStatus::Approved, "{}", result.message);
     assert!(
         matches!(result.response_code.as_deref(), Some("85" | "00")),

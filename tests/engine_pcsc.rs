@@ -1,8 +1,11 @@
-//! The transaction engine end to end: virtual cards through pcscd + vpcd, the real hsm-sim
+//! The transaction engine end to end: virtual cards (in process, or through pcscd + vpcd), the real hsm-sim
 //! acquirer host over mutual TLS 1.3, real format-4 PIN blocks under the enrolment bundle's
 //! DUKPT key. Each test checks the terminal's journal against the host's ledger.
 //!
-//! Needs `pcscd` with the vpcd driver running (`scripts/test` starts it).
+//! Most tests run the virtual card in this process (`VirtualCardSource`): the engine's
+//! behaviour does not depend on the reader. A handful go end to end through pcscd + vpcd
+//! (`sale_via_vpcd`, the PIN pad process test), which needs `pcscd` with the vpcd driver
+//! running (`scripts/test` starts it).
 
 #![allow(clippy::unwrap_used)] // A panic in a test is a failure.
 
@@ -13,7 +16,9 @@ use std::time::Duration;
 
 use hsm_sim::host::Fault;
 use softpos::acquirer::AcquirerError;
-use softpos::engine::{Engine, EngineError, EngineSettings, Event, Tip, TxResult, TxStatus};
+use softpos::engine::{
+    CardSource, Engine, EngineError, EngineSettings, Event, Tip, TxResult, TxStatus,
+};
 use softpos::journal::TxState;
 use support::{DEMO_PIN, MASTERCARD_PAN, TestPin, VISA_PAN, World, plug, take_vpcd, unplug};
 
@@ -30,7 +35,7 @@ fn engine_with(
     world: &World,
     overrides: &str,
     timeout: Duration,
-    oda: Box<dyn emv::oda::OfflineDataAuthenticator>,
+    oda: Box<dyn emv::oda::OfflineDataAuthenticator + Send + Sync>,
 ) -> Engine {
     let mut settings = EngineSettings::default();
     settings.link.response_timeout = timeout;
@@ -48,9 +53,26 @@ fn engine_with(
     engine
 }
 
-/// Runs a sale of `amount` on a card of `profile` typing `pins`; returns the result, the
-/// events and how many PINs were asked.
+/// Runs a sale of `amount` on an in-process card of `profile` typing `pins`; returns the
+/// result, the events and how many PINs were asked.
 fn sale(
+    engine: &mut Engine,
+    world: &World,
+    profile: &str,
+    amount: u64,
+    pins: &[&'static str],
+) -> (TxResult, Vec<Event>, usize) {
+    sale_on(
+        engine,
+        world,
+        &mut support::in_process(profile),
+        amount,
+        pins,
+    )
+}
+
+/// [`sale`] with the card plugged into the vpcd reader, read through pcscd.
+fn sale_via_vpcd(
     engine: &mut Engine,
     world: &World,
     profile: &str,
@@ -59,14 +81,23 @@ fn sale(
 ) -> (TxResult, Vec<Event>, usize) {
     let _turn = take_vpcd();
     let (mut reader, card) = plug(profile);
+    let out = sale_on(engine, world, &mut reader, amount, pins);
+    unplug(&reader, card);
+    out
+}
+
+fn sale_on(
+    engine: &mut Engine,
+    world: &World,
+    card: &mut dyn CardSource,
+    amount: u64,
+    pins: &[&'static str],
+) -> (TxResult, Vec<Event>, usize) {
     let mut pin = TestPin::new(&world.bundle, pins);
     let mut events = Vec::new();
     let result = engine
-        .sale(&mut reader, &mut pin, amount, Tip::None, &mut |e| {
-            events.push(e)
-        })
+        .sale(card, &mut pin, amount, Tip::None, &mut |e| events.push(e))
         .expect("sale runs");
-    unplug(&reader, card);
     (result, events, pin.asked)
 }
 
@@ -75,7 +106,7 @@ fn sale_below_the_cvm_limit_is_approved_without_pin_and_charged_once() {
     let world = World::start();
     let before = world.balance(VISA_PAN);
     let mut engine = engine(&world, "", Duration::from_secs(10));
-    let (result, events, asked) = sale(&mut engine, &world, "visa", 1_234, &[]);
+    let (result, events, asked) = sale_via_vpcd(&mut engine, &world, "visa", 1_234, &[]);
     assert_eq!(result.status, TxStatus::Approved, "{}", result.message);
     assert_eq!(asked, 0);
     assert_eq!(result.masked_pan.as_deref(), Some("476173******0119"));
@@ -231,26 +262,20 @@ fn refund_void_preauth_completion_and_settlement_match_the_ledger() {
     assert!(engine.journal().get(sale2.id).unwrap().unwrap().voided);
     // Refund part of the first sale.
     let refund = {
-        let _turn = take_vpcd();
-        let (mut reader, card) = plug("visa");
+        let mut reader = support::in_process("visa");
         let mut pin = TestPin::new(&world.bundle, &[]);
-        let r = engine
+        engine
             .refund(&mut reader, &mut pin, 500, Some(sale1.id), &mut |_| {})
-            .expect("refund");
-        unplug(&reader, card);
-        r
+            .expect("refund")
     };
     assert_eq!(refund.status, TxStatus::Approved, "{}", refund.message);
     // Pre-authorization of 30.00, completed for 25.00.
     let preauth = {
-        let _turn = take_vpcd();
-        let (mut reader, card) = plug("visa");
+        let mut reader = support::in_process("visa");
         let mut pin = TestPin::new(&world.bundle, &[]);
-        let r = engine
+        engine
             .preauth(&mut reader, &mut pin, 3_000, &mut |_| {})
-            .expect("preauth");
-        unplug(&reader, card);
-        r
+            .expect("preauth")
     };
     assert_eq!(preauth.status, TxStatus::Approved, "{}", preauth.message);
     assert_eq!(world.balance(VISA_PAN), before - 2_000 + 500 - 3_000);
@@ -314,14 +339,11 @@ fn completion_releases_the_pre_authorization_hold() {
     let before = world.balance(VISA_PAN);
     let mut engine = engine(&world, "", Duration::from_secs(10));
     let preauth = {
-        let _turn = take_vpcd();
-        let (mut reader, card) = plug("visa");
+        let mut reader = support::in_process("visa");
         let mut pin = TestPin::new(&world.bundle, &[]);
-        let r = engine
+        engine
             .preauth(&mut reader, &mut pin, 3_000, &mut |_| {})
-            .expect("preauth");
-        unplug(&reader, card);
-        r
+            .expect("preauth")
     };
     assert_eq!(preauth.status, TxStatus::Approved, "{}", preauth.message);
     assert_eq!(world.balance(VISA_PAN), before - 3_000);
@@ -393,14 +415,19 @@ fn late_approval_after_the_timeout_is_reversed_never_shown() {
     let (result, events, _) = sale(&mut engine, &world, "visa", 1_234, &[]);
     assert_eq!(result.status, TxStatus::Reversed, "{}", result.message);
     assert!(!events.iter().any(|e| matches!(e, Event::Approved { .. })));
-    // Let the late approval be written and its reversal applied.
-    std::thread::sleep(Duration::from_millis(1_500));
+    // The late approval is written, and its reversal applied.
+    let purchases = || -> Vec<_> {
+        world
+            .ledger()
+            .into_iter()
+            .filter(|e| e.kind == "purchase")
+            .collect()
+    };
+    support::wait_until(Duration::from_secs(10), "the late approval written", || {
+        !purchases().is_empty()
+    });
+    let purchases = purchases();
     assert_eq!(world.balance(VISA_PAN), before);
-    let purchases: Vec<_> = world
-        .ledger()
-        .into_iter()
-        .filter(|e| e.kind == "purchase")
-        .collect();
     assert_eq!(purchases.len(), 1);
     assert!(purchases[0].reversed);
     // The next sale works on a fresh connection and is not confused by the late answer.
@@ -506,7 +533,7 @@ fn bad_mac_on_the_answer_is_no_answer_and_is_reversed() {
 fn card_pulled_after_gpo_stops_without_sending() {
     let world = World::start();
     let mut engine = engine(&world, "", Duration::from_secs(5));
-    let (result, events, _) = sale(&mut engine, &world, "vanish-after-gpo", 1_234, &[]);
+    let (result, events, _) = sale_via_vpcd(&mut engine, &world, "vanish-after-gpo", 1_234, &[]);
     assert_eq!(result.status, TxStatus::Aborted, "{}", result.message);
     assert!(events.iter().any(|e| matches!(e, Event::TryAgain { .. })));
     assert!(world.ledger().iter().all(|e| e.kind != "purchase"));

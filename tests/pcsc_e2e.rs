@@ -10,14 +10,15 @@ use emv::config::TerminalConfig;
 use emv::kernel::{Cvm, KernelId, Outcome, OutcomeKind};
 use emv::oda::OdaFailure;
 use emv::tlv;
+use softpos::card_session::{TapReport, run_kernel};
 use softpos::demo;
 use softpos::reader::PcscReader;
-use softpos::tap::{Sale, TapReport, tap, transaction_request};
+use softpos::tap::{Sale, transaction_request};
 
 /// Runs one tap of `amount` (minor units) on a virtual card of `profile`.
 fn tap_profile(profile: &str, amount: u64) -> TapReport {
     let _turn = take_turn();
-    let reader = PcscReader::open(Some(demo::VIRTUAL_READER)).unwrap_or_else(|e| {
+    let mut reader = PcscReader::open(Some(demo::VIRTUAL_READER)).unwrap_or_else(|e| {
         panic!("{e}: is pcscd with vsmartcard-vpcd running? `scripts/test` starts it")
     });
     let card = demo::plug_virtual_card(profile, &reader)
@@ -30,7 +31,7 @@ fn tap_profile(profile: &str, amount: u64) -> TapReport {
     })
     .expect("random source");
     let oda = softpos::tap::authenticator(&config).expect("CA keys");
-    let report = tap(&reader, &config, oda.as_ref(), request, None).expect("tap");
+    let report = run_kernel(&mut reader, &config, oda.as_ref(), request, None).expect("tap");
     demo::unplug_virtual_card(card, &reader).expect("the virtual card leaves");
     report
 }

@@ -143,6 +143,31 @@ fn cancel_key_and_terminal_cancel() {
 }
 
 #[test]
+fn an_operator_cancel_closes_the_pad_at_once() {
+    let terminal = Terminal::enrolled();
+    let pan = random_pan();
+    // The cardholder types two digits and stops; the operator cancels 300 ms later.
+    let mut pad = PinPadProcess::new(terminal.config("12"));
+    let started = std::time::Instant::now();
+    let stop_at = started + Duration::from_millis(300);
+    let result = pad.collect_until(&request(&pan), &|| std::time::Instant::now() >= stop_at);
+    let took = started.elapsed();
+    eprintln!("PIN pad closed {took:?} after the start (cancel at 300 ms)");
+    assert!(
+        matches!(result, Err(PinEntryError::Cancelled)),
+        "{result:?}"
+    );
+    // The pad answered CANCELLED to the CANCEL (its own first-key timeout is far longer).
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    // Already cancelled: the pad is not even started.
+    let result = pad.collect_until(&request(&pan), &|| true);
+    assert!(
+        matches!(result, Err(PinEntryError::Cancelled)),
+        "{result:?}"
+    );
+}
+
+#[test]
 fn crash_between_persisting_the_ksn_and_answering_never_reuses_it() {
     let terminal = Terminal::enrolled();
     let pan = random_pan();

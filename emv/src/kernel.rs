@@ -35,7 +35,7 @@ pub use error::{ErrorOutcome, KernelError};
 pub use issuer::{IssuerResponse, IssuerResponseError, IssuerScript, IssuerUpdate, ScriptTemplate};
 pub use outcome::{
     CardSummary, CryptogramType, Cvm, OnlineRequestData, Outcome, OutcomeKind, RecordDump, Start,
-    UiMessage,
+    UiMessage, UiRequest, UiStatus, UiValue,
 };
 pub use trace::TraceEvent;
 

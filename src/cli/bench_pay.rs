@@ -72,7 +72,7 @@ pub(super) fn run(args: BenchPayArgs) -> anyhow::Result<ExitCode> {
             wait: 10,
         })?)
     };
-    let mut in_process = card;
+    let mut in_process = crate::reader::VirtualCardSource::new(card);
     let mut no_pin = NoPin;
     let mut runs: Vec<Timings> = Vec::with_capacity(args.count);
     let mut declined = 0;

@@ -10,19 +10,17 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context as _;
-use clap::Args;
-use emv::config::TerminalConfig;
-use emv::kernel::TransactionRequest;
-use emv::oda::OfflineDataAuthenticator;
-
 use super::CardArgs;
 use super::session::Session;
 use crate::acquirer::TerminalCredentials;
 use crate::engine::{
-    CardError, CardReader, CardTap, Engine, EngineSettings, Event, Tip, TxResult, TxStatus,
+    Command, Engine, EngineService, EngineSettings, Event, Reply, ServiceEvent, Tip, TxResult,
+    TxStatus,
 };
 use crate::pinpad::{EncryptedPin, PinEntry, PinEntryError, PinRequest};
+use anyhow::Context as _;
+use clap::Args;
+use emv::config::TerminalConfig;
 
 /// Where the terminal keeps its journal and enrolment.
 #[derive(Debug, Clone, Args)]
@@ -109,14 +107,34 @@ pub(crate) struct EngineOnlyArgs {
 }
 
 pub(super) fn pay(args: PayArgs) -> anyhow::Result<ExitCode> {
-    let (mut engine, config) = open_engine(&args.data, args.card.config.as_deref())?;
+    let (engine, config) = open_engine(&args.data, args.card.config.as_deref())?;
     let exponent = config.terminal.currency_exponent;
     let amount = super::tap::parse_amount(&args.amount, exponent)?;
     let tip = parse_tip(args.tip.as_deref(), exponent)?;
-    let mut session = Session::open(&args.card)?;
-    let mut pin = pin_entry();
-    let result = engine.sale(&mut session, pin.as_mut(), amount, tip, &mut print_event)?;
+    let session = Session::open(&args.card)?;
+    let result = through_service(engine, session, Command::Sale { amount, tip })?;
     Ok(report(&result, exponent))
+}
+
+/// Runs one card operation on the engine's worker thread (the path the GUI takes), printing
+/// its progress.
+fn through_service(engine: Engine, session: Session, command: Command) -> anyhow::Result<TxResult> {
+    let (handle, events, service) = EngineService::spawn(engine, Box::new(session), pin_entry())
+        .context("starting the engine thread")?;
+    let id = handle.send(command)?;
+    let reply = loop {
+        match events.recv().context("the engine thread stopped")? {
+            ServiceEvent::Progress { event, .. } => print_event(event),
+            ServiceEvent::Finished { command, reply } if command == id => break reply,
+            _ => {}
+        }
+    };
+    handle.shutdown();
+    service.join();
+    match reply? {
+        Reply::Transaction { result, .. } => Ok(result),
+        other => anyhow::bail!("unexpected reply from the engine: {other:?}"),
+    }
 }
 
 pub(super) fn refund(args: RefundArgs) -> anyhow::Result<ExitCode> {
@@ -307,6 +325,24 @@ pub(crate) fn open_engine(
             eprintln!("Recovered from an interruption: {what}: {ids:?}");
         }
     }
+    if let Some(settled) = &recovery.settlement {
+        eprintln!(
+            "Recovered from an interruption: the settlement of batch {:06} was repeated and the \
+             batch closed (host {})",
+            settled.batch,
+            if settled.in_balance {
+                "in balance"
+            } else {
+                "out of balance"
+            }
+        );
+    }
+    if let Some(batch) = recovery.settlement_pending {
+        eprintln!(
+            "The settlement of batch {batch:06} is still unanswered (host unreachable); it is \
+             repeated before the next transaction"
+        );
+    }
     Ok((engine, config))
 }
 
@@ -355,6 +391,8 @@ fn print_event(event: Event) {
         Event::Approved { .. } | Event::Declined { .. } => {}
         Event::TryAgain { reason } => println!("Try again: {reason}"),
         Event::Reversing => println!("No answer from the host: reversing"),
+        Event::SendingPending { count } => println!("Sending {count} pending message(s)"),
+        Event::Aborted { .. } | Event::Reversed { .. } => {}
     }
 }
 
@@ -389,7 +427,7 @@ fn report(result: &TxResult, exponent: u8) -> ExitCode {
 /// executable (its DUKPT key store must have been installed from the enrolment bundle, see
 /// `docs/pinpad.md`), or, if it cannot be located, a stub that answers "not available" so a
 /// transaction that needs an online PIN stops cleanly.
-fn pin_entry() -> Box<dyn PinEntry> {
+fn pin_entry() -> Box<dyn PinEntry + Send> {
     match crate::pinpad::PinPadConfig::next_to_current_exe() {
         Ok(config) => Box::new(crate::pinpad::PinPadProcess::new(config)),
         Err(_) => Box::new(NoPinPad),
@@ -403,23 +441,6 @@ impl PinEntry for NoPinPad {
         Err(PinEntryError::Unavailable(
             "softpos-pinpad cannot be located next to this executable".into(),
         ))
-    }
-}
-
-impl CardReader for Session {
-    fn tap(
-        &mut self,
-        config: &TerminalConfig,
-        oda: &dyn OfflineDataAuthenticator,
-        request: TransactionRequest,
-    ) -> Result<CardTap, CardError> {
-        let report = Session::tap(self, config, oda, request, None)
-            .map_err(|e| CardError::Kernel(format!("{e:#}")))?;
-        Ok(CardTap {
-            outcome: report.outcome,
-            card_time: report.reader.total_time,
-            kernel_time: report.kernel_time,
-        })
     }
 }
 

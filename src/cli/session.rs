@@ -2,22 +2,21 @@
 //! into the vpcd reader (or run in process when pcscd is not running).
 
 use std::time::Duration;
-#[cfg(feature = "demo")]
-use std::time::Instant;
 
+use emv::CardTransport;
 use emv::config::TerminalConfig;
 use emv::kernel::{TraceEvent, TransactionRequest};
 use emv::oda::OfflineDataAuthenticator;
 #[cfg(feature = "demo")]
-use hsm_sim::card::{VirtualCard, vpcd};
+use hsm_sim::card::vpcd;
 
 use super::CardArgs;
+use crate::card_session::{TapReport, run_kernel};
 #[cfg(feature = "demo")]
 use crate::demo;
-use crate::reader::PcscReader;
 #[cfg(feature = "demo")]
-use crate::reader::{ReaderError, pcsc::TapInfo};
-use crate::tap::{self, TapReport};
+use crate::reader::VirtualCardSource;
+use crate::reader::{CardSource, PcscReader, ReaderError, TapInfo};
 
 /// Where the card is.
 pub(crate) enum Session {
@@ -29,7 +28,7 @@ pub(crate) enum Session {
     },
     /// No pcscd: the virtual card runs in this process.
     #[cfg(feature = "demo")]
-    InProcess(Box<VirtualCard>),
+    InProcess(Box<VirtualCardSource>),
 }
 
 impl Session {
@@ -44,9 +43,9 @@ impl Session {
             #[cfg(feature = "demo")]
             Err(ReaderError::NoService) if args.demo => {
                 eprintln!("pcscd is not running: using an in-process virtual card");
-                return Ok(Self::InProcess(Box::new(demo::virtual_card(
-                    &args.profile,
-                )?)));
+                return Ok(Self::InProcess(Box::new(VirtualCardSource::new(
+                    demo::virtual_card(&args.profile)?,
+                ))));
             }
             Err(e) => return Err(e.into()),
         };
@@ -98,7 +97,9 @@ impl Session {
                     virtual_card: None,
             } => reader.name(),
             #[cfg(feature = "demo")]
-            Self::InProcess(card) => format!("in-process virtual card {}", card.profile().name()),
+            Self::InProcess(source) => {
+                format!("in-process virtual card {}", source.card().profile().name())
+            }
         }
     }
 
@@ -110,25 +111,28 @@ impl Session {
         request: TransactionRequest,
         trace: Option<&mut dyn FnMut(TraceEvent)>,
     ) -> anyhow::Result<TapReport> {
+        Ok(run_kernel(self, config, oda, request, trace)?)
+    }
+
+    fn source(&mut self) -> &mut dyn CardSource {
         match self {
-            Self::Pcsc { reader, .. } => Ok(tap::tap(reader, config, oda, request, trace)?),
+            Self::Pcsc { reader, .. } => reader,
             #[cfg(feature = "demo")]
-            Self::InProcess(card) => {
-                let started = Instant::now();
-                let outcome = emv::kernel::run(card.as_mut(), config, oda, request, trace)?;
-                let elapsed = started.elapsed();
-                Ok(TapReport {
-                    outcome,
-                    reader: TapInfo {
-                        atr: vpcd::atr(),
-                        connect_time: Duration::ZERO,
-                        total_time: elapsed,
-                        exchanges: 0,
-                    },
-                    kernel_time: elapsed,
-                })
-            }
+            Self::InProcess(source) => source.as_mut(),
         }
+    }
+}
+
+impl CardSource for Session {
+    fn wait_for_card(&mut self, timeout: Duration) -> Result<(), ReaderError> {
+        self.source().wait_for_card(timeout)
+    }
+
+    fn with_card(
+        &mut self,
+        f: &mut dyn FnMut(&mut dyn CardTransport),
+    ) -> Result<TapInfo, ReaderError> {
+        self.source().with_card(f)
     }
 }
 

@@ -8,7 +8,8 @@ use emv::kernel::{Outcome, OutcomeKind};
 
 use super::CardArgs;
 use super::session::Session;
-use crate::tap::{Sale, TapReport, transaction_request};
+use crate::card_session::TapReport;
+use crate::tap::{Sale, transaction_request};
 
 /// Arguments of `softpos tap`.
 #[derive(Debug, Args)]

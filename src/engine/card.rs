@@ -1,94 +1,71 @@
-//! Where the engine gets a card from: a PC/SC reader (a USB reader, or a virtual card behind
-//! pcscd + vpcd), or a virtual card in this process.
+//! The card step of an operation: ask for the card, run the kernel once per tap through
+//! [`run_kernel`], and present the card again on Try Again, up to `max_taps`.
 
-use std::time::Duration;
-#[cfg(feature = "demo")]
-use std::time::Instant;
+use emv::kernel::OutcomeKind;
 
-use emv::config::TerminalConfig;
-use emv::kernel::{Outcome, TransactionRequest};
-use emv::oda::OfflineDataAuthenticator;
-#[cfg(feature = "demo")]
-use hsm_sim::card::VirtualCard;
+use crate::card_session::{TapReport, run_kernel};
+use crate::journal::TxKind;
+use crate::reader::CardSource;
+use crate::tap::{Sale, transaction_request};
 
-use crate::reader::{PcscReader, ReaderError};
+use super::operations::CardOp;
+use super::{Engine, Event, Timings};
 
-/// One kernel run on a card and what it cost.
-#[derive(Debug)]
-pub struct CardTap {
-    /// The kernel's outcome.
-    pub outcome: Outcome,
-    /// Time the card interaction took, connect included (kernel CPU included).
-    pub card_time: Duration,
-    /// The kernel's own CPU time, between exchanges.
-    pub kernel_time: Duration,
-}
-
-/// A source of card taps for the engine.
-pub trait CardReader {
-    /// Runs the kernel on the card in front of the reader for `request`.
-    fn tap(
+impl Engine {
+    /// Taps until the kernel reaches an outcome other than Try Again. A reader or kernel
+    /// failure is shown as Try Again and counts as a tap; `Err` carries the reason the
+    /// operation stops (no card, or no outcome after `max_taps`).
+    pub(super) fn tap(
         &mut self,
-        config: &TerminalConfig,
-        oda: &dyn OfflineDataAuthenticator,
-        request: TransactionRequest,
-    ) -> Result<CardTap, CardError>;
-
-    /// Waits up to `timeout` for a card (readers that cannot tell return at once).
-    fn wait_for_card(&mut self, _timeout: Duration) -> Result<(), CardError> {
-        Ok(())
+        card: &mut dyn CardSource,
+        op: &CardOp,
+        events: &mut dyn FnMut(Event),
+        timings: &mut Timings,
+    ) -> Result<TapReport, String> {
+        let transaction_type = if op.kind == TxKind::Refund {
+            REFUND
+        } else {
+            PURCHASE
+        };
+        let mut last = String::from("no card");
+        for _ in 0..self.settings.max_taps.max(1) {
+            events(Event::PresentCard { amount: op.amount });
+            if let Err(e) = self.wait_for_card(card) {
+                return Err(format!("no card: {e}"));
+            }
+            let request = transaction_request(Sale {
+                amount: op.amount,
+                currency_code: self.terminal.terminal.currency_code,
+                transaction_type,
+            })
+            .map_err(|_| "the OS random source failed".to_owned())?;
+            match run_kernel(card, &self.terminal, self.oda.as_ref(), request, None) {
+                Ok(tap) => {
+                    timings.card += tap.reader.total_time;
+                    timings.kernel += tap.kernel_time;
+                    if tap.outcome.kind == OutcomeKind::TryAgain {
+                        last = tap.outcome.reason.clone();
+                        events(Event::TryAgain {
+                            reason: last.clone(),
+                        });
+                        continue;
+                    }
+                    return Ok(tap);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "tap failed");
+                    last = e.to_string();
+                    events(Event::TryAgain {
+                        reason: last.clone(),
+                    });
+                }
+            }
+        }
+        Err(format!("the card could not be read: {last}"))
     }
 }
 
-impl CardReader for PcscReader {
-    fn tap(
-        &mut self,
-        config: &TerminalConfig,
-        oda: &dyn OfflineDataAuthenticator,
-        request: TransactionRequest,
-    ) -> Result<CardTap, CardError> {
-        let report = crate::tap::tap(self, config, oda, request, None)?;
-        Ok(CardTap {
-            outcome: report.outcome,
-            card_time: report.reader.total_time,
-            kernel_time: report.kernel_time,
-        })
-    }
-
-    fn wait_for_card(&mut self, timeout: Duration) -> Result<(), CardError> {
-        Ok(PcscReader::wait_for_card(self, timeout)?)
-    }
-}
-
-#[cfg(feature = "demo")]
-impl CardReader for VirtualCard {
-    fn tap(
-        &mut self,
-        config: &TerminalConfig,
-        oda: &dyn OfflineDataAuthenticator,
-        request: TransactionRequest,
-    ) -> Result<CardTap, CardError> {
-        self.power_cycle();
-        let started = Instant::now();
-        let outcome = emv::kernel::run(self, config, oda, request, None)
-            .map_err(|e| CardError::Kernel(e.to_string()))?;
-        let elapsed = started.elapsed();
-        Ok(CardTap {
-            outcome,
-            card_time: elapsed,
-            kernel_time: elapsed,
-        })
-    }
-}
-
-/// Why a tap did not reach an outcome.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum CardError {
-    /// The reader failed (no card, card removed, pcscd gone).
-    #[error(transparent)]
-    Reader(#[from] ReaderError),
-    /// The kernel driver was misused (a bug, not a card problem).
-    #[error("kernel error: {0}")]
-    Kernel(String),
-}
+/// `9C` transaction type of a purchase (EMV Book 3 Annex A, ISO 8583 processing code).
+const PURCHASE: u8 = 0x00;
+/// `9C` transaction type of a refund.
+const REFUND: u8 = 0x20;

@@ -82,6 +82,13 @@ impl Engine {
         timings: Timings,
         started: Instant,
     ) -> Result<TxResult, EngineError> {
+        if self.cancelled() {
+            if error.may_have_reached_host() {
+                let why = format!("cancelled while waiting for the host ({error})");
+                return self.reversed(id, &why, events, timings, started);
+            }
+            return self.aborted(id, String::new(), events, timings, started);
+        }
         if error.is_offline()
             && offline.possible
             && self.offline_allowed(online, offline.amount, offline.oda_passed)?
@@ -112,32 +119,39 @@ impl Engine {
                 "{error}; this card needs an online PIN, which is never stored for later: \
                  nothing was charged, try again when the host is back or use another payment"
             );
-            self.finish(id, TxState::Aborted, false, &why)?;
-            events(Event::Declined {
-                reason: why.clone(),
-            });
-            return Ok(self.result(id, TxStatus::Aborted, None, why, timings, started));
+            return self.aborted(id, why, events, timings, started);
         }
         if error.may_have_reached_host() {
-            events(Event::Reversing);
-            let done = self.reverse(id, &format!("no answer from the host: {error}"))?;
-            let why = if done {
-                format!("{error}; the transaction was reversed, nothing was charged")
-            } else {
-                format!("{error}; the reversal will be sent when the host is back")
-            };
-            events(Event::Declined {
-                reason: why.clone(),
-            });
-            return Ok(self.result(id, TxStatus::Reversed, None, why, timings, started));
+            let why = format!("no answer from the host: {error}");
+            return self.reversed(id, &why, events, timings, started);
         }
         // Nothing was written to the host.
         let why = format!("{error}; nothing was charged");
-        self.finish(id, TxState::Aborted, false, &why)?;
-        events(Event::Declined {
+        self.aborted(id, why, events, timings, started)
+    }
+
+    /// The request may have reached the host: reverse it (announced with
+    /// [`Event::Reversing`], then [`Event::Reversed`], never as a decline).
+    fn reversed(
+        &mut self,
+        id: i64,
+        why: &str,
+        events: &mut dyn FnMut(Event),
+        timings: Timings,
+        started: Instant,
+    ) -> Result<TxResult, EngineError> {
+        events(Event::Reversing);
+        let acknowledged = self.reverse(id, why)?;
+        let why = if acknowledged {
+            format!("{why}; the transaction was reversed, nothing was charged")
+        } else {
+            format!("{why}; the reversal will be sent when the host is back")
+        };
+        events(Event::Reversed {
             reason: why.clone(),
+            acknowledged,
         });
-        Ok(self.result(id, TxStatus::Aborted, None, why, timings, started))
+        Ok(self.result(id, TxStatus::Reversed, None, why, timings, started))
     }
 
     /// Reverses `id` (0400, then 0401 repeats with the same DE 11 and DE 7). Returns whether
@@ -174,7 +188,8 @@ impl Engine {
             self.journaled(|j| j.reversal_attempted(id))?;
             match self.acquirer.exchange(&request) {
                 Ok(response) if response.text(39) == Some(APPROVED) => {
-                    self.journaled(|j| j.reversed(id, APPROVED, "reversed"))?;
+                    let text = format!("reversed: {why}");
+                    self.journaled(|j| j.reversed(id, APPROVED, &text))?;
                     self.crash.at(TxState::Reversed.as_str());
                     return Ok(true);
                 }
@@ -187,9 +202,8 @@ impl Engine {
                     ) =>
                 {
                     let code = response.text(39).unwrap_or(REVERSAL_NO_ORIGINAL).to_owned();
-                    self.journaled(|j| {
-                        j.reversed(id, &code, "reversed (the host had no approval to undo)")
-                    })?;
+                    let text = format!("reversed (the host had no approval to undo): {why}");
+                    self.journaled(|j| j.reversed(id, &code, &text))?;
                     self.crash.at(TxState::Reversed.as_str());
                     return Ok(true);
                 }
@@ -272,18 +286,15 @@ impl Engine {
             Err(e) if e.may_have_reached_host() => {
                 // Leave it `sent`: recovery repeats the same request to learn the answer.
                 let why = format!("{e}; the answer will be fetched when the host is back");
-                events(Event::Declined {
+                events(Event::Reversed {
                     reason: why.clone(),
+                    acknowledged: false,
                 });
                 Ok(self.result(id, TxStatus::Reversed, None, why, timings, started))
             }
             Err(e) => {
                 let why = format!("{e}; nothing was sent");
-                self.finish(id, TxState::Aborted, false, &why)?;
-                events(Event::Declined {
-                    reason: why.clone(),
-                });
-                Ok(self.result(id, TxStatus::Aborted, None, why, timings, started))
+                self.aborted(id, why, events, timings, started)
             }
         }
     }
@@ -294,7 +305,7 @@ impl Engine {
         timings: &mut Timings,
     ) -> Result<Message, AcquirerError> {
         let started = Instant::now();
-        let result = self.acquirer.exchange(request);
+        let result = self.interruptible_exchange(request);
         let connect = self.acquirer.last_connect_time();
         timings.tls_connect += connect;
         timings.host += started.elapsed().saturating_sub(connect);

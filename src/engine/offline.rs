@@ -12,14 +12,27 @@ use super::operations::CardOp;
 use super::{APPROVED, Engine, EngineError, Event, Timings, TxResult, TxStatus, messages};
 
 impl Engine {
-    /// Retries pending reversals and uploads queued advices, once each (best effort; errors
-    /// are logged and left for later). Returns how many are still pending.
+    /// Repeats an unanswered settlement, retries pending reversals and uploads queued advices,
+    /// once each (best effort; errors are logged and left for later; a cancel leaves the
+    /// reversals and advices not yet sent for later). Returns how many are still pending.
     pub fn flush_pending(&mut self) -> usize {
+        let mut left = 0;
+        // An unanswered settlement goes first: the host must close the batch the terminal
+        // counted, before any other message reaches it.
+        if let Ok(Some(unclosed)) = self.journal.unclosed_settlement()
+            && let Err(e) = self.send_settlement(&unclosed, Vec::new())
+        {
+            tracing::warn!(batch = unclosed.batch, error = %e, "settlement still unanswered");
+            left += 1;
+        }
         let Ok(pending) = self.journal.unfinished() else {
             return usize::MAX;
         };
-        let mut left = 0;
         for rec in pending {
+            if self.cancelled() {
+                left += 1;
+                continue;
+            }
             let done = match rec.state {
                 TxState::ReversalPending => self.reverse(rec.id, "pending reversal"),
                 TxState::AdvicePending => self.upload_advice(&rec),
@@ -141,6 +154,9 @@ impl Engine {
             return Ok(self.result(id, TxStatus::Declined, None, why, timings, started));
         };
         self.journaled(|j| j.card_read(id, &advice.pan, outcome.card.label.as_deref(), false))?;
+        let details =
+            super::operations::card_details(&outcome.card, outcome.cvm, outcome.tvr, false);
+        self.journaled(|j| j.card_details(id, &details))?;
         self.crash.at(TxState::CardRead.as_str());
         events(Event::CardRead {
             masked_pan: advice.masked_pan.as_str().to_owned(),

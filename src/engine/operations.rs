@@ -7,22 +7,23 @@ use emv::iso8583::Mti;
 use emv::kernel::{Cvm, OutcomeKind};
 
 use crate::acquirer::transmission_now;
-use crate::journal::{TxKind, TxState};
+use crate::journal::{CardDetails, TxKind, TxState};
 use crate::pinpad::{PinEntry, PinEntryError, PinRequest};
-use crate::tap::{Sale, transaction_request};
+use crate::reader::CardSource;
 
 use super::offline::Offline;
+use super::receipt::{cvm_text, entry_mode_text};
 use super::{
-    APPROVED, CRASH_ANSWER_RECEIVED, CardReader, CardTap, Engine, EngineError, Event,
-    NO_REASON_TO_DECLINE, SOFT_DECLINE_PIN, SOFT_DECLINE_SCA, Timings, Tip, TxResult, TxStatus,
-    WRONG_PIN, decline_message, messages,
+    APPROVED, CRASH_ANSWER_RECEIVED, Engine, EngineError, Event, NO_REASON_TO_DECLINE,
+    SOFT_DECLINE_PIN, SOFT_DECLINE_SCA, Timings, Tip, TxResult, TxStatus, WRONG_PIN,
+    decline_message, messages,
 };
 
 impl Engine {
     /// A sale of `amount` (minor units) plus `tip`.
     pub fn sale(
         &mut self,
-        reader: &mut dyn CardReader,
+        card: &mut dyn CardSource,
         pin: &mut dyn PinEntry,
         amount: u64,
         tip: Tip,
@@ -35,14 +36,14 @@ impl Engine {
             tip,
             original_id: None,
         };
-        self.card_operation(op, reader, pin, events)
+        self.card_operation(op, card, pin, events)
     }
 
     /// A refund of `amount`, standalone or of the sale `original_id` (which must be an
     /// approved sale of at least that amount).
     pub fn refund(
         &mut self,
-        reader: &mut dyn CardReader,
+        card: &mut dyn CardSource,
         pin: &mut dyn PinEntry,
         amount: u64,
         original_id: Option<i64>,
@@ -66,13 +67,13 @@ impl Engine {
             tip: 0,
             original_id,
         };
-        self.card_operation(op, reader, pin, events)
+        self.card_operation(op, card, pin, events)
     }
 
     /// A pre-authorization (0100) of `amount`.
     pub fn preauth(
         &mut self,
-        reader: &mut dyn CardReader,
+        card: &mut dyn CardSource,
         pin: &mut dyn PinEntry,
         amount: u64,
         events: &mut dyn FnMut(Event),
@@ -83,7 +84,7 @@ impl Engine {
             tip: 0,
             original_id: None,
         };
-        self.card_operation(op, reader, pin, events)
+        self.card_operation(op, card, pin, events)
     }
 
     /// A card check: verifies the card without charging it, a zero-amount 0100 with DE 25 =
@@ -91,7 +92,7 @@ impl Engine {
     /// the account is good; nothing is held or posted. Online PIN when the card asks for it.
     pub fn card_check(
         &mut self,
-        reader: &mut dyn CardReader,
+        card: &mut dyn CardSource,
         pin: &mut dyn PinEntry,
         events: &mut dyn FnMut(Event),
     ) -> Result<TxResult, EngineError> {
@@ -101,14 +102,14 @@ impl Engine {
             tip: 0,
             original_id: None,
         };
-        self.card_operation(op, reader, pin, events)
+        self.card_operation(op, card, pin, events)
     }
 
     /// Voids the last approved sale or refund of the open batch (0200 with DE 90).
     pub fn void_last(&mut self, events: &mut dyn FnMut(Event)) -> Result<TxResult, EngineError> {
         let started = Instant::now();
         self.journal_time = Duration::ZERO;
-        self.flush_pending();
+        self.flush_pending_announced(events);
         let original = self
             .journal
             .last_voidable()?
@@ -146,7 +147,7 @@ impl Engine {
     ) -> Result<TxResult, EngineError> {
         let started = Instant::now();
         self.journal_time = Duration::ZERO;
-        self.flush_pending();
+        self.flush_pending_announced(events);
         let original = self
             .journal
             .get(preauth_id)?
@@ -171,6 +172,17 @@ impl Engine {
             .ok_or(EngineError::UnknownTransaction(id))?;
         let stan = self.journal.next_stan()?;
         let transmission = transmission_now();
+        // Built before `sent` is journalled: a request that cannot be built never leaves a row
+        // that looks as if it may have reached the host.
+        let request = match self.completion_request(&rec, &original, stan, &transmission, false) {
+            Ok(request) => request,
+            Err(e) => {
+                let why = format!("not sent: {e}");
+                self.finish(id, TxState::Aborted, false, &why)?;
+                events(Event::Declined { reason: why });
+                return Err(e);
+            }
+        };
         self.journaled(|j| {
             j.sent(
                 id,
@@ -181,7 +193,6 @@ impl Engine {
             )
         })?;
         self.crash.at(TxState::Sent.as_str());
-        let request = self.completion_request(&rec, &original, stan, &transmission, false)?;
         events(Event::Authorising);
         let result = self.simple_exchange(id, &request, events, started)?;
         if result.status == TxStatus::Approved {
@@ -194,13 +205,13 @@ impl Engine {
     pub(super) fn card_operation(
         &mut self,
         op: CardOp,
-        reader: &mut dyn CardReader,
+        card: &mut dyn CardSource,
         pin: &mut dyn PinEntry,
         events: &mut dyn FnMut(Event),
     ) -> Result<TxResult, EngineError> {
         let started = Instant::now();
         self.journal_time = Duration::ZERO;
-        self.flush_pending();
+        self.flush_pending_announced(events);
         let mut force_pin = false;
         let mut pin_tries = 0;
         loop {
@@ -210,15 +221,12 @@ impl Engine {
                 self.journaled(|j| j.create(op.kind, op.amount, op.tip, currency, op.original_id))?;
             self.crash.at(TxState::Created.as_str());
             // The card.
-            let tap = match self.tap(reader, &op, events, &mut timings) {
-                Ok(tap) => tap,
-                Err(why) => {
-                    self.finish(id, TxState::Aborted, false, &why)?;
-                    events(Event::Declined {
-                        reason: why.clone(),
-                    });
-                    return Ok(self.result(id, TxStatus::Aborted, None, why, timings, started));
+            let tap = match self.tap(card, &op, events, &mut timings) {
+                Ok(_) if self.cancelled() => {
+                    return self.aborted(id, String::new(), events, timings, started);
                 }
+                Ok(tap) => tap,
+                Err(why) => return self.aborted(id, why, events, timings, started),
             };
             let outcome = tap.outcome;
             if outcome.kind == OutcomeKind::Approved {
@@ -228,36 +236,31 @@ impl Engine {
                 .online
                 .filter(|_| outcome.kind == OutcomeKind::OnlineRequest)
             else {
-                let (state, status, why) = match outcome.kind {
-                    OutcomeKind::Declined => (
-                        TxState::Done,
-                        TxStatus::Declined,
-                        "declined by the card".to_owned(),
-                    ),
-                    _ => (
-                        TxState::Aborted,
-                        TxStatus::Aborted,
-                        format!("card not usable: {}", outcome.reason),
-                    ),
-                };
-                self.finish(id, state, false, &why)?;
+                if outcome.kind != OutcomeKind::Declined {
+                    let why = format!("card not usable: {}", outcome.reason);
+                    return self.aborted(id, why, events, timings, started);
+                }
+                let why = "declined by the card".to_owned();
+                self.finish(id, TxState::Done, false, &why)?;
                 events(Event::Declined {
                     reason: why.clone(),
                 });
-                return Ok(self.result(id, status, None, why, timings, started));
+                return Ok(self.result(id, TxStatus::Declined, None, why, timings, started));
             };
             let keep_sealed = op.kind == TxKind::Preauth;
             self.journaled(|j| {
                 j.card_read(id, &online.pan, outcome.card.label.as_deref(), keep_sealed)
             })?;
+            // Cardholder verification.
+            let need_pin = outcome.cvm == Cvm::OnlinePin || force_pin;
+            let details = card_details(&outcome.card, outcome.cvm, outcome.tvr, need_pin);
+            self.journaled(|j| j.card_details(id, &details))?;
             self.crash.at(TxState::CardRead.as_str());
             events(Event::CardRead {
                 masked_pan: online.masked_pan.as_str().to_owned(),
                 label: outcome.card.label.clone(),
             });
             events(Event::RemoveCard);
-            // Cardholder verification.
-            let need_pin = outcome.cvm == Cvm::OnlinePin || force_pin;
             let encrypted = if need_pin {
                 events(Event::EnterPin);
                 let pin_started = Instant::now();
@@ -271,7 +274,8 @@ impl Engine {
                     language: &self.settings.language,
                     accessible: false,
                 };
-                let collected = pin.collect(&request);
+                let cancel = self.cancel.clone();
+                let collected = pin.collect_until(&request, &|| cancel.is_cancelled());
                 timings.pin = pin_started.elapsed();
                 match collected {
                     Ok(p) => {
@@ -280,12 +284,7 @@ impl Engine {
                         Some(p)
                     }
                     Err(e) => {
-                        let why = pin_message(&e);
-                        self.finish(id, TxState::Aborted, false, &why)?;
-                        events(Event::Declined {
-                            reason: why.clone(),
-                        });
-                        return Ok(self.result(id, TxStatus::Aborted, None, why, timings, started));
+                        return self.aborted(id, pin_message(&e), events, timings, started);
                     }
                 }
             } else {
@@ -321,6 +320,9 @@ impl Engine {
                     encrypted.as_ref(),
                 )
             };
+            if self.cancelled() {
+                return self.aborted(id, String::new(), events, timings, started);
+            }
             let mti_text = mti.to_string();
             self.journaled(|j| j.sent(id, &mti_text, Some(processing), stan, &transmission))?;
             self.crash.at(TxState::Sent.as_str());
@@ -394,55 +396,6 @@ impl Engine {
             }
         }
     }
-
-    /// Runs the kernel, presenting the card again on Try Again, up to `max_taps`.
-    pub(super) fn tap(
-        &mut self,
-        reader: &mut dyn CardReader,
-        op: &CardOp,
-        events: &mut dyn FnMut(Event),
-        timings: &mut Timings,
-    ) -> Result<CardTap, String> {
-        let transaction_type = if op.kind == TxKind::Refund {
-            0x20
-        } else {
-            0x00
-        };
-        let mut last = String::from("no card");
-        for _ in 0..self.settings.max_taps.max(1) {
-            events(Event::PresentCard { amount: op.amount });
-            if let Err(e) = reader.wait_for_card(self.settings.card_wait) {
-                return Err(format!("no card: {e}"));
-            }
-            let request = transaction_request(Sale {
-                amount: op.amount,
-                currency_code: self.terminal.terminal.currency_code,
-                transaction_type,
-            })
-            .map_err(|_| "the OS random source failed".to_owned())?;
-            match reader.tap(&self.terminal, self.oda.as_ref(), request) {
-                Ok(tap) => {
-                    timings.card += tap.card_time;
-                    timings.kernel += tap.kernel_time;
-                    if tap.outcome.kind == OutcomeKind::TryAgain {
-                        last = tap.outcome.reason.clone();
-                        events(Event::TryAgain {
-                            reason: last.clone(),
-                        });
-                        continue;
-                    }
-                    return Ok(tap);
-                }
-                Err(e) => {
-                    last = e.to_string();
-                    events(Event::TryAgain {
-                        reason: last.clone(),
-                    });
-                }
-            }
-        }
-        Err(format!("the card could not be read: {last}"))
-    }
 }
 
 pub(super) struct CardOp {
@@ -454,4 +407,20 @@ pub(super) struct CardOp {
 
 fn pin_message(e: &PinEntryError) -> String {
     format!("no PIN: {e}")
+}
+
+/// What the receipt shows of the card read.
+pub(super) fn card_details(
+    card: &emv::kernel::CardSummary,
+    cvm: Cvm,
+    tvr: [u8; 5],
+    pin: bool,
+) -> CardDetails {
+    CardDetails {
+        aid: card.aid.as_deref().map(hex::encode_upper),
+        entry_mode: Some(entry_mode_text(cvm).to_owned()),
+        cvm: Some(cvm_text(cvm, pin).to_owned()),
+        tvr: Some(hex::encode_upper(tvr)),
+        tsi: None,
+    }
 }

@@ -2,7 +2,7 @@
 
 use crate::journal::{TxKind, TxRecord, TxState};
 
-use super::{APPROVED, Engine, EngineError, decline_message, messages};
+use super::{APPROVED, Engine, EngineError, SettlementReport, decline_message, messages};
 
 /// What [`Engine::recover`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -16,6 +16,11 @@ pub struct RecoveryReport {
     /// Transactions still pending (the host is unreachable): retried at the next start or
     /// before the next transaction.
     pub pending: Vec<i64>,
+    /// A settlement left unanswered, repeated and closed now.
+    pub settlement: Option<SettlementReport>,
+    /// The batch of a settlement still unanswered (the host is unreachable): repeated at the
+    /// next start, before the next transaction, or by the next settlement.
+    pub settlement_pending: Option<u32>,
 }
 
 impl Engine {
@@ -24,9 +29,21 @@ impl Engine {
     /// - sent, or answered and approved but not done: reversed (a void or completion, which
     ///   the journal can rebuild exactly, is repeated instead to learn the host's answer);
     /// - answered and not approved: done, declined;
-    /// - reversal pending: the reversal is repeated (0401) until acknowledged.
+    /// - reversal pending: the reversal is repeated (0401) until acknowledged;
+    /// - a settlement sent and not closed: first of all, the same 0500 is repeated and the
+    ///   batch closed on the answer (before anything else reaches the host, so that the host
+    ///   closes the same batch as the terminal).
     pub fn recover(&mut self) -> Result<RecoveryReport, EngineError> {
         let mut report = RecoveryReport::default();
+        if let Some(unclosed) = self.journal.unclosed_settlement()? {
+            match self.send_settlement(&unclosed, Vec::new()) {
+                Ok(settled) => report.settlement = Some(settled),
+                Err(e) => {
+                    tracing::warn!(batch = unclosed.batch, error = %e, "settlement left unanswered");
+                    report.settlement_pending = Some(unclosed.batch);
+                }
+            }
+        }
         for rec in self.journal.unfinished()? {
             match rec.state {
                 TxState::Created | TxState::CardRead | TxState::PinDone => {

@@ -36,17 +36,40 @@ pub enum Event {
         /// Whether it was approved offline (queued for upload).
         offline: bool,
     },
-    /// Declined (or reversed, or stopped).
+    /// Declined by the host or the card: an answer that said no. Never sent for a request
+    /// that was not answered ([`Event::Reversed`]) or not sent ([`Event::Aborted`]).
     Declined {
         /// Why, for the cardholder and the merchant.
         reason: String,
+    },
+    /// Pending reversals and advices are sent to the host before the operation (a bounded
+    /// step, cancellable between messages).
+    SendingPending {
+        /// How many messages are pending.
+        count: usize,
+    },
+    /// Ended before anything reached the host: nothing was charged.
+    Aborted {
+        /// Why.
+        reason: String,
+        /// Whether the operator cancelled it.
+        cancelled: bool,
+    },
+    /// The request may have reached the host and was reversed (or the reversal is pending
+    /// and will be repeated): nothing stays charged.
+    Reversed {
+        /// Why.
+        reason: String,
+        /// Whether the host acknowledged the reversal already.
+        acknowledged: bool,
     },
     /// Present the card again.
     TryAgain {
         /// Why.
         reason: String,
     },
-    /// The host did not answer: the request is being reversed.
+    /// The host did not answer (or the operator stopped waiting): the request is being
+    /// reversed.
     Reversing,
 }
 

@@ -3,7 +3,7 @@
 use emv::iso8583::Message;
 
 use crate::acquirer::transmission_now;
-use crate::journal::{BatchTotals, TxKind, TxRecord, TxState};
+use crate::journal::{BatchTotals, Settlement, TxKind, TxRecord, TxState};
 
 use super::{Engine, EngineError};
 
@@ -94,14 +94,23 @@ impl std::fmt::Display for PendingList {
 
 impl Engine {
     /// End-of-day settlement: the open batch's totals in a 0500; the batch is closed whatever
-    /// the host says (it closes its own batch either way, `docs/iso8583.md` §4).
+    /// the host answers (it closes its own batch either way, `docs/iso8583.md` §4).
     ///
     /// Pending reversals and queued advices go to the host first (a reversal or advice the
     /// host has not seen would put the two sides' totals apart); if any is still pending
     /// after that, settlement is refused with [`EngineError::PendingBeforeSettlement`], which
     /// names each one. The report lists what was pushed, the transactions the totals cover,
     /// and the host's own totals.
+    ///
+    /// The settlement is journalled `sent` before the 0500 is written and closed with the
+    /// batch after the 0510. If no answer comes, it stays `sent`, and the next `settle`,
+    /// [`Engine::recover`] or [`Engine::flush_pending`] repeats the same 0500 (same DE 11 and
+    /// DE 7, which the host answers with its first answer) before anything else; that
+    /// repeat's report is what `settle` returns then.
     pub fn settle(&mut self) -> Result<SettlementReport, EngineError> {
+        if let Some(unclosed) = self.journal.unclosed_settlement()? {
+            return self.send_settlement(&unclosed, Vec::new());
+        }
         let before: Vec<i64> = self.journal.unfinished()?.iter().map(|r| r.id).collect();
         self.flush_pending();
         let still = self.journal.unfinished()?;
@@ -112,26 +121,45 @@ impl Engine {
                 .collect();
             return Err(EngineError::PendingBeforeSettlement(PendingList(pending)));
         }
-        let pushed = before;
-        let batch = self.journal.batch_number()?;
-        let totals = self.journal.open_batch_totals()?;
         let transactions = self.journal.open_batch_ids()?;
-        let stan = self.journal.next_stan()?;
+        let settlement = Settlement {
+            batch: self.journal.batch_number()?,
+            stan: self.journal.next_stan()?,
+            transmission: transmission_now(),
+            last_id: transactions.last().copied().unwrap_or(0),
+            totals: self.journal.open_batch_totals()?,
+            closed: false,
+            response_code: None,
+        };
+        self.journaled(|j| j.settlement_sent(&settlement))?;
+        self.crash.at(CRASH_SETTLEMENT_SENT);
+        self.send_settlement(&settlement, before)
+    }
+
+    /// Sends (or repeats) the 0500 of a journalled settlement and closes its batch on the
+    /// 0510. Without an answer the settlement stays `sent`.
+    pub(super) fn send_settlement(
+        &mut self,
+        settlement: &Settlement,
+        pushed: Vec<i64>,
+    ) -> Result<SettlementReport, EngineError> {
         let request = emv::iso8583::messages::reconciliation(
             self.acquirer.terminal_id(),
-            stan,
-            &transmission_now(),
-            batch,
-            &totals,
+            settlement.stan,
+            &settlement.transmission,
+            settlement.batch,
+            &settlement.totals,
         );
         let response = self.acquirer.exchange(&request)?;
+        self.crash.at(CRASH_SETTLEMENT_ANSWERED);
         let code = response.text(39).unwrap_or("??").to_owned();
         let in_balance = response.text(66) == Some("1");
         let host_totals = host_totals(&response);
-        self.journal.close_batch(batch)?;
+        let transactions = self.journal.settlement_ids(settlement)?;
+        self.journal.settlement_closed(settlement, &code)?;
         Ok(SettlementReport {
-            batch,
-            totals,
+            batch: settlement.batch,
+            totals: settlement.totals,
             host_totals,
             in_balance,
             response_code: code,
@@ -145,3 +173,8 @@ impl Engine {
 fn host_totals(response: &Message) -> Option<BatchTotals> {
     BatchTotals::from_message(response)
 }
+
+/// Crash point: the settlement is journalled `sent`, the 0500 not yet written.
+const CRASH_SETTLEMENT_SENT: &str = "settlement-sent";
+/// Crash point: the 0510 is in, the batch not yet closed.
+const CRASH_SETTLEMENT_ANSWERED: &str = "settlement-answered";

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use emv::{CardTransport, Command, Response, TransportError};
 use pcsc::{Context, Disposition, Protocols, ReaderState, Scope, ShareMode, State};
 
+use super::{CardSource, ReaderError, TapInfo};
+
 /// A reader the PC/SC service knows, and whether a card is in its field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReaderInfo {
@@ -27,6 +29,25 @@ pub struct ReaderInfo {
 pub struct PcscReader {
     context: Context,
     name: CString,
+}
+
+impl CardSource for PcscReader {
+    fn wait_for_card(&mut self, timeout: Duration) -> Result<(), ReaderError> {
+        PcscReader::wait_for_card(self, timeout)
+    }
+
+    fn with_card(
+        &mut self,
+        f: &mut dyn FnMut(&mut dyn CardTransport),
+    ) -> Result<TapInfo, ReaderError> {
+        let ((), info) = self.tap(|transport| f(transport))?;
+        Ok(info)
+    }
+
+    fn waker(&self) -> Option<Box<dyn Fn() + Send + Sync>> {
+        let waker = PcscReader::waker(self);
+        Some(Box::new(move || waker.wake()))
+    }
 }
 
 impl PcscReader {
@@ -96,6 +117,13 @@ impl PcscReader {
             .get_status_change(Duration::ZERO, &mut states)
             .map_err(ReaderError::Pcsc)?;
         Ok(states[0].event_state().contains(State::PRESENT))
+    }
+
+    /// A handle that, from any thread, ends a [`PcscReader::wait_for_card`] or
+    /// [`PcscReader::wait_for_removal`] blocked in this reader's context at once (the wait
+    /// answers [`ReaderError::Cancelled`]).
+    pub fn waker(&self) -> ReaderWaker {
+        ReaderWaker(self.context.clone())
     }
 
     /// Waits until a card is in the field, at most `timeout`.
@@ -178,6 +206,8 @@ impl PcscReader {
         let result = f(&mut transport);
         let exchanges = transport.exchanges;
         // Ending the transaction fails only if the card has gone, which the result reports.
+        // The connection closes when `card` is dropped, which resets the card (the `pcsc`
+        // crate disconnects with `ResetCard`): the next tap starts on a fresh card session.
         let _ = transaction.end(Disposition::LeaveCard);
         Ok((
             result,
@@ -200,49 +230,24 @@ impl PcscReader {
     }
 }
 
-/// What a tap cost, for `softpos tap` and the benchmarks.
-#[derive(Debug, Clone)]
-pub struct TapInfo {
-    /// The card's answer to reset.
-    pub atr: Vec<u8>,
-    /// Time to connect and begin the PC/SC transaction.
-    pub connect_time: Duration,
-    /// Time from connect to the end of the transaction.
-    pub total_time: Duration,
-    /// Number of APDUs exchanged.
-    pub exchanges: usize,
+/// Ends a blocking wait of a [`PcscReader`] from another thread (`SCardCancel`).
+#[derive(Clone)]
+pub struct ReaderWaker(Context);
+
+impl ReaderWaker {
+    /// Ends the reader's current blocking wait (a wait that has not started yet is not
+    /// affected: callers check their own cancel flag before each wait).
+    pub fn wake(&self) {
+        if let Err(e) = self.0.cancel() {
+            tracing::warn!(error = %e, "could not cancel the PC/SC wait");
+        }
+    }
 }
 
-/// Errors of the reader layer, before or around a tap.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ReaderError {
-    /// The PC/SC service is not running.
-    #[error(
-        "the smart card service (pcscd) is not running; start it with `pcscd` or `scripts/run`"
-    )]
-    NoService,
-    /// The service knows no reader.
-    #[error("no card reader found; plug in a reader, or start a virtual card with `hsm-sim card`")]
-    NoReader,
-    /// The reader named by the user does not exist.
-    #[error("no reader called {0:?}; `softpos readers` lists them")]
-    UnknownReader(String),
-    /// No card in the field.
-    #[error("no card on the reader")]
-    NoCard,
-    /// No card came within the time allowed.
-    #[error("no card was presented in time")]
-    NoCardInTime,
-    /// The reader was unplugged.
-    #[error("the reader was unplugged")]
-    ReaderGone,
-    /// Any other PC/SC error.
-    #[error("PC/SC error")]
-    Pcsc(#[source] pcsc::Error),
-    /// The kernel driver was misused (a bug, reported rather than a panic).
-    #[error("kernel error: {0}")]
-    Kernel(String),
+impl std::fmt::Debug for ReaderWaker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReaderWaker")
+    }
 }
 
 struct TransactionTransport<'a, 'tx> {
@@ -292,6 +297,7 @@ fn map_reader_error(e: pcsc::Error) -> ReaderError {
         pcsc::Error::NoService | pcsc::Error::ServiceStopped => ReaderError::NoService,
         pcsc::Error::NoSmartcard | pcsc::Error::RemovedCard => ReaderError::NoCard,
         pcsc::Error::ReaderUnavailable | pcsc::Error::UnknownReader => ReaderError::ReaderGone,
+        pcsc::Error::Cancelled => ReaderError::Cancelled,
         other => ReaderError::Pcsc(other),
     }
 }

@@ -168,7 +168,7 @@ pub fn assert_consistent(world: &World, pan: &str, initial_balance: i64) {
 }
 
 /// The terminal's ODA with the simulator's CA public keys (`assets/capk/simulator.toml`).
-pub fn simulator_oda() -> Box<dyn emv::oda::OfflineDataAuthenticator> {
+pub fn simulator_oda() -> Box<dyn emv::oda::OfflineDataAuthenticator + Send + Sync> {
     let keys = emv::oda::CaKeyStore::from_str(include_str!("../../assets/capk/simulator.toml"))
         .expect("simulator CA keys");
     Box::new(emv::oda::Authenticator::new(keys))
@@ -238,9 +238,47 @@ pub fn plug(profile: &str) -> (PcscReader, hsm_sim::card::vpcd::VpcdGuard) {
     (reader, card)
 }
 
+/// A virtual card of `profile` in this process (no pcscd, no shared reader).
+pub fn in_process(profile: &str) -> softpos::reader::VirtualCardSource {
+    softpos::reader::VirtualCardSource::new(
+        demo::virtual_card(profile).unwrap_or_else(|e| panic!("profile {profile}: {e:?}")),
+    )
+}
+
 /// Unplugs and waits until pcscd saw the card go.
 pub fn unplug(reader: &PcscReader, card: hsm_sim::card::vpcd::VpcdGuard) {
     demo::unplug_virtual_card(card, reader).expect("the virtual card leaves");
+}
+
+/// Polls `done` every 20 ms until it holds; panics naming `what` after `timeout`.
+pub fn wait_until(timeout: std::time::Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + timeout;
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still not {what} after {timeout:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// The seed of a randomised test: `var` if set (to replay a failure), else one derived from
+/// the process id and the clock. Printed either way, so a failing run can be replayed.
+pub fn seed(var: &str) -> u64 {
+    let seed = std::env::var(var)
+        .ok()
+        .and_then(|s| {
+            let s = s.trim_start_matches("0x");
+            u64::from_str_radix(s, 16).ok()
+        })
+        .unwrap_or_else(|| {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| u64::from(d.subsec_nanos()));
+            (u64::from(std::process::id()) << 32) ^ nanos
+        });
+    eprintln!("seed: {var}={seed:#x}");
+    seed
 }
 
 /// The terminal configuration with `overrides` (TOML) on the embedded defaults.

@@ -128,6 +128,20 @@ pub enum UiMessage {
     SeePhone,
     /// `21` Present card again.
     PresentCardAgain,
+    /// `0F` Processing error.
+    ProcessingError,
+    /// `10` Remove card.
+    RemoveCard,
+    /// `14` Welcome.
+    Welcome,
+    /// `16` Processing.
+    Processing,
+    /// `19` Please present one card only.
+    PresentOneCardOnly,
+    /// `1D` Please insert card.
+    InsertCard,
+    /// `1E` Clear display.
+    ClearDisplay,
 }
 
 impl UiMessage {
@@ -145,7 +159,150 @@ impl UiMessage {
             Self::TryAnotherCard => 0x1C,
             Self::SeePhone => 0x20,
             Self::PresentCardAgain => 0x21,
+            Self::ProcessingError => 0x0F,
+            Self::RemoveCard => 0x10,
+            Self::Welcome => 0x14,
+            Self::Processing => 0x16,
+            Self::PresentOneCardOnly => 0x19,
+            Self::InsertCard => 0x1D,
+            Self::ClearDisplay => 0x1E,
         }
+    }
+
+    /// The English text of the message (Book A Table 7-1).
+    pub fn text(self) -> &'static str {
+        match self {
+            Self::Approved => "Approved",
+            Self::NotAuthorised => "Not authorised",
+            Self::EnterPin => "Please enter your PIN",
+            Self::PresentCard => "Present card",
+            Self::CardReadOk => "Card read OK, please remove card",
+            Self::InsertOrSwipeCard => "Please insert or swipe card",
+            Self::ApprovedSign => "Approved, please sign",
+            Self::Authorising => "Authorising, please wait",
+            Self::TryAnotherCard => "Insert, swipe or try another card",
+            Self::SeePhone => "See phone for instructions",
+            Self::PresentCardAgain => "Present card again",
+            Self::ProcessingError => "Processing error",
+            Self::RemoveCard => "Remove card",
+            Self::Welcome => "Welcome",
+            Self::Processing => "Processing",
+            Self::PresentOneCardOnly => "Please present one card only",
+            Self::InsertCard => "Please insert card",
+            Self::ClearDisplay => "",
+        }
+    }
+}
+
+/// The reader status of a User Interface Request (Book A §7.1, `DF8116` byte 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UiStatus {
+    /// `00` Not ready.
+    NotReady,
+    /// `01` Idle.
+    Idle,
+    /// `02` Ready to read.
+    ReadyToRead,
+    /// `03` Processing.
+    Processing,
+    /// `04` Card read successfully.
+    CardReadSuccessfully,
+    /// `05` Processing error.
+    ProcessingError,
+}
+
+impl UiStatus {
+    /// The Book A status code.
+    pub fn code(self) -> u8 {
+        match self {
+            Self::NotReady => 0x00,
+            Self::Idle => 0x01,
+            Self::ReadyToRead => 0x02,
+            Self::Processing => 0x03,
+            Self::CardReadSuccessfully => 0x04,
+            Self::ProcessingError => 0x05,
+        }
+    }
+}
+
+/// What the value of a User Interface Request is (Book A §7.1, `DF8116` byte 14).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UiValue {
+    /// `00` No value.
+    None,
+    /// `10` An amount, in minor units of `currency` (ISO 4217 numeric).
+    Amount {
+        /// Minor units.
+        value: u64,
+        /// ISO 4217 numeric.
+        currency: u16,
+    },
+    /// `20` A balance, in minor units of `currency`.
+    Balance {
+        /// Minor units.
+        value: u64,
+        /// ISO 4217 numeric.
+        currency: u16,
+    },
+}
+
+impl UiValue {
+    /// The Book A value qualifier.
+    pub fn qualifier(self) -> u8 {
+        match self {
+            Self::None => 0x00,
+            Self::Amount { .. } => 0x10,
+            Self::Balance { .. } => 0x20,
+        }
+    }
+}
+
+/// A User Interface Request (Book A §7.1 "User Interface Request Data", `DF8116`): what the
+/// reader asks the display to show, and for how long.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UiRequest {
+    /// The message identifier.
+    pub message: UiMessage,
+    /// The reader status.
+    pub status: UiStatus,
+    /// How long the message stays up (Book A encodes it in units of 100 ms).
+    pub hold_time: std::time::Duration,
+    /// Language preference (`5F2D`, up to four ISO 639-1 codes), when the card gave one.
+    pub language: Option<String>,
+    /// The value shown with the message.
+    pub value: UiValue,
+}
+
+impl UiRequest {
+    /// A request with no hold time, no language preference and no value.
+    pub fn new(message: UiMessage, status: UiStatus) -> Self {
+        Self {
+            message,
+            status,
+            hold_time: std::time::Duration::ZERO,
+            language: None,
+            value: UiValue::None,
+        }
+    }
+
+    /// The same request showing `value`.
+    pub fn with_value(mut self, value: UiValue) -> Self {
+        self.value = value;
+        self
+    }
+
+    /// The same request held for `hold_time`.
+    pub fn held(mut self, hold_time: std::time::Duration) -> Self {
+        self.hold_time = hold_time;
+        self
+    }
+
+    /// The hold time as Book A encodes it (units of 100 ms, at most `999999`).
+    pub fn hold_time_units(&self) -> u32 {
+        u32::try_from(self.hold_time.as_millis() / 100)
+            .unwrap_or(u32::MAX)
+            .min(999_999)
     }
 }
 
