@@ -198,8 +198,23 @@ fn the_hundred_and_twenty_first_entry_in_an_hour_is_refused() {
         "{result:?}"
     );
     assert_eq!(terminal.last_ksn(), before);
-    // A fresh hour (the count file gone, as after an hour of no entries) lets entry resume.
-    std::fs::remove_file(terminal.store.path().join(keystore::RATE_FILE)).unwrap();
+    // Removing the count file does not reset the limit: entry is refused.
+    let rate_file = terminal.store.path().join(keystore::RATE_FILE);
+    let count = std::fs::read(&rate_file).unwrap();
+    std::fs::remove_file(&rate_file).unwrap();
+    let result = PinPadProcess::new(terminal.config("1234K")).collect(&request(&random_pan()));
+    assert!(
+        matches!(result, Err(PinEntryError::Unavailable(_))),
+        "{result:?}"
+    );
+    std::fs::write(&rate_file, count).unwrap();
+    // A fresh hour (test tooling forgets the count, as after an hour of no entries) lets
+    // entry resume.
+    Keystore::open(terminal.store.path())
+        .unwrap()
+        .reset_rate_limit()
+        .unwrap();
+    assert_eq!(terminal.last_ksn(), before, "refused entries used no KSN");
     let encrypted = PinPadProcess::new(terminal.config("1234K"))
         .collect(&request(&random_pan()))
         .unwrap();

@@ -256,7 +256,10 @@ fn answer(out: &mut io::Stdout, message: &PinPadMessage) -> ExitCode {
 }
 
 /// `softpos-pinpad install-key BUNDLE_DIR`: seals the DUKPT initial key of an `hsm-sim enroll`
-/// bundle into the key store. Prints only the KSN's initial key ID.
+/// bundle into the key store, then destroys the bundle's clear copy (overwritten, fsynced,
+/// unlinked, directory fsynced): after installation no file next to the terminal holds the PIN
+/// key. A bundle whose key was installed already, or a store that has a key, is refused.
+/// Prints only the KSN's initial key ID.
 fn install_key(bundle_dir: Option<String>) -> ExitCode {
     let Some(bundle_dir) = bundle_dir else {
         eprintln!("usage: softpos-pinpad install-key BUNDLE_DIR");
@@ -267,34 +270,44 @@ fn install_key(bundle_dir: Option<String>) -> ExitCode {
     let pin_key = match super::pin_key::load(std::path::Path::new(&bundle_dir)) {
         Ok(k) => k,
         Err(e) => {
-            eprintln!("cannot read the bundle: {e}");
+            eprintln!("cannot install: {e}");
             return ExitCode::FAILURE;
         }
     };
     let Some(PinInitialKey {
         initial_key: key,
         initial_ksn: ksn,
+        file,
     }) = pin_key
     else {
         eprintln!("the bundle has no DUKPT initial key");
         return ExitCode::FAILURE;
     };
     let dir = keystore::default_dir();
-    match Keystore::install(&dir, &key, ksn) {
-        Ok(()) => {
-            let _ = writeln!(
-                io::stderr(),
-                "installed the PIN key of initial key ID {} in {}",
-                hex::encode_upper(ksn.initial_key_id().0),
-                dir.display()
-            );
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("cannot install the key: {e}");
-            ExitCode::FAILURE
-        }
+    if let Err(e) = Keystore::install(&dir, &key, ksn) {
+        eprintln!("cannot install the key: {e}");
+        return ExitCode::FAILURE;
     }
+    drop(key);
+    let destroyed = match (file.parent(), file.file_name().and_then(|n| n.to_str())) {
+        (Some(parent), Some(name)) => crate::durable::destroy(parent, name),
+        _ => Err(io::Error::from(io::ErrorKind::InvalidInput)),
+    };
+    if let Err(e) = destroyed {
+        eprintln!(
+            "installed, but the clear PIN key {} could not be destroyed ({e}): remove it now",
+            file.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    let _ = writeln!(
+        io::stderr(),
+        "installed the PIN key of initial key ID {} in {} and destroyed {}",
+        hex::encode_upper(ksn.initial_key_id().0),
+        dir.display(),
+        file.display()
+    );
+    ExitCode::SUCCESS
 }
 
 #[cfg(feature = "pinpad-window")]
