@@ -91,7 +91,12 @@ fn fresh_process(c: &mut Criterion, name: &str, program: &str) {
     };
     let mut config = PinPadConfig::new(program);
     config.store_dir = Some(dir.path().to_path_buf());
-    config.development_profile = true;
+    // The pad's own development profile (X11).
+    std::fs::write(
+        dir.path().join(softpos::pinpad::profile::PROFILE_FILE),
+        "profile = \"development\"\n",
+    )
+    .unwrap();
     let pad = PinPadProcess::new(config);
     let mut group = c.benchmark_group("pinpad_process");
     group.sample_size(10);

@@ -1,7 +1,8 @@
 //! The `softpos-pinpad` process: hardening, one request, one entry, one answer.
 //!
 //! Order of work (security doc A and B): no core dumps and not dumpable (P9) → read the
-//! request → check the display (P3) → open the key store → pick the layout (P4) → reserve and
+//! request → check the display against the pad's own profile (P3, [`super::profile`]; never the
+//! terminal's say) → open the key store → pick the layout (P4) → reserve and
 //! persist the KSN (C2; exhausted → KEYS EXHAUSTED before any window) → show the keypad → on OK,
 //! derive the PIN key, build and encrypt the format 4 block, zeroize the digits and the key,
 //! answer → wait until the terminal closes the pipe. Nothing else is ever written to stdout,
@@ -20,6 +21,7 @@ use super::buffer::PinBuffer;
 use super::keypad::Layout;
 use super::keystore::{self, Keystore, KeystoreError};
 use super::pin_key::PinInitialKey;
+use super::profile::{self, Profile};
 use super::protocol::{
     DisplayKind, EntryRequest, PinPadMessage, ProtocolError, Refusal, TerminalMessage, read_frame,
     write_frame,
@@ -57,7 +59,7 @@ pub fn main(mode: InputMode) -> ExitCode {
         Err(ProtocolError::Closed) => return ExitCode::from(2),
         Err(_) => return answer(&mut out, &PinPadMessage::Refused(Refusal::BadRequest)),
     };
-    let display = match display_for(mode, &request) {
+    let display = match display_for(mode, profile::load(&keystore::default_dir())) {
         Ok(d) => d,
         Err(r) => return answer(&mut out, &PinPadMessage::Refused(r)),
     };
@@ -227,7 +229,9 @@ pub fn harden() {
     let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
 }
 
-fn display_for(mode: InputMode, request: &EntryRequest) -> Result<DisplayKind, Refusal> {
+/// The display to use. X11 only in the pad's own development profile ([`profile`]), whatever
+/// the terminal asks.
+fn display_for(mode: InputMode, profile: Profile) -> Result<DisplayKind, Refusal> {
     let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
     if mode == InputMode::TestFile {
         return Ok(DisplayKind::HeadlessTest);
@@ -238,7 +242,7 @@ fn display_for(mode: InputMode, request: &EntryRequest) -> Result<DisplayKind, R
     match (
         set("WAYLAND_DISPLAY"),
         set("DISPLAY"),
-        request.development_profile,
+        profile == Profile::Development,
     ) {
         // With DISPLAY set, winit could fall back to X11 (XWayland): production needs it unset.
         (true, false, _) => Ok(DisplayKind::Wayland),
