@@ -26,7 +26,7 @@ use super::protocol::{
     DisplayKind, EntryRequest, PinPadMessage, ProtocolError, Refusal, TerminalMessage, read_frame,
     write_frame,
 };
-use super::session::Progress;
+use super::session::{Progress, Session};
 
 /// Where the key presses come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,11 +168,13 @@ impl Finisher {
         write_frame(&mut self.out, &PinPadMessage::Refused(reason).encode()).is_ok()
     }
 
-    /// Answers for a finished session: on [`Progress::Confirmed`] encrypts `buffer` and sends
-    /// the PIN block; otherwise sends CANCELLED or TIMED OUT. Returns whether the answer was
-    /// written. The caller zeroizes the buffer right after.
-    pub(crate) fn finish(&mut self, end: Progress, buffer: Option<&PinBuffer>) -> bool {
-        let message = match (end, buffer) {
+    /// Answers for a finished session: on [`Progress::Confirmed`] encrypts the PIN and sends
+    /// the block; otherwise sends CANCELLED or TIMED OUT. Returns whether the answer was
+    /// written. The digits are wiped **before** the answer goes out: once the terminal has the
+    /// answer, the PIN is gone from this process's memory (a wipe after writing would race the
+    /// terminal, which may read the memory or move on at once).
+    pub(crate) fn finish(&mut self, end: Progress, session: &mut Session) -> bool {
+        let message = match (end, session.pin_buffer()) {
             (Progress::Confirmed, Some(buffer)) => {
                 match encrypt_pin(
                     &self.store,
@@ -188,6 +190,7 @@ impl Finisher {
             (Progress::TimedOut, _) => PinPadMessage::TimedOut,
             _ => PinPadMessage::Cancelled,
         };
+        session.wipe();
         super::buffer::scrub_stack();
         write_frame(&mut self.out, &message.encode()).is_ok()
     }
