@@ -51,8 +51,9 @@ impl BatchTotals {
         })
     }
 
-    /// Writes the totals into DE 74-77 (10 digits), 86-89 (16 digits) and DE 97.
-    pub(super) fn write_into(&self, message: &mut Message) {
+    /// Writes the totals into DE 74-77 (10 digits), 86-89 (16 digits) and DE 97: the 0500's
+    /// terminal totals, or the host's own in the 0510.
+    pub fn write_into(&self, message: &mut Message) {
         message
             .set(74, format!("{:010}", self.credits))
             .set(75, format!("{:010}", self.credit_reversals))

@@ -141,19 +141,6 @@ impl Request {
     }
 }
 
-/// Settlement totals (DE 74-77, 86-89).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Totals {
-    pub(crate) credits: i64,
-    pub(crate) credit_reversals: i64,
-    pub(crate) debits: i64,
-    pub(crate) debit_reversals: i64,
-    pub(crate) credits_amount: i64,
-    pub(crate) credit_reversals_amount: i64,
-    pub(crate) debits_amount: i64,
-    pub(crate) debit_reversals_amount: i64,
-}
-
 struct Job {
     request: Request,
     reply: oneshot::Sender<Vec<u8>>,

@@ -4,24 +4,25 @@
 use rusqlite::{Connection, params};
 
 use super::store::{self, Row};
-use super::{Outcome, Request, Totals, response, today};
+use super::{Outcome, Request, response, today};
 use crate::host::HostError;
+use crate::iso8583::BatchTotals;
 
 /// The host's totals for a terminal's open batch.
-fn open_totals(tx: &Connection, terminal_id: &str) -> Result<Totals, HostError> {
+fn open_totals(tx: &Connection, terminal_id: &str) -> Result<BatchTotals, HostError> {
     let mut stmt = tx.prepare_cached(
         "SELECT kind, reversed, COUNT(*), COALESCE(SUM(amount), 0) FROM transactions
          WHERE terminal_id = ?1 AND batch_id IS NULL AND approved = 1
            AND kind IN ('purchase', 'advice', 'completion', 'refund')
          GROUP BY kind, reversed",
     )?;
-    let mut totals = Totals::default();
+    let mut totals = BatchTotals::default();
     let rows = stmt.query_map([terminal_id], |r| {
         Ok((
             r.get::<_, String>(0)?,
             r.get::<_, bool>(1)?,
-            r.get::<_, i64>(2)?,
-            r.get::<_, i64>(3)?,
+            non_negative(r, 2)?,
+            non_negative(r, 3)?,
         ))
     })?;
     for row in rows {
@@ -38,8 +39,8 @@ fn open_totals(tx: &Connection, terminal_id: &str) -> Result<Totals, HostError> 
                 &mut totals.debit_reversals_amount,
             ),
         };
-        *n += count;
-        *sum += amount;
+        *n = n.saturating_add(count);
+        *sum = sum.saturating_add(amount);
     }
     Ok(totals)
 }
@@ -50,19 +51,10 @@ pub(super) fn reconcile(tx: &Connection, request: &Request) -> Result<Outcome, H
     let terminal_id = &request.key.terminal_id;
     let host = open_totals(tx, terminal_id)?;
     let m = &request.message;
-    let number = |n: u8| m.text(n).and_then(|s| s.parse::<i64>().ok()).unwrap_or(-1);
-    let terminal = Totals {
-        credits: number(74),
-        credit_reversals: number(75),
-        debits: number(76),
-        debit_reversals: number(77),
-        credits_amount: number(86),
-        credit_reversals_amount: number(87),
-        debits_amount: number(88),
-        debit_reversals_amount: number(89),
-    };
-    let net_field = net_settlement(&host);
-    let in_balance = terminal == host && m.text(97) == Some(net_field.as_str());
+    // In balance when every total and the net (DE 97) equal the host's; totals that are
+    // missing or not numeric are not in balance.
+    let in_balance = BatchTotals::from_message(m) == Some(host)
+        && m.text(97) == Some(host.net_settlement().as_str());
     let batch_number = m.text(60).unwrap_or("").to_owned();
     tx.prepare_cached(
         "INSERT INTO batches (terminal_id, batch_number, in_balance) VALUES (?1, ?2, ?3)",
@@ -90,35 +82,15 @@ pub(super) fn reconcile(tx: &Connection, request: &Request) -> Result<Outcome, H
     let mut message = response(m, code);
     message.set(15, today().mmdd());
     message.set(66, if in_balance { "1" } else { "2" });
-    for (n, v) in [
-        (74, host.credits),
-        (75, host.credit_reversals),
-        (76, host.debits),
-        (77, host.debit_reversals),
-    ] {
-        message.set(n, format!("{v:010}"));
-    }
-    for (n, v) in [
-        (86, host.credits_amount),
-        (87, host.credit_reversals_amount),
-        (88, host.debits_amount),
-        (89, host.debit_reversals_amount),
-    ] {
-        message.set(n, format!("{v:016}"));
-    }
-    message.set(97, net_field);
+    host.write_into(&mut message);
     Ok(Outcome {
         message,
         transaction_id: Some(id),
     })
 }
 
-/// DE 97: `D` + debits − credits, or `C` + credits − debits.
-fn net_settlement(totals: &Totals) -> String {
-    let net = totals.debits_amount - totals.credits_amount;
-    if net >= 0 {
-        format!("D{net:016}")
-    } else {
-        format!("C{:016}", -net)
-    }
+/// Column `i` of a count or sum, which SQLite stores as i64 and which is never negative.
+fn non_negative(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<u64> {
+    let v = row.get::<_, i64>(i)?;
+    u64::try_from(v).map_err(|_| rusqlite::Error::IntegralValueOutOfRange(i, v))
 }
