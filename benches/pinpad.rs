@@ -20,7 +20,7 @@ use emv::crypto::pin_block::OsFill;
 use emv::pan::Pan;
 use softpos::pinpad::buffer::scrub_stack;
 use softpos::pinpad::keypad::Layout;
-use softpos::pinpad::keystore::{self, Keystore};
+use softpos::pinpad::keystore::Keystore;
 use softpos::pinpad::process::encrypt_pin;
 use softpos::pinpad::protocol::{PinPadMessage, write_frame};
 use softpos::pinpad::session::{Key, Progress, Session};
@@ -91,7 +91,12 @@ fn fresh_process(c: &mut Criterion, name: &str, program: &str) {
     };
     let mut config = PinPadConfig::new(program);
     config.store_dir = Some(dir.path().to_path_buf());
-    config.development_profile = true;
+    // The pad's own development profile (X11).
+    std::fs::write(
+        dir.path().join(softpos::pinpad::profile::PROFILE_FILE),
+        "profile = \"development\"\n",
+    )
+    .unwrap();
     let pad = PinPadProcess::new(config);
     let mut group = c.benchmark_group("pinpad_process");
     group.sample_size(10);
@@ -101,7 +106,7 @@ fn fresh_process(c: &mut Criterion, name: &str, program: &str) {
             for _ in 0..iterations {
                 // More entries than the hourly limit (security doc P11) allows: start each
                 // from a fresh count, outside the measured time.
-                let _ = std::fs::remove_file(dir.path().join(keystore::RATE_FILE));
+                let _ = Keystore::open(dir.path()).and_then(|mut s| s.reset_rate_limit());
                 let mut entry = pad.start(&request).unwrap();
                 let (up, _) = entry.wait_ready().unwrap();
                 total += up;

@@ -12,11 +12,15 @@
 //! store-and-forward advice), it is kept sealed under the device key
 //! ([`seal`]) and erased when no longer needed.
 
+use std::fs::Permissions;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use emv::crypto::key::AesKey;
 use emv::pan::Pan;
 use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::dir_lock::{DirLock, LockError as DirLockError};
 
 mod card_details;
 pub mod export;
@@ -31,6 +35,8 @@ pub use emv::iso8583::BatchTotals;
 
 /// The journal's file name inside the data directory.
 pub const JOURNAL_FILE: &str = "journal.sqlite";
+/// The data directory's lock file, which holds the owning process's id.
+pub const LOCK_FILE: &str = "softpos.lock";
 /// The device key's file name inside the data directory (mode 0600).
 pub const DEVICE_KEY_FILE: &str = "device.key";
 
@@ -216,17 +222,50 @@ pub struct Journal {
     conn: Connection,
     device_key: AesKey,
     path: PathBuf,
+    // Declared last: released after the connection closes.
+    _lock: DirLock,
 }
 
 impl Journal {
-    /// Opens (creating if needed) the journal and the device key in `data_dir`.
+    /// Opens (creating if needed) the journal and the device key in `data_dir`, and holds the
+    /// data directory's lock ([`LOCK_FILE`]) for the journal's life: a second process opening
+    /// the same directory gets [`JournalError::Locked`] and touches nothing (in particular it
+    /// cannot recover, and so reverse, a transaction the first one has in flight). The
+    /// directory is made owner-only (0700) and its files 0600.
     pub fn open(data_dir: &Path) -> Result<Self, JournalError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| JournalError::Io {
-            path: data_dir.to_path_buf(),
-            source,
-        })?;
-        let device_key = seal::load_or_create_device_key(&data_dir.join(DEVICE_KEY_FILE))?;
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| JournalError::Io { path, source }
+        };
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(data_dir)
+            .map_err(io(data_dir))?;
+        std::fs::set_permissions(data_dir, Permissions::from_mode(0o700)).map_err(io(data_dir))?;
+        let lock = DirLock::try_acquire(data_dir, LOCK_FILE)?;
         let path = data_dir.join(JOURNAL_FILE);
+        // SQLite gives the -wal and -shm files the mode of the database file.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .map_err(io(&path))?;
+        for name in [
+            JOURNAL_FILE,
+            "journal.sqlite-wal",
+            "journal.sqlite-shm",
+            DEVICE_KEY_FILE,
+        ] {
+            let file = data_dir.join(name);
+            match std::fs::set_permissions(&file, Permissions::from_mode(0o600)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&file)(e)),
+                _ => {}
+            }
+        }
+        let device_key = seal::load_or_create_device_key(&data_dir.join(DEVICE_KEY_FILE))?;
         let conn = Connection::open(&path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -238,6 +277,7 @@ impl Journal {
             conn,
             device_key,
             path,
+            _lock: lock,
         })
     }
 
@@ -722,6 +762,9 @@ pub enum JournalError {
     /// The OS random source failed.
     #[error("the OS random source failed")]
     Random,
+    /// Another process has the data directory open (or its lock file cannot be taken).
+    #[error(transparent)]
+    Locked(#[from] DirLockError),
 }
 
 fn record(r: &Row<'_>) -> rusqlite::Result<TxRecord> {

@@ -23,6 +23,7 @@ pub mod cli;
 pub mod config;
 #[cfg(feature = "demo")]
 pub mod demo;
+pub mod dir_lock;
 pub mod durable;
 pub mod engine;
 pub mod journal;

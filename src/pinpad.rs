@@ -26,6 +26,7 @@ pub mod keypad;
 pub mod keystore;
 pub mod pin_key;
 pub mod process;
+pub mod profile;
 pub mod protocol;
 pub mod session;
 #[cfg(feature = "pinpad-test-input")]
@@ -123,15 +124,13 @@ pub trait PinEntry {
 pub struct PinPadConfig {
     /// The `softpos-pinpad` executable.
     pub program: PathBuf,
-    /// The key store directory (else the process's default, see [`keystore::default_dir`]).
+    /// The key store directory, passed to test builds only (production pads use their own,
+    /// see [`keystore::default_dir`]).
     pub store_dir: Option<PathBuf>,
     /// Entry timeouts (defaults 30 s / 15 s / 60 s).
     pub timeouts: Timeouts,
     /// PIN length limits (default 4 to 12).
     pub length: LengthLimits,
-    /// The terminal runs its development profile: the PIN pad accepts an X11 display and shows
-    /// a permanent "not secure" banner. Reported to attestation later.
-    pub development_profile: bool,
     /// Extra environment for the child (tests set the test key script here).
     pub env: Vec<(OsString, OsString)>,
 }
@@ -144,7 +143,6 @@ impl PinPadConfig {
             store_dir: None,
             timeouts: Timeouts::default(),
             length: LengthLimits::default(),
-            development_profile: false,
             env: Vec::new(),
         }
     }
@@ -177,7 +175,7 @@ impl PinPadProcess {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
-        if !config.development_profile && std::env::var_os("WAYLAND_DISPLAY").is_some() {
+        if std::env::var_os("WAYLAND_DISPLAY").is_some() {
             // Under Wayland, keep winit from falling back to X11 (XWayland).
             command.env_remove("DISPLAY");
         }
@@ -211,7 +209,6 @@ impl PinPadProcess {
                 .collect(),
             language: request.language.to_owned(),
             accessible: request.accessible,
-            development_profile: config.development_profile,
             length: config.length,
             timeouts: config.timeouts,
         });

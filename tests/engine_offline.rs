@@ -139,7 +139,7 @@ fn card_approved_offline_sale_is_queued_and_uploaded_exactly_once() {
     let advice = support::assert_advice_uploaded_once(&mut engine, &world, result.id, 1_234);
     assert_eq!(Some(advice.stan), rec.stan.map(|s| format!("{s:06}")));
     assert_eq!(world.balance(VISA_PAN), before - 1_234);
-    support::assert_consistent(&world, VISA_PAN, before);
+    support::assert_journal_consistent(engine.journal(), &world, VISA_PAN, before);
     // In the batch, and the host agrees.
     let report = engine.settle().expect("settlement");
     assert!(report.in_balance, "{report:?}");
@@ -189,7 +189,7 @@ fn the_offline_card_goes_online_above_the_floor_limit_and_nothing_is_queued() {
     assert_eq!(engine.journal().advice_queue().unwrap().0, 0);
     assert!(world.ledger().iter().all(|e| e.kind != "advice"));
     assert_eq!(world.balance(VISA_PAN), before - 6_000);
-    support::assert_consistent(&world, VISA_PAN, before);
+    support::assert_journal_consistent(engine.journal(), &world, VISA_PAN, before);
 }
 
 #[test]
@@ -221,7 +221,7 @@ fn card_approved_offline_beyond_the_queue_cap_is_declined() {
         Some(Host::start(HostConfig::new(world.dir.path().join("host")).listen(address)).unwrap());
     assert_eq!(engine.flush_pending(), 0);
     assert_eq!(world.balance(VISA_PAN), before - 1_000);
-    support::assert_consistent(&world, VISA_PAN, before);
+    support::assert_journal_consistent(engine.journal(), &world, VISA_PAN, before);
 }
 
 #[test]
@@ -293,7 +293,7 @@ fn settlement_pushes_a_reversal_the_host_missed_and_balances() {
         .filter(|e| e.kind == "reversal")
         .count();
     assert_eq!(reversals, 1);
-    support::assert_consistent(&world, VISA_PAN, before);
+    support::assert_journal_consistent(engine.journal(), &world, VISA_PAN, before);
 }
 
 #[test]

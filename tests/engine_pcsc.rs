@@ -526,7 +526,7 @@ fn bad_mac_on_the_answer_is_no_answer_and_is_reversed() {
     let (result, _, _) = sale(&mut engine, &world, "visa", 1_234, &[]);
     assert_eq!(result.status, TxStatus::Reversed, "{}", result.message);
     assert_eq!(world.balance(VISA_PAN), before);
-    support::assert_consistent(&world, VISA_PAN, before);
+    support::assert_journal_consistent(engine.journal(), &world, VISA_PAN, before);
 }
 
 #[test]

@@ -16,7 +16,7 @@ use std::time::Duration;
 use hsm_sim::host::Fault;
 use hsm_sim::host::ledger::{AccountSeed, AccountStatus};
 use softpos::engine::{Engine, EngineSettings, Tip, TxStatus};
-use support::{TestPin, VISA_PAN, World, assert_consistent};
+use support::{TestPin, VISA_PAN, World, assert_journal_consistent};
 
 fn soak(count: usize) {
     let world = World::start_seeded(&[AccountSeed {
@@ -84,7 +84,7 @@ fn soak(count: usize) {
     eprintln!("soak of {count}: approved, declined, reversed, aborted, other = {statuses:?}");
     assert!(statuses[0] > count / 2, "{statuses:?}");
     assert!(statuses[2] > 0, "{statuses:?}");
-    assert_consistent(&world, VISA_PAN, initial);
+    assert_journal_consistent(engine.journal(), &world, VISA_PAN, initial);
     let report = engine.settle().expect("settlement");
     assert!(report.in_balance, "{report:?}");
 }

@@ -151,6 +151,7 @@ fn install_key_seals_the_pin_key_without_the_link_secrets() {
     fs::remove_file(dir.path().join("terminal.key")).unwrap();
     fs::remove_file(dir.path().join("mac-ik.hex")).unwrap();
     let store = tempfile::tempdir().unwrap();
+    let ik = fs::read_to_string(dir.path().join(PIN_KEY_FILE)).unwrap();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_softpos-pinpad"))
         .arg("install-key")
         .arg(dir.path())
@@ -164,8 +165,9 @@ fn install_key_seals_the_pin_key_without_the_link_secrets() {
         keystore.last_ksn().to_bytes(),
         issued.dukpt.as_ref().unwrap().initial_ksn
     );
+    // The clear copy is gone from the bundle.
+    assert!(!dir.path().join(PIN_KEY_FILE).exists());
     // It prints the key ID only, never the key.
-    let ik = fs::read_to_string(dir.path().join(PIN_KEY_FILE)).unwrap();
     assert!(!stderr.contains(ik.trim()), "{stderr}");
     assert!(!String::from_utf8_lossy(&output.stdout).contains(ik.trim()));
 }

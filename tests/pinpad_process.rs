@@ -223,8 +223,23 @@ fn the_hundred_and_twenty_first_entry_in_an_hour_is_refused() {
         "{result:?}"
     );
     assert_eq!(terminal.last_ksn(), before);
-    // A fresh hour (the count file gone, as after an hour of no entries) lets entry resume.
-    std::fs::remove_file(terminal.store.path().join(keystore::RATE_FILE)).unwrap();
+    // Removing the count file does not reset the limit: entry is refused.
+    let rate_file = terminal.store.path().join(keystore::RATE_FILE);
+    let count = std::fs::read(&rate_file).unwrap();
+    std::fs::remove_file(&rate_file).unwrap();
+    let result = PinPadProcess::new(terminal.config("1234K")).collect(&request(&random_pan()));
+    assert!(
+        matches!(result, Err(PinEntryError::Unavailable(_))),
+        "{result:?}"
+    );
+    std::fs::write(&rate_file, count).unwrap();
+    // A fresh hour (test tooling forgets the count, as after an hour of no entries) lets
+    // entry resume.
+    Keystore::open(terminal.store.path())
+        .unwrap()
+        .reset_rate_limit()
+        .unwrap();
+    assert_eq!(terminal.last_ksn(), before, "refused entries used no KSN");
     let encrypted = PinPadProcess::new(terminal.config("1234K"))
         .collect(&request(&random_pan()))
         .unwrap();
@@ -269,4 +284,62 @@ fn a_missing_key_store_is_refused() {
         panic!("{result:?}");
     };
     assert!(reason.contains("key store"), "{reason}");
+}
+
+/// The terminal cannot switch the production pad to X11: a request carrying the old
+/// "development profile" flag is refused like any other under X11, and uses no KSN.
+#[test]
+fn the_terminal_cannot_grant_the_development_profile() {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+
+    use softpos::pinpad::protocol::{
+        EntryRequest, PinPadMessage, Refusal, TerminalMessage, read_frame, write_frame,
+    };
+
+    let terminal = Terminal::enrolled();
+    let before = terminal.last_ksn();
+    let pan = random_pan();
+    let mut frame = TerminalMessage::EnterPin(EntryRequest {
+        pan: zeroize::Zeroizing::new(pan.expose_digits().to_owned()),
+        amount: 100,
+        currency_code: 978,
+        currency_exponent: 2,
+        merchant_name: String::new(),
+        language: "en".to_owned(),
+        accessible: false,
+        length: LengthLimits::default(),
+        timeouts: Timeouts::default(),
+    })
+    .encode();
+    // Set bit 1 of the flags field (tag 07), the old development-profile flag.
+    let mut at = 2;
+    while at + 2 <= frame.len() {
+        let (tag, len) = (frame[at], usize::from(frame[at + 1]));
+        if tag == 0x07 {
+            frame[at + 2] |= 0x02;
+        }
+        at += 2 + len;
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_softpos-pinpad"))
+        .env(keystore::STORE_ENV, terminal.store.path())
+        .env("DISPLAY", ":97")
+        .env_remove("WAYLAND_DISPLAY")
+        .env_remove(softpos::pinpad::process::TEST_KEYS_ENV)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    write_frame(&mut stdin, &frame).unwrap();
+    stdin.flush().unwrap();
+    let answer = PinPadMessage::decode(&read_frame(&mut stdout).unwrap()).unwrap();
+    drop(stdin);
+    let _ = child.wait();
+    assert!(
+        matches!(answer, PinPadMessage::Refused(Refusal::InsecureDisplay)),
+        "{answer:?}"
+    );
+    assert_eq!(terminal.last_ksn(), before, "no KSN used");
 }

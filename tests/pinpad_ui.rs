@@ -353,7 +353,6 @@ fn request(accessible: bool) -> EntryRequest {
         merchant_name: "Bäckerei Test".to_owned(),
         language: "en".to_owned(),
         accessible,
-        development_profile: true,
         length: LengthLimits::default(),
         timeouts: Timeouts::default(),
     }

@@ -71,7 +71,16 @@ impl Drop for Xvfb {
 fn config(terminal: &Terminal, xvfb: &Xvfb, development: bool) -> PinPadConfig {
     let mut config = PinPadConfig::new(env!("CARGO_BIN_EXE_softpos-pinpad"));
     config.store_dir = Some(terminal.store.path().to_path_buf());
-    config.development_profile = development;
+    // The profile is the pad's own configuration, in its store; the terminal cannot set it.
+    let profile = terminal
+        .store
+        .path()
+        .join(softpos::pinpad::profile::PROFILE_FILE);
+    if development {
+        std::fs::write(&profile, "profile = \"development\"\n").unwrap();
+    } else {
+        let _ = std::fs::remove_file(&profile);
+    }
     config
         .env
         .push(("DISPLAY".into(), xvfb.display.clone().into()));

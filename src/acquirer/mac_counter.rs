@@ -5,8 +5,12 @@
 //! request is signed ([`MacKey::reserve`]), so no KSN is ever used twice, not even across a
 //! crash: in the file `mac-ksn.state` of the enrolment bundle's directory (24 hex digits and a
 //! newline, mode 0600, replaced with [`crate::durable::replace`]), or in memory for a key that
-//! has no directory. Clones share the counter. One process at a time may use a bundle
-//! directory. The MAC itself is `emv::iso8583::mac`.
+//! has no directory. Clones share the counter. Each reservation holds the lock file
+//! `mac-ksn.lock` of the directory from reading the counter to its durable write, so two
+//! processes using one bundle never reserve the same KSN. The file must exist: the bundle's
+//! writer starts it at the initial KSN ([`MacKey::start_counter_in`]); once a counter has been
+//! used, a missing file refuses ([`MacKeyError::MissingCounter`]) instead of starting again at
+//! counter 0, which would reuse every KSN. The MAC itself is `emv::iso8583::mac`.
 
 use std::fs;
 use std::io;
@@ -33,8 +37,8 @@ impl MacKey {
         Self::new(initial_key, initial_ksn, CounterHome::Memory(initial_ksn))
     }
 
-    /// A MAC key whose counter is the file `mac-ksn.state` in `dir` (the initial KSN until the
-    /// file exists).
+    /// A MAC key whose counter is the file `mac-ksn.state` in `dir`, which must exist (see
+    /// [`MacKey::start_counter_in`]); reserving refuses while it is missing.
     pub fn with_counter_in(
         initial_key: AesKey,
         initial_ksn: Ksn,
@@ -55,6 +59,16 @@ impl MacKey {
         })
     }
 
+    /// Starts the counter of a fresh bundle in `dir` at `initial_ksn`. Refuses if a counter is
+    /// already there: a started counter is never reset.
+    pub fn start_counter_in(dir: &Path, initial_ksn: Ksn) -> Result<(), MacKeyError> {
+        let _lock = lock(dir)?;
+        if read_counter(dir)?.is_some() {
+            return Err(MacKeyError::AlreadyStarted(dir.join(COUNTER_FILE)));
+        }
+        write_counter(dir, initial_ksn)
+    }
+
     /// The initial KSN (counter 0) the host issued.
     pub fn initial_ksn(&self) -> Ksn {
         self.initial_ksn
@@ -64,6 +78,11 @@ impl MacKey {
     /// one-bits) and makes it durable before returning it.
     pub fn reserve(&self) -> Result<Ksn, MacKeyError> {
         let mut home = self.counter.lock().unwrap_or_else(PoisonError::into_inner);
+        // Held until the new counter is durable: no other process reads the old one meanwhile.
+        let _lock = match &*home {
+            CounterHome::File(dir) => Some(lock(dir)?),
+            CounterHome::Memory(_) => None,
+        };
         let last = home.last(self.initial_ksn)?;
         let next = dukpt::next_ksn(last).map_err(|e| match e {
             DukptError::KeyExhausted => MacKeyError::Exhausted,
@@ -123,6 +142,16 @@ pub enum MacKeyError {
         #[source]
         source: io::Error,
     },
+    /// The counter file is missing: its KSNs may have been used already, so the key refuses
+    /// rather than start again at counter 0. Enrol the terminal again.
+    #[error("the MAC key counter {0} is missing: enrol the terminal again")]
+    MissingCounter(PathBuf),
+    /// A counter was already started in this directory.
+    #[error("the MAC key counter {0} already exists")]
+    AlreadyStarted(PathBuf),
+    /// Another reservation's lock could not be taken.
+    #[error("the MAC key counter cannot be locked")]
+    Lock(#[source] crate::dir_lock::LockError),
     /// The counter file does not hold a KSN.
     #[error("the MAC key counter {0} is damaged")]
     Damaged(PathBuf),
@@ -154,12 +183,16 @@ impl CounterHome {
         match self {
             Self::Memory(k) => Ok(*k),
             Self::File(dir) => match read_counter(dir)? {
-                None => Ok(initial),
+                None => Err(MacKeyError::MissingCounter(dir.join(COUNTER_FILE))),
                 Some(k) if k.initial_key_id() == initial.initial_key_id() => Ok(k),
                 Some(_) => Err(MacKeyError::OtherKey(dir.join(COUNTER_FILE))),
             },
         }
     }
+}
+
+fn lock(dir: &Path) -> Result<crate::dir_lock::DirLock, MacKeyError> {
+    crate::dir_lock::DirLock::acquire(dir, LOCK_FILE).map_err(MacKeyError::Lock)
 }
 
 /// The counter file: the last reserved KSN as 24 hex digits and a newline.
@@ -187,6 +220,8 @@ fn write_counter(dir: &Path, ksn: Ksn) -> Result<(), MacKeyError> {
 
 /// The counter file's name in the bundle directory (`docs/enrolment-bundle.md`).
 pub const COUNTER_FILE: &str = "mac-ksn.state";
+/// The lock file each reservation holds.
+const LOCK_FILE: &str = "mac-ksn.lock";
 
 #[cfg(test)]
 mod tests {
@@ -219,6 +254,7 @@ mod tests {
     #[test]
     fn the_counter_file_survives_a_restart_and_is_owner_only() {
         let dir = tempfile::tempdir().unwrap();
+        MacKey::start_counter_in(dir.path(), initial_ksn()).unwrap();
         let a = MacKey::with_counter_in(ik(), initial_ksn(), dir.path()).unwrap();
         assert_eq!(a.reserve().unwrap().counter(), 1);
         assert_eq!(a.reserve().unwrap().counter(), 2);
@@ -238,6 +274,53 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o077, 0, "counter file readable by others");
         }
+    }
+
+    /// A counter file that disappears after use (or a bundle without one) refuses: starting
+    /// again at 0 would reuse every KSN. A started counter is never restarted.
+    #[test]
+    fn a_missing_counter_file_refuses_and_a_started_one_is_not_restarted() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = MacKey::with_counter_in(ik(), initial_ksn(), dir.path()).unwrap();
+        assert!(matches!(key.reserve(), Err(MacKeyError::MissingCounter(_))));
+        MacKey::start_counter_in(dir.path(), initial_ksn()).unwrap();
+        assert_eq!(key.reserve().unwrap().counter(), 1);
+        assert!(matches!(
+            MacKey::start_counter_in(dir.path(), initial_ksn()),
+            Err(MacKeyError::AlreadyStarted(_))
+        ));
+        fs::remove_file(dir.path().join(COUNTER_FILE)).unwrap();
+        let mut m = Message::new(Mti::NETWORK_REQUEST).with(11, "000001");
+        assert!(matches!(
+            key.sign(&mut m),
+            Err(MacKeyError::MissingCounter(_))
+        ));
+        assert!(!m.has(64), "nothing signed");
+    }
+
+    /// Two keys loaded from one bundle (two processes, or two loads) reserving at the same
+    /// time never get the same KSN.
+    #[test]
+    fn two_loads_of_one_bundle_never_reserve_the_same_ksn() {
+        let dir = tempfile::tempdir().unwrap();
+        MacKey::start_counter_in(dir.path(), initial_ksn()).unwrap();
+        let reserve_many = |dir: PathBuf| {
+            std::thread::spawn(move || {
+                let key = MacKey::with_counter_in(ik(), initial_ksn(), &dir).unwrap();
+                (0..100)
+                    .map(|_| key.reserve().unwrap().counter())
+                    .collect::<Vec<_>>()
+            })
+        };
+        let a = reserve_many(dir.path().to_path_buf());
+        let b = reserve_many(dir.path().to_path_buf());
+        let mut all = a.join().unwrap();
+        all.extend(b.join().unwrap());
+        let count = all.len();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), count, "a KSN was reserved twice");
+        assert_eq!(all.last(), Some(&200));
     }
 
     #[test]

@@ -20,6 +20,8 @@ pub struct PinInitialKey {
     pub initial_key: AesKey,
     /// The initial KSN (counter 0).
     pub initial_ksn: Ksn,
+    /// The bundle's file that holds the key in clear, which installing destroys.
+    pub file: PathBuf,
 }
 
 /// Reads the PIN initial key of the bundle in `dir`; `None` if the bundle has none.
@@ -40,7 +42,14 @@ pub fn load(dir: &Path) -> Result<Option<PinInitialKey>, PinKeyError> {
     if !plain {
         return Err(PinKeyError::BadFileName(name.clone()));
     }
-    let ik_hex = Zeroizing::new(read(&dir.join(name))?);
+    let file = dir.join(name);
+    let ik_hex = Zeroizing::new(match fs::read_to_string(&file) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(PinKeyError::Consumed(file));
+        }
+        Err(source) => return Err(PinKeyError::Io { path: file, source }),
+    });
     let bytes = Zeroizing::new(hex::decode(ik_hex.trim()).map_err(|_| PinKeyError::BadKey)?);
     let initial_key = AesKey::from_slice(&bytes).ok_or(PinKeyError::BadKey)?;
     let initial_ksn = hex::decode(ksn)
@@ -51,6 +60,7 @@ pub fn load(dir: &Path) -> Result<Option<PinInitialKey>, PinKeyError> {
     Ok(Some(PinInitialKey {
         initial_key,
         initial_ksn,
+        file,
     }))
 }
 
@@ -76,6 +86,13 @@ pub enum PinKeyError {
         #[source]
         source: toml::de::Error,
     },
+    /// The manifest names a PIN key file that is not there: installing the key destroys it, so
+    /// this bundle's key was installed already (or the file was removed).
+    #[error(
+        "the bundle's PIN key {0} is gone: it was installed already (installing destroys it); \
+         a key is installed once"
+    )]
+    Consumed(PathBuf),
     /// The manifest names a file outside the bundle, or one of the acquirer link's secrets.
     #[error("the manifest names a file the PIN pad does not read: {0:?}")]
     BadFileName(String),

@@ -1,7 +1,8 @@
 //! The `softpos-pinpad` process: hardening, one request, one entry, one answer.
 //!
 //! Order of work (security doc A and B): no core dumps and not dumpable (P9) → read the
-//! request → check the display (P3) → open the key store → pick the layout (P4) → reserve and
+//! request → check the display against the pad's own profile (P3, [`super::profile`]; never the
+//! terminal's say) → open the key store → pick the layout (P4) → reserve and
 //! persist the KSN (C2; exhausted → KEYS EXHAUSTED before any window) → show the keypad → on OK,
 //! derive the PIN key, build and encrypt the format 4 block, zeroize the digits and the key,
 //! answer → wait until the terminal closes the pipe. Nothing else is ever written to stdout,
@@ -20,11 +21,12 @@ use super::buffer::PinBuffer;
 use super::keypad::Layout;
 use super::keystore::{self, Keystore, KeystoreError};
 use super::pin_key::PinInitialKey;
+use super::profile::{self, Profile};
 use super::protocol::{
     DisplayKind, EntryRequest, PinPadMessage, ProtocolError, Refusal, TerminalMessage, read_frame,
     write_frame,
 };
-use super::session::Progress;
+use super::session::{Progress, Session};
 
 /// Where the key presses come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,7 +59,7 @@ pub fn main(mode: InputMode) -> ExitCode {
         Err(ProtocolError::Closed) => return ExitCode::from(2),
         Err(_) => return answer(&mut out, &PinPadMessage::Refused(Refusal::BadRequest)),
     };
-    let display = match display_for(mode, &request) {
+    let display = match display_for(mode, profile::load(&keystore::default_dir())) {
         Ok(d) => d,
         Err(r) => return answer(&mut out, &PinPadMessage::Refused(r)),
     };
@@ -166,11 +168,13 @@ impl Finisher {
         write_frame(&mut self.out, &PinPadMessage::Refused(reason).encode()).is_ok()
     }
 
-    /// Answers for a finished session: on [`Progress::Confirmed`] encrypts `buffer` and sends
-    /// the PIN block; otherwise sends CANCELLED or TIMED OUT. Returns whether the answer was
-    /// written. The caller zeroizes the buffer right after.
-    pub(crate) fn finish(&mut self, end: Progress, buffer: Option<&PinBuffer>) -> bool {
-        let message = match (end, buffer) {
+    /// Answers for a finished session: on [`Progress::Confirmed`] encrypts the PIN and sends
+    /// the block; otherwise sends CANCELLED or TIMED OUT. Returns whether the answer was
+    /// written. The digits are wiped **before** the answer goes out: once the terminal has the
+    /// answer, the PIN is gone from this process's memory (a wipe after writing would race the
+    /// terminal, which may read the memory or move on at once).
+    pub(crate) fn finish(&mut self, end: Progress, session: &mut Session) -> bool {
+        let message = match (end, session.pin_buffer()) {
             (Progress::Confirmed, Some(buffer)) => {
                 match encrypt_pin(
                     &self.store,
@@ -186,6 +190,7 @@ impl Finisher {
             (Progress::TimedOut, _) => PinPadMessage::TimedOut,
             _ => PinPadMessage::Cancelled,
         };
+        session.wipe();
         super::buffer::scrub_stack();
         write_frame(&mut self.out, &message.encode()).is_ok()
     }
@@ -227,7 +232,9 @@ pub fn harden() {
     let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
 }
 
-fn display_for(mode: InputMode, request: &EntryRequest) -> Result<DisplayKind, Refusal> {
+/// The display to use. X11 only in the pad's own development profile ([`profile`]), whatever
+/// the terminal asks.
+fn display_for(mode: InputMode, profile: Profile) -> Result<DisplayKind, Refusal> {
     let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
     if mode == InputMode::TestFile {
         return Ok(DisplayKind::HeadlessTest);
@@ -238,7 +245,7 @@ fn display_for(mode: InputMode, request: &EntryRequest) -> Result<DisplayKind, R
     match (
         set("WAYLAND_DISPLAY"),
         set("DISPLAY"),
-        request.development_profile,
+        profile == Profile::Development,
     ) {
         // With DISPLAY set, winit could fall back to X11 (XWayland): production needs it unset.
         (true, false, _) => Ok(DisplayKind::Wayland),
@@ -256,7 +263,10 @@ fn answer(out: &mut io::Stdout, message: &PinPadMessage) -> ExitCode {
 }
 
 /// `softpos-pinpad install-key BUNDLE_DIR`: seals the DUKPT initial key of an `hsm-sim enroll`
-/// bundle into the key store. Prints only the KSN's initial key ID.
+/// bundle into the key store, then destroys the bundle's clear copy (overwritten, fsynced,
+/// unlinked, directory fsynced): after installation no file next to the terminal holds the PIN
+/// key. A bundle whose key was installed already, or a store that has a key, is refused.
+/// Prints only the KSN's initial key ID.
 fn install_key(bundle_dir: Option<String>) -> ExitCode {
     let Some(bundle_dir) = bundle_dir else {
         eprintln!("usage: softpos-pinpad install-key BUNDLE_DIR");
@@ -267,34 +277,44 @@ fn install_key(bundle_dir: Option<String>) -> ExitCode {
     let pin_key = match super::pin_key::load(std::path::Path::new(&bundle_dir)) {
         Ok(k) => k,
         Err(e) => {
-            eprintln!("cannot read the bundle: {e}");
+            eprintln!("cannot install: {e}");
             return ExitCode::FAILURE;
         }
     };
     let Some(PinInitialKey {
         initial_key: key,
         initial_ksn: ksn,
+        file,
     }) = pin_key
     else {
         eprintln!("the bundle has no DUKPT initial key");
         return ExitCode::FAILURE;
     };
     let dir = keystore::default_dir();
-    match Keystore::install(&dir, &key, ksn) {
-        Ok(()) => {
-            let _ = writeln!(
-                io::stderr(),
-                "installed the PIN key of initial key ID {} in {}",
-                hex::encode_upper(ksn.initial_key_id().0),
-                dir.display()
-            );
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("cannot install the key: {e}");
-            ExitCode::FAILURE
-        }
+    if let Err(e) = Keystore::install(&dir, &key, ksn) {
+        eprintln!("cannot install the key: {e}");
+        return ExitCode::FAILURE;
     }
+    drop(key);
+    let destroyed = match (file.parent(), file.file_name().and_then(|n| n.to_str())) {
+        (Some(parent), Some(name)) => crate::durable::destroy(parent, name),
+        _ => Err(io::Error::from(io::ErrorKind::InvalidInput)),
+    };
+    if let Err(e) = destroyed {
+        eprintln!(
+            "installed, but the clear PIN key {} could not be destroyed ({e}): remove it now",
+            file.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    let _ = writeln!(
+        io::stderr(),
+        "installed the PIN key of initial key ID {} in {} and destroyed {}",
+        hex::encode_upper(ksn.initial_key_id().0),
+        dir.display(),
+        file.display()
+    );
+    ExitCode::SUCCESS
 }
 
 #[cfg(feature = "pinpad-window")]

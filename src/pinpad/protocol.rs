@@ -9,7 +9,8 @@
 //!   any order; unknown tags are rejected. `01` PAN (ASCII digits, required), `02` amount in
 //!   minor units (8 bytes BE), `03` ISO 4217 numeric currency (2 bytes BE), `04` currency
 //!   exponent (1), `05` merchant name (UTF-8, at most 96 bytes), `06` language (ASCII, 2-3),
-//!   `07` flags (bit 0 accessible mode, bit 1 development profile), `08` minimum and maximum PIN
+//!   `07` flags (bit 0 accessible mode; the other bits are ignored: the pad takes its profile
+//!   from its own configuration, never from the terminal), `08` minimum and maximum PIN
 //!   length (2 bytes, within 4-12), `09` timeouts in ms (first key, between keys, in all: 3 × 4
 //!   bytes BE).
 //! - `02` CANCEL: no body. The terminal gives up (card removed, operator abort).
@@ -59,8 +60,6 @@ pub struct EntryRequest {
     pub language: String,
     /// Accessible mode for this entry.
     pub accessible: bool,
-    /// The terminal runs its development profile (allows X11 with a warning banner).
-    pub development_profile: bool,
     /// PIN length limits.
     pub length: LengthLimits,
     /// Entry timeouts.
@@ -276,8 +275,7 @@ impl TerminalMessage {
                 field(TAG_EXPONENT, &[r.currency_exponent]);
                 field(TAG_MERCHANT, r.merchant_name.as_bytes());
                 field(TAG_LANGUAGE, r.language.as_bytes());
-                let flags = (u8::from(r.accessible) * FLAG_ACCESSIBLE)
-                    | (u8::from(r.development_profile) * FLAG_DEVELOPMENT);
+                let flags = u8::from(r.accessible) * FLAG_ACCESSIBLE;
                 field(TAG_FLAGS, &[flags]);
                 field(TAG_LENGTH, &[r.length.min, r.length.max]);
                 let mut t = [0u8; 12];
@@ -483,7 +481,7 @@ fn decode_request(body: &[u8]) -> Result<EntryRequest, ProtocolError> {
                 language = Some(value.iter().map(|&b| char::from(b)).collect());
             }
             TAG_FLAGS => match value {
-                [f] if *f & !(FLAG_ACCESSIBLE | FLAG_DEVELOPMENT) == 0 => flags = *f,
+                [f] if *f & !(FLAG_ACCESSIBLE | FLAG_IGNORED) == 0 => flags = *f,
                 _ => return Err(bad()),
             },
             TAG_LENGTH => match value {
@@ -519,7 +517,6 @@ fn decode_request(body: &[u8]) -> Result<EntryRequest, ProtocolError> {
         merchant_name: merchant_name.unwrap_or_default(),
         language: language.unwrap_or_else(|| "en".to_owned()),
         accessible: flags & FLAG_ACCESSIBLE != 0,
-        development_profile: flags & FLAG_DEVELOPMENT != 0,
         length,
         timeouts,
     };
@@ -546,13 +543,14 @@ const TAG_LENGTH: u8 = 0x08;
 const TAG_TIMEOUTS: u8 = 0x09;
 
 const FLAG_ACCESSIBLE: u8 = 0x01;
-const FLAG_DEVELOPMENT: u8 = 0x02;
+/// Once the terminal's "development profile"; accepted and ignored: the pad's profile is its own.
+const FLAG_IGNORED: u8 = 0x02;
 
 const MIN_PIN_LEN: u8 = 4;
 const MAX_PIN_LEN: u8 = 12;
 const MAX_MERCHANT: usize = 96;
-/// Ten minutes: no timeout may be longer.
-const MAX_TIMEOUT_MS: u32 = 600_000;
+/// One minute: the pad accepts no longer timeout from the terminal.
+const MAX_TIMEOUT_MS: u32 = 60_000;
 
 #[cfg(test)]
 mod tests {
@@ -567,7 +565,6 @@ mod tests {
             merchant_name: "Café Zürich".to_owned(),
             language: "de".to_owned(),
             accessible: true,
-            development_profile: false,
             length: LengthLimits::new(4, 6).unwrap_or_default(),
             timeouts: Timeouts {
                 first_key: Duration::from_millis(1500),
@@ -588,9 +585,27 @@ mod tests {
         assert_eq!(r.currency_code, 978);
         assert_eq!(r.merchant_name, "Café Zürich");
         assert_eq!(r.language, "de");
-        assert!(r.accessible && !r.development_profile);
+        assert!(r.accessible);
         assert_eq!((r.length.min(), r.length.max()), (4, 6));
         assert_eq!(r.timeouts.between_keys, Duration::from_millis(700));
+    }
+
+    /// The pad caps every timeout at a minute, whatever the terminal asks.
+    #[test]
+    fn timeouts_over_a_minute_are_refused() {
+        let mut r = request();
+        r.timeouts.total = Duration::from_secs(60);
+        let encoded = TerminalMessage::EnterPin(r).encode();
+        assert!(TerminalMessage::decode(&encoded).is_ok());
+        for long in [Duration::from_millis(60_001), Duration::from_secs(600)] {
+            let mut r = request();
+            r.timeouts.first_key = long;
+            let encoded = TerminalMessage::EnterPin(r).encode();
+            assert!(
+                TerminalMessage::decode(&encoded).is_err(),
+                "{long:?} accepted"
+            );
+        }
     }
 
     #[test]

@@ -59,7 +59,7 @@ pub(crate) fn run(
         session.wipe();
         std::process::abort();
     }
-    let written = finisher.finish(end, session.pin_buffer());
+    let written = finisher.finish(end, &mut session);
     session.wipe();
     written
 }

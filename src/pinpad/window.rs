@@ -212,7 +212,7 @@ impl State {
         if matches!(progress, Progress::Collecting { .. }) || self.written.is_some() {
             return;
         }
-        let written = self.finisher.finish(progress, self.session.pin_buffer());
+        let written = self.finisher.finish(progress, &mut self.session);
         self.session.wipe();
         self.written = Some(written);
         let _ = slint::quit_event_loop();
