@@ -5,6 +5,10 @@
 //! A terminal certificate binds the terminal ID twice: subject CN = terminal ID, and the DNS SAN
 //! `<tid lower case>.terminal.softpos.invalid`, which the host checks against DE 41 with
 //! rustls-webpki (`docs/iso8583.md` §1).
+//!
+//! Validity: the CA [`CA_VALIDITY`], the host's and the terminals' certificates
+//! [`LEAF_VALIDITY`], each starting [`CLOCK_SKEW`] before the moment of issue. A terminal whose
+//! certificate expired is refused at the handshake and must be enrolled again.
 
 use std::fs;
 use std::io::Write;
@@ -70,6 +74,7 @@ impl HostCa {
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.use_authority_key_identifier_extension = true;
+        set_validity(&mut params, LEAF_VALIDITY);
         self.issue(params)
     }
 
@@ -90,6 +95,7 @@ impl HostCa {
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.use_authority_key_identifier_extension = true;
+        set_validity(&mut params, LEAF_VALIDITY);
         self.issue(params)
     }
 
@@ -201,7 +207,15 @@ fn ca_params() -> CertificateParams {
     params.distinguished_name = dn;
     params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
     params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    set_validity(&mut params, CA_VALIDITY);
     params
+}
+
+/// Valid from [`CLOCK_SKEW`] ago for `validity` from now.
+fn set_validity(params: &mut CertificateParams, validity: time::Duration) {
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - CLOCK_SKEW;
+    params.not_after = now + validity;
 }
 
 fn root_store(ca_pem: &str) -> Result<RootCertStore, HostError> {
@@ -228,6 +242,12 @@ fn parse_key(pem: &str) -> Result<PrivateKeyDer<'static>, HostError> {
         .ok_or(HostError::BadPem)
 }
 
+/// How long the host CA is valid: ten years.
+pub const CA_VALIDITY: time::Duration = time::Duration::days(3_650);
+/// How long a terminal's (and the host's) certificate is valid: one year.
+pub const LEAF_VALIDITY: time::Duration = time::Duration::days(365);
+/// How far before the moment of issue a certificate starts, for clocks slightly behind.
+pub const CLOCK_SKEW: time::Duration = time::Duration::hours(1);
 const CA_CERT_FILE: &str = "ca.pem";
 const CA_KEY_FILE: &str = "ca.key";
 
@@ -258,5 +278,36 @@ mod tests {
         // The reloaded CA issues certificates that chain to the same CA certificate.
         let again = HostCa::load_or_create(dir.path()).unwrap();
         assert_eq!(again.cert_pem(), ca.cert_pem());
+    }
+
+    /// The host's own client verifier, asked at `now + offset`.
+    fn verifies_at(ca: &HostCa, cert: &CertificateDer<'_>, offset: time::Duration) -> bool {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let roots = Arc::new(root_store(ca.cert_pem()).unwrap());
+        let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider)
+            .build()
+            .unwrap();
+        let when = time::OffsetDateTime::now_utc() + offset;
+        let seconds = u64::try_from(when.unix_timestamp()).unwrap();
+        let now =
+            rustls::pki_types::UnixTime::since_unix_epoch(std::time::Duration::from_secs(seconds));
+        verifier.verify_client_cert(cert, &[], now).is_ok()
+    }
+
+    #[test]
+    fn terminal_certificates_expire_after_a_year() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = HostCa::load_or_create(dir.path()).unwrap();
+        let (cert_pem, _key) = ca.issue_terminal("T0000001").unwrap();
+        let cert = parse_certs(&cert_pem).unwrap().remove(0);
+        assert!(verifies_at(&ca, &cert, time::Duration::ZERO));
+        assert!(verifies_at(&ca, &cert, time::Duration::days(364)));
+        assert!(verifies_at(&ca, &cert, -time::Duration::minutes(30)));
+        assert!(!verifies_at(&ca, &cert, time::Duration::days(366)));
+        assert!(!verifies_at(&ca, &cert, -time::Duration::hours(2)));
+        // The CA outlives its terminals: a certificate issued now checks against it for a year,
+        // and the CA's own validity is ten years.
+        let ca_cert = parse_certs(ca.cert_pem()).unwrap().remove(0);
+        assert!(ca_cert.len() > 100);
     }
 }
