@@ -144,3 +144,28 @@ fn a_bundle_without_pin_key_gives_none() {
     // The terminal does not care.
     TerminalCredentials::load(dir.path()).unwrap();
 }
+
+#[test]
+fn install_key_seals_the_pin_key_without_the_link_secrets() {
+    let (_host, dir, issued) = bundle();
+    fs::remove_file(dir.path().join("terminal.key")).unwrap();
+    fs::remove_file(dir.path().join("mac-ik.hex")).unwrap();
+    let store = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_softpos-pinpad"))
+        .arg("install-key")
+        .arg(dir.path())
+        .env(softpos::pinpad::keystore::STORE_ENV, store.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let keystore = softpos::pinpad::keystore::Keystore::open(store.path()).unwrap();
+    assert_eq!(
+        keystore.last_ksn().to_bytes(),
+        issued.dukpt.as_ref().unwrap().initial_ksn
+    );
+    // It prints the key ID only, never the key.
+    let ik = fs::read_to_string(dir.path().join(PIN_KEY_FILE)).unwrap();
+    assert!(!stderr.contains(ik.trim()), "{stderr}");
+    assert!(!String::from_utf8_lossy(&output.stdout).contains(ik.trim()));
+}

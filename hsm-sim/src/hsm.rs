@@ -330,10 +330,7 @@ impl Hsm {
     /// verification" key (usage `2001`) of `ksn`, which the terminal derives to check it.
     pub fn mac_generate(&self, ksn: Ksn, data: &[u8]) -> Result<[u8; 8], HsmError> {
         let key = self.working_key(ksn, KeyUsage::MacVerification)?;
-        let full = aes_cmac(&key, data);
-        let mut mac = [0u8; 8];
-        mac.copy_from_slice(&full[..8]);
-        Ok(mac)
+        Ok(emv::iso8583::mac::compute(&key, data))
     }
 
     /// The 8-byte MAC of `data` for `ksn` with the request key (`request = true`, usage
@@ -346,10 +343,7 @@ impl Hsm {
             KeyUsage::MacVerification
         };
         let key = self.working_key(ksn, usage)?;
-        let full = aes_cmac(&key, data);
-        let mut mac = [0u8; 8];
-        mac.copy_from_slice(&full[..8]);
-        Ok(mac)
+        Ok(emv::iso8583::mac::compute(&key, data))
     }
 
     fn decrypt_dukpt_pin(

@@ -5,7 +5,9 @@
 //! On disk (`hsm-sim enroll --out DIR`): `terminal.toml` (terminal ID, host address, TLS server
 //! name, initial KSNs), `ca.pem`, `terminal.pem`, and the secrets `terminal.key`,
 //! `dukpt-ik.hex` (PIN key) and `mac-ik.hex` (MAC key), all mode 0600, plus the MAC key's
-//! counter `mac-ksn.state` (0600, [`super::mac::MacKey`]).
+//! counter `mac-ksn.state` (0600, [`super::mac::MacKey`]). `docs/enrolment-bundle.md` is the
+//! layout; the terminal and its PIN pad read it with loaders of their own, each reading only
+//! its own keys. [`EnrolmentBundle::load`] reads all of it, for the simulator's test clients.
 //!
 //! The host keeps a record of each enrolment in its data directory (`terminals/TID.toml`:
 //! the PIN and MAC initial key IDs and whether MACs are required), which it reads when a
@@ -193,32 +195,6 @@ pub fn enroll_with(
         dukpt,
         mac_key,
     })
-}
-
-/// Reads only the PIN initial key and KSN of the bundle in `dir` (`dukpt-ik.hex` and the
-/// manifest), never the MAC key: what the PIN pad's `install-key` should call, so the PIN pad
-/// process never holds the acquirer link's MAC key. `None` if the bundle has no PIN key.
-pub fn load_pin_key(dir: &Path) -> Result<Option<DukptInitialKey>, HostError> {
-    let path = dir.join(MANIFEST_FILE);
-    let text = fs::read_to_string(&path).map_err(HostError::io(&path))?;
-    let manifest: Manifest =
-        toml::from_str(&text).map_err(|e| HostError::BadBundle(e.to_string()))?;
-    let (Some(file), Some(ksn)) = (&manifest.dukpt_initial_key, &manifest.dukpt_initial_ksn) else {
-        return Ok(None);
-    };
-    let path = dir.join(file);
-    let ik_hex = Zeroizing::new(fs::read_to_string(&path).map_err(HostError::io(&path))?);
-    let initial_key = Zeroizing::new(
-        hex::decode(ik_hex.trim()).map_err(|_| HostError::BadBundle("DUKPT initial key".into()))?,
-    );
-    let initial_ksn = hex::decode(ksn)
-        .ok()
-        .and_then(|k| <[u8; 12]>::try_from(k).ok())
-        .ok_or_else(|| HostError::BadBundle("DUKPT KSN".into()))?;
-    Ok(Some(DukptInitialKey {
-        initial_key,
-        initial_ksn,
-    }))
 }
 
 impl EnrolmentBundle {

@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use emv::crypto::dukpt::{self, DukptError, KeyType, Ksn};
 use emv::crypto::key::AesKey;
-pub use emv::iso8583::mac::{MAC_KSN_FIELD, MacError, mac_field, sign_request};
+pub use emv::iso8583::mac::{MAC_KSN_FIELD, MacError, MacParts, mac_field, sign_request};
 
 use super::HostError;
 use crate::iso8583::Message;

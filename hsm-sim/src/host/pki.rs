@@ -160,8 +160,12 @@ pub fn server_config(
     Ok(Arc::new(config))
 }
 
-/// A terminal's rustls configuration: TLS 1.3 only, trusting only the host CA, presenting the
-/// terminal certificate.
+/// The rustls configuration of the simulator's own test client ([`super::client`]): TLS 1.3
+/// only, trusting only the host CA, presenting the terminal certificate. It is a third-party
+/// client written from `docs/iso8583.md` §1, like any acquirer's test tool; the terminal's
+/// link has its own (`softpos`'s `src/acquirer/tls.rs`), which the simulator cannot share
+/// without depending on the app. `tests/host_server.rs` holds the host to the same §1 rules
+/// whichever client connects.
 pub fn client_config(
     ca_pem: &str,
     cert_pem: &str,

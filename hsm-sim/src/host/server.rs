@@ -32,7 +32,7 @@ use super::admission::Admission;
 use super::contract::{self, Presence};
 use super::enrol::TerminalRecord;
 use super::issuer::{self, IdempotencyKey, IssuerWorker};
-use super::mac::MAC_KSN_FIELD;
+use super::mac::{MAC_KSN_FIELD, MacParts};
 use super::mac_counters::MacCounters;
 use super::security::{SecurityError, SecurityModule};
 use super::{Faults, HostError, blocklist, freshness, ledger, pki, request};
@@ -446,7 +446,12 @@ fn check_mac(
         tracing::warn!("DE 61 does not name the terminal's MAC key");
         return Err("30");
     }
-    if received.len() != 8 {
+    // What the MAC covers, and that the MAC is 8 bytes and the message's last
+    // (`emv::iso8583::mac`, the terminal's own rule).
+    let Ok(parts) = MacParts::of(body) else {
+        return Err("30");
+    };
+    if parts.mac != received {
         return Err("30");
     }
     let counters = &state.0.mac_counters;
@@ -461,8 +466,11 @@ fn check_mac(
             return Err("96");
         }
     }
-    let covered = body.get(..body.len().saturating_sub(8)).unwrap_or_default();
-    match state.0.security.verify_request_mac(&ksn, covered, received) {
+    match state
+        .0
+        .security
+        .verify_request_mac(&ksn, parts.covered, &parts.mac)
+    {
         Ok(true) => match counters.advance(&ksn) {
             Ok(true) => Ok(Some(ksn)),
             Ok(false) => {

@@ -1,0 +1,450 @@
+//! The card operations (sale, refund, pre-authorization, card check) and the operations on an
+//! earlier transaction (void, completion): create, card, PIN, host, result.
+
+use std::time::{Duration, Instant};
+
+use emv::iso8583::Mti;
+use emv::kernel::{Cvm, OutcomeKind};
+
+use crate::acquirer::transmission_now;
+use crate::journal::{TxKind, TxState};
+use crate::pinpad::{PinEntry, PinEntryError, PinRequest};
+use crate::tap::{Sale, transaction_request};
+
+use super::offline::Offline;
+use super::{
+    APPROVED, CRASH_ANSWER_RECEIVED, CardReader, CardTap, Engine, EngineError, Event,
+    NO_REASON_TO_DECLINE, SOFT_DECLINE_PIN, SOFT_DECLINE_SCA, Timings, Tip, TxResult, TxStatus,
+    WRONG_PIN, decline_message, messages,
+};
+
+impl Engine {
+    /// A sale of `amount` (minor units) plus `tip`.
+    pub fn sale(
+        &mut self,
+        reader: &mut dyn CardReader,
+        pin: &mut dyn PinEntry,
+        amount: u64,
+        tip: Tip,
+        events: &mut dyn FnMut(Event),
+    ) -> Result<TxResult, EngineError> {
+        let tip = tip.of(amount);
+        let op = CardOp {
+            kind: TxKind::Sale,
+            amount: amount.saturating_add(tip),
+            tip,
+            original_id: None,
+        };
+        self.card_operation(op, reader, pin, events)
+    }
+
+    /// A refund of `amount`, standalone or of the sale `original_id` (which must be an
+    /// approved sale of at least that amount).
+    pub fn refund(
+        &mut self,
+        reader: &mut dyn CardReader,
+        pin: &mut dyn PinEntry,
+        amount: u64,
+        original_id: Option<i64>,
+        events: &mut dyn FnMut(Event),
+    ) -> Result<TxResult, EngineError> {
+        if let Some(id) = original_id {
+            let original = self
+                .journal
+                .get(id)?
+                .ok_or(EngineError::UnknownTransaction(id))?;
+            if original.kind != TxKind::Sale || !original.approved || original.voided {
+                return Err(EngineError::NotRefundable(id));
+            }
+            if amount > original.amount {
+                return Err(EngineError::NotRefundable(id));
+            }
+        }
+        let op = CardOp {
+            kind: TxKind::Refund,
+            amount,
+            tip: 0,
+            original_id,
+        };
+        self.card_operation(op, reader, pin, events)
+    }
+
+    /// A pre-authorization (0100) of `amount`.
+    pub fn preauth(
+        &mut self,
+        reader: &mut dyn CardReader,
+        pin: &mut dyn PinEntry,
+        amount: u64,
+        events: &mut dyn FnMut(Event),
+    ) -> Result<TxResult, EngineError> {
+        let op = CardOp {
+            kind: TxKind::Preauth,
+            amount,
+            tip: 0,
+            original_id: None,
+        };
+        self.card_operation(op, reader, pin, events)
+    }
+
+    /// A card check: verifies the card without charging it, a zero-amount 0100 with DE 25 =
+    /// `51` (account verification). The host answers `85` (no reason to decline) or `00` when
+    /// the account is good; nothing is held or posted. Online PIN when the card asks for it.
+    pub fn card_check(
+        &mut self,
+        reader: &mut dyn CardReader,
+        pin: &mut dyn PinEntry,
+        events: &mut dyn FnMut(Event),
+    ) -> Result<TxResult, EngineError> {
+        let op = CardOp {
+            kind: TxKind::CardCheck,
+            amount: 0,
+            tip: 0,
+            original_id: None,
+        };
+        self.card_operation(op, reader, pin, events)
+    }
+
+    /// Voids the last approved sale or refund of the open batch (0200 with DE 90).
+    pub fn void_last(&mut self, events: &mut dyn FnMut(Event)) -> Result<TxResult, EngineError> {
+        let started = Instant::now();
+        self.journal_time = Duration::ZERO;
+        self.flush_pending();
+        let original = self
+            .journal
+            .last_voidable()?
+            .ok_or(EngineError::NothingToVoid)?;
+        let id = self.journaled(|j| {
+            j.create(
+                TxKind::Void,
+                original.amount,
+                0,
+                original.currency,
+                Some(original.id),
+            )
+        })?;
+        self.journal.copy_card(id, original.id)?;
+        self.crash.at(TxState::Created.as_str());
+        let stan = self.journal.next_stan()?;
+        let transmission = transmission_now();
+        let request = messages::void(&self.terminal_fields(), stan, &transmission, &original);
+        self.journaled(|j| j.sent(id, "0200", request.text(3), stan, &transmission))?;
+        self.crash.at(TxState::Sent.as_str());
+        events(Event::Authorising);
+        let result = self.simple_exchange(id, &request, events, started)?;
+        if result.status == TxStatus::Approved {
+            self.journal.mark_voided(original.id)?;
+        }
+        Ok(result)
+    }
+
+    /// Completes the pre-authorization `preauth_id` for `amount` (0220 with DE 90).
+    pub fn complete(
+        &mut self,
+        preauth_id: i64,
+        amount: u64,
+        events: &mut dyn FnMut(Event),
+    ) -> Result<TxResult, EngineError> {
+        let started = Instant::now();
+        self.journal_time = Duration::ZERO;
+        self.flush_pending();
+        let original = self
+            .journal
+            .get(preauth_id)?
+            .ok_or(EngineError::UnknownTransaction(preauth_id))?;
+        if original.kind != TxKind::Preauth || !original.approved || original.completed {
+            return Err(EngineError::NotCompletable(preauth_id));
+        }
+        let id = self.journaled(|j| {
+            j.create(
+                TxKind::Completion,
+                amount,
+                0,
+                original.currency,
+                Some(preauth_id),
+            )
+        })?;
+        self.journal.copy_card(id, preauth_id)?;
+        self.crash.at(TxState::Created.as_str());
+        let rec = self
+            .journal
+            .get(id)?
+            .ok_or(EngineError::UnknownTransaction(id))?;
+        let stan = self.journal.next_stan()?;
+        let transmission = transmission_now();
+        self.journaled(|j| {
+            j.sent(
+                id,
+                "0220",
+                Some(messages::PROCESSING_PURCHASE),
+                stan,
+                &transmission,
+            )
+        })?;
+        self.crash.at(TxState::Sent.as_str());
+        let request = self.completion_request(&rec, &original, stan, &transmission, false)?;
+        events(Event::Authorising);
+        let result = self.simple_exchange(id, &request, events, started)?;
+        if result.status == TxStatus::Approved {
+            self.journal.mark_completed(preauth_id)?;
+            self.journal.forget_pan(preauth_id)?;
+        }
+        Ok(result)
+    }
+
+    pub(super) fn card_operation(
+        &mut self,
+        op: CardOp,
+        reader: &mut dyn CardReader,
+        pin: &mut dyn PinEntry,
+        events: &mut dyn FnMut(Event),
+    ) -> Result<TxResult, EngineError> {
+        let started = Instant::now();
+        self.journal_time = Duration::ZERO;
+        self.flush_pending();
+        let mut force_pin = false;
+        let mut pin_tries = 0;
+        loop {
+            let mut timings = Timings::default();
+            let currency = self.terminal.terminal.currency_code;
+            let id =
+                self.journaled(|j| j.create(op.kind, op.amount, op.tip, currency, op.original_id))?;
+            self.crash.at(TxState::Created.as_str());
+            // The card.
+            let tap = match self.tap(reader, &op, events, &mut timings) {
+                Ok(tap) => tap,
+                Err(why) => {
+                    self.finish(id, TxState::Aborted, false, &why)?;
+                    events(Event::Declined {
+                        reason: why.clone(),
+                    });
+                    return Ok(self.result(id, TxStatus::Aborted, None, why, timings, started));
+                }
+            };
+            let outcome = tap.outcome;
+            if outcome.kind == OutcomeKind::Approved {
+                return self.card_approved_offline(id, &op, outcome, events, timings, started);
+            }
+            let Some(online) = outcome
+                .online
+                .filter(|_| outcome.kind == OutcomeKind::OnlineRequest)
+            else {
+                let (state, status, why) = match outcome.kind {
+                    OutcomeKind::Declined => (
+                        TxState::Done,
+                        TxStatus::Declined,
+                        "declined by the card".to_owned(),
+                    ),
+                    _ => (
+                        TxState::Aborted,
+                        TxStatus::Aborted,
+                        format!("card not usable: {}", outcome.reason),
+                    ),
+                };
+                self.finish(id, state, false, &why)?;
+                events(Event::Declined {
+                    reason: why.clone(),
+                });
+                return Ok(self.result(id, status, None, why, timings, started));
+            };
+            let keep_sealed = op.kind == TxKind::Preauth;
+            self.journaled(|j| {
+                j.card_read(id, &online.pan, outcome.card.label.as_deref(), keep_sealed)
+            })?;
+            self.crash.at(TxState::CardRead.as_str());
+            events(Event::CardRead {
+                masked_pan: online.masked_pan.as_str().to_owned(),
+                label: outcome.card.label.clone(),
+            });
+            events(Event::RemoveCard);
+            // Cardholder verification.
+            let need_pin = outcome.cvm == Cvm::OnlinePin || force_pin;
+            let encrypted = if need_pin {
+                events(Event::EnterPin);
+                let pin_started = Instant::now();
+                let exponent = self.terminal.terminal.currency_exponent;
+                let request = PinRequest {
+                    pan: &online.pan,
+                    amount: op.amount,
+                    currency_code: currency,
+                    currency_exponent: exponent,
+                    merchant_name: &self.settings.merchant_name,
+                    language: &self.settings.language,
+                    accessible: false,
+                };
+                let collected = pin.collect(&request);
+                timings.pin = pin_started.elapsed();
+                match collected {
+                    Ok(p) => {
+                        self.journaled(|j| j.set_state(id, TxState::PinDone))?;
+                        self.crash.at(TxState::PinDone.as_str());
+                        Some(p)
+                    }
+                    Err(e) => {
+                        let why = pin_message(&e);
+                        self.finish(id, TxState::Aborted, false, &why)?;
+                        events(Event::Declined {
+                            reason: why.clone(),
+                        });
+                        return Ok(self.result(id, TxStatus::Aborted, None, why, timings, started));
+                    }
+                }
+            } else {
+                None
+            };
+            // The host.
+            let (mti, processing) = match op.kind {
+                TxKind::Refund => (Mti::FINANCIAL_REQUEST, messages::PROCESSING_REFUND),
+                TxKind::Preauth | TxKind::CardCheck => {
+                    (Mti::AUTHORIZATION_REQUEST, messages::PROCESSING_PURCHASE)
+                }
+                _ => (Mti::FINANCIAL_REQUEST, messages::PROCESSING_PURCHASE),
+            };
+            let stan = self.journal.next_stan()?;
+            let transmission = transmission_now();
+            let mut request = messages::chip_request(
+                &self.terminal_fields(),
+                mti,
+                processing,
+                op.amount,
+                stan,
+                &transmission,
+                &online,
+                encrypted.as_ref(),
+            );
+            if op.kind == TxKind::CardCheck {
+                request.set(25, messages::POS_CONDITION_ACCOUNT_VERIFICATION);
+            }
+            let mti_text = mti.to_string();
+            self.journaled(|j| j.sent(id, &mti_text, Some(processing), stan, &transmission))?;
+            self.crash.at(TxState::Sent.as_str());
+            events(Event::Authorising);
+            let exchanged = self.timed_exchange(&request, &mut timings);
+            let response = match exchanged {
+                Ok(r) => r,
+                Err(e) => {
+                    let offline = Offline {
+                        possible: op.kind == TxKind::Sale && !need_pin,
+                        need_pin,
+                        oda_passed: outcome.oda.as_ref().is_some_and(|r| r.passed()),
+                        amount: op.amount,
+                    };
+                    return self.unanswered(id, e, &online, offline, events, timings, started);
+                }
+            };
+            self.crash.at(CRASH_ANSWER_RECEIVED);
+            let code = response.text(39).unwrap_or("??").to_owned();
+            let auth = response.text(38).map(str::to_owned);
+            self.journaled(|j| j.answered(id, &code, auth.as_deref(), response.text(37)))?;
+            self.crash.at(TxState::Answered.as_str());
+            self.issuer_response(id, &response, &online)?;
+            let approved =
+                code == APPROVED || (op.kind == TxKind::CardCheck && code == NO_REASON_TO_DECLINE);
+            match code.as_str() {
+                _ if approved => {
+                    self.journaled(|j| j.finish(id, TxState::Done, true, "approved"))?;
+                    self.crash.at(TxState::Done.as_str());
+                    events(Event::Approved {
+                        auth_code: auth.clone(),
+                        offline: false,
+                    });
+                    let mut result = self.result(
+                        id,
+                        TxStatus::Approved,
+                        Some(code),
+                        "approved".into(),
+                        timings,
+                        started,
+                    );
+                    result.auth_code = auth;
+                    return Ok(result);
+                }
+                WRONG_PIN if pin_tries + 1 < self.settings.max_pin_tries => {
+                    pin_tries += 1;
+                    self.finish(id, TxState::Done, false, "incorrect PIN")?;
+                    events(Event::WrongPin);
+                    force_pin = true;
+                }
+                SOFT_DECLINE_PIN | SOFT_DECLINE_SCA if !need_pin => {
+                    self.finish(id, TxState::Done, false, "the issuer asks for the PIN")?;
+                    events(Event::PinRequired);
+                    force_pin = true;
+                }
+                _ => {
+                    let why = decline_message(&code);
+                    self.finish(id, TxState::Done, false, &why)?;
+                    events(Event::Declined {
+                        reason: why.clone(),
+                    });
+                    return Ok(self.result(
+                        id,
+                        TxStatus::Declined,
+                        Some(code),
+                        why,
+                        timings,
+                        started,
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Runs the kernel, presenting the card again on Try Again, up to `max_taps`.
+    pub(super) fn tap(
+        &mut self,
+        reader: &mut dyn CardReader,
+        op: &CardOp,
+        events: &mut dyn FnMut(Event),
+        timings: &mut Timings,
+    ) -> Result<CardTap, String> {
+        let transaction_type = if op.kind == TxKind::Refund {
+            0x20
+        } else {
+            0x00
+        };
+        let mut last = String::from("no card");
+        for _ in 0..self.settings.max_taps.max(1) {
+            events(Event::PresentCard { amount: op.amount });
+            if let Err(e) = reader.wait_for_card(self.settings.card_wait) {
+                return Err(format!("no card: {e}"));
+            }
+            let request = transaction_request(Sale {
+                amount: op.amount,
+                currency_code: self.terminal.terminal.currency_code,
+                transaction_type,
+            })
+            .map_err(|_| "the OS random source failed".to_owned())?;
+            match reader.tap(&self.terminal, self.oda.as_ref(), request) {
+                Ok(tap) => {
+                    timings.card += tap.card_time;
+                    timings.kernel += tap.kernel_time;
+                    if tap.outcome.kind == OutcomeKind::TryAgain {
+                        last = tap.outcome.reason.clone();
+                        events(Event::TryAgain {
+                            reason: last.clone(),
+                        });
+                        continue;
+                    }
+                    return Ok(tap);
+                }
+                Err(e) => {
+                    last = e.to_string();
+                    events(Event::TryAgain {
+                        reason: last.clone(),
+                    });
+                }
+            }
+        }
+        Err(format!("the card could not be read: {last}"))
+    }
+}
+
+pub(super) struct CardOp {
+    pub(super) kind: TxKind,
+    pub(super) amount: u64,
+    pub(super) tip: u64,
+    pub(super) original_id: Option<i64>,
+}
+
+fn pin_message(e: &PinEntryError) -> String {
+    format!("no PIN: {e}")
+}
