@@ -14,12 +14,14 @@ use std::fs;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose,
 };
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::client::danger::ServerCertVerifier;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 use zeroize::Zeroizing;
@@ -139,6 +141,40 @@ pub fn certificate_names_terminal(cert: &CertificateDer<'_>, terminal_id: &str) 
         return false;
     };
     end_entity.verify_is_valid_for_subject_name(&name).is_ok()
+}
+
+/// Whether the host certificate `cert_pem` chains to the CA and is valid for `localhost` now
+/// and still `margin` from now (the host renews it at start otherwise).
+pub fn server_certificate_valid_for(ca_pem: &str, cert_pem: &str, margin: Duration) -> bool {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let (Ok(roots), Ok(certs)) = (root_store(ca_pem), parse_certs(cert_pem)) else {
+        return false;
+    };
+    let Ok(verifier) =
+        rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+            .build()
+    else {
+        return false;
+    };
+    let Some((end_entity, intermediates)) = certs.split_first() else {
+        return false;
+    };
+    let Ok(name) = ServerName::try_from("localhost") else {
+        return false;
+    };
+    let now = SystemTime::now();
+    let Some(later) = now.checked_add(margin) else {
+        return false;
+    };
+    [now, later].into_iter().all(|at| {
+        let Ok(since_epoch) = at.duration_since(SystemTime::UNIX_EPOCH) else {
+            return false;
+        };
+        let at = UnixTime::since_unix_epoch(since_epoch);
+        verifier
+            .verify_server_cert(end_entity, intermediates, &name, &[], at)
+            .is_ok()
+    })
 }
 
 /// The host's rustls configuration: TLS 1.3 only, client certificates required and verified
@@ -293,8 +329,7 @@ mod tests {
             .unwrap();
         let when = time::OffsetDateTime::now_utc() + offset;
         let seconds = u64::try_from(when.unix_timestamp()).unwrap();
-        let now =
-            rustls::pki_types::UnixTime::since_unix_epoch(std::time::Duration::from_secs(seconds));
+        let now = UnixTime::since_unix_epoch(Duration::from_secs(seconds));
         verifier.verify_client_cert(cert, &[], now).is_ok()
     }
 
@@ -309,9 +344,31 @@ mod tests {
         assert!(verifies_at(&ca, &cert, -time::Duration::minutes(30)));
         assert!(!verifies_at(&ca, &cert, time::Duration::days(366)));
         assert!(!verifies_at(&ca, &cert, -time::Duration::hours(2)));
-        // The CA outlives its terminals: a certificate issued now checks against it for a year,
-        // and the CA's own validity is ten years.
-        let ca_cert = parse_certs(ca.cert_pem()).unwrap().remove(0);
-        assert!(ca_cert.len() > 100);
+    }
+
+    #[test]
+    fn the_host_certificate_is_renewed_before_it_expires() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = HostCa::load_or_create(dir.path()).unwrap();
+        let (cert_pem, _key) = ca.issue_server().unwrap();
+        let month = Duration::from_secs(30 * 24 * 3600);
+        assert!(server_certificate_valid_for(
+            ca.cert_pem(),
+            &cert_pem,
+            month
+        ));
+        let year_and_a_day = Duration::from_secs(366 * 24 * 3600);
+        assert!(!server_certificate_valid_for(
+            ca.cert_pem(),
+            &cert_pem,
+            year_and_a_day
+        ));
+        let other = tempfile::tempdir().unwrap();
+        let other_ca = HostCa::load_or_create(other.path()).unwrap();
+        assert!(!server_certificate_valid_for(
+            other_ca.cert_pem(),
+            &cert_pem,
+            month
+        ));
     }
 }

@@ -64,13 +64,23 @@ impl ServerState {
         let ca = pki::HostCa::load_or_create(data_dir)?;
         let cert_path = data_dir.join(HOST_CERT_FILE);
         let key_path = data_dir.join(HOST_KEY_FILE);
-        let (cert_pem, key_pem) = if cert_path.exists() && key_path.exists() {
-            (
+        let stored = if cert_path.exists() && key_path.exists() {
+            Some((
                 std::fs::read_to_string(&cert_path).map_err(HostError::io(&cert_path))?,
                 Zeroizing::new(
                     std::fs::read_to_string(&key_path).map_err(HostError::io(&key_path))?,
                 ),
-            )
+            ))
+        } else {
+            None
+        };
+        // A host certificate that expires within a month (or no longer chains to the CA) is
+        // replaced at start.
+        let current = stored.filter(|(cert, _)| {
+            pki::server_certificate_valid_for(ca.cert_pem(), cert, RENEW_BEFORE_EXPIRY)
+        });
+        let (cert_pem, key_pem) = if let Some(current) = current {
+            current
         } else {
             let (cert, key) = ca.issue_server()?;
             pki::write_secret(&key_path, key.as_bytes())?;
@@ -543,6 +553,7 @@ const KNOWN_REQUESTS: [Mti; 10] = [
     Mti::RECONCILIATION_REQUEST,
     Mti::NETWORK_REQUEST,
 ];
+const RENEW_BEFORE_EXPIRY: Duration = Duration::from_secs(30 * 24 * 3600);
 const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 const FRAME_TIMEOUT: Duration = Duration::from_secs(30);
 const HOST_CERT_FILE: &str = "host.pem";
