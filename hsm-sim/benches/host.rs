@@ -19,7 +19,7 @@ const BENCH_PAN: &str = "4761739990000006";
 
 fn codec(c: &mut Criterion) {
     let mut card = TestCard::visa(PAN, 1);
-    let mut m = requests::purchase("T0000001", 1, "1121203000", PAN, 12_000);
+    let mut m = requests::purchase("T0000001", 1, &requests::transmission_now(), PAN, 12_000);
     m.set(55, card.icc_data(12_000).expect("ARQC"));
     m.set(62, vec![0x11; 16]);
     m.set(63, vec![0x22; 12]);

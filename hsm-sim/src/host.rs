@@ -25,19 +25,24 @@ use tokio::sync::oneshot;
 
 use crate::iso8583::CodecError;
 
+mod admission;
 pub mod bench;
+pub mod blocklist;
 pub mod client;
 pub mod contract;
 pub mod enrol;
 pub mod faults;
+pub mod freshness;
 pub mod issuer;
 pub mod ledger;
 pub mod mac;
+mod mac_counters;
 pub mod pki;
 mod request;
 pub mod security;
 mod server;
 
+pub use admission::ConnectionLimits;
 pub use enrol::{EnrolOptions, EnrolmentBundle};
 pub use faults::{Fault, Faults};
 
@@ -50,15 +55,18 @@ pub struct HostConfig {
     pub listen: SocketAddr,
     /// Worker threads of the host's runtime.
     pub worker_threads: usize,
+    /// Connection limits (per source, handshakes, handshake timeout).
+    pub limits: ConnectionLimits,
 }
 
 impl HostConfig {
-    /// Defaults: listen on `127.0.0.1:0`, two worker threads.
+    /// Defaults: listen on `127.0.0.1:0`, two worker threads, [`ConnectionLimits::default`].
     pub fn new(data_dir: impl AsRef<Path>) -> Self {
         Self {
             data_dir: data_dir.as_ref().to_path_buf(),
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             worker_threads: 2,
+            limits: ConnectionLimits::default(),
         }
     }
 
@@ -98,6 +106,7 @@ impl Host {
         let (shutdown_tx, shutdown_rx) = oneshot::channel();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let serving = state.clone();
+        let admission = admission::Admission::new(config.limits);
         let thread = thread::Builder::new()
             .name("hsm-sim-host".to_owned())
             .spawn(move || {
@@ -105,7 +114,7 @@ impl Host {
                     match tokio::net::TcpListener::from_std(std_listener) {
                         Ok(listener) => {
                             let _ = ready_tx.send(Ok(()));
-                            server::serve(listener, serving, shutdown_rx).await;
+                            server::serve(listener, serving, admission, shutdown_rx).await;
                         }
                         Err(e) => {
                             let _ = ready_tx.send(Err(e));

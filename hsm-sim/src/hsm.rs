@@ -8,9 +8,11 @@
 //! enrolment bundle.
 //!
 //! Replays (security doc C4): the HSM remembers, per initial key ID, the highest transaction
-//! counter it has seen. A PIN operation needs a counter above the last PIN operation's and not
-//! below anything seen; a request MAC needs a counter not below anything seen (the request MAC
-//! and the PIN block of one transaction share a KSN). Counters live in memory only.
+//! counter it has seen. A PIN operation needs a counter above the last PIN operation's, a
+//! request MAC one above the last request MAC's, and neither may be below anything seen for
+//! the key (so a key used for both, as old enrolments did, may MAC and encrypt the PIN of one
+//! transaction under one KSN). Counters live in memory only; the host keeps its own durable
+//! copies (the ledger's `ksn_counters` for PIN keys, `mac_ksn_counters` for MAC keys).
 //!
 //! PIN verification values ([`Hsm::pin_verification_value`]): the issuer stores no PIN, only
 //! PVV = leftmost 8 bytes of AES-CMAC(PVK, `"softpos-pvv-1"` ‖ format 4 PAN field ‖ PIN length
@@ -300,7 +302,8 @@ impl Hsm {
     }
 
     /// Verifies the terminal's request MAC: AES-CMAC with the DUKPT "MAC generation" key
-    /// (usage `2000`) of `ksn`, 8 to 16 bytes. Rejects a KSN older than one already seen. The
+    /// (usage `2000`) of `ksn`, 8 to 16 bytes. Rejects a KSN not above the last request MAC's of
+    /// its key (or below anything seen for it). The
     /// counter is recorded only once the MAC verified, so a forged message cannot push a
     /// terminal's counter forward and lock it out.
     pub fn mac_verify(&self, ksn: Ksn, data: &[u8], mac: &[u8]) -> Result<(), HsmError> {
@@ -311,7 +314,7 @@ impl Hsm {
             let table = self.counters.lock().unwrap_or_else(PoisonError::into_inner);
             table
                 .get(&ksn.initial_key_id())
-                .is_some_and(|seen| ksn.counter() < seen.highest)
+                .is_some_and(|seen| seen.is_stale(ksn.counter(), Operation::Mac))
         };
         if stale {
             return Err(HsmError::ReplayedKsn);
@@ -320,7 +323,7 @@ impl Hsm {
         if !verify_aes_cmac(&key, data, mac) {
             return Err(HsmError::MacMismatch);
         }
-        self.check_counter(ksn, false)
+        self.check_counter(ksn, Operation::Mac)
     }
 
     /// The host's response MAC: the leftmost 8 bytes of AES-CMAC with the DUKPT "MAC
@@ -349,7 +352,7 @@ impl Hsm {
         pin_block: &[u8; 16],
         pan_digits: &str,
     ) -> Result<Pin, HsmError> {
-        self.check_counter(ksn, true)?;
+        self.check_counter(ksn, Operation::Pin)?;
         let key = self.working_key(ksn, KeyUsage::PinEncryption)?;
         Ok(pin_block::decrypt_format4(&key, pin_block, pan_digits)?)
     }
@@ -395,21 +398,20 @@ impl Hsm {
     }
 
     /// Replay rule of the module documentation; records the counter when it passes.
-    fn check_counter(&self, ksn: Ksn, pin_operation: bool) -> Result<(), HsmError> {
+    fn check_counter(&self, ksn: Ksn, operation: Operation) -> Result<(), HsmError> {
         if !ksn.is_valid() {
             return Err(HsmError::Dukpt(DukptError::InvalidKsn));
         }
         let counter = ksn.counter();
         let mut table = self.counters.lock().unwrap_or_else(PoisonError::into_inner);
         let seen = table.entry(ksn.initial_key_id()).or_default();
-        let stale = counter < seen.highest
-            || (pin_operation && seen.highest_pin.is_some_and(|pin| counter <= pin));
-        if stale {
+        if seen.is_stale(counter, operation) {
             return Err(HsmError::ReplayedKsn);
         }
         seen.highest = counter;
-        if pin_operation {
-            seen.highest_pin = Some(counter);
+        match operation {
+            Operation::Pin => seen.highest_pin = Some(counter),
+            Operation::Mac => seen.highest_mac = Some(counter),
         }
         Ok(())
     }
@@ -458,6 +460,25 @@ pub enum HsmError {
 struct SeenCounters {
     highest: u32,
     highest_pin: Option<u32>,
+    highest_mac: Option<u32>,
+}
+
+/// The operation a KSN is used for.
+#[derive(Clone, Copy)]
+enum Operation {
+    Pin,
+    Mac,
+}
+
+impl SeenCounters {
+    /// A counter below anything seen, or not above the last one of the same operation.
+    fn is_stale(&self, counter: u32, operation: Operation) -> bool {
+        let last = match operation {
+            Operation::Pin => self.highest_pin,
+            Operation::Mac => self.highest_mac,
+        };
+        counter < self.highest || last.is_some_and(|last| counter <= last)
+    }
 }
 
 /// Compares two byte strings in time that depends only on their lengths.

@@ -82,12 +82,27 @@ async fn chip_and_pin_approved_with_arpc_and_mac() {
         let iad = issuer_authentication_data(&r).expect("tag 91");
         // Visa CVN 18: ARPC method 2 (4 + CSU 4); Mastercard: method 1 (8 + ARC 2).
         assert_eq!(iad.len(), if stan == 1 { 8 } else { 10 });
-        // A retransmission gets the same bytes (the HSM would refuse the KSN again).
-        let again = client
+        // A byte-identical replay (same MAC KSN) is refused, unMACed.
+        let replay = client
             .send_raw(&request.encode_frame().unwrap())
             .await
             .unwrap();
-        assert_eq!(again, body);
+        let replay = Message::decode(&replay).unwrap();
+        assert_eq!(replay.text(39), Some("30"), "replayed MAC KSN");
+        assert!(!replay.has(64), "a refusal of the MAC carries none");
+        // A retransmission (a fresh MAC KSN, as the terminal sends it) gets the stored answer,
+        // MACed for its own KSN (the HSM would refuse the PIN KSN again).
+        let mut retransmission = request.clone();
+        let ksn_again = dukpt.add_mac(&mut retransmission).unwrap();
+        let again = client
+            .send_raw(&retransmission.encode_frame().unwrap())
+            .await
+            .unwrap();
+        assert!(dukpt.response_mac_ok(ksn_again, &again), "response MAC");
+        let again = Message::decode(&again).unwrap();
+        for de in [37, 38, 39, 55] {
+            assert_eq!(again.field(de), r.field(de), "DE {de}");
+        }
     }
     let ledger = LedgerView::open(&f.host.ledger_path()).unwrap();
     assert_eq!(ledger.entries().unwrap().len(), 2);

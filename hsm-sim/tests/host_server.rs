@@ -192,9 +192,10 @@ async fn retransmission_returns_the_original_answer() {
     assert_eq!(first, third);
     assert_eq!(f.balance(VISA), before - 2_500);
     assert_eq!(f.ledger().entries().unwrap().len(), 1);
-    // Same STAN, new DE 7: a new transaction.
+    // Same STAN, new DE 7 (a minute later, within the freshness window): a new transaction.
     let mut later = request.clone();
-    later.set(7, "1231235959");
+    let a_minute_later = std::time::SystemTime::now() + Duration::from_secs(60);
+    later.set(7, hsm_sim::iso8583::transmission_date_time(a_minute_later));
     let r = c.send(&later).await.unwrap();
     assert_eq!(r.text(39), Some("00"));
     assert_ne!(r.text(37), Message::decode(&first).unwrap().text(37));

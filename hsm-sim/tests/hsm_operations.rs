@@ -127,10 +127,16 @@ fn request_and_response_macs() {
     let message = b"0200 request body";
     let terminal_key = derive_working_key(&ik, ksn, KeyUsage::MacGeneration, KeyType::Aes128);
     let mac = aes_cmac(&terminal_key.unwrap(), message);
-    hsm.mac_verify(ksn, message, &mac[..8]).unwrap();
+    // A forgery is refused and does not use the KSN up.
     assert!(matches!(
         hsm.mac_verify(ksn, b"0200 request bodY", &mac[..8]),
         Err(HsmError::MacMismatch)
+    ));
+    hsm.mac_verify(ksn, message, &mac[..8]).unwrap();
+    // The same KSN again is a replay: a request MAC's counter must be strictly greater.
+    assert!(matches!(
+        hsm.mac_verify(ksn, message, &mac[..8]),
+        Err(HsmError::ReplayedKsn)
     ));
     assert_eq!(hsm.mac(ksn, message, true).unwrap(), mac[..8]);
     // The response MAC verifies with the terminal's "MAC verification" key.

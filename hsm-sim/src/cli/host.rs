@@ -1,4 +1,4 @@
-//! `hsm-sim` console commands for the host area: `serve`, `enroll`, `bench`.
+//! `hsm-sim` console commands for the host area: `serve`, `enroll`, `terminal`, `bench`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use crate::host::faults::FaultSpec;
-use crate::host::{Host, HostConfig, enrol};
+use crate::host::{Host, HostConfig, blocklist, enrol};
 
 /// The host commands.
 #[derive(Debug, clap::Subcommand)]
@@ -18,9 +18,41 @@ pub enum Command {
     /// Writes a terminal's enrolment bundle: client certificate and key, host CA, DUKPT
     /// initial key and KSN, host address.
     Enroll(Box<EnrollArgs>),
+    /// Manages the host's revocation list (`DATA/blocked-terminals`): a blocked terminal is
+    /// refused (DE 39 `58`) from its next message on, even on an open connection.
+    Terminal {
+        /// What to do.
+        #[command(subcommand)]
+        action: TerminalAction,
+    },
     /// Load test: N concurrent TLS terminals send 0200s with a PIN block and an ARQC to an
     /// embedded host; prints authorizations per second and p50/p99 latency.
     Bench(Box<crate::host::bench::BenchArgs>),
+}
+
+/// `hsm-sim terminal` actions.
+#[derive(Debug, clap::Subcommand)]
+pub enum TerminalAction {
+    /// Adds a terminal to the revocation list.
+    Block(TerminalArgs),
+    /// Removes a terminal from the revocation list.
+    Unblock(TerminalArgs),
+    /// Prints the blocked terminal IDs, one per line.
+    Blocked {
+        /// The host's data directory.
+        #[arg(long, default_value = DEFAULT_DATA)]
+        data: PathBuf,
+    },
+}
+
+/// `hsm-sim terminal block|unblock` options.
+#[derive(Debug, clap::Args)]
+pub struct TerminalArgs {
+    /// The terminal ID (DE 41), 8 characters A-Z0-9.
+    terminal_id: String,
+    /// The host's data directory.
+    #[arg(long, default_value = DEFAULT_DATA)]
+    data: PathBuf,
 }
 
 /// `hsm-sim serve` options.
@@ -90,6 +122,7 @@ impl Command {
                 }
                 Ok(ExitCode::SUCCESS)
             }
+            Self::Terminal { action } => terminal(action),
             Self::Bench(args) => {
                 let report = crate::host::bench::run(&args)?;
                 println!("{report}");
@@ -97,6 +130,33 @@ impl Command {
             }
         }
     }
+}
+
+fn terminal(action: TerminalAction) -> anyhow::Result<ExitCode> {
+    match action {
+        TerminalAction::Block(TerminalArgs { terminal_id, data }) => {
+            let added = blocklist::block(&data, &terminal_id)
+                .with_context(|| format!("blocking {terminal_id}"))?;
+            let state = if added { "blocked" } else { "already blocked" };
+            println!("{terminal_id} {state}");
+        }
+        TerminalAction::Unblock(TerminalArgs { terminal_id, data }) => {
+            let removed = blocklist::unblock(&data, &terminal_id)
+                .with_context(|| format!("unblocking {terminal_id}"))?;
+            let state = if removed {
+                "unblocked"
+            } else {
+                "was not blocked"
+            };
+            println!("{terminal_id} {state}");
+        }
+        TerminalAction::Blocked { data } => {
+            for id in blocklist::blocked(&data).context("reading the revocation list")? {
+                println!("{id}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn serve(listen: SocketAddr, data: &Path, faults: &[FaultSpec]) -> anyhow::Result<ExitCode> {

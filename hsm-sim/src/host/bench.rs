@@ -155,6 +155,9 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<BenchReport> {
     super::seed_accounts(&data, &seeds).context("seeding the bench accounts")?;
     let mut config = HostConfig::new(&data);
     config.worker_threads = args.host_threads;
+    // Every bench terminal connects from loopback.
+    config.limits.max_per_source = config.limits.max_per_source.max(clients + 1);
+    config.limits.max_handshakes = config.limits.max_handshakes.max(clients + 1);
     let host = Host::start(config).context("starting the host")?;
 
     eprintln!("bench: preparing {} requests", clients * args.transactions);

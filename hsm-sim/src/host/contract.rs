@@ -364,7 +364,18 @@ pub const TABLE: &[Row] = &[
     Row {
         label: "90",
         elements: &[90],
-        cells: [C("void"), A, C("completion"), A, M, A, A, A, A, A],
+        cells: [
+            C("void, refund of a sale"),
+            A,
+            C("completion"),
+            A,
+            M,
+            A,
+            A,
+            A,
+            A,
+            A,
+        ],
     },
     Row {
         label: "95",

@@ -244,6 +244,8 @@ CREATE TABLE IF NOT EXISTS transactions (
 );
 CREATE INDEX IF NOT EXISTS transactions_original
     ON transactions (terminal_id, stan, transmission, mti);
+CREATE INDEX IF NOT EXISTS transactions_by_original
+    ON transactions (original_id);
 CREATE INDEX IF NOT EXISTS transactions_open_batch
     ON transactions (terminal_id, batch_id);
 CREATE TABLE IF NOT EXISTS early_reversals (

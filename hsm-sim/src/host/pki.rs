@@ -5,17 +5,23 @@
 //! A terminal certificate binds the terminal ID twice: subject CN = terminal ID, and the DNS SAN
 //! `<tid lower case>.terminal.softpos.invalid`, which the host checks against DE 41 with
 //! rustls-webpki (`docs/iso8583.md` §1).
+//!
+//! Validity: the CA [`CA_VALIDITY`], the host's and the terminals' certificates
+//! [`LEAF_VALIDITY`], each starting [`CLOCK_SKEW`] before the moment of issue. A terminal whose
+//! certificate expired is refused at the handshake and must be enrolled again.
 
 use std::fs;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose,
 };
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::client::danger::ServerCertVerifier;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 use zeroize::Zeroizing;
@@ -70,6 +76,7 @@ impl HostCa {
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.use_authority_key_identifier_extension = true;
+        set_validity(&mut params, LEAF_VALIDITY);
         self.issue(params)
     }
 
@@ -90,6 +97,7 @@ impl HostCa {
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.use_authority_key_identifier_extension = true;
+        set_validity(&mut params, LEAF_VALIDITY);
         self.issue(params)
     }
 
@@ -133,6 +141,40 @@ pub fn certificate_names_terminal(cert: &CertificateDer<'_>, terminal_id: &str) 
         return false;
     };
     end_entity.verify_is_valid_for_subject_name(&name).is_ok()
+}
+
+/// Whether the host certificate `cert_pem` chains to the CA and is valid for `localhost` now
+/// and still `margin` from now (the host renews it at start otherwise).
+pub fn server_certificate_valid_for(ca_pem: &str, cert_pem: &str, margin: Duration) -> bool {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let (Ok(roots), Ok(certs)) = (root_store(ca_pem), parse_certs(cert_pem)) else {
+        return false;
+    };
+    let Ok(verifier) =
+        rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+            .build()
+    else {
+        return false;
+    };
+    let Some((end_entity, intermediates)) = certs.split_first() else {
+        return false;
+    };
+    let Ok(name) = ServerName::try_from("localhost") else {
+        return false;
+    };
+    let now = SystemTime::now();
+    let Some(later) = now.checked_add(margin) else {
+        return false;
+    };
+    [now, later].into_iter().all(|at| {
+        let Ok(since_epoch) = at.duration_since(SystemTime::UNIX_EPOCH) else {
+            return false;
+        };
+        let at = UnixTime::since_unix_epoch(since_epoch);
+        verifier
+            .verify_server_cert(end_entity, intermediates, &name, &[], at)
+            .is_ok()
+    })
 }
 
 /// The host's rustls configuration: TLS 1.3 only, client certificates required and verified
@@ -205,7 +247,15 @@ fn ca_params() -> CertificateParams {
     params.distinguished_name = dn;
     params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
     params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    set_validity(&mut params, CA_VALIDITY);
     params
+}
+
+/// Valid from [`CLOCK_SKEW`] ago for `validity` from now.
+fn set_validity(params: &mut CertificateParams, validity: time::Duration) {
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - CLOCK_SKEW;
+    params.not_after = now + validity;
 }
 
 fn root_store(ca_pem: &str) -> Result<RootCertStore, HostError> {
@@ -232,6 +282,12 @@ fn parse_key(pem: &str) -> Result<PrivateKeyDer<'static>, HostError> {
         .ok_or(HostError::BadPem)
 }
 
+/// How long the host CA is valid: ten years.
+pub const CA_VALIDITY: time::Duration = time::Duration::days(3_650);
+/// How long a terminal's (and the host's) certificate is valid: one year.
+pub const LEAF_VALIDITY: time::Duration = time::Duration::days(365);
+/// How far before the moment of issue a certificate starts, for clocks slightly behind.
+pub const CLOCK_SKEW: time::Duration = time::Duration::hours(1);
 const CA_CERT_FILE: &str = "ca.pem";
 const CA_KEY_FILE: &str = "ca.key";
 
@@ -262,5 +318,57 @@ mod tests {
         // The reloaded CA issues certificates that chain to the same CA certificate.
         let again = HostCa::load_or_create(dir.path()).unwrap();
         assert_eq!(again.cert_pem(), ca.cert_pem());
+    }
+
+    /// The host's own client verifier, asked at `now + offset`.
+    fn verifies_at(ca: &HostCa, cert: &CertificateDer<'_>, offset: time::Duration) -> bool {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let roots = Arc::new(root_store(ca.cert_pem()).unwrap());
+        let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider)
+            .build()
+            .unwrap();
+        let when = time::OffsetDateTime::now_utc() + offset;
+        let seconds = u64::try_from(when.unix_timestamp()).unwrap();
+        let now = UnixTime::since_unix_epoch(Duration::from_secs(seconds));
+        verifier.verify_client_cert(cert, &[], now).is_ok()
+    }
+
+    #[test]
+    fn terminal_certificates_expire_after_a_year() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = HostCa::load_or_create(dir.path()).unwrap();
+        let (cert_pem, _key) = ca.issue_terminal("T0000001").unwrap();
+        let cert = parse_certs(&cert_pem).unwrap().remove(0);
+        assert!(verifies_at(&ca, &cert, time::Duration::ZERO));
+        assert!(verifies_at(&ca, &cert, time::Duration::days(364)));
+        assert!(verifies_at(&ca, &cert, -time::Duration::minutes(30)));
+        assert!(!verifies_at(&ca, &cert, time::Duration::days(366)));
+        assert!(!verifies_at(&ca, &cert, -time::Duration::hours(2)));
+    }
+
+    #[test]
+    fn the_host_certificate_is_renewed_before_it_expires() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = HostCa::load_or_create(dir.path()).unwrap();
+        let (cert_pem, _key) = ca.issue_server().unwrap();
+        let month = Duration::from_secs(30 * 24 * 3600);
+        assert!(server_certificate_valid_for(
+            ca.cert_pem(),
+            &cert_pem,
+            month
+        ));
+        let year_and_a_day = Duration::from_secs(366 * 24 * 3600);
+        assert!(!server_certificate_valid_for(
+            ca.cert_pem(),
+            &cert_pem,
+            year_and_a_day
+        ));
+        let other = tempfile::tempdir().unwrap();
+        let other_ca = HostCa::load_or_create(other.path()).unwrap();
+        assert!(!server_certificate_valid_for(
+            other_ca.cert_pem(),
+            &cert_pem,
+            month
+        ));
     }
 }

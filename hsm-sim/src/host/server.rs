@@ -2,11 +2,13 @@
 //! MAC, has [`super::request`] turn each message into the issuer's request (PIN and ARQC checked
 //! through the security module), and hands it to the issuer's writer.
 //!
-//! Order of checks (`docs/iso8583.md` §1, §6): decode; DE 41 against the client certificate
-//! (`58`); the request MAC against the terminal's enrolment record ([`TerminalRecord`]: MAC
-//! required, DE 61 under the terminal's MAC key, CMAC right, KSN not stale), answered `30`
-//! without MAC when it fails; then everything else, answered with a MAC when the request had
-//! one.
+//! Connections are admitted by [`super::admission`] (per-source cap, handshake slots and
+//! timeout). Order of checks (`docs/iso8583.md` §1, §6, §7): decode; DE 41 against the client
+//! certificate, an enrolment record on file and the revocation list (`58`); the request MAC
+//! against the terminal's enrolment record ([`TerminalRecord`]: MAC required, DE 61 under the
+//! terminal's MAC key, CMAC right, KSN above the last one, durably), answered `30` without MAC
+//! when it fails; DE 7 freshness (`63`, [`super::freshness`]); then everything else, answered
+//! with a MAC when the request had one.
 //!
 //! Bad input never reaches the ledger: an undecodable message of a known request MTI is
 //! answered with DE 39 = `30`; an unknown MTI, a bad length header or garbage closes the
@@ -16,7 +18,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use rustls::pki_types::CertificateDer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -26,12 +28,14 @@ use tokio::time::timeout;
 use tokio_rustls::TlsAcceptor;
 use zeroize::Zeroizing;
 
+use super::admission::Admission;
 use super::contract::{self, Presence};
 use super::enrol::TerminalRecord;
 use super::issuer::{self, IdempotencyKey, IssuerWorker};
 use super::mac::{MAC_KSN_FIELD, MacParts};
+use super::mac_counters::MacCounters;
 use super::security::{SecurityError, SecurityModule};
-use super::{Faults, HostError, ledger, pki, request};
+use super::{Faults, HostError, blocklist, freshness, ledger, pki, request};
 use crate::iso8583::{self, Message, Mti};
 
 pub(crate) use super::request::cryptogram_version;
@@ -48,6 +52,7 @@ struct Inner {
     pin_verification_values: HashMap<String, Zeroizing<Vec<u8>>>,
     faults: Faults,
     data_dir: PathBuf,
+    mac_counters: MacCounters,
 }
 
 impl ServerState {
@@ -59,13 +64,23 @@ impl ServerState {
         let ca = pki::HostCa::load_or_create(data_dir)?;
         let cert_path = data_dir.join(HOST_CERT_FILE);
         let key_path = data_dir.join(HOST_KEY_FILE);
-        let (cert_pem, key_pem) = if cert_path.exists() && key_path.exists() {
-            (
+        let stored = if cert_path.exists() && key_path.exists() {
+            Some((
                 std::fs::read_to_string(&cert_path).map_err(HostError::io(&cert_path))?,
                 Zeroizing::new(
                     std::fs::read_to_string(&key_path).map_err(HostError::io(&key_path))?,
                 ),
-            )
+            ))
+        } else {
+            None
+        };
+        // A host certificate that expires within a month (or no longer chains to the CA) is
+        // replaced at start.
+        let current = stored.filter(|(cert, _)| {
+            pki::server_certificate_valid_for(ca.cert_pem(), cert, RENEW_BEFORE_EXPIRY)
+        });
+        let (cert_pem, key_pem) = if let Some(current) = current {
+            current
         } else {
             let (cert, key) = ca.issue_server()?;
             pki::write_secret(&key_path, key.as_bytes())?;
@@ -82,6 +97,7 @@ impl ServerState {
             .into_iter()
             .map(|(pan, pvv)| (pan, Zeroizing::new(pvv)))
             .collect();
+        let mac_counters = MacCounters::open(&data_dir.join(ledger::LEDGER_FILE))?;
         let (worker, writer_thread) = IssuerWorker::start(conn, security.clone())?;
         Ok(Self(Arc::new(Inner {
             tls,
@@ -91,6 +107,7 @@ impl ServerState {
             pin_verification_values,
             faults: Faults::default(),
             data_dir: data_dir.to_path_buf(),
+            mac_counters,
         })))
     }
 
@@ -137,6 +154,7 @@ pub(crate) fn seed(
 pub(crate) async fn serve(
     listener: TcpListener,
     state: ServerState,
+    admission: Arc<Admission>,
     mut shutdown: oneshot::Receiver<()>,
 ) {
     let acceptor = TlsAcceptor::from(state.0.tls.clone());
@@ -146,9 +164,14 @@ pub(crate) async fn serve(
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    let Some(place) = admission.admit(peer.ip()) else {
+                        tracing::warn!(source = %peer.ip(), "too many connections from one source: closed");
+                        drop(stream);
+                        continue;
+                    };
                     tracing::debug!(%peer, "connection");
                     let _ = stream.set_nodelay(true);
-                    connections.spawn(connection(stream, acceptor.clone(), state.clone()));
+                    connections.spawn(connection(stream, acceptor.clone(), state.clone(), admission.clone(), place));
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "accept failed");
@@ -167,14 +190,29 @@ pub(crate) async fn serve(
     tracing::info!("acquirer host stopped");
 }
 
-async fn connection(stream: TcpStream, acceptor: TlsAcceptor, state: ServerState) {
-    let mut tls = match timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-        Ok(Ok(tls)) => tls,
-        Ok(Err(e)) => {
+async fn connection(
+    stream: TcpStream,
+    acceptor: TlsAcceptor,
+    state: ServerState,
+    admission: Arc<Admission>,
+    _place: super::admission::Place,
+) {
+    // Waiting for a handshake slot counts towards the handshake's time.
+    let handshake = async {
+        let _slot = admission.handshake_slot().await?;
+        Some(acceptor.accept(stream).await)
+    };
+    let mut tls = match timeout(admission.handshake_timeout(), handshake).await {
+        Ok(Some(Ok(tls))) => tls,
+        Ok(Some(Err(e))) => {
             tracing::info!(error = %e, "TLS handshake refused");
             return;
         }
-        Err(_) => return,
+        Ok(None) => return,
+        Err(_) => {
+            tracing::info!("TLS handshake timed out");
+            return;
+        }
     };
     let Some(certificate) = tls
         .get_ref()
@@ -242,7 +280,7 @@ async fn connection(stream: TcpStream, acceptor: TlsAcceptor, state: ServerState
 /// record.
 struct Bound {
     terminal_id: String,
-    record: Option<TerminalRecord>,
+    record: TerminalRecord,
 }
 
 /// Handles one message body: the response body (`None` closes the connection) and whether
@@ -276,7 +314,12 @@ async fn handle(
             return unsigned("58");
         }
         let record = match TerminalRecord::load(&state.0.data_dir, &terminal_id) {
-            Ok(r) => r,
+            Ok(Some(r)) => r,
+            Ok(None) => {
+                // No record, no MAC rule and no key binding: such a terminal is not served.
+                tracing::warn!("terminal without an enrolment record: refused");
+                return unsigned("58");
+            }
             Err(e) => {
                 tracing::error!(error = %e, "unreadable enrolment record");
                 return unsigned("91");
@@ -287,7 +330,20 @@ async fn handle(
             record,
         });
     }
-    let record = terminal.as_ref().and_then(|b| b.record.as_ref());
+    match blocklist::is_blocked(&state.0.data_dir, &terminal_id) {
+        Ok(false) => {}
+        Ok(true) => {
+            tracing::warn!("terminal on the revocation list: refused");
+            return unsigned("58");
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "unreadable revocation list");
+            return unsigned("91");
+        }
+    }
+    let Some(record) = terminal.as_ref().map(|b| &b.record) else {
+        return unsigned("58");
+    };
     let mac_ksn = match check_mac(state, &message, body, record) {
         Ok(k) => k,
         Err(code) => return unsigned(code),
@@ -297,6 +353,12 @@ async fn handle(
     let (Some(stan), Some(transmission)) = (message.text(11), message.text(7)) else {
         return reject("30");
     };
+    if freshness::applies_to(mti)
+        && !freshness::is_fresh(transmission, SystemTime::now(), freshness::WINDOW)
+    {
+        tracing::warn!(%mti, "DE 7 outside the freshness window");
+        return reject(freshness::STALE_CODE);
+    }
     if mti == Mti::NETWORK_REQUEST {
         let code = match message.text(70) {
             Some("001" | "002" | "301") => "00",
@@ -315,7 +377,7 @@ async fn handle(
         &state.0.pin_verification_values,
         message.clone(),
         key,
-        record,
+        Some(record),
         mac_ksn,
     ) {
         Ok(r) => r,
@@ -365,13 +427,14 @@ fn signed(
 /// The request MAC (`docs/iso8583.md` §6): `Ok(Some(ksn))` when it verified (the answer is
 /// MACed with that KSN), `Ok(None)` when there is none and none is required, `Err(code)`
 /// otherwise. A terminal enrolled with a MAC key must MAC every request but 0800, with the
-/// KSN of that key in DE 61; one enrolled without (or before enrolment records existed) may
-/// send requests without MAC.
+/// KSN of that key in DE 61; one enrolled without may send requests without MAC. The KSN's
+/// counter must be above the last one that verified for its key, which the host keeps
+/// durably ([`MacCounters`]).
 fn check_mac(
     state: &ServerState,
     message: &Message,
     body: &[u8],
-    record: Option<&TerminalRecord>,
+    record: &TerminalRecord,
 ) -> Result<Option<[u8; 12]>, &'static str> {
     let field = issuer::mac_field(message);
     let other = if field == 64 { 128 } else { 64 };
@@ -379,8 +442,7 @@ fn check_mac(
         return Err("30");
     }
     let Some(received) = message.field(field) else {
-        let required = record.is_some_and(|r| r.mac_required);
-        if required && message.mti() != Mti::NETWORK_REQUEST {
+        if record.mac_required && message.mti() != Mti::NETWORK_REQUEST {
             tracing::warn!("request without MAC from a terminal enrolled with a MAC key");
             return Err("30");
         }
@@ -390,7 +452,7 @@ fn check_mac(
         .field(MAC_KSN_FIELD)
         .and_then(|k| k.try_into().ok())
         .ok_or("30")?;
-    if record.is_some_and(|r| !r.is_mac_key(&ksn)) {
+    if !record.is_mac_key(&ksn) {
         tracing::warn!("DE 61 does not name the terminal's MAC key");
         return Err("30");
     }
@@ -402,12 +464,34 @@ fn check_mac(
     if parts.mac != received {
         return Err("30");
     }
+    let counters = &state.0.mac_counters;
+    match counters.is_stale(&ksn) {
+        Ok(false) => {}
+        Ok(true) => {
+            tracing::warn!("stale MAC KSN (durable counter)");
+            return Err("30");
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "MAC counters unavailable");
+            return Err("96");
+        }
+    }
     match state
         .0
         .security
         .verify_request_mac(&ksn, parts.covered, &parts.mac)
     {
-        Ok(true) => Ok(Some(ksn)),
+        Ok(true) => match counters.advance(&ksn) {
+            Ok(true) => Ok(Some(ksn)),
+            Ok(false) => {
+                tracing::warn!("stale MAC KSN (durable counter)");
+                Err("30")
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "MAC counters unavailable");
+                Err("96")
+            }
+        },
         Ok(false) => {
             tracing::warn!("wrong request MAC");
             Err("30")
@@ -469,7 +553,7 @@ const KNOWN_REQUESTS: [Mti; 10] = [
     Mti::RECONCILIATION_REQUEST,
     Mti::NETWORK_REQUEST,
 ];
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+const RENEW_BEFORE_EXPIRY: Duration = Duration::from_secs(30 * 24 * 3600);
 const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 const FRAME_TIMEOUT: Duration = Duration::from_secs(30);
 const HOST_CERT_FILE: &str = "host.pem";

@@ -91,10 +91,27 @@ pub(super) fn authorize(
     })
 }
 
-/// A refund: credited when the rule approves it.
+/// A refund: credited when the rule approves it. One that names its sale in DE 90 must also
+/// pass [`rules::refund_of`] (same card, refunds of the sale never above it).
 pub(super) fn refund(tx: &Connection, request: &Request) -> Result<Outcome, HostError> {
     let found = store::account(tx, request.pan_digits())?;
-    let code = rules::refund(found.as_ref(), request.amount);
+    let mut code = rules::refund(found.as_ref(), request.amount);
+    let mut original_id = None;
+    if code == rules::APPROVED && request.original.is_some() {
+        let original = store::find_original(tx, request)?;
+        let refunded = match &original {
+            Some(o) => store::refunded(tx, o.id)?,
+            None => 0,
+        };
+        code = rules::refund_of(original.as_ref(), refunded, request.amount);
+        if let Some(o) = &original {
+            if o.account_id != found.as_ref().map(|a| a.id) {
+                tracing::warn!("refund names a sale of another card");
+                code = "12";
+            }
+            original_id = Some(o.id);
+        }
+    }
     let approved = code == rules::APPROVED;
     if let (true, Some(a)) = (approved, &found) {
         store::credit(tx, a.id, request.amount)?;
@@ -106,7 +123,7 @@ pub(super) fn refund(tx: &Connection, request: &Request) -> Result<Outcome, Host
             account_id: found.as_ref().map(|a| a.id),
             code,
             approved,
-            original_id: None,
+            original_id,
             completion: false,
         },
     )?;

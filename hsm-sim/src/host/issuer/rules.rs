@@ -197,6 +197,19 @@ pub(crate) fn refund(found: Option<&Account>, amount: i64) -> &'static str {
     }
 }
 
+/// A refund that names its original sale in DE 90 (`docs/iso8583.md` §4): unknown original
+/// `25`; an original that is not an approved, unreversed sale `12`; refunds of it approved so
+/// far (`refunded`) plus this one above the sale's amount `13`; else `00`.
+pub(crate) fn refund_of(original: Option<&Original>, refunded: i64, amount: i64) -> &'static str {
+    match original {
+        None => "25",
+        Some(o) if !matches!(o.kind.as_str(), "purchase" | "advice" | "completion") => "12",
+        Some(o) if !o.approved || o.reversed => "12",
+        Some(o) if refunded.saturating_add(amount) > o.amount => "13",
+        Some(_) => APPROVED,
+    }
+}
+
 /// An original transaction that a void, reversal or completion names (DE 90).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Original {
@@ -485,6 +498,33 @@ mod tests {
             ..check(0)
         };
         assert_eq!(code(Some(account()), &wrong_pin), "55");
+    }
+
+    #[test]
+    fn refunds_of_a_sale_never_exceed_it() {
+        let sale = original("purchase", true, false);
+        assert_eq!(sale.amount, 250);
+        assert_eq!(refund_of(Some(&sale), 0, 250), "00");
+        assert_eq!(refund_of(Some(&sale), 150, 100), "00");
+        assert_eq!(refund_of(Some(&sale), 150, 101), "13");
+        assert_eq!(refund_of(Some(&sale), 250, 1), "13");
+        assert_eq!(
+            refund_of(Some(&original("completion", true, false)), 0, 250),
+            "00"
+        );
+        assert_eq!(refund_of(None, 0, 1), "25");
+        assert_eq!(
+            refund_of(Some(&original("purchase", false, false)), 0, 1),
+            "12"
+        );
+        assert_eq!(
+            refund_of(Some(&original("purchase", true, true)), 0, 1),
+            "12"
+        );
+        assert_eq!(
+            refund_of(Some(&original("refund", true, false)), 0, 1),
+            "12"
+        );
     }
 
     #[test]

@@ -133,6 +133,16 @@ pub(super) fn find_original(
         .optional()?)
 }
 
+/// The sum of the approved, not reversed (or voided) refunds that name `original_id`.
+pub(super) fn refunded(tx: &Connection, original_id: i64) -> Result<i64, HostError> {
+    Ok(tx
+        .prepare_cached(
+            "SELECT COALESCE(SUM(amount), 0) FROM transactions
+             WHERE original_id = ?1 AND kind = 'refund' AND approved = 1 AND reversed = 0",
+        )?
+        .query_row([original_id], |r| r.get(0))?)
+}
+
 /// Undoes an approved, not yet reversed original ([`super::rules::undo`]); `false` if there
 /// was nothing to undo.
 pub(super) fn undo(tx: &Connection, original: &Original) -> Result<bool, HostError> {
