@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use hsm_sim::host::Fault;
 use softpos::journal::{Journal, TxState};
-use support::{VISA_PAN, World, assert_consistent, take_vpcd};
+use support::{VISA_PAN, World, assert_consistent, assert_journal_consistent, take_vpcd};
 
 fn softpos(world: &World, args: &[&str], crash_at: Option<&str>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_softpos"));
@@ -220,7 +220,7 @@ fn sigkill_around_settlement_then_restart_closes_the_batch_the_host_closed() {
         let (host, host_open) = host_batches(&world);
         assert_eq!(host, expected_batches, "{point}");
         assert_eq!(host_open, 0, "{point}");
-        assert_consistent(&world, VISA_PAN, initial);
+        assert_journal_consistent(&journal, &world, VISA_PAN, initial);
     }
     // The next settlement: an empty batch on both sides, in balance.
     let out = softpos(&world, &["settle"], None);

@@ -235,7 +235,7 @@ fn a_sale_cancelled_while_waiting_for_a_card_is_aborted_and_charges_nothing() {
     assert_eq!(rec.stan, None);
     assert!(rec.result.unwrap().contains("cancelled"));
     assert!(world.ledger().is_empty(), "{:?}", world.ledger());
-    support::assert_consistent(&world, VISA_PAN, before);
+    support::assert_journal_consistent(&journal, &world, VISA_PAN, before);
 }
 
 #[test]
@@ -285,7 +285,7 @@ fn a_sale_cancelled_during_pin_entry_closes_the_pad_and_charges_nothing() {
     assert_eq!(rec.state, TxState::Aborted);
     assert_eq!(rec.stan, None);
     assert!(world.ledger().is_empty(), "{:?}", world.ledger());
-    support::assert_consistent(&world, VISA_PAN, before);
+    support::assert_journal_consistent(&journal, &world, VISA_PAN, before);
 }
 
 #[test]
@@ -348,7 +348,7 @@ fn a_sale_cancelled_after_the_request_was_sent_is_reversed_at_the_host() {
         .find(|e| e.kind == "purchase")
         .expect("the host saw the sale");
     assert!(sale.approved && sale.reversed, "{sale:?}");
-    support::assert_consistent(&world, VISA_PAN, before);
+    support::assert_journal_consistent(&journal, &world, VISA_PAN, before);
 }
 
 #[test]
