@@ -22,6 +22,8 @@ use emv::pan::Pan;
 use zeroize::Zeroizing;
 
 pub mod buffer;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod keypad;
 pub mod keystore;
 pub mod pin_key;

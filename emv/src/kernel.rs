@@ -263,68 +263,6 @@ pub fn run(
     }
 }
 
-/// The fuzzing entry point for the kernels (`fuzz/fuzz_targets/kernel_response.rs`, replayed
-/// on the seed corpus by `tests/kernel_fuzz_corpus.rs`).
-///
-/// Input layout: one flag byte (b1: the ODA engine passes and recovers a cryptogram, else ODA is
-/// not performed; b2: amount 60.00 instead of 10.00), then responses, each `length (2 bytes,
-/// big-endian) ‖ data ‖ SW1 SW2`. A transaction with the embedded configuration is driven
-/// with these responses; when they run out the card is "removed". Must never panic.
-pub fn fuzz_responses(data: &[u8]) -> Option<Outcome> {
-    struct Pass;
-    impl OfflineDataAuthenticator for Pass {
-        fn authenticate(&self, input: &crate::oda::OdaInput<'_>) -> Option<crate::oda::OdaResult> {
-            Some(crate::oda::OdaResult {
-                method: input.method,
-                status: Ok(()),
-                recovered_cryptogram: Some([0x11; 8]),
-                recovered_dynamic_number: None,
-            })
-        }
-    }
-    let config = TerminalConfig::default_embedded().ok()?;
-    let (&flags, mut rest) = data.split_first()?;
-    let oda: &dyn OfflineDataAuthenticator = if flags & 0x01 != 0 {
-        &Pass
-    } else {
-        &crate::oda::NotPerformed
-    };
-    let request = TransactionRequest {
-        amount: if flags & 0x02 != 0 { 6_000 } else { 1_000 },
-        amount_other: 0,
-        currency_code: 978,
-        transaction_type: 0x00,
-        date: [0x23, 0x03, 0x01],
-        time: [0x11, 0x10, 0x09],
-        unpredictable_number: [0x38, 0x39, 0x30, 0x31],
-    };
-    let mut transaction = Transaction::new(&config, oda, request);
-    let mut step = transaction.start();
-    loop {
-        match step {
-            Step::Done(outcome) => return Some(*outcome),
-            Step::Transmit(_) => {
-                let next = rest
-                    .split_first_chunk::<2>()
-                    .map(|(len, tail)| (usize::from(u16::from_be_bytes(*len)), tail))
-                    .and_then(|(len, tail)| tail.split_at_checked(len.checked_add(2)?));
-                step = match next {
-                    Some((response, tail)) => {
-                        rest = tail;
-                        match Response::from_bytes(response) {
-                            Ok(response) => transaction.handle(response),
-                            Err(e) => transaction.transport_failed(e.into()),
-                        }
-                    }
-                    None => {
-                        transaction.transport_failed(crate::transport::TransportError::CardRemoved)
-                    }
-                };
-            }
-        }
-    }
-}
-
 /// The outcome for an error: kind, message and restart from [`ErrorOutcome`], the reason from
 /// the error's text.
 fn error_outcome(error: &KernelError, kernel: Option<KernelId>) -> Outcome {

@@ -24,6 +24,8 @@ pub mod config;
 pub mod crypto;
 pub mod dol;
 pub mod entry_point;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod iso8583;
 pub mod kernel;
 pub mod oda;

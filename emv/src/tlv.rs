@@ -252,28 +252,6 @@ pub fn encode_length(length: usize, out: &mut Vec<u8>) {
     }
 }
 
-/// The fuzzing entry point for BER-TLV (`fuzz/fuzz_targets/tlv.rs`, replayed on the seed corpus
-/// by `tests/kernel_fuzz_corpus.rs`): parses `data` as TLV, a DOL and a PPSE FCI, and decodes,
-/// dumps and re-encodes what parses, checking that the encoding parses back to the same
-/// objects. Panics only on a bug (that is what the fuzzer looks for).
-pub fn fuzz_one(data: &[u8]) {
-    if let Ok(list) = parse(data) {
-        let _ = dump(&list);
-        for tlv in &list {
-            if let Ok(bytes) = tlv.to_bytes() {
-                let again = parse(&bytes);
-                assert_eq!(
-                    again.as_deref(),
-                    Ok(core::slice::from_ref(tlv)),
-                    "re-encoding"
-                );
-            }
-        }
-    }
-    let _ = crate::dol::Dol::parse(data).map(|dol| dol.build(|_| Some(data.to_vec())));
-    let _ = crate::entry_point::parse_ppse(data);
-}
-
 /// A decoded object for display: name and a value that is safe to show.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecodedTlv {

@@ -8,7 +8,7 @@ use emv::iso8583::messages::{self, CardData, Original, Terminal};
 use emv::iso8583::{BatchTotals, CodecErrorKind, Message, Mti};
 
 fn corpus_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/iso8583_decode")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds/iso8583_decode")
 }
 
 #[test]

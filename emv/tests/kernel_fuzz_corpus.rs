@@ -1,5 +1,5 @@
 //! Replays every seed of `fuzz/corpus/tlv/` and `fuzz/corpus/kernel_response/` through the same
-//! functions the fuzz targets call (`emv::tlv::fuzz_one`, `emv::kernel::fuzz_responses`), so CI
+//! functions the fuzz targets call (`emv::tlv::fuzz_one`, `emv::fuzz::kernel_responses`), so CI
 //! checks the seeds without libFuzzer. The seeds are the real Visa/Mastercard traces of
 //! `tests/data/kernel/` and the malformed vectors of security requirements §F B1; the expected
 //! outcomes of the named kernel seeds are asserted too.
@@ -13,7 +13,7 @@ use emv::kernel::OutcomeKind;
 
 fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../fuzz/corpus")
+        .join("../fuzz/seeds")
         .join(target);
     let mut files: Vec<(String, Vec<u8>)> = fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
@@ -32,7 +32,7 @@ fn tlv_seeds_do_not_panic() {
     let seeds = corpus("tlv");
     assert!(seeds.len() >= 10, "seed corpus present");
     for (name, data) in &seeds {
-        emv::tlv::fuzz_one(data);
+        emv::fuzz::tlv(data);
         let parsed = emv::tlv::parse(data);
         if name.starts_with("dol_") {
             assert!(emv::dol::Dol::parse(data).is_ok(), "{name} is a DOL");
@@ -49,7 +49,7 @@ fn kernel_seeds_do_not_panic_and_give_their_outcomes() {
     let seeds = corpus("kernel_response");
     assert!(seeds.len() >= 8, "seed corpus present");
     for (name, data) in &seeds {
-        let outcome = emv::kernel::fuzz_responses(data).expect("an outcome");
+        let outcome = emv::fuzz::kernel_responses(data).expect("an outcome");
         let expected = match name.as_str() {
             "visa_lloyds.bin" | "visa_lloyds_oda_pass.bin" | "mastercard_cda.bin" => {
                 Some(OutcomeKind::OnlineRequest)
@@ -70,12 +70,12 @@ fn kernel_seeds_do_not_panic_and_give_their_outcomes() {
 fn truncated_and_mutated_seeds_do_not_panic() {
     for (_, data) in corpus("kernel_response") {
         for cut in (0..data.len()).step_by(7) {
-            let _ = emv::kernel::fuzz_responses(&data[..cut]);
+            let _ = emv::fuzz::kernel_responses(&data[..cut]);
         }
         for i in (1..data.len()).step_by(5) {
             let mut mutated = data.clone();
             mutated[i] ^= 0xA5;
-            let _ = emv::kernel::fuzz_responses(&mutated);
+            let _ = emv::fuzz::kernel_responses(&mutated);
         }
     }
 }

@@ -1,11 +1,10 @@
-//! Fuzzes the kernels' `handle` with arbitrary card responses: the whole sans-IO transaction
-//! (Entry Point, Kernels 2, 3, 7) driven by the responses in the input (layout documented on
-//! `emv::kernel::fuzz_responses`). Run with `cargo fuzz run kernel_response`; seeds in
-//! `corpus/kernel_response/`.
+//! The kernels driven by a card whose every response comes from the input: SELECT PPSE and
+//! AID, GPO, READ RECORD, GENERATE AC, through the terminal's own driver (body and input
+//! layout: `emv::fuzz::kernel_responses`). Run with `scripts/fuzz kernel_response`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = emv::kernel::fuzz_responses(data);
+    let _ = emv::fuzz::kernel_responses(data);
 });

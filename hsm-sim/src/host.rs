@@ -33,6 +33,8 @@ pub mod contract;
 pub mod enrol;
 pub mod faults;
 pub mod freshness;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod issuer;
 pub mod ledger;
 pub mod mac;

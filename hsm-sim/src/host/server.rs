@@ -510,7 +510,7 @@ fn check_mac(
 /// For a body that does not decode: a `30` response if it starts with a known request MTI,
 /// else `None` (close). Nothing of the request can be echoed (`docs/iso8583.md` §4): the
 /// answer has DE 37 where its type requires one, and DE 39.
-fn format_error_for_raw(body: &[u8]) -> Option<Vec<u8>> {
+pub(super) fn format_error_for_raw(body: &[u8]) -> Option<Vec<u8>> {
     let digits = std::str::from_utf8(body.get(..4)?).ok()?;
     let mti = Mti::from_bcd(u16::from_str_radix(digits, 16).ok()?)?;
     if !KNOWN_REQUESTS.contains(&mti) {
@@ -541,7 +541,7 @@ fn corrupt_mac(reply: Vec<u8>) -> Vec<u8> {
 }
 
 /// The request MTIs the host serves.
-const KNOWN_REQUESTS: [Mti; 10] = [
+pub(super) const KNOWN_REQUESTS: [Mti; 10] = [
     Mti::AUTHORIZATION_REQUEST,
     Mti::FINANCIAL_REQUEST,
     Mti::FINANCIAL_ADVICE,
