@@ -1,24 +1,43 @@
-//! Soak: many sales through the engine against the real hsm-sim over TLS, with random host
-//! faults (dropped answers, answers later than the timeout, closed connections, bad MACs),
-//! then the journal and the ledger must agree and the settlement must balance.
+//! Soak: many sales through the engine against the real hsm-sim over TLS, with random faults:
+//! at the host (dropped answers, answers later than the timeout, closed connections, bad
+//! MACs), in the journal (another connection holds SQLite's write lock, sometimes longer than
+//! the journal's busy timeout) and at the card (it leaves the field mid-tap and is presented
+//! again). Then the journal and the ledger must agree and the settlement must balance.
 //!
 //! The card runs in process (this is about the engine and the host, not pcscd). The short
-//! version runs by default; `SOFTPOS_SOAK_COUNT=3000 cargo test --test engine_soak -- --ignored`
-//! runs the long one. The seed is printed; `SOFTPOS_SOAK_SEED=0x...` replays a run.
+//! version runs by default; `cargo test --test engine_soak -- --ignored` runs the long one,
+//! `SOFTPOS_SOAK_COUNT` sales (default 5,000) with `SOFTPOS_SOAK_FAULTS` per cent of them
+//! faulted (default 5). The seed is printed; `SOFTPOS_SOAK_SEED=0x...` replays a run.
 
 #![allow(clippy::unwrap_used)] // A panic in a test is a failure.
 
 #[path = "support/engine.rs"]
 mod support;
 
-use std::time::Duration;
+use std::path::Path;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
+use emv::{CardTransport, Command, Response, TransportError};
 use hsm_sim::host::Fault;
 use hsm_sim::host::ledger::{AccountSeed, AccountStatus};
 use softpos::engine::{Engine, EngineSettings, Tip, TxStatus};
+use softpos::reader::{CardSource, ReaderError, TapInfo, VirtualCardSource};
 use support::{TestPin, VISA_PAN, World, assert_journal_consistent};
 
-fn soak(count: usize) {
+/// The faults a sale can get, one at most per sale.
+const FAULTS: [&str; 6] = [
+    "drop",
+    "delay",
+    "close",
+    "bad MAC",
+    "journal locked",
+    "card torn",
+];
+
+/// Runs `count` sales, `fault_percent` of them with one fault of [`FAULTS`] each.
+fn soak(count: usize, fault_percent: u64) {
     let world = World::start_seeded(&[AccountSeed {
         pan: VISA_PAN.to_owned(),
         scheme: "visa".to_owned(),
@@ -40,39 +59,67 @@ fn soak(count: usize) {
     )
     .expect("engine");
     engine.sign_on().expect("sign-on");
-    let mut card =
-        softpos::reader::VirtualCardSource::new(softpos::demo::virtual_card("visa").expect("card"));
+    let mut card = TearingSource {
+        inner: VirtualCardSource::new(softpos::demo::virtual_card("visa").expect("card")),
+        tear_after: None,
+    };
     let mut pin = TestPin::new(&world.bundle, &[]);
     let faults = world.host().faults();
     faults.set_delay(Duration::from_millis(600));
     let mut seed = support::seed("SOFTPOS_SOAK_SEED");
-    let mut statuses = [0usize; 5];
+    let mut statuses = [0usize; 6];
+    let mut injected = [0usize; FAULTS.len()];
+    let started = Instant::now();
     for _ in 0..count {
         seed = seed
             .wrapping_mul(6_364_136_223_846_793_005)
             .wrapping_add(1_442_695_040_888_963_407);
-        let roll = (seed >> 33) % 100;
+        let roll = (seed >> 33) % 1_000;
+        let fault = (roll < fault_percent * 10).then(|| (seed >> 20) as usize % FAULTS.len());
         faults.clear();
-        match roll {
-            0..=4 => faults.set(Fault::DropResponse, 1),
-            5..=9 => faults.set(Fault::Delay, 1),
-            10..=12 => faults.set(Fault::CloseConnection, 1),
-            13..=15 => faults.set(Fault::BadMac, 1),
-            _ => {}
+        let mut lock = None;
+        match fault {
+            Some(0) => faults.set(Fault::DropResponse, 1),
+            Some(1) => faults.set(Fault::Delay, 1),
+            Some(2) => faults.set(Fault::CloseConnection, 1),
+            Some(3) => faults.set(Fault::BadMac, 1),
+            Some(4) => {
+                // Taken 0-100 ms into the sale, held 0.05-6 s: some sales wait it out
+                // (busy timeout 5 s), some find the journal unwritable.
+                let after = Duration::from_millis((seed >> 8) % 100);
+                let hold = Duration::from_millis(50 + (seed >> 12) % 5_950);
+                lock = Some(lock_journal(&world.terminal_dir(), after, hold));
+            }
+            Some(_) => card.tear_after = Some(1 + (seed >> 8) as usize % 6),
+            None => {}
+        }
+        if let Some(kind) = fault {
+            injected[kind] += 1;
         }
         let amount = 100 + (seed >> 40) % 4_000;
-        let result = engine
-            .sale(&mut card, &mut pin, amount, Tip::None, &mut |_| {})
-            .expect("sale runs");
-        let slot = match result.status {
-            TxStatus::Approved => 0,
-            TxStatus::Declined => 1,
-            TxStatus::Reversed => 2,
-            TxStatus::Aborted => 3,
-            _ => 4,
+        let result = engine.sale(&mut card, &mut pin, amount, Tip::None, &mut |_| {});
+        if let Some((locked, handle)) = lock {
+            // The lock must have been taken, or the fault was not injected.
+            assert!(locked.recv().is_ok(), "journal lock taken");
+            handle.join().expect("lock thread");
+        }
+        let slot = match result {
+            Ok(result) => match result.status {
+                TxStatus::Approved => 0,
+                TxStatus::Declined => 1,
+                TxStatus::Reversed => 2,
+                TxStatus::Aborted => 3,
+                _ => 4,
+            },
+            // Only an unwritable journal may stop a sale with an error.
+            Err(e) => {
+                assert_eq!(fault, Some(4), "sale failed: {e}");
+                5
+            }
         };
         statuses[slot] += 1;
     }
+    let elapsed = started.elapsed();
     faults.clear();
     // Every pending reversal acknowledged (a late original that lands after its reversal is
     // not charged by the host, so nothing has to wait for it).
@@ -81,7 +128,11 @@ fn soak(count: usize) {
         "all reversals acknowledged",
         || engine.flush_pending() == 0,
     );
-    eprintln!("soak of {count}: approved, declined, reversed, aborted, other = {statuses:?}");
+    eprintln!(
+        "soak of {count} in {elapsed:.1?}: approved, declined, reversed, aborted, other, \
+         error = {statuses:?}; faults injected {:?}",
+        FAULTS.iter().zip(injected).collect::<Vec<_>>()
+    );
     assert!(statuses[0] > count / 2, "{statuses:?}");
     assert!(statuses[2] > 0, "{statuses:?}");
     assert_journal_consistent(engine.journal(), &world, VISA_PAN, initial);
@@ -90,16 +141,82 @@ fn soak(count: usize) {
 }
 
 #[test]
-fn soak_short_with_random_host_faults() {
-    soak(120);
+fn soak_short_with_random_faults() {
+    soak(150, 16);
 }
 
 #[test]
-#[ignore = "long: SOFTPOS_SOAK_COUNT (default 3000) sales"]
-fn soak_long_with_random_host_faults() {
-    let count = std::env::var("SOFTPOS_SOAK_COUNT")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3_000);
-    soak(count);
+#[ignore = "long: SOFTPOS_SOAK_COUNT (default 5000) sales, SOFTPOS_SOAK_FAULTS (default 5) % faulted"]
+fn soak_long_with_random_faults() {
+    let var = |name: &str, default: u64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(default)
+    };
+    let count = usize::try_from(var("SOFTPOS_SOAK_COUNT", 5_000)).expect("count");
+    soak(count, var("SOFTPOS_SOAK_FAULTS", 5));
+}
+
+/// Takes SQLite's write lock on the journal from another connection `after` from now and holds
+/// it for `hold`. The receiver gets a message once the lock is taken.
+fn lock_journal(
+    dir: &Path,
+    after: Duration,
+    hold: Duration,
+) -> (mpsc::Receiver<()>, JoinHandle<()>) {
+    let path = dir.join(softpos::journal::JOURNAL_FILE);
+    let (taken, locked) = mpsc::channel();
+    let handle = std::thread::spawn(move || {
+        std::thread::sleep(after);
+        let conn = rusqlite::Connection::open(&path).expect("journal opens");
+        conn.busy_timeout(Duration::from_secs(30))
+            .expect("busy timeout");
+        conn.execute_batch("BEGIN EXCLUSIVE").expect("write lock");
+        taken.send(()).expect("soak waits");
+        std::thread::sleep(hold);
+        conn.execute_batch("COMMIT").expect("unlock");
+    });
+    (locked, handle)
+}
+
+/// A virtual card whose next tap is torn: it leaves the field after `tear_after` exchanges,
+/// then is presented again (the following taps are whole).
+struct TearingSource {
+    inner: VirtualCardSource,
+    tear_after: Option<usize>,
+}
+
+impl CardSource for TearingSource {
+    fn wait_for_card(&mut self, timeout: Duration) -> Result<(), ReaderError> {
+        self.inner.wait_for_card(timeout)
+    }
+
+    fn with_card(
+        &mut self,
+        f: &mut dyn FnMut(&mut dyn CardTransport),
+    ) -> Result<TapInfo, ReaderError> {
+        match self.tear_after.take() {
+            None => self.inner.with_card(f),
+            Some(left) => self
+                .inner
+                .with_card(&mut |card| f(&mut Torn { card, left })),
+        }
+    }
+}
+
+/// A card that answers `left` more commands, then is gone.
+struct Torn<'a> {
+    card: &'a mut dyn CardTransport,
+    left: usize,
+}
+
+impl CardTransport for Torn<'_> {
+    fn transmit(&mut self, command: &Command) -> Result<Response, TransportError> {
+        self.left = self
+            .left
+            .checked_sub(1)
+            .ok_or(TransportError::CardRemoved)?;
+        self.card.transmit(command)
+    }
 }
