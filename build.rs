@@ -5,6 +5,10 @@
 //! in the headless UI tests; release builds leave it out.
 
 fn main() {
+    // Without this line cargo reruns the script, and rebuilds the crate, whenever any file of
+    // the package changes, the fuzz corpora under `fuzz/` included.
+    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=ui");
     #[cfg(feature = "pinpad-window")]
     compile_ui();
 }
