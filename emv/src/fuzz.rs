@@ -5,6 +5,8 @@
 //! committed corpora as ordinary tests (`tests/fuzz_corpora.rs`), so CI runs exactly the code the
 //! fuzzer ran, without libFuzzer.
 
+use std::sync::OnceLock;
+
 use crate::apdu::{Command, Response};
 use crate::config::TerminalConfig;
 use crate::iso8583::{self, Message, ResponseCode};
@@ -47,7 +49,11 @@ pub fn tlv(data: &[u8]) {
 /// 10.00; b4 amount 2,000.00 (above the contactless limits); b5 a refund; b6 a purchase with
 /// 5.00 cashback.
 pub fn kernel_responses(data: &[u8]) -> Option<Outcome> {
-    let config = TerminalConfig::default_embedded().ok()?;
+    // Parsed once: the configuration is not what this target fuzzes.
+    static CONFIG: OnceLock<Option<TerminalConfig>> = OnceLock::new();
+    let config = CONFIG
+        .get_or_init(|| TerminalConfig::default_embedded().ok())
+        .as_ref()?;
     let (&flags, rest) = data.split_first()?;
     let oda: &dyn OfflineDataAuthenticator = match (flags & 0x01 != 0, flags & 0x04 != 0) {
         (_, true) => &FixedOda(false),
@@ -77,7 +83,7 @@ pub fn kernel_responses(data: &[u8]) -> Option<Outcome> {
     let mut trace = |event: TraceEvent| {
         let _ = event.to_string();
     };
-    let outcome = kernel::run(&mut card, &config, oda, request, Some(&mut trace)).ok()?;
+    let outcome = kernel::run(&mut card, config, oda, request, Some(&mut trace)).ok()?;
     check_outcome(&outcome);
     Some(outcome)
 }

@@ -264,7 +264,13 @@ impl Message {
         let primary = r.array::<8>()?;
         bitmap[..8].copy_from_slice(&primary);
         if bit(&bitmap, 1) {
+            let at = r.pos;
             let secondary = r.array::<8>()?;
+            // The encoder writes a secondary bitmap only for fields 65-128: one that names none
+            // would decode to a message whose encoding differs from the bytes received.
+            if secondary == [0; 8] {
+                return Err(CodecError::new(CodecErrorKind::EmptySecondaryBitmap, at));
+            }
             bitmap[8..].copy_from_slice(&secondary);
         }
         let mut message = Self::new(mti);
@@ -391,6 +397,9 @@ pub enum CodecErrorKind {
     /// The encoded message is longer than [`MAX_MESSAGE_LEN`].
     #[error("message too long")]
     MessageTooLong,
+    /// The primary bitmap announces a secondary bitmap that names no field.
+    #[error("empty secondary bitmap")]
+    EmptySecondaryBitmap,
 }
 
 /// A cursor over a message body.

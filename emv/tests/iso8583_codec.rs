@@ -13,6 +13,23 @@ fn echo_test() -> Message {
         .with(70, "301")
 }
 
+/// Found by fuzzing (`fuzz/seeds/iso8583_decode/invalid-emptysecondarybitmap-fuzz`): bit 1
+/// announced a secondary bitmap of zeros, the decoder took it, and the message re-encoded
+/// without it, to other bytes than those received.
+#[test]
+fn an_empty_secondary_bitmap_is_refused() {
+    let mut bytes = b"0800".to_vec();
+    bytes.extend_from_slice(&hex!("82 20 00 00 00 80 00 00"));
+    bytes.extend_from_slice(&[0; 8]);
+    bytes.extend_from_slice(b"1121203000000003T0000.0]");
+    let err = Message::decode(&bytes).unwrap_err();
+    assert_eq!(err.kind, CodecErrorKind::EmptySecondaryBitmap);
+    assert_eq!(err.position, 12);
+    // The same message with its secondary bitmap naming DE 70 still decodes.
+    let good = echo_test().encode().unwrap();
+    assert_eq!(Message::decode(&good).unwrap().encode().unwrap(), good);
+}
+
 #[test]
 fn echo_test_known_bytes() {
     let mut expected = Vec::new();

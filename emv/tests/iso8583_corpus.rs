@@ -41,6 +41,7 @@ fn kind_name(kind: CodecErrorKind) -> &'static str {
         CodecErrorKind::FieldLength(_) => "fieldlength",
         CodecErrorKind::BadCharacter(_) => "badcharacter",
         CodecErrorKind::TrailingBytes => "trailing",
+        CodecErrorKind::EmptySecondaryBitmap => "emptysecondarybitmap",
         _ => "other",
     }
 }
