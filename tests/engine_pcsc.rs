@@ -549,7 +549,7 @@ fn a_certificate_from_another_ca_is_refused_with_a_clear_message() {
     let mut link = softpos::acquirer::Acquirer::new(&bundle, Default::default()).unwrap();
     let err = link.sign_on(1).expect_err("refused");
     assert!(
-        matches!(err, AcquirerError::CertificateRefused(_)),
+        matches!(err.cause(), AcquirerError::CertificateRefused(_)),
         "{err:?}"
     );
     assert!(
