@@ -1,0 +1,93 @@
+//! Store-and-forward in the journal: offline approvals queued as advices, their data and the
+//! queue's size and age.
+
+use emv::pan::Pan;
+use rusqlite::{OptionalExtension, params};
+
+use super::{Journal, JournalError, now, seal, to_u64};
+
+impl Journal {
+    /// Counts one advice upload tried for `id`.
+    pub fn advice_attempted(&self, id: i64) -> Result<(), JournalError> {
+        self.conn.execute(
+            "UPDATE transactions SET advice_attempts = advice_attempts + 1, updated_at = ?2
+             WHERE id = ?1",
+            params![id, now()],
+        )?;
+        Ok(())
+    }
+
+    /// Queues `id` as an offline approval to upload as an 0220 advice (store-and-forward):
+    /// the PAN sealed under the device key, DE 55 (no PAN, no track 2), the expiry and PSN,
+    /// and the advice's own DE 11 and DE 7 (kept for every repeat, `docs/iso8583.md` §7).
+    #[allow(clippy::too_many_arguments)]
+    pub fn queue_advice(
+        &self,
+        id: i64,
+        pan: &Pan,
+        icc_data: &[u8],
+        expiry: &str,
+        psn: Option<u8>,
+        stan: u32,
+        transmission: &str,
+    ) -> Result<(), JournalError> {
+        let sealed = seal::seal(&self.device_key, pan.expose_digits().as_bytes())?;
+        self.conn.execute(
+            "UPDATE transactions SET state = 'advice-pending', approved = 1, mti = '0220',
+                    processing = '000000', stan = ?2, transmission = ?3, pan_sealed = ?4,
+                    advice_icc = ?5, expiry = ?6, psn = ?7,
+                    result = 'approved offline; advice queued for the host', updated_at = ?8
+             WHERE id = ?1",
+            params![id, stan, transmission, sealed, icc_data, expiry, psn, now()],
+        )?;
+        Ok(())
+    }
+
+    /// DE 55, expiry and PSN kept for the advice of `id`.
+    pub fn advice_data(&self, id: i64) -> Result<Option<AdviceData>, JournalError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT advice_icc, expiry, psn FROM transactions
+                 WHERE id = ?1 AND advice_icc IS NOT NULL",
+                [id],
+                |r| {
+                    Ok(AdviceData {
+                        icc_data: r.get(0)?,
+                        expiry: r.get(1)?,
+                        pan_sequence_number: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// The advices waiting for the host: count, total amount and the age of the oldest in
+    /// seconds.
+    pub fn advice_queue(&self) -> Result<(u64, u64, Option<f64>), JournalError> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*), COALESCE(SUM(amount), 0),
+                    (julianday('now') - julianday(MIN(created_at))) * 86400.0
+             FROM transactions WHERE state = 'advice-pending'",
+            [],
+            |r| {
+                Ok((
+                    to_u64(r.get(0)?),
+                    to_u64(r.get(1)?),
+                    r.get::<_, Option<f64>>(2)?,
+                ))
+            },
+        )?)
+    }
+}
+
+/// What an advice needs besides the PAN (none of it secret: DE 55 holds no PAN or track 2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdviceData {
+    /// DE 55 of the card's online request.
+    pub icc_data: Vec<u8>,
+    /// Expiry `YYMM` (DE 14).
+    pub expiry: Option<String>,
+    /// `5F34` (DE 23).
+    pub pan_sequence_number: Option<u8>,
+}

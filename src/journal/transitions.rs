@@ -1,0 +1,238 @@
+//! The journal's state changes of one transaction: each a single committed write, made before
+//! the step it protects (`docs/engine.md`, "Journal states").
+
+use emv::pan::Pan;
+use rusqlite::{OptionalExtension, params};
+
+use super::{Journal, JournalError, TxKind, TxState, now, seal, to_i64};
+
+impl Journal {
+    /// Starts a transaction in [`TxState::Created`]; returns its id.
+    pub fn create(
+        &self,
+        kind: TxKind,
+        amount: u64,
+        tip: u64,
+        currency: u16,
+        original_id: Option<i64>,
+    ) -> Result<i64, JournalError> {
+        let now = now();
+        self.conn.execute(
+            "INSERT INTO transactions (kind, state, amount, tip, currency, created_at, updated_at,
+                                       original_id)
+             VALUES (?1, 'created', ?2, ?3, ?4, ?5, ?5, ?6)",
+            params![
+                kind.as_str(),
+                to_i64(amount),
+                to_i64(tip),
+                currency,
+                now,
+                original_id
+            ],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Records the card (masked PAN, keyed hash, label) and moves to [`TxState::CardRead`].
+    /// `keep_sealed` keeps the PAN sealed under the device key for a later message.
+    pub fn card_read(
+        &self,
+        id: i64,
+        pan: &Pan,
+        label: Option<&str>,
+        keep_sealed: bool,
+    ) -> Result<(), JournalError> {
+        let masked = pan.masked();
+        let hash = self.pan_hash(pan);
+        let sealed = if keep_sealed {
+            Some(seal::seal(
+                &self.device_key,
+                pan.expose_digits().as_bytes(),
+            )?)
+        } else {
+            None
+        };
+        self.conn.execute(
+            "UPDATE transactions SET state = 'card-read', pan_masked = ?2, pan_hash = ?3,
+                    card_label = ?4, pan_sealed = ?5, updated_at = ?6 WHERE id = ?1",
+            params![id, masked.as_str(), hash, label, sealed, now()],
+        )?;
+        Ok(())
+    }
+
+    /// Copies the card of transaction `from` (masked PAN, hash, label) to `id`.
+    pub fn copy_card(&self, id: i64, from: i64) -> Result<(), JournalError> {
+        self.conn.execute(
+            "UPDATE transactions SET (pan_masked, pan_hash, card_label, aid, entry_mode, cvm) =
+                 (SELECT pan_masked, pan_hash, card_label, aid, entry_mode, cvm
+                  FROM transactions WHERE id = ?2),
+                 updated_at = ?3 WHERE id = ?1",
+            params![id, from, now()],
+        )?;
+        Ok(())
+    }
+
+    /// The sealed PAN of transaction `id`, opened, if it was kept.
+    pub fn sealed_pan(&self, id: i64) -> Result<Option<Pan>, JournalError> {
+        let sealed: Option<Vec<u8>> = self
+            .conn
+            .query_row(
+                "SELECT pan_sealed FROM transactions WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        let Some(sealed) = sealed else {
+            return Ok(None);
+        };
+        let digits = seal::open(&self.device_key, &sealed)?;
+        let text = std::str::from_utf8(&digits).map_err(|_| JournalError::Sealed)?;
+        Pan::from_digits(text)
+            .map(Some)
+            .map_err(|_| JournalError::Sealed)
+    }
+
+    /// Erases the sealed PAN of `id` (after its last use).
+    pub fn forget_pan(&self, id: i64) -> Result<(), JournalError> {
+        self.conn.execute(
+            "UPDATE transactions SET pan_sealed = NULL WHERE id = ?1",
+            [id],
+        )?;
+        Ok(())
+    }
+
+    /// The keyed hash of `pan` (hex AES-CMAC under the device key).
+    pub fn pan_hash(&self, pan: &Pan) -> String {
+        let mut input = b"softpos PAN hash v1:".to_vec();
+        input.extend_from_slice(pan.expose_digits().as_bytes());
+        let mac = emv::crypto::mac::aes_cmac(&self.device_key, &input);
+        zeroize::Zeroize::zeroize(&mut input);
+        hex::encode(mac)
+    }
+
+    /// Moves `id` to `state` (for states that carry no data of their own).
+    pub fn set_state(&self, id: i64, state: TxState) -> Result<(), JournalError> {
+        self.conn.execute(
+            "UPDATE transactions SET state = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id, state.as_str(), now()],
+        )?;
+        Ok(())
+    }
+
+    /// Records the request about to be sent and moves to [`TxState::Sent`]: from this commit
+    /// on, the request may have reached the host.
+    pub fn sent(
+        &self,
+        id: i64,
+        mti: &str,
+        processing: Option<&str>,
+        stan: u32,
+        transmission: &str,
+    ) -> Result<(), JournalError> {
+        self.conn.execute(
+            "UPDATE transactions SET state = 'sent', mti = ?2, processing = ?3, stan = ?4,
+                    transmission = ?5, updated_at = ?6 WHERE id = ?1",
+            params![id, mti, processing, stan, transmission, now()],
+        )?;
+        Ok(())
+    }
+
+    /// Records the host's answer and moves to [`TxState::Answered`].
+    pub fn answered(
+        &self,
+        id: i64,
+        response_code: &str,
+        auth_code: Option<&str>,
+        rrn: Option<&str>,
+    ) -> Result<(), JournalError> {
+        self.conn.execute(
+            "UPDATE transactions SET state = 'answered', response_code = ?2, auth_code = ?3,
+                    rrn = ?4, updated_at = ?5 WHERE id = ?1",
+            params![id, response_code, auth_code, rrn, now()],
+        )?;
+        Ok(())
+    }
+
+    /// Records what the issuer sent back for the card in DE 55 (a summary, no bytes).
+    pub fn issuer_data(&self, id: i64, summary: &str) -> Result<(), JournalError> {
+        self.conn.execute(
+            "UPDATE transactions SET issuer_data = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id, summary, now()],
+        )?;
+        Ok(())
+    }
+
+    /// Ends `id` in `state` ([`TxState::Done`], [`TxState::Aborted`], [`TxState::Reversed`]
+    /// or [`TxState::AdvicePending`]) with whether money moved and a human summary.
+    pub fn finish(
+        &self,
+        id: i64,
+        state: TxState,
+        approved: bool,
+        result: &str,
+    ) -> Result<(), JournalError> {
+        self.conn.execute(
+            "UPDATE transactions SET state = ?2, approved = ?3, result = ?4, updated_at = ?5
+             WHERE id = ?1",
+            params![id, state.as_str(), approved, result, now()],
+        )?;
+        Ok(())
+    }
+
+    /// Ends `id` as [`TxState::Reversed`] with the DE 39 of the host's 0410 (`00`: the host
+    /// undid an approval; `25`: it never had the original; `21`: the original was not
+    /// approved), in one write. Only `00` reversals count in the batch totals, as at the host.
+    pub fn reversed(&self, id: i64, code: &str, result: &str) -> Result<(), JournalError> {
+        self.conn.execute(
+            "UPDATE transactions SET state = 'reversed', approved = 0, result = ?2,
+                 reversal_code = ?3, updated_at = ?4
+             WHERE id = ?1",
+            params![id, result, code, now()],
+        )?;
+        Ok(())
+    }
+
+    /// Moves `id` to [`TxState::ReversalPending`] with the reversal's own DE 11 and DE 7
+    /// (kept for every repeat, so the host sees one reversal: `docs/iso8583.md` §7).
+    pub fn reversal_pending(
+        &self,
+        id: i64,
+        stan: u32,
+        transmission: &str,
+        why: &str,
+    ) -> Result<(), JournalError> {
+        self.conn.execute(
+            "UPDATE transactions SET state = 'reversal-pending', approved = 0,
+                    reversal_stan = COALESCE(reversal_stan, ?2),
+                    reversal_transmission = COALESCE(reversal_transmission, ?3),
+                    result = ?4, updated_at = ?5 WHERE id = ?1",
+            params![id, stan, transmission, why, now()],
+        )?;
+        Ok(())
+    }
+
+    /// Counts one reversal message sent for `id`.
+    pub fn reversal_attempted(&self, id: i64) -> Result<(), JournalError> {
+        self.conn.execute(
+            "UPDATE transactions SET reversal_attempts = reversal_attempts + 1, updated_at = ?2
+             WHERE id = ?1",
+            params![id, now()],
+        )?;
+        Ok(())
+    }
+
+    /// Marks `id` voided (by a later approved void).
+    pub fn mark_voided(&self, id: i64) -> Result<(), JournalError> {
+        self.conn
+            .execute("UPDATE transactions SET voided = 1 WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
+    /// Marks the pre-authorization `id` completed.
+    pub fn mark_completed(&self, id: i64) -> Result<(), JournalError> {
+        self.conn
+            .execute("UPDATE transactions SET completed = 1 WHERE id = ?1", [id])?;
+        Ok(())
+    }
+}
