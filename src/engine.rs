@@ -145,6 +145,27 @@ impl Engine {
         Ok(out?)
     }
 
+    /// [`Engine::journaled`], tried up to `journal_write_attempts` times with a short pause:
+    /// for the writes that record what the host answered.
+    pub(super) fn journal_retrying(
+        &mut self,
+        mut f: impl FnMut(&Journal) -> Result<(), JournalError>,
+    ) -> Result<(), EngineError> {
+        let attempts = self.settings.journal_write_attempts.max(1);
+        let mut attempt = 1;
+        loop {
+            match self.journaled(&mut f) {
+                Ok(()) => return Ok(()),
+                Err(e) if attempt >= attempts => return Err(e),
+                Err(e) => {
+                    tracing::warn!(attempt, error = %e, "journal write failed; trying again");
+                    attempt += 1;
+                    std::thread::sleep(JOURNAL_RETRY_PAUSE);
+                }
+            }
+        }
+    }
+
     pub(super) fn finish(
         &mut self,
         id: i64,
@@ -200,6 +221,8 @@ const WRONG_PIN: &str = "55";
 const NO_REASON_TO_DECLINE: &str = "85";
 const SOFT_DECLINE_PIN: &str = "65";
 const SOFT_DECLINE_SCA: &str = "1A";
+/// Pause between attempts at a journal write that records the host's answer.
+const JOURNAL_RETRY_PAUSE: Duration = Duration::from_millis(200);
 /// Crash point between the host's answer and its journal write.
 const CRASH_ANSWER_RECEIVED: &str = "answer-received";
 

@@ -12,8 +12,8 @@ use super::operations::CardOp;
 use super::{APPROVED, Engine, EngineError, Event, Timings, TxResult, TxStatus, messages};
 
 impl Engine {
-    /// Repeats an unanswered settlement, retries pending reversals and uploads queued advices,
-    /// once each (best effort; errors are logged and left for later; a cancel leaves the
+    /// Repeats an unanswered settlement, retries pending reversals, resolves transactions left
+    /// `sent` or `answered` (as [`Engine::recover`] does) and uploads queued advices, once each (best effort; errors are logged and left for later; a cancel leaves the
     /// reversals and advices not yet sent for later). Returns how many are still pending.
     pub fn flush_pending(&mut self) -> usize {
         let mut left = 0;
@@ -35,6 +35,9 @@ impl Engine {
             }
             let done = match rec.state {
                 TxState::ReversalPending => self.reverse(rec.id, "pending reversal"),
+                // Nothing is in flight between operations: a row left `sent` or `answered`
+                // is one whose answer could not be journalled (or was never read).
+                TxState::Sent | TxState::Answered => self.resolve_in_flight(&rec),
                 TxState::AdvicePending => self.upload_advice(&rec),
                 _ => Ok(false),
             };

@@ -324,7 +324,9 @@ impl Engine {
                 return self.aborted(id, String::new(), events, timings, started);
             }
             let mti_text = mti.to_string();
-            self.journaled(|j| j.sent(id, &mti_text, Some(processing), stan, &transmission))?;
+            self.journaled(|j| {
+                j.sent_reversible(id, &mti_text, Some(processing), stan, &transmission)
+            })?;
             self.crash.at(TxState::Sent.as_str());
             events(Event::Authorising);
             let exchanged = self.timed_exchange(&request, &mut timings);
@@ -343,14 +345,32 @@ impl Engine {
             self.crash.at(CRASH_ANSWER_RECEIVED);
             let code = response.text(39).unwrap_or("??").to_owned();
             let auth = response.text(38).map(str::to_owned);
-            self.journaled(|j| j.answered(id, &code, auth.as_deref(), response.text(37)))?;
-            self.crash.at(TxState::Answered.as_str());
-            self.issuer_response(id, &response, &online)?;
             let approved =
                 code == APPROVED || (op.kind == TxKind::CardCheck && code == NO_REASON_TO_DECLINE);
+            // An approval is shown only once the journal says approved; if it cannot, the
+            // approval is reversed.
+            let recorded = self
+                .journal_retrying(|j| j.answered(id, &code, auth.as_deref(), response.text(37)))
+                .and_then(|()| {
+                    self.crash.at(TxState::Answered.as_str());
+                    self.issuer_response(id, &response, &online)
+                })
+                .and_then(|_| {
+                    if approved {
+                        self.journal_retrying(|j| j.finish(id, TxState::Done, true, "approved"))
+                    } else {
+                        Ok(())
+                    }
+                });
+            match recorded {
+                Err(e) if approved => {
+                    return self.approval_not_journalled(id, &e, events, timings, started);
+                }
+                Err(e) => return Err(e),
+                Ok(()) => {}
+            }
             match code.as_str() {
                 _ if approved => {
-                    self.journaled(|j| j.finish(id, TxState::Done, true, "approved"))?;
                     self.crash.at(TxState::Done.as_str());
                     events(Event::Approved {
                         auth_code: auth.clone(),

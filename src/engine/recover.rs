@@ -91,6 +91,24 @@ impl Engine {
         Ok(report)
     }
 
+    /// A transaction left `sent` or `answered` between operations (a crash, or an answer the
+    /// journal could not record): a decline is closed, a void or completion repeated, anything
+    /// else reversed. Returns whether it is finished.
+    pub(super) fn resolve_in_flight(&mut self, rec: &TxRecord) -> Result<bool, EngineError> {
+        if rec.state == TxState::Answered && rec.response_code.as_deref() != Some(APPROVED) {
+            let why = format!(
+                "declined ({})",
+                rec.response_code.as_deref().unwrap_or("??")
+            );
+            self.finish(rec.id, TxState::Done, false, &why)?;
+            return Ok(true);
+        }
+        if matches!(rec.kind, TxKind::Void | TxKind::Completion) {
+            return self.repeat_rebuildable(rec).map(|()| true);
+        }
+        self.reverse(rec.id, "left unfinished after it was sent")
+    }
+
     /// Recovery of a void or completion: the same request (same DE 11 and DE 7; a
     /// completion as 0221) gets the host's original answer (`docs/iso8583.md` §7).
     pub(super) fn repeat_rebuildable(&mut self, rec: &TxRecord) -> Result<(), EngineError> {

@@ -50,6 +50,9 @@ pub struct EngineSettings {
     pub card_wait: Duration,
     /// Store-and-forward caps.
     pub offline: OfflineLimits,
+    /// Attempts at each journal write that records the host's answer (each waits up to the
+    /// journal's 5 s lock timeout); if they all fail, an approval is reversed, never shown.
+    pub journal_write_attempts: u32,
 }
 
 /// Store-and-forward: when the host cannot be reached, a sale at or below the AID's floor
@@ -92,6 +95,7 @@ impl Default for EngineSettings {
             reversal_backoff: Duration::from_millis(200),
             card_wait: Duration::from_secs(30),
             offline: OfflineLimits::default(),
+            journal_write_attempts: 3,
         }
     }
 }

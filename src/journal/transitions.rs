@@ -138,6 +138,30 @@ impl Journal {
         Ok(())
     }
 
+    /// [`Journal::sent`] for a request that is reversed if it goes unanswered (a card
+    /// operation), and in the same commit the reversal's own DE 11 (taken from the STAN
+    /// counter) and DE 7 (`transmission`): should the journal fail later, the reversal can
+    /// still be sent with numbers that are never reused. Returns the reversal's DE 11.
+    pub fn sent_reversible(
+        &self,
+        id: i64,
+        mti: &str,
+        processing: Option<&str>,
+        stan: u32,
+        transmission: &str,
+    ) -> Result<u32, JournalError> {
+        let tx = self.conn.unchecked_transaction()?;
+        let reversal_stan = self.next_stan()?;
+        self.sent(id, mti, processing, stan, transmission)?;
+        self.conn.execute(
+            "UPDATE transactions SET reversal_stan = ?2, reversal_transmission = ?3
+             WHERE id = ?1",
+            params![id, reversal_stan, transmission],
+        )?;
+        tx.commit()?;
+        Ok(reversal_stan)
+    }
+
     /// Records the host's answer and moves to [`TxState::Answered`].
     pub fn answered(
         &self,
