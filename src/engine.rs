@@ -49,7 +49,7 @@ pub use receipt::{Receipt, ReceiptHeader};
 pub use recover::RecoveryReport;
 pub use result::{Event, Timings, TxResult, TxStatus};
 pub use service::{Command, EngineService, Reply, ServiceEvent, ServiceHandle, ServiceStopped};
-pub use settings::{EngineSettings, OfflineLimits, Tip};
+pub use settings::{EngineSettings, MerchantRisk, OfflineLimits, Tip};
 pub use settle::{PendingItem, PendingList, SettlementReport};
 pub use ui::{RESULT_HOLD, RETRY_HOLD};
 

@@ -89,9 +89,11 @@ impl Engine {
             }
             return self.aborted(id, String::new(), events, timings, started);
         }
+        // Store-and-forward is for what the card approved (TC); an ARQC the host never saw is
+        // accepted offline only at the merchant's risk, when explicitly enabled.
         if error.is_offline()
             && offline.possible
-            && self.offline_allowed(online, offline.amount, offline.oda_passed)?
+            && self.merchant_risk_allowed(online, offline.amount, offline.oda_passed)?
         {
             let stan = self.journal.next_stan()?;
             let transmission = transmission_now();
@@ -104,15 +106,29 @@ impl Engine {
                     online.pan_sequence_number,
                     stan,
                     &transmission,
+                    true,
                 )
             })?;
             self.crash.at(TxState::AdvicePending.as_str());
+            events(Event::OfflineAtMerchantRisk {
+                amount: offline.amount,
+            });
             events(Event::Approved {
                 auth_code: None,
                 offline: true,
             });
-            let why = format!("{error}; approved offline, queued for the host");
-            return Ok(self.result(id, TxStatus::ApprovedOffline, None, why, timings, started));
+            let why = format!(
+                "{error}; accepted offline at the merchant's risk (the card asked for its \
+                 issuer, who may still decline it); queued for the host"
+            );
+            return Ok(self.result(
+                id,
+                TxStatus::ApprovedAtMerchantRisk,
+                None,
+                why,
+                timings,
+                started,
+            ));
         }
         if error.is_offline() && offline.need_pin {
             let why = format!(

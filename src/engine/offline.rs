@@ -123,6 +123,26 @@ impl Engine {
             && !too_old)
     }
 
+    /// Whether a sale the card sent online (ARQC) may be accepted offline at the merchant's
+    /// risk now that the host cannot be reached: only when [`super::MerchantRisk`] is enabled,
+    /// within its caps and within [`Engine::offline_allowed`].
+    pub(super) fn merchant_risk_allowed(
+        &self,
+        online: &OnlineRequestData,
+        amount: u64,
+        oda_passed: bool,
+    ) -> Result<bool, EngineError> {
+        let risk = self.settings.merchant_risk;
+        if !risk.enabled {
+            return Ok(false);
+        }
+        let (count, total) = self.journal.merchant_risk_queue()?;
+        Ok(amount <= risk.max_amount
+            && count < risk.max_count
+            && total.saturating_add(amount) <= risk.max_total
+            && self.offline_allowed(online, amount, oda_passed)?)
+    }
+
     /// The card approved offline (a TC with ODA passed, Book C-3 §5 / C-2): the approval is
     /// journalled and queued as an 0220 advice carrying the TC (store-and-forward, uploaded by
     /// [`Engine::flush_pending`] before the next transaction), within the offline caps. A sale
@@ -177,6 +197,7 @@ impl Engine {
                 advice.pan_sequence_number,
                 stan,
                 &transmission,
+                false,
             )
         })?;
         drop(advice);

@@ -20,6 +20,8 @@ impl Journal {
     /// Queues `id` as an offline approval to upload as an 0220 advice (store-and-forward):
     /// the PAN sealed under the device key, DE 55 (no PAN, no track 2), the expiry and PSN,
     /// and the advice's own DE 11 and DE 7 (kept for every repeat, `docs/iso8583.md` §7).
+    /// `merchant_risk`: the card asked for the issuer (ARQC) and the merchant accepted it
+    /// offline at its own risk (counted by [`Journal::merchant_risk_queue`]).
     #[allow(clippy::too_many_arguments)]
     pub fn queue_advice(
         &self,
@@ -30,17 +32,45 @@ impl Journal {
         psn: Option<u8>,
         stan: u32,
         transmission: &str,
+        merchant_risk: bool,
     ) -> Result<(), JournalError> {
         let sealed = seal::seal(&self.device_key, pan.expose_digits().as_bytes())?;
+        let result = if merchant_risk {
+            "accepted offline at the merchant's risk; advice queued for the host"
+        } else {
+            "approved offline; advice queued for the host"
+        };
         self.conn.execute(
             "UPDATE transactions SET state = 'advice-pending', approved = 1, mti = '0220',
                     processing = '000000', stan = ?2, transmission = ?3, pan_sealed = ?4,
-                    advice_icc = ?5, expiry = ?6, psn = ?7,
-                    result = 'approved offline; advice queued for the host', updated_at = ?8
+                    advice_icc = ?5, expiry = ?6, psn = ?7, result = ?8, updated_at = ?9,
+                    merchant_risk = ?10
              WHERE id = ?1",
-            params![id, stan, transmission, sealed, icc_data, expiry, psn, now()],
+            params![
+                id,
+                stan,
+                transmission,
+                sealed,
+                icc_data,
+                expiry,
+                psn,
+                result,
+                now(),
+                merchant_risk
+            ],
         )?;
         Ok(())
+    }
+
+    /// The merchant-risk advices (ARQCs accepted offline) waiting for the host: count and
+    /// total amount.
+    pub fn merchant_risk_queue(&self) -> Result<(u64, u64), JournalError> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*), COALESCE(SUM(amount), 0) FROM transactions
+             WHERE state = 'advice-pending' AND merchant_risk = 1",
+            [],
+            |r| Ok((to_u64(r.get(0)?), to_u64(r.get(1)?))),
+        )?)
     }
 
     /// DE 55, expiry and PSN kept for the advice of `id`.

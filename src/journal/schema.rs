@@ -16,6 +16,11 @@ pub(super) fn migrate(conn: &Connection) -> Result<(), JournalError> {
     if !columns.iter().any(|c| c == "reversal_code") {
         conn.execute_batch("ALTER TABLE transactions ADD COLUMN reversal_code TEXT")?;
     }
+    if !columns.iter().any(|c| c == "merchant_risk") {
+        conn.execute_batch(
+            "ALTER TABLE transactions ADD COLUMN merchant_risk INTEGER NOT NULL DEFAULT 0",
+        )?;
+    }
     for column in ["aid", "entry_mode", "cvm", "tvr", "tsi"] {
         if !columns.iter().any(|c| c == column) {
             conn.execute_batch(&format!(
@@ -66,7 +71,8 @@ CREATE TABLE IF NOT EXISTS transactions (
     entry_mode TEXT,
     cvm TEXT,
     tvr TEXT,
-    tsi TEXT
+    tsi TEXT,
+    merchant_risk INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS transactions_state ON transactions(state);
 CREATE TABLE IF NOT EXISTS counters (
