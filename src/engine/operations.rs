@@ -39,8 +39,11 @@ impl Engine {
         self.card_operation(op, card, pin, events)
     }
 
-    /// A refund of `amount`, standalone or of the sale `original_id` (which must be an
-    /// approved sale of at least that amount).
+    /// A refund of `amount`, standalone or of the sale `original_id`: an approved, finished,
+    /// unvoided sale whose refunds so far (the journal's, [`crate::journal::Journal::refunded_of`])
+    /// plus this one do not exceed it; otherwise [`EngineError::NotRefundable`] before anything
+    /// is read or sent. The refund names its sale in DE 90, so the host applies the same cap
+    /// (`docs/iso8583.md` §4).
     pub fn refund(
         &mut self,
         card: &mut dyn CardSource,
@@ -54,10 +57,15 @@ impl Engine {
                 .journal
                 .get(id)?
                 .ok_or(EngineError::UnknownTransaction(id))?;
-            if original.kind != TxKind::Sale || !original.approved || original.voided {
+            if original.kind != TxKind::Sale
+                || original.state != TxState::Done
+                || !original.approved
+                || original.voided
+            {
                 return Err(EngineError::NotRefundable(id));
             }
-            if amount > original.amount {
+            let refunded = self.journal.refunded_of(id)?;
+            if refunded.saturating_add(amount) > original.amount {
                 return Err(EngineError::NotRefundable(id));
             }
         }
@@ -319,6 +327,16 @@ impl Engine {
                     &online,
                     encrypted.as_ref(),
                 )
+            };
+            let request = match op.original_id.filter(|_| op.kind == TxKind::Refund) {
+                Some(sale) => {
+                    let sale = self
+                        .journal
+                        .get(sale)?
+                        .ok_or(EngineError::UnknownTransaction(sale))?;
+                    messages::naming_original(request, &sale)
+                }
+                None => request,
             };
             if self.cancelled() {
                 return self.aborted(id, String::new(), events, timings, started);

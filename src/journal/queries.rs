@@ -41,6 +41,20 @@ impl Journal {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// The amount refunded so far against the sale `sale_id`: its refunds that are approved
+    /// and not voided, and those that may still be (sent, answered or being reversed, whose
+    /// outcome the host may not have given yet).
+    pub fn refunded_of(&self, sale_id: i64) -> Result<u64, JournalError> {
+        let sum: i64 = self.conn.query_row(
+            "SELECT COALESCE(SUM(amount), 0) FROM transactions
+             WHERE kind = 'refund' AND original_id = ?1 AND voided = 0
+               AND (approved = 1 OR state IN ('sent', 'answered', 'reversal-pending'))",
+            [sale_id],
+            |r| r.get(0),
+        )?;
+        Ok(to_u64(sum))
+    }
+
     /// The last approved sale or refund that is not voided, in the open batch.
     pub fn last_voidable(&self) -> Result<Option<TxRecord>, JournalError> {
         let sql = format!(
