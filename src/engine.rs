@@ -25,8 +25,10 @@ use crate::journal::{Journal, JournalError, TxState};
 
 pub mod cancel;
 mod card;
+mod clock;
 pub mod crash;
 mod error;
+mod expiry;
 mod host;
 mod messages;
 mod offline;
@@ -42,6 +44,7 @@ mod ui;
 
 pub use crate::reader::CardSource;
 pub use cancel::Cancel;
+pub use clock::Clock;
 pub use crash::CrashHook;
 pub use error::EngineError;
 pub use host::decline_message;
@@ -63,6 +66,7 @@ pub struct Engine {
     crash: CrashHook,
     journal_time: Duration,
     cancel: Cancel,
+    clock: Clock,
 }
 
 impl Engine {
@@ -87,6 +91,7 @@ impl Engine {
             crash: CrashHook::from_env(),
             journal_time: Duration::ZERO,
             cancel: Cancel::new(),
+            clock: Clock::system(),
         })
     }
 
@@ -105,6 +110,11 @@ impl Engine {
     /// a triggered handle stops every operation until replaced.
     pub fn set_cancel(&mut self, cancel: Cancel) {
         self.cancel = cancel;
+    }
+
+    /// Replaces the wall clock (tests: a clock set forward or back).
+    pub fn set_clock(&mut self, clock: Clock) {
+        self.clock = clock;
     }
 
     /// The current cancel handle.

@@ -32,7 +32,7 @@ pub mod seal;
 mod settlement;
 mod transitions;
 
-pub use advice::AdviceData;
+pub use advice::{AdviceData, AdviceQueue};
 pub use record::{TxKind, TxRecord, TxState};
 pub use settlement::Settlement;
 
@@ -160,7 +160,12 @@ pub enum JournalError {
 }
 
 fn now() -> String {
-    time::OffsetDateTime::now_utc()
+    rfc3339(std::time::SystemTime::now())
+}
+
+/// `at` as the journal writes times (RFC 3339, UTC), which SQLite's date functions read.
+fn rfc3339(at: std::time::SystemTime) -> String {
+    time::OffsetDateTime::from(at)
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }

@@ -12,7 +12,8 @@ use super::operations::CardOp;
 use super::{APPROVED, Engine, EngineError, Event, Timings, TxResult, TxStatus, messages};
 
 impl Engine {
-    /// Repeats an unanswered settlement, retries pending reversals, resolves transactions left
+    /// Repeats an unanswered settlement, expires pre-authorizations past their lifetime
+    /// ([`Engine::expire_preauths`]), retries pending reversals, resolves transactions left
     /// `sent` or `answered` (as [`Engine::recover`] does) and uploads queued advices, once each (best effort; errors are logged and left for later; a cancel leaves the
     /// reversals and advices not yet sent for later). Returns how many are still pending.
     pub fn flush_pending(&mut self) -> usize {
@@ -24,6 +25,16 @@ impl Engine {
         {
             tracing::warn!(batch = unclosed.batch, error = %e, "settlement still unanswered");
             left += 1;
+        }
+        match self.expire_preauths() {
+            Ok(expired) if !expired.is_empty() => {
+                tracing::info!(?expired, "expired pre-authorizations released");
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "pre-authorizations not expired");
+                left += 1;
+            }
         }
         let Ok(pending) = self.journal.unfinished() else {
             return usize::MAX;

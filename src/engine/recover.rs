@@ -18,6 +18,8 @@ pub struct RecoveryReport {
     pub pending: Vec<i64>,
     /// A settlement left unanswered, repeated and closed now.
     pub settlement: Option<SettlementReport>,
+    /// Pre-authorizations expired uncompleted (reversed, their sealed PAN wiped).
+    pub expired: Vec<i64>,
     /// The batch of a settlement still unanswered (the host is unreachable): repeated at the
     /// next start, before the next transaction, or by the next settlement.
     pub settlement_pending: Option<u32>,
@@ -88,6 +90,7 @@ impl Engine {
                 _ => report.pending.push(rec.id),
             }
         }
+        report.expired = self.expire_preauths()?;
         Ok(report)
     }
 

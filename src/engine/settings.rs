@@ -53,6 +53,10 @@ pub struct EngineSettings {
     /// Accepting, at the merchant's risk, a sale the card sent online (ARQC) when the host
     /// cannot be reached: off unless enabled, with its own caps.
     pub merchant_risk: MerchantRisk,
+    /// How long an approved pre-authorization waits for its completion: after that it is
+    /// reversed (the hold released) and its sealed PAN wiped (default 7 days; schemes allow
+    /// 7 to 30).
+    pub preauth_lifetime: Duration,
     /// Attempts at each journal write that records the host's answer (each waits up to the
     /// journal's 5 s lock timeout); if they all fail, an approval is reversed, never shown.
     pub journal_write_attempts: u32,
@@ -119,6 +123,7 @@ impl Default for EngineSettings {
             offline: OfflineLimits::default(),
             merchant_risk: MerchantRisk::default(),
             journal_write_attempts: 3,
+            preauth_lifetime: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }

@@ -4,7 +4,7 @@
 use emv::pan::Pan;
 use rusqlite::{OptionalExtension, params};
 
-use super::{Journal, JournalError, now, seal, to_u64};
+use super::{Journal, JournalError, now, rfc3339, seal, to_u64};
 
 impl Journal {
     /// Counts one advice upload tried for `id`.
@@ -93,22 +93,43 @@ impl Journal {
     }
 
     /// The advices waiting for the host: count, total amount and the age of the oldest in
-    /// seconds.
+    /// seconds (by the system clock).
     pub fn advice_queue(&self) -> Result<(u64, u64, Option<f64>), JournalError> {
+        let queue = self.advice_queue_at(std::time::SystemTime::now())?;
+        Ok((queue.count, queue.total, queue.oldest_age))
+    }
+
+    /// The advices waiting for the host, their ages measured at `now`.
+    pub fn advice_queue_at(&self, now: std::time::SystemTime) -> Result<AdviceQueue, JournalError> {
         Ok(self.conn.query_row(
             "SELECT COUNT(*), COALESCE(SUM(amount), 0),
-                    (julianday('now') - julianday(MIN(created_at))) * 86400.0
+                    (julianday(?1) - julianday(MIN(created_at))) * 86400.0,
+                    (julianday(?1) - julianday(MAX(created_at))) * 86400.0
              FROM transactions WHERE state = 'advice-pending'",
-            [],
+            [rfc3339(now)],
             |r| {
-                Ok((
-                    to_u64(r.get(0)?),
-                    to_u64(r.get(1)?),
-                    r.get::<_, Option<f64>>(2)?,
-                ))
+                Ok(AdviceQueue {
+                    count: to_u64(r.get(0)?),
+                    total: to_u64(r.get(1)?),
+                    oldest_age: r.get(2)?,
+                    newest_age: r.get(3)?,
+                })
             },
         )?)
     }
+}
+
+/// The store-and-forward queue at a given time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdviceQueue {
+    /// Advices waiting.
+    pub count: u64,
+    /// Their total amount (minor units).
+    pub total: u64,
+    /// Seconds since the oldest was queued.
+    pub oldest_age: Option<f64>,
+    /// Seconds since the newest was queued: negative when the clock is behind it (set back).
+    pub newest_age: Option<f64>,
 }
 
 /// What an advice needs besides the PAN (none of it secret: DE 55 holds no PAN or track 2).

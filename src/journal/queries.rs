@@ -4,7 +4,7 @@
 use rusqlite::OptionalExtension;
 
 use super::record::{COLUMNS, record};
-use super::{BatchTotals, Journal, JournalError, TxRecord, to_i64, to_u64};
+use super::{BatchTotals, Journal, JournalError, TxRecord, rfc3339, to_i64, to_u64};
 
 impl Journal {
     /// One transaction.
@@ -53,6 +53,27 @@ impl Journal {
             |r| r.get(0),
         )?;
         Ok(to_u64(sum))
+    }
+
+    /// Approved pre-authorizations, neither completed nor voided, older than `lifetime` at
+    /// `now` (a clock behind their creation makes none of them expire).
+    pub fn expired_preauths(
+        &self,
+        now: std::time::SystemTime,
+        lifetime: std::time::Duration,
+    ) -> Result<Vec<TxRecord>, JournalError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM transactions
+             WHERE kind = 'preauth' AND state = 'done' AND approved = 1 AND completed = 0
+               AND voided = 0 AND (julianday(?1) - julianday(created_at)) * 86400.0 > ?2
+             ORDER BY id"
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(
+            rusqlite::params![rfc3339(now), lifetime.as_secs_f64()],
+            record,
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// The last approved sale or refund that is not voided, in the open batch.
