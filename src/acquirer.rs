@@ -186,12 +186,22 @@ impl Acquirer {
 
     /// Sign-on (0800, DE 70 `001`, `docs/iso8583.md` §4).
     pub fn sign_on(&mut self, stan: u32) -> Result<(), AcquirerError> {
-        self.network(stan, NETWORK_SIGN_ON)
+        self.network(stan, &transmission_now(), NETWORK_SIGN_ON)
+    }
+
+    /// Sign-on with DE 7 `transmission` (the caller's clock).
+    pub fn sign_on_at(&mut self, stan: u32, transmission: &str) -> Result<(), AcquirerError> {
+        self.network(stan, transmission, NETWORK_SIGN_ON)
     }
 
     /// Echo test (0800, DE 70 `301`).
     pub fn echo(&mut self, stan: u32) -> Result<(), AcquirerError> {
-        self.network(stan, NETWORK_ECHO)
+        self.network(stan, &transmission_now(), NETWORK_ECHO)
+    }
+
+    /// Echo test with DE 7 `transmission` (the caller's clock).
+    pub fn echo_at(&mut self, stan: u32, transmission: &str) -> Result<(), AcquirerError> {
+        self.network(stan, transmission, NETWORK_ECHO)
     }
 
     /// The last KSN the MAC key reserved, if the link MACs requests.
@@ -199,8 +209,8 @@ impl Acquirer {
         self.mac_key.as_ref().map(MacKey::last_ksn)
     }
 
-    fn network(&mut self, stan: u32, code: &str) -> Result<(), AcquirerError> {
-        let request = messages::network(&self.terminal_id, stan, &transmission_now(), code);
+    fn network(&mut self, stan: u32, transmission: &str, code: &str) -> Result<(), AcquirerError> {
+        let request = messages::network(&self.terminal_id, stan, transmission, code);
         let response = self.exchange(&request)?;
         match response.text(39).and_then(ResponseCode::parse) {
             Some(ResponseCode::Approved) => Ok(()),

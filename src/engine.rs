@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use emv::config::TerminalConfig;
 use emv::oda::OfflineDataAuthenticator;
 
-use crate::acquirer::{Acquirer, TerminalCredentials};
+use crate::acquirer::{Acquirer, AcquirerError, TerminalCredentials};
 use crate::journal::{Journal, JournalError, TxState};
 
 pub mod cancel;
@@ -67,6 +67,8 @@ pub struct Engine {
     journal_time: Duration,
     cancel: Cancel,
     clock: Clock,
+    /// The host refused the terminal's DE 7 (`63`) at the last sign-on.
+    clock_refused: bool,
 }
 
 impl Engine {
@@ -92,6 +94,7 @@ impl Engine {
             journal_time: Duration::ZERO,
             cancel: Cancel::new(),
             clock: Clock::system(),
+            clock_refused: false,
         })
     }
 
@@ -128,13 +131,43 @@ impl Engine {
     }
 
     /// Sign-on (0800 `001`) and echo (0800 `301`): checks that the host is there and accepts
-    /// this terminal.
+    /// this terminal. A host that refuses the terminal's DE 7 (`63`: more than 15 minutes from
+    /// its clock, `docs/iso8583.md` §7) gives [`EngineError::ClockSkew`], and every operation
+    /// is refused until a sign-on succeeds (rule R6).
     pub fn sign_on(&mut self) -> Result<(), EngineError> {
+        let result = self.sign_on_and_echo();
+        match &result {
+            Err(EngineError::Acquirer(AcquirerError::Refused(code))) if code == CLOCK_REFUSED => {
+                self.clock_refused = true;
+                return Err(EngineError::ClockSkew);
+            }
+            Ok(()) => self.clock_refused = false,
+            Err(_) => {}
+        }
+        result
+    }
+
+    fn sign_on_and_echo(&mut self) -> Result<(), EngineError> {
         let stan = self.journal.next_stan()?;
-        self.acquirer.sign_on(stan)?;
+        let transmission = self.transmission_now();
+        self.acquirer.sign_on_at(stan, &transmission)?;
         let stan = self.journal.next_stan()?;
-        self.acquirer.echo(stan)?;
+        let transmission = self.transmission_now();
+        self.acquirer.echo_at(stan, &transmission)?;
         Ok(())
+    }
+
+    /// Refuses an operation while the host refuses the terminal's clock.
+    pub(super) fn check_clock(&self) -> Result<(), EngineError> {
+        if self.clock_refused {
+            return Err(EngineError::ClockSkew);
+        }
+        Ok(())
+    }
+
+    /// DE 7 now, by the engine's clock (`MMDDhhmmss`, UTC).
+    pub(super) fn transmission_now(&self) -> String {
+        emv::iso8583::transmission_date_time(self.clock.now())
     }
 
     pub(super) fn terminal_fields(&self) -> messages::Terminal<'_> {
@@ -227,6 +260,8 @@ const REVERSAL_NO_ORIGINAL: &str = "25";
 /// DE 39 of an 0410 whose original the host declined (`21`, no action taken).
 const REVERSAL_NO_ACTION: &str = "21";
 const WRONG_PIN: &str = "55";
+/// DE 39 of a request whose DE 7 is too far from the host's clock (`63`, security violation).
+const CLOCK_REFUSED: &str = "63";
 /// DE 39 of an approved account verification (ISO 8583:1987 `85`).
 const NO_REASON_TO_DECLINE: &str = "85";
 const SOFT_DECLINE_PIN: &str = "65";

@@ -10,9 +10,12 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use softpos::engine::{Clock, Engine, EngineError, EngineSettings, TxStatus};
+use softpos::engine::{Clock, Engine, EngineError, EngineSettings, Tip, TxResult, TxStatus};
 use softpos::journal::TxState;
 use support::{TestPin, VISA_PAN, World};
+
+/// Visa with a 50.00 floor limit: at or below it the `visa-offline` card approves offline.
+const FLOOR_5000: &str = "[[aid]]\naid = \"A0000000031010\"\nfloor_limit = 5000\n";
 
 /// A clock the test moves: the system's time plus an offset (seconds, may be negative).
 #[derive(Clone, Default)]
@@ -108,6 +111,8 @@ fn an_uncompleted_preauth_expires_after_its_lifetime_with_a_reversal_and_its_pan
         Err(EngineError::NotCompletable(_))
     ));
     assert!(engine.expire_preauths().unwrap().is_empty());
+    // Settlement (its DE 7 must be fresh at the host) with the clock back on the host's time.
+    clock.set(0);
     let report = engine.settle().expect("settlement");
     assert!(report.in_balance, "{report:?}");
 }
@@ -146,4 +151,71 @@ fn the_preauth_lifetime_is_a_setting() {
     assert_eq!(report.expired, vec![preauth.id], "{report:?}");
     let rec = engine.journal().get(preauth.id).unwrap().unwrap();
     assert_eq!(rec.state, TxState::Reversed, "{rec:?}");
+}
+
+fn sale(
+    engine: &mut Engine,
+    world: &World,
+    profile: &str,
+    amount: u64,
+) -> Result<TxResult, EngineError> {
+    let mut pin = TestPin::new(&world.bundle, &[]);
+    engine.sale(
+        &mut support::in_process(profile),
+        &mut pin,
+        amount,
+        Tip::None,
+        &mut |_| {},
+    )
+}
+
+#[test]
+fn a_clock_set_back_does_not_reopen_the_offline_queue() {
+    let mut world = World::start();
+    let clock = TestClock::default();
+    let mut engine = engine(&world, FLOOR_5000, &clock);
+    // The host is down: card approvals (TC) stay queued.
+    world.host.take().expect("host").shutdown();
+    let first = sale(&mut engine, &world, "visa-offline", 1_000).unwrap();
+    assert_eq!(first.status, TxStatus::ApprovedOffline, "{}", first.message);
+    // The clock is set back an hour: the queued advice would look an hour in the future (a
+    // negative age, under any age cap). The next offline approval is refused.
+    clock.set(-3600);
+    let second = sale(&mut engine, &world, "visa-offline", 1_000).unwrap();
+    assert_eq!(second.status, TxStatus::Declined, "{}", second.message);
+    assert!(
+        second.message.contains("clock set back"),
+        "{}",
+        second.message
+    );
+    assert_eq!(engine.journal().advice_queue().unwrap().0, 1);
+    // The clock right again: offline approvals resume within the caps.
+    clock.set(0);
+    let third = sale(&mut engine, &world, "visa-offline", 1_000).unwrap();
+    assert_eq!(third.status, TxStatus::ApprovedOffline, "{}", third.message);
+}
+
+#[test]
+fn a_host_that_refuses_the_clock_blocks_operations_until_a_sign_on_succeeds() {
+    let world = World::start();
+    let clock = TestClock::default();
+    let mut engine = engine(&world, "", &clock);
+    // An hour off: the host refuses DE 7 (more than 15 minutes from its clock).
+    clock.set(-3600);
+    assert!(
+        matches!(engine.sign_on(), Err(EngineError::ClockSkew)),
+        "the sign-on says why"
+    );
+    let refused = sale(&mut engine, &world, "visa", 1_000);
+    assert!(
+        matches!(refused, Err(EngineError::ClockSkew)),
+        "{refused:?}"
+    );
+    assert!(engine.journal().all().unwrap().is_empty());
+    assert!(world.ledger().iter().all(|e| e.kind != "purchase"));
+    // Set right and signed on again: operations resume.
+    clock.set(0);
+    engine.sign_on().unwrap();
+    let sale = sale(&mut engine, &world, "visa", 1_000).unwrap();
+    assert_eq!(sale.status, TxStatus::Approved, "{}", sale.message);
 }

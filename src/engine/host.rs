@@ -6,7 +6,7 @@ use std::time::Instant;
 use emv::iso8583::{Message, Mti, ResponseCode};
 use emv::kernel::{IssuerResponse, IssuerUpdate, OnlineRequestData};
 
-use crate::acquirer::{AcquirerError, transmission_now};
+use crate::acquirer::AcquirerError;
 use crate::journal::{TxRecord, TxState};
 
 use super::offline::Offline;
@@ -96,7 +96,7 @@ impl Engine {
             && self.merchant_risk_allowed(online, offline.amount, offline.oda_passed)?
         {
             let stan = self.journal.next_stan()?;
-            let transmission = transmission_now();
+            let transmission = self.transmission_now();
             self.journaled(|j| {
                 j.queue_advice(
                     id,
@@ -182,7 +182,7 @@ impl Engine {
             // are taken now; a repeat keeps them.
             let (stan, transmission) = match (rec.reversal_stan, &rec.reversal_transmission) {
                 (Some(stan), Some(transmission)) => (stan, transmission.clone()),
-                _ => (self.journal.next_stan()?, transmission_now()),
+                _ => (self.journal.next_stan()?, self.transmission_now()),
             };
             self.journaled(|j| j.reversal_pending(id, stan, &transmission, why))?;
             self.crash.at(TxState::ReversalPending.as_str());

@@ -5,7 +5,6 @@ use std::time::Instant;
 
 use emv::kernel::OnlineRequestData;
 
-use crate::acquirer::transmission_now;
 use crate::journal::{TxKind, TxRecord, TxState};
 
 use super::operations::CardOp;
@@ -125,13 +124,21 @@ impl Engine {
             .and_then(|a| a.floor_limit)
             .unwrap_or(0);
         let limits = self.settings.offline;
-        let (count, total, oldest) = self.journal.advice_queue()?;
-        let too_old = oldest.is_some_and(|age| age > limits.max_age.as_secs_f64());
+        let queue = self.journal.advice_queue_at(self.clock.now())?;
+        let too_old = queue
+            .oldest_age
+            .is_some_and(|age| age > limits.max_age.as_secs_f64());
+        // A clock behind a queued advice was set back: the age cap cannot be trusted, so the
+        // queue counts as too old until the clock is past it again.
+        let clock_back = queue
+            .newest_age
+            .is_some_and(|age| age < -CLOCK_BACK_TOLERANCE_SECS);
         Ok(oda_passed
             && amount <= floor
-            && count < limits.max_count
-            && total.saturating_add(amount) <= limits.max_total
-            && !too_old)
+            && queue.count < limits.max_count
+            && queue.total.saturating_add(amount) <= limits.max_total
+            && !too_old
+            && !clock_back)
     }
 
     /// Whether a sale the card sent online (ARQC) may be accepted offline at the merchant's
@@ -175,7 +182,8 @@ impl Engine {
             }
             (Some(advice), _) if !self.offline_allowed(advice, op.amount, oda_passed)? => Some(
                 "the card approved offline, but the terminal's offline limits (floor limit, \
-                 ODA, queued advices' count, value or age) do not allow it: nothing was charged",
+                 ODA, queued advices' count, value or age, a clock set back) do not allow it: \
+                 nothing was charged",
             ),
             _ => None,
         };
@@ -198,7 +206,7 @@ impl Engine {
         });
         events(Event::RemoveCard);
         let stan = self.journal.next_stan()?;
-        let transmission = transmission_now();
+        let transmission = self.transmission_now();
         self.journaled(|j| {
             j.queue_advice(
                 id,
@@ -228,3 +236,7 @@ pub(super) struct Offline {
     pub(super) oda_passed: bool,
     pub(super) amount: u64,
 }
+
+/// How far behind the newest queued advice the clock may read before it counts as set back
+/// (the journal's times and the clock are both the system's; this absorbs rounding).
+const CLOCK_BACK_TOLERANCE_SECS: f64 = 1.0;

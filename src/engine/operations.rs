@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 use emv::iso8583::Mti;
 use emv::kernel::{Cvm, OutcomeKind};
 
-use crate::acquirer::transmission_now;
 use crate::journal::{CardDetails, TxKind, TxState};
 use crate::pinpad::{PinEntry, PinEntryError, PinRequest};
 use crate::reader::CardSource;
@@ -115,6 +114,7 @@ impl Engine {
 
     /// Voids the last approved sale or refund of the open batch (0200 with DE 90).
     pub fn void_last(&mut self, events: &mut dyn FnMut(Event)) -> Result<TxResult, EngineError> {
+        self.check_clock()?;
         let started = Instant::now();
         self.journal_time = Duration::ZERO;
         self.flush_pending_announced(events);
@@ -134,7 +134,7 @@ impl Engine {
         self.journal.copy_card(id, original.id)?;
         self.crash.at(TxState::Created.as_str());
         let stan = self.journal.next_stan()?;
-        let transmission = transmission_now();
+        let transmission = self.transmission_now();
         let request = messages::void(&self.terminal_fields(), stan, &transmission, &original);
         self.journaled(|j| j.sent(id, "0200", request.text(3), stan, &transmission))?;
         self.crash.at(TxState::Sent.as_str());
@@ -153,6 +153,7 @@ impl Engine {
         amount: u64,
         events: &mut dyn FnMut(Event),
     ) -> Result<TxResult, EngineError> {
+        self.check_clock()?;
         let started = Instant::now();
         self.journal_time = Duration::ZERO;
         self.flush_pending_announced(events);
@@ -179,7 +180,7 @@ impl Engine {
             .get(id)?
             .ok_or(EngineError::UnknownTransaction(id))?;
         let stan = self.journal.next_stan()?;
-        let transmission = transmission_now();
+        let transmission = self.transmission_now();
         // Built before `sent` is journalled: a request that cannot be built never leaves a row
         // that looks as if it may have reached the host.
         let request = match self.completion_request(&rec, &original, stan, &transmission, false) {
@@ -217,6 +218,7 @@ impl Engine {
         pin: &mut dyn PinEntry,
         events: &mut dyn FnMut(Event),
     ) -> Result<TxResult, EngineError> {
+        self.check_clock()?;
         let started = Instant::now();
         self.journal_time = Duration::ZERO;
         self.flush_pending_announced(events);
@@ -307,7 +309,7 @@ impl Engine {
                 _ => (Mti::FINANCIAL_REQUEST, messages::PROCESSING_PURCHASE),
             };
             let stan = self.journal.next_stan()?;
-            let transmission = transmission_now();
+            let transmission = self.transmission_now();
             let request = if op.kind == TxKind::CardCheck {
                 messages::account_verification(
                     &self.terminal_fields(),
