@@ -25,6 +25,7 @@ mod advice;
 mod card_details;
 mod counters;
 pub mod export;
+mod pan;
 mod queries;
 mod record;
 mod schema;
