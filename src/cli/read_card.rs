@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Args;
+use emv::display::sanitize;
 use emv::oda::OdaResult;
 use emv::tlv::DecodedTlv;
 
@@ -44,7 +45,7 @@ pub(super) fn run(args: ReadCardArgs) -> anyhow::Result<ExitCode> {
     let card = &report.outcome.card;
     println!(
         "Application label: {}",
-        card.label.as_deref().unwrap_or("-")
+        card.label.as_deref().map_or("-".into(), sanitize)
     );
     println!(
         "AID: {}",

@@ -84,7 +84,7 @@ impl Receipt {
             kind: rec.kind,
             date_time: rec.created_at.clone(),
             masked_pan: rec.pan_masked.as_deref().map(MaskedPan::from_digits),
-            card_label: rec.card_label.clone(),
+            card_label: rec.card_label.as_deref().map(emv::display::sanitize),
             aid: d.aid.clone(),
             entry_mode: d.entry_mode.clone(),
             cvm: d.cvm.clone(),

@@ -1,0 +1,126 @@
+//! What the terminal prints and exports of a card: card text is shown without escape
+//! sequences, control or bidi characters, and the CSV export neutralises formulas.
+//!
+//! The `hostile-text` virtual card (hsm-sim) carries a label and preferred name full of
+//! terminal escapes and a leading `=`, and a cardholder name that is a spreadsheet formula.
+//! The real `softpos` binary reads it (`read-card`, `--trace`, `tap`), pays with it against the
+//! embedded host, then lists (`history`) and exports (`export --csv`) the journal.
+
+#![allow(clippy::unwrap_used)] // A panic in a test is a failure.
+
+#[path = "support/engine.rs"]
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use support::{World, take_vpcd};
+
+/// Runs the `softpos` binary; stdout and stderr together, lossy.
+fn softpos(args: &[&str], data_dir: Option<&Path>) -> (Output, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_softpos"));
+    command.args(args);
+    if let Some(dir) = data_dir {
+        command.arg("--data-dir").arg(dir);
+    }
+    let output = command.output().expect("run softpos");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output, text)
+}
+
+/// No escape, C0/C1 control (but newline), bidi control or card formula in `text`.
+fn assert_clean(what: &str, text: &str) {
+    for c in text.chars() {
+        assert!(
+            c == '\n' || !(c.is_control() || emv::display::is_bidi_control(c)),
+            "{what}: {c:?} in:\n{text:?}"
+        );
+    }
+    for bad in ["[2J", "owned", "HYPERLINK", "http://x"] {
+        assert!(!text.contains(bad), "{what}: {bad:?} in:\n{text}");
+    }
+}
+
+#[test]
+fn hostile_card_text_never_reaches_the_console() {
+    let _turn = take_vpcd();
+    for args in [
+        &[
+            "read-card",
+            "--demo",
+            "--profile",
+            "hostile-text",
+            "--wait",
+            "10",
+        ][..],
+        &[
+            "read-card",
+            "--trace",
+            "--demo",
+            "--profile",
+            "hostile-text",
+            "--wait",
+            "10",
+        ],
+        &[
+            "tap",
+            "--demo",
+            "--profile",
+            "hostile-text",
+            "--amount",
+            "1.00",
+            "--wait",
+            "10",
+        ],
+    ] {
+        let (output, text) = softpos(args, None);
+        assert_eq!(output.status.code(), Some(0), "{args:?}:\n{text}");
+        assert!(text.contains("=2+3VISADEBIT"), "{args:?}:\n{text}");
+        assert_clean(&format!("{args:?}"), &text);
+    }
+}
+
+#[test]
+fn hostile_card_text_is_clean_in_history_and_a_formula_free_csv() {
+    let world = World::start();
+    let data = world.terminal_dir();
+    {
+        let _turn = take_vpcd();
+        let (output, text) = softpos(
+            &[
+                "pay",
+                "--amount",
+                "1.00",
+                "--demo",
+                "--profile",
+                "hostile-text",
+                "--wait",
+                "10",
+            ],
+            Some(&data),
+        );
+        assert_eq!(output.status.code(), Some(0), "{text}");
+        assert!(text.contains("=2+3VISADEBIT"), "{text}");
+        assert_clean("pay", &text);
+    }
+
+    let (output, text) = softpos(&["history"], Some(&data));
+    assert!(output.status.success(), "{text}");
+    assert_clean("history", &text);
+
+    let (output, csv) = softpos(&["export", "--csv"], Some(&data));
+    assert!(output.status.success(), "{csv}");
+    assert!(csv.contains(",'=2+3VISADEBIT,"), "{csv}");
+    assert_clean("export", &csv.replace("\r\n", "\n"));
+    let fields: Vec<&str> = csv.lines().flat_map(|line| line.split(',')).collect();
+    assert!(
+        !fields
+            .iter()
+            .any(|f| f.starts_with(['=', '+', '-', '@', '\t', '\r'])),
+        "{csv}"
+    );
+}
