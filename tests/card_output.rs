@@ -124,3 +124,43 @@ fn hostile_card_text_is_clean_in_history_and_a_formula_free_csv() {
         "{csv}"
     );
 }
+
+/// History, export and receipts show each transaction's amount with its currency's decimals:
+/// JPY none, EUR two, KWD three.
+#[test]
+fn amounts_have_their_currency_decimals() {
+    let dir = tempfile::tempdir().unwrap();
+    let header = softpos::engine::receipt::ReceiptHeader {
+        merchant_name: "Shop".into(),
+        merchant_location: "Town".into(),
+        merchant_id: "M1".into(),
+        terminal_id: "T1".into(),
+        currency_exponent: 2,
+    };
+    {
+        let journal = softpos::journal::Journal::open(dir.path()).unwrap();
+        for (currency, receipt_amount) in
+            [(392, "JPY 1234"), (978, "EUR 12.34"), (414, "KWD 1.234")]
+        {
+            let id = journal
+                .create(softpos::journal::TxKind::Sale, 1234, 0, currency, None)
+                .unwrap();
+            let record = journal.get(id).unwrap().unwrap();
+            let receipt = softpos::engine::receipt::Receipt::from_record(&record, header.clone());
+            let text = receipt.to_string();
+            assert!(text.contains(receipt_amount), "{text}");
+        }
+    }
+
+    let (output, history) = softpos(&["history"], Some(dir.path()));
+    assert!(output.status.success(), "{history}");
+    for amount in [" 1234 ", " 12.34 ", " 1.234 "] {
+        assert!(history.contains(amount), "{amount:?} in:\n{history}");
+    }
+
+    let (output, csv) = softpos(&["export", "--csv"], Some(dir.path()));
+    assert!(output.status.success(), "{csv}");
+    for line in [",1234,0,392,", ",12.34,0.00,978,", ",1.234,0.000,414,"] {
+        assert!(csv.contains(line), "{line:?} in:\n{csv}");
+    }
+}

@@ -23,8 +23,8 @@ pub fn write_csv(records: &[TxRecord], out: &mut dyn std::io::Write) -> std::io:
             r.created_at.clone(),
             r.kind.as_str().to_owned(),
             r.state.as_str().to_owned(),
-            format_amount(r.amount, 2),
-            format_amount(r.tip, 2),
+            format_money(r.amount, r.currency),
+            format_money(r.tip, r.currency),
             format!("{:03}", r.currency),
             r.pan_masked.as_deref().map(sanitize).unwrap_or_default(),
             r.card_label.as_deref().map(sanitize).unwrap_or_default(),
@@ -42,6 +42,20 @@ pub fn write_csv(records: &[TxRecord], out: &mut dyn std::io::Write) -> std::io:
     }
     writer.flush()?;
     Ok(())
+}
+
+/// The minor-unit exponent of ISO 4217 currency `numeric`: JPY (392) 0, EUR (978) 2, KWD (414)
+/// 3. `None` for an unknown code or a unit without minor units (gold, `XAU`).
+pub fn currency_exponent(numeric: u16) -> Option<u8> {
+    iso_currency::Currency::from_numeric(numeric)?
+        .exponent()
+        .and_then(|e| u8::try_from(e).ok())
+}
+
+/// `amount` minor units of currency `numeric` with the currency's decimals (JPY `1234`, EUR
+/// `12.34`, KWD `1.234`); an unknown currency shows 2 decimals.
+pub fn format_money(amount: u64, numeric: u16) -> String {
+    format_amount(amount, currency_exponent(numeric).unwrap_or(2))
 }
 
 /// `1234` minor units with 2 decimals → `12.34`.
@@ -114,6 +128,15 @@ mod tests {
         assert_eq!(format_amount(1234, 2), "12.34");
         assert_eq!(format_amount(5, 2), "0.05");
         assert_eq!(format_amount(500, 0), "500");
+    }
+
+    #[test]
+    fn amounts_use_the_currency_exponent() {
+        assert_eq!(format_money(1234, 392), "1234");
+        assert_eq!(format_money(1234, 978), "12.34");
+        assert_eq!(format_money(1234, 414), "1.234");
+        assert_eq!(format_money(5, 414), "0.005");
+        assert_eq!(format_money(1234, 1), "12.34");
     }
 
     #[test]
