@@ -61,7 +61,7 @@ mod tests {
         let cli = PinPadCli::try_parse_args(["softpos-pinpad", "install-key", "/b"]).unwrap();
         assert!(matches!(
             cli.command,
-            Some(PinPadCommand::InstallKey { bundle_dir }) if bundle_dir == PathBuf::from("/b")
+            Some(PinPadCommand::InstallKey { bundle_dir }) if bundle_dir == std::path::Path::new("/b")
         ));
     }
 
