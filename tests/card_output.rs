@@ -164,3 +164,63 @@ fn amounts_have_their_currency_decimals() {
         assert!(csv.contains(line), "{line:?} in:\n{csv}");
     }
 }
+
+/// The issuer and ICC certificates (`90`, `9F46`) of the card's records, in hex.
+fn certificates_of(profile: &str) -> Vec<String> {
+    let profile = hsm_sim::card::Profile::by_name(profile).unwrap();
+    let mut found = Vec::new();
+    for record in profile.records() {
+        let objects = emv::tlv::parse(&record.bytes).unwrap();
+        for template in &objects {
+            for object in template.children() {
+                if [0x90, 0x9F46].contains(&object.tag().number()) {
+                    found.push(hex::encode_upper(object.bytes().unwrap()));
+                }
+            }
+        }
+    }
+    assert_eq!(found.len(), 2, "issuer and ICC certificates");
+    found
+}
+
+/// `read-card --trace` shows certificates and signed data as their length only;
+/// `--trace-certificates` shows them in full after a warning.
+#[test]
+fn read_card_trace_redacts_certificates_unless_asked() {
+    let certificates = certificates_of("visa");
+    let _turn = take_vpcd();
+    let args = ["read-card", "--demo", "--profile", "visa", "--wait", "10"];
+
+    let (output, text) = softpos(&[&args[..], &["--trace"]].concat(), None);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    for certificate in &certificates {
+        assert!(
+            !text.contains(&certificate[..32]),
+            "certificate shown:\n{text}"
+        );
+    }
+    for redacted in [
+        "90 Issuer Public Key Certificate: REDACTED(",
+        "9F46 ICC Public Key Certificate: REDACTED(",
+        "9F4B Signed Dynamic Application Data: REDACTED(",
+    ] {
+        assert!(text.contains(redacted), "{redacted:?} in:\n{text}");
+    }
+    assert!(!text.contains("WARNING"), "{text}");
+
+    let (output, text) = softpos(&[&args[..], &["--trace-certificates"]].concat(), None);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("WARNING: --trace-certificates"), "{stderr}");
+    for certificate in &certificates {
+        assert!(
+            text.contains(certificate.as_str()),
+            "certificate missing:\n{text}"
+        );
+    }
+    assert!(text.contains("C-APDU"), "the trace is on:\n{text}");
+    assert!(
+        !text.contains("4761739001010119"),
+        "full PAN shown:\n{text}"
+    );
+}
