@@ -416,11 +416,11 @@ impl AcquirerError {
 fn read_frame(
     stream: &mut StreamOwned<ClientConnection, TcpStream>,
     deadline: Instant,
-) -> Result<Vec<u8>, AcquirerError> {
+) -> Result<zeroize::Zeroizing<Vec<u8>>, AcquirerError> {
     let mut header = [0u8; 2];
     read_exact_by(stream, &mut header, deadline)?;
     let len = iso8583::frame_len(header)?;
-    let mut body = vec![0u8; len];
+    let mut body = zeroize::Zeroizing::new(vec![0u8; len]);
     read_exact_by(stream, &mut body, deadline)?;
     Ok(body)
 }
