@@ -86,7 +86,12 @@ impl Acquirer {
         settings: LinkSettings,
     ) -> Result<Self, AcquirerError> {
         let c = credentials;
-        let config = client_config(&c.ca_pem, &c.certificate_pem, &c.key_pem)?;
+        let config = client_config(
+            &c.ca_pem,
+            &c.certificate_pem,
+            &c.key_pem,
+            c.host_spki_sha256,
+        )?;
         let server_name = ServerName::try_from(c.server_name.clone())
             .map_err(|_| AcquirerError::BadBundle("the TLS server name is not valid".into()))?;
         Ok(Self {
