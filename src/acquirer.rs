@@ -361,8 +361,11 @@ pub enum AcquirerError {
         "the acquirer host refused this terminal's certificate; the terminal must be enrolled again"
     )]
     CertificateRefused(#[source] rustls::Error),
-    /// The host's certificate is not the one of the pinned CA.
-    #[error("the acquirer host's certificate is not trusted (not issued by the pinned host CA)")]
+    /// The host's certificate is not from the pinned CA, or not for the pinned host key.
+    #[error(
+        "the acquirer host's certificate is not trusted (not issued by the pinned host CA, or \
+         not for the pinned host key)"
+    )]
     HostNotTrusted(#[source] rustls::Error),
     /// Another TLS failure.
     #[error("TLS failure on the acquirer link")]
