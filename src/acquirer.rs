@@ -91,7 +91,12 @@ impl Acquirer {
         settings: LinkSettings,
     ) -> Result<Self, AcquirerError> {
         let c = credentials;
-        let config = client_config(&c.ca_pem, &c.certificate_pem, &c.key_pem)?;
+        let config = client_config(
+            &c.ca_pem,
+            &c.certificate_pem,
+            &c.key_pem,
+            c.host_spki_sha256,
+        )?;
         let server_name = ServerName::try_from(c.server_name.clone())
             .map_err(|_| AcquirerError::BadBundle("the TLS server name is not valid".into()))?;
         Ok(Self {
@@ -400,8 +405,11 @@ pub enum AcquirerError {
         "the acquirer host refused this terminal's certificate; the terminal must be enrolled again"
     )]
     CertificateRefused(#[source] rustls::Error),
-    /// The host's certificate is not the one of the pinned CA.
-    #[error("the acquirer host's certificate is not trusted (not issued by the pinned host CA)")]
+    /// The host's certificate is not from the pinned CA, or not for the pinned host key.
+    #[error(
+        "the acquirer host's certificate is not trusted (not issued by the pinned host CA, or \
+         not for the pinned host key)"
+    )]
     HostNotTrusted(#[source] rustls::Error),
     /// Another TLS failure.
     #[error("TLS failure on the acquirer link")]
@@ -479,11 +487,11 @@ impl AcquirerError {
 fn read_frame(
     stream: &mut StreamOwned<ClientConnection, CountingSocket>,
     deadline: Instant,
-) -> Result<Vec<u8>, AcquirerError> {
+) -> Result<zeroize::Zeroizing<Vec<u8>>, AcquirerError> {
     let mut header = [0u8; 2];
     read_exact_by(stream, &mut header, deadline)?;
     let len = iso8583::frame_len(header)?;
-    let mut body = vec![0u8; len];
+    let mut body = zeroize::Zeroizing::new(vec![0u8; len]);
     read_exact_by(stream, &mut body, deadline)?;
     Ok(body)
 }

@@ -22,6 +22,7 @@ use emv::pan::Pan;
 use zeroize::Zeroizing;
 
 pub mod buffer;
+pub mod command_line;
 pub mod keypad;
 pub mod keystore;
 pub mod pin_key;

@@ -147,6 +147,7 @@ fn a_host_outside_the_pinned_ca_is_not_trusted() {
     assert!(!err.may_have_reached_host());
     assert_eq!(
         err.to_string(),
-        "the acquirer host's certificate is not trusted (not issued by the pinned host CA)"
+        "the acquirer host's certificate is not trusted (not issued by the pinned host CA, or \
+         not for the pinned host key)"
     );
 }

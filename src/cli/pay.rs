@@ -381,7 +381,9 @@ fn print_event(event: Event) {
         Event::PresentCard { .. } => println!("Present card"),
         Event::CardRead { masked_pan, label } => println!(
             "Card read: {} {masked_pan}",
-            label.unwrap_or_else(|| "card".into())
+            label
+                .as_deref()
+                .map_or("card".into(), emv::display::sanitize)
         ),
         Event::RemoveCard => println!("Remove card"),
         Event::EnterPin => println!("Enter PIN on the PIN pad"),
