@@ -280,7 +280,7 @@ impl Acquirer {
         frame: &[u8],
         expected_mti: iso8583::Mti,
         settings: LinkSettings,
-    ) -> Result<(Message, Vec<u8>), AcquirerError> {
+    ) -> Result<(Message, zeroize::Zeroizing<Vec<u8>>), AcquirerError> {
         stream.write_all(frame).map_err(sent_error)?;
         stream.flush().map_err(sent_error)?;
         let deadline = Instant::now() + settings.response_timeout;
@@ -305,7 +305,7 @@ impl Acquirer {
     /// (after the request was sent).
     fn verify_answer(
         &self,
-        (response, body): (Message, Vec<u8>),
+        (response, body): (Message, zeroize::Zeroizing<Vec<u8>>),
         mac_ksn: Option<emv::crypto::dukpt::Ksn>,
     ) -> Result<Message, AcquirerError> {
         let mac_check = match (&self.mac_key, mac_ksn) {
