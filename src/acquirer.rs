@@ -15,7 +15,9 @@
 //!   MAC key (`hsm-sim enroll --no-mac`) sends no MAC and accepts no MACed answer.
 //! - Any error drops the connection: the next exchange reconnects. Whether an error could have
 //!   let the request reach the host is [`AcquirerError::may_have_reached_host`]: the engine
-//!   reverses exactly those.
+//!   reverses exactly those. The link counts the bytes it writes to the socket: once any byte
+//!   of a request is out, every failure of the exchange (a corrupt TLS record, an alert, a
+//!   timeout) is [`AcquirerError::AfterSend`], which may have reached the host.
 //!
 //! The link is blocking (the engine and the kernel are synchronous): `std::net::TcpStream` with
 //! read and write timeouts, and a `rustls::StreamOwned`.
@@ -33,7 +35,10 @@ use rustls::{ClientConfig, ClientConnection, StreamOwned};
 
 mod credentials;
 mod mac_counter;
+mod socket;
 mod tls;
+
+use socket::CountingSocket;
 
 pub use credentials::{CredentialsError, MANIFEST_FILE, TerminalCredentials};
 pub use mac_counter::{COUNTER_FILE, MacKey, MacKeyError};
@@ -68,7 +73,7 @@ pub struct Acquirer {
     server_name: ServerName<'static>,
     terminal_id: String,
     settings: LinkSettings,
-    stream: Option<StreamOwned<ClientConnection, TcpStream>>,
+    stream: Option<StreamOwned<ClientConnection, CountingSocket>>,
     /// When the connection last carried an exchange.
     last_used: Instant,
     /// Time spent in the last exchange's TLS handshake (zero when the connection was reused).
@@ -86,7 +91,12 @@ impl Acquirer {
         settings: LinkSettings,
     ) -> Result<Self, AcquirerError> {
         let c = credentials;
-        let config = client_config(&c.ca_pem, &c.certificate_pem, &c.key_pem)?;
+        let config = client_config(
+            &c.ca_pem,
+            &c.certificate_pem,
+            &c.key_pem,
+            c.host_spki_sha256,
+        )?;
         let server_name = ServerName::try_from(c.server_name.clone())
             .map_err(|_| AcquirerError::BadBundle("the TLS server name is not valid".into()))?;
         Ok(Self {
@@ -181,12 +191,22 @@ impl Acquirer {
 
     /// Sign-on (0800, DE 70 `001`, `docs/iso8583.md` §4).
     pub fn sign_on(&mut self, stan: u32) -> Result<(), AcquirerError> {
-        self.network(stan, NETWORK_SIGN_ON)
+        self.network(stan, &transmission_now(), NETWORK_SIGN_ON)
+    }
+
+    /// Sign-on with DE 7 `transmission` (the caller's clock).
+    pub fn sign_on_at(&mut self, stan: u32, transmission: &str) -> Result<(), AcquirerError> {
+        self.network(stan, transmission, NETWORK_SIGN_ON)
     }
 
     /// Echo test (0800, DE 70 `301`).
     pub fn echo(&mut self, stan: u32) -> Result<(), AcquirerError> {
-        self.network(stan, NETWORK_ECHO)
+        self.network(stan, &transmission_now(), NETWORK_ECHO)
+    }
+
+    /// Echo test with DE 7 `transmission` (the caller's clock).
+    pub fn echo_at(&mut self, stan: u32, transmission: &str) -> Result<(), AcquirerError> {
+        self.network(stan, transmission, NETWORK_ECHO)
     }
 
     /// The last KSN the MAC key reserved, if the link MACs requests.
@@ -194,8 +214,8 @@ impl Acquirer {
         self.mac_key.as_ref().map(MacKey::last_ksn)
     }
 
-    fn network(&mut self, stan: u32, code: &str) -> Result<(), AcquirerError> {
-        let request = messages::network(&self.terminal_id, stan, &transmission_now(), code);
+    fn network(&mut self, stan: u32, transmission: &str, code: &str) -> Result<(), AcquirerError> {
+        let request = messages::network(&self.terminal_id, stan, transmission, code);
         let response = self.exchange(&request)?;
         match response.text(39).and_then(ResponseCode::parse) {
             Some(ResponseCode::Approved) => Ok(()),
@@ -236,14 +256,34 @@ impl Acquirer {
             self.last_handshake = started.elapsed();
         }
         let stream = self.stream.as_mut().ok_or(AcquirerError::Closed)?;
-        self.interrupter.attach(&stream.sock);
+        self.interrupter.attach(&stream.sock.tcp);
         stream
             .sock
+            .tcp
             .set_write_timeout(Some(self.settings.response_timeout))
             .map_err(AcquirerError::Io)?;
-        stream.write_all(&frame).map_err(|e| sent_error(e, false))?;
-        stream.flush().map_err(|e| sent_error(e, false))?;
-        let deadline = Instant::now() + self.settings.response_timeout;
+        stream.sock.reset_written();
+        let result = Self::send_and_receive(stream, request, &frame, expected_mti, self.settings);
+        let written = stream.sock.written();
+        match result {
+            Ok(answer) => self.verify_answer(answer, mac_ksn),
+            // Once a byte of the request is out, no error says "nothing was sent".
+            Err(e) if written > 0 => Err(AcquirerError::AfterSend(Box::new(e))),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes `frame` and reads until the answer to `request` arrives (with its raw body).
+    fn send_and_receive(
+        stream: &mut StreamOwned<ClientConnection, CountingSocket>,
+        request: &Message,
+        frame: &[u8],
+        expected_mti: iso8583::Mti,
+        settings: LinkSettings,
+    ) -> Result<(Message, zeroize::Zeroizing<Vec<u8>>), AcquirerError> {
+        stream.write_all(frame).map_err(sent_error)?;
+        stream.flush().map_err(sent_error)?;
+        let deadline = Instant::now() + settings.response_timeout;
         loop {
             let body = read_frame(stream, deadline)?;
             let response = Message::decode(&body)?;
@@ -251,25 +291,33 @@ impl Acquirer {
                 && response.field(11) == request.field(11)
                 && response.field(41) == request.field(41);
             if matches {
-                // `docs/iso8583.md` §6: the answer to a MACed request must carry the host's
-                // MAC for its KSN; an unMACed request gets an unMACed answer. Anything else is
-                // treated as no answer.
-                let mac_check = match (&self.mac_key, mac_ksn) {
-                    (Some(key), Some(ksn)) => key.verify_response(ksn, &body),
-                    _ if response.has(64) || response.has(128) => Err(MacError::Unexpected),
-                    _ => Ok(()),
-                };
-                if let Err(e) = mac_check {
-                    tracing::warn!(mti = %response.mti(), error = %e, "answer with a missing or wrong MAC");
-                    return Err(AcquirerError::BadMac(e));
-                }
-                return Ok(response);
+                return Ok((response, body));
             }
             tracing::warn!(
                 mti = %response.mti(),
                 "discarding a response that does not answer the current request"
             );
         }
+    }
+
+    /// `docs/iso8583.md` §6: the answer to a MACed request must carry the host's MAC for its
+    /// KSN; an unMACed request gets an unMACed answer. Anything else is treated as no answer
+    /// (after the request was sent).
+    fn verify_answer(
+        &self,
+        (response, body): (Message, zeroize::Zeroizing<Vec<u8>>),
+        mac_ksn: Option<emv::crypto::dukpt::Ksn>,
+    ) -> Result<Message, AcquirerError> {
+        let mac_check = match (&self.mac_key, mac_ksn) {
+            (Some(key), Some(ksn)) => key.verify_response(ksn, &body),
+            _ if response.has(64) || response.has(128) => Err(MacError::Unexpected),
+            _ => Ok(()),
+        };
+        if let Err(e) = mac_check {
+            tracing::warn!(mti = %response.mti(), error = %e, "answer with a missing or wrong MAC");
+            return Err(AcquirerError::AfterSend(Box::new(AcquirerError::BadMac(e))));
+        }
+        Ok(response)
     }
 
     /// Whether the idle connection is still usable: nothing may arrive on it between
@@ -280,18 +328,19 @@ impl Acquirer {
         let Some(stream) = &self.stream else {
             return false;
         };
-        if stream.sock.set_nonblocking(true).is_err() {
+        let sock = &stream.sock.tcp;
+        if sock.set_nonblocking(true).is_err() {
             return false;
         }
         let mut probe = [0u8; 1];
         let alive = matches!(
-            stream.sock.peek(&mut probe),
+            sock.peek(&mut probe),
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
         );
-        stream.sock.set_nonblocking(false).is_ok() && alive
+        sock.set_nonblocking(false).is_ok() && alive
     }
 
-    fn open(&self) -> Result<StreamOwned<ClientConnection, TcpStream>, AcquirerError> {
+    fn open(&self) -> Result<StreamOwned<ClientConnection, CountingSocket>, AcquirerError> {
         let unreachable = |source| AcquirerError::Unreachable {
             host: self.host.clone(),
             source,
@@ -312,7 +361,7 @@ impl Acquirer {
             .map_err(AcquirerError::Io)?;
         let conn = ClientConnection::new(self.config.clone(), self.server_name.clone())
             .map_err(AcquirerError::Tls)?;
-        let mut stream = StreamOwned::new(conn, tcp);
+        let mut stream = StreamOwned::new(conn, CountingSocket::new(tcp));
         while stream.conn.is_handshaking() {
             stream
                 .conn
@@ -356,8 +405,11 @@ pub enum AcquirerError {
         "the acquirer host refused this terminal's certificate; the terminal must be enrolled again"
     )]
     CertificateRefused(#[source] rustls::Error),
-    /// The host's certificate is not the one of the pinned CA.
-    #[error("the acquirer host's certificate is not trusted (not issued by the pinned host CA)")]
+    /// The host's certificate is not from the pinned CA, or not for the pinned host key.
+    #[error(
+        "the acquirer host's certificate is not trusted (not issued by the pinned host CA, or \
+         not for the pinned host key)"
+    )]
     HostNotTrusted(#[source] rustls::Error),
     /// Another TLS failure.
     #[error("TLS failure on the acquirer link")]
@@ -372,7 +424,12 @@ pub enum AcquirerError {
     /// answer): treated as no response.
     #[error("the acquirer host's answer failed its MAC check")]
     BadMac(#[source] MacError),
-    /// The request could not be written (nothing was sent).
+    /// The exchange failed after at least one byte of the request was written to the socket:
+    /// whatever the cause (kept inside: a TLS alert, a corrupt record, a timeout), the request
+    /// may have reached the host.
+    #[error(transparent)]
+    AfterSend(Box<AcquirerError>),
+    /// The request could not be written (not a byte of it was sent).
     #[error("the request could not be sent")]
     SendFailed(#[source] std::io::Error),
     /// Another I/O failure.
@@ -398,35 +455,49 @@ pub enum AcquirerError {
 
 impl AcquirerError {
     /// Whether the request may have reached the host (so a financial request must be
-    /// reversed): timeouts, closed connections, undecodable responses. Connection and
-    /// handshake failures are before the request was written: nothing reached the host.
+    /// reversed): any failure after a byte of the request was written
+    /// ([`AcquirerError::AfterSend`]). Connection and handshake failures, and a write that
+    /// sent nothing, are before the request left: nothing reached the host.
     pub fn may_have_reached_host(&self) -> bool {
         matches!(
             self,
-            Self::Timeout | Self::Closed | Self::Codec(_) | Self::Io(_) | Self::BadMac(_)
+            Self::AfterSend(_)
+                | Self::Timeout
+                | Self::Closed
+                | Self::Codec(_)
+                | Self::Io(_)
+                | Self::BadMac(_)
         )
     }
 
-    /// Whether the host is unreachable (the terminal is offline).
+    /// Whether the host is unreachable (the terminal is offline): nothing was sent.
     pub fn is_offline(&self) -> bool {
         matches!(self, Self::Unreachable { .. } | Self::SendFailed(_))
+    }
+
+    /// The failure itself, without the [`AcquirerError::AfterSend`] wrapper.
+    pub fn cause(&self) -> &AcquirerError {
+        match self {
+            Self::AfterSend(inner) => inner.cause(),
+            other => other,
+        }
     }
 }
 
 fn read_frame(
-    stream: &mut StreamOwned<ClientConnection, TcpStream>,
+    stream: &mut StreamOwned<ClientConnection, CountingSocket>,
     deadline: Instant,
-) -> Result<Vec<u8>, AcquirerError> {
+) -> Result<zeroize::Zeroizing<Vec<u8>>, AcquirerError> {
     let mut header = [0u8; 2];
     read_exact_by(stream, &mut header, deadline)?;
     let len = iso8583::frame_len(header)?;
-    let mut body = vec![0u8; len];
+    let mut body = zeroize::Zeroizing::new(vec![0u8; len]);
     read_exact_by(stream, &mut body, deadline)?;
     Ok(body)
 }
 
 fn read_exact_by(
-    stream: &mut StreamOwned<ClientConnection, TcpStream>,
+    stream: &mut StreamOwned<ClientConnection, CountingSocket>,
     mut buf: &mut [u8],
     deadline: Instant,
 ) -> Result<(), AcquirerError> {
@@ -437,6 +508,7 @@ fn read_exact_by(
         }
         stream
             .sock
+            .tcp
             .set_read_timeout(Some(left))
             .map_err(AcquirerError::Io)?;
         match stream.read(buf) {
@@ -457,12 +529,11 @@ fn read_exact_by(
     Ok(())
 }
 
-/// A write error: TLS alerts received now are the host refusing us; otherwise the request
-/// may be partly out (`wrote_any`) or not.
-fn sent_error(e: std::io::Error, wrote_any: bool) -> AcquirerError {
+/// A write error: TLS alerts received now are the host refusing us; otherwise a failed write
+/// (whether any byte left is the caller's count, [`CountingSocket::written`]).
+fn sent_error(e: std::io::Error) -> AcquirerError {
     match classify_tls(e) {
         Ok(tls) => tls,
-        Err(e) if wrote_any => AcquirerError::Io(e),
         Err(e) => AcquirerError::SendFailed(e),
     }
 }

@@ -35,7 +35,8 @@ pub struct Cli {
 enum Command {
     /// List the PC/SC readers and whether a card is on them.
     Readers,
-    /// Read a card and show what is on it (PAN masked); `--trace` shows every APDU, redacted.
+    /// Read a card and show what is on it (PAN masked); `--trace` shows every APDU, redacted
+    /// (certificates too: `--trace-certificates` shows them, with a warning).
     ReadCard(read_card::ReadCardArgs),
     /// Run a contactless transaction to its outcome.
     Tap(tap::TapArgs),

@@ -20,13 +20,15 @@ use std::time::{Duration, Instant};
 use emv::config::TerminalConfig;
 use emv::oda::OfflineDataAuthenticator;
 
-use crate::acquirer::{Acquirer, TerminalCredentials};
+use crate::acquirer::{Acquirer, AcquirerError, TerminalCredentials};
 use crate::journal::{Journal, JournalError, TxState};
 
 pub mod cancel;
 mod card;
+mod clock;
 pub mod crash;
 mod error;
+mod expiry;
 mod host;
 mod messages;
 mod offline;
@@ -42,6 +44,7 @@ mod ui;
 
 pub use crate::reader::CardSource;
 pub use cancel::Cancel;
+pub use clock::Clock;
 pub use crash::CrashHook;
 pub use error::EngineError;
 pub use host::decline_message;
@@ -49,7 +52,7 @@ pub use receipt::{Receipt, ReceiptHeader};
 pub use recover::RecoveryReport;
 pub use result::{Event, Timings, TxResult, TxStatus};
 pub use service::{Command, EngineService, Reply, ServiceEvent, ServiceHandle, ServiceStopped};
-pub use settings::{EngineSettings, OfflineLimits, Tip};
+pub use settings::{EngineSettings, MerchantRisk, OfflineLimits, Tip};
 pub use settle::{PendingItem, PendingList, SettlementReport};
 pub use ui::{RESULT_HOLD, RETRY_HOLD};
 
@@ -63,6 +66,9 @@ pub struct Engine {
     crash: CrashHook,
     journal_time: Duration,
     cancel: Cancel,
+    clock: Clock,
+    /// The host refused the terminal's DE 7 (`63`) at the last sign-on.
+    clock_refused: bool,
 }
 
 impl Engine {
@@ -87,6 +93,8 @@ impl Engine {
             crash: CrashHook::from_env(),
             journal_time: Duration::ZERO,
             cancel: Cancel::new(),
+            clock: Clock::system(),
+            clock_refused: false,
         })
     }
 
@@ -107,6 +115,11 @@ impl Engine {
         self.cancel = cancel;
     }
 
+    /// Replaces the wall clock (tests: a clock set forward or back).
+    pub fn set_clock(&mut self, clock: Clock) {
+        self.clock = clock;
+    }
+
     /// The current cancel handle.
     pub fn cancel_handle(&self) -> Cancel {
         self.cancel.clone()
@@ -118,13 +131,43 @@ impl Engine {
     }
 
     /// Sign-on (0800 `001`) and echo (0800 `301`): checks that the host is there and accepts
-    /// this terminal.
+    /// this terminal. A host that refuses the terminal's DE 7 (`63`: more than 15 minutes from
+    /// its clock, `docs/iso8583.md` §7) gives [`EngineError::ClockSkew`], and every operation
+    /// is refused until a sign-on succeeds (rule R6).
     pub fn sign_on(&mut self) -> Result<(), EngineError> {
+        let result = self.sign_on_and_echo();
+        match &result {
+            Err(EngineError::Acquirer(AcquirerError::Refused(code))) if code == CLOCK_REFUSED => {
+                self.clock_refused = true;
+                return Err(EngineError::ClockSkew);
+            }
+            Ok(()) => self.clock_refused = false,
+            Err(_) => {}
+        }
+        result
+    }
+
+    fn sign_on_and_echo(&mut self) -> Result<(), EngineError> {
         let stan = self.journal.next_stan()?;
-        self.acquirer.sign_on(stan)?;
+        let transmission = self.transmission_now();
+        self.acquirer.sign_on_at(stan, &transmission)?;
         let stan = self.journal.next_stan()?;
-        self.acquirer.echo(stan)?;
+        let transmission = self.transmission_now();
+        self.acquirer.echo_at(stan, &transmission)?;
         Ok(())
+    }
+
+    /// Refuses an operation while the host refuses the terminal's clock.
+    pub(super) fn check_clock(&self) -> Result<(), EngineError> {
+        if self.clock_refused {
+            return Err(EngineError::ClockSkew);
+        }
+        Ok(())
+    }
+
+    /// DE 7 now, by the engine's clock (`MMDDhhmmss`, UTC).
+    pub(super) fn transmission_now(&self) -> String {
+        emv::iso8583::transmission_date_time(self.clock.now())
     }
 
     pub(super) fn terminal_fields(&self) -> messages::Terminal<'_> {
@@ -143,6 +186,27 @@ impl Engine {
         let out = f(&self.journal);
         self.journal_time += started.elapsed();
         Ok(out?)
+    }
+
+    /// [`Engine::journaled`], tried up to `journal_write_attempts` times with a short pause:
+    /// for the writes that record what the host answered.
+    pub(super) fn journal_retrying(
+        &mut self,
+        mut f: impl FnMut(&Journal) -> Result<(), JournalError>,
+    ) -> Result<(), EngineError> {
+        let attempts = self.settings.journal_write_attempts.max(1);
+        let mut attempt = 1;
+        loop {
+            match self.journaled(&mut f) {
+                Ok(()) => return Ok(()),
+                Err(e) if attempt >= attempts => return Err(e),
+                Err(e) => {
+                    tracing::warn!(attempt, error = %e, "journal write failed; trying again");
+                    attempt += 1;
+                    std::thread::sleep(JOURNAL_RETRY_PAUSE);
+                }
+            }
+        }
     }
 
     pub(super) fn finish(
@@ -196,10 +260,14 @@ const REVERSAL_NO_ORIGINAL: &str = "25";
 /// DE 39 of an 0410 whose original the host declined (`21`, no action taken).
 const REVERSAL_NO_ACTION: &str = "21";
 const WRONG_PIN: &str = "55";
+/// DE 39 of a request whose DE 7 is too far from the host's clock (`63`, security violation).
+const CLOCK_REFUSED: &str = "63";
 /// DE 39 of an approved account verification (ISO 8583:1987 `85`).
 const NO_REASON_TO_DECLINE: &str = "85";
 const SOFT_DECLINE_PIN: &str = "65";
 const SOFT_DECLINE_SCA: &str = "1A";
+/// Pause between attempts at a journal write that records the host's answer.
+const JOURNAL_RETRY_PAUSE: Duration = Duration::from_millis(200);
 /// Crash point between the host's answer and its journal write.
 const CRASH_ANSWER_RECEIVED: &str = "answer-received";
 

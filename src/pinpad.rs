@@ -22,6 +22,7 @@ use emv::pan::Pan;
 use zeroize::Zeroizing;
 
 pub mod buffer;
+pub mod command_line;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod keypad;

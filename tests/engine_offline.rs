@@ -22,7 +22,9 @@ use std::time::Duration;
 
 use emv::kernel::OutcomeKind;
 use hsm_sim::host::{Fault, Host, HostConfig};
-use softpos::engine::{Engine, EngineError, EngineSettings, Event, Tip, TxResult, TxStatus};
+use softpos::engine::{
+    Engine, EngineError, EngineSettings, Event, MerchantRisk, Tip, TxResult, TxStatus,
+};
 use softpos::journal::TxState;
 use support::{TestPin, VISA_PAN, World, plug, take_vpcd, unplug};
 
@@ -322,4 +324,134 @@ fn card_check_verifies_the_card_without_charging_it() {
     let report = engine.settle().expect("settlement");
     assert!(report.in_balance, "{report:?}");
     assert_eq!(report.totals.debits, 0);
+}
+
+/// The host down and a card that asks for its issuer (ARQC): by default nothing is accepted
+/// offline, whatever the floor limit (store-and-forward is for card approvals, TC, only).
+#[test]
+fn host_down_an_arqc_is_not_accepted_offline_by_default() {
+    let mut world = World::start();
+    let mut engine = engine(&world, FLOOR_5000, Duration::from_secs(2));
+    world.host.take().expect("host").shutdown();
+    let (result, events) = sale_on(&mut engine, &world, "visa", 1_234);
+    assert_eq!(result.status, TxStatus::Aborted, "{}", result.message);
+    assert!(
+        !events.iter().any(|e| matches!(
+            e,
+            Event::Approved { .. } | Event::OfflineAtMerchantRisk { .. }
+        )),
+        "{events:?}"
+    );
+    let rec = engine.journal().get(result.id).unwrap().unwrap();
+    assert_eq!(rec.state, TxState::Aborted);
+    assert!(!rec.approved);
+    assert_eq!(engine.journal().advice_queue().unwrap().0, 0);
+}
+
+/// Merchant-risk acceptance enabled: ARQCs are accepted offline within its own caps
+/// (per-transaction amount, count, total), reported as such, and uploaded once when the host
+/// is back.
+#[test]
+fn host_down_an_arqc_is_accepted_at_the_merchants_risk_only_when_enabled_and_within_caps() {
+    let mut world = World::start();
+    let before = world.balance(VISA_PAN);
+    let address = world.host().local_addr();
+    let mut settings = EngineSettings::default();
+    settings.link.response_timeout = Duration::from_secs(2);
+    settings.reversal_backoff = Duration::from_millis(50);
+    settings.merchant_risk = MerchantRisk {
+        enabled: true,
+        max_amount: 2_000,
+        max_count: 2,
+        max_total: 3_000,
+    };
+    let mut engine = Engine::open(
+        &world.terminal_dir(),
+        &world.credentials,
+        support::terminal_config(FLOOR_5000),
+        support::simulator_oda(),
+        settings,
+    )
+    .unwrap();
+    engine.sign_on().unwrap();
+    world.host.take().expect("host").shutdown();
+    let (first, events) = sale_on(&mut engine, &world, "visa", 1_234);
+    assert_eq!(
+        first.status,
+        TxStatus::ApprovedAtMerchantRisk,
+        "{}",
+        first.message
+    );
+    assert!(
+        first.message.contains("merchant's risk"),
+        "{}",
+        first.message
+    );
+    let at = events
+        .iter()
+        .position(|e| *e == Event::OfflineAtMerchantRisk { amount: 1_234 })
+        .expect("the screen is told");
+    assert_eq!(
+        events.get(at + 1),
+        Some(&Event::Approved {
+            auth_code: None,
+            offline: true
+        })
+    );
+    let rec = engine.journal().get(first.id).unwrap().unwrap();
+    assert_eq!(rec.state, TxState::AdvicePending);
+    // Above the per-transaction cap (though below the floor limit): not accepted.
+    let (over, _) = sale_on(&mut engine, &world, "visa", 2_500);
+    assert_eq!(over.status, TxStatus::Aborted, "{}", over.message);
+    // A second within the caps, then the count cap (2) is reached.
+    let (second, _) = sale_on(&mut engine, &world, "visa", 1_500);
+    assert_eq!(second.status, TxStatus::ApprovedAtMerchantRisk);
+    let (third, _) = sale_on(&mut engine, &world, "visa", 100);
+    assert_eq!(third.status, TxStatus::Aborted, "{}", third.message);
+    assert_eq!(engine.journal().merchant_risk_queue().unwrap(), (2, 2_734));
+    // The host is back: each advice is uploaded once and counted in the batch.
+    world.host =
+        Some(Host::start(HostConfig::new(world.dir.path().join("host")).listen(address)).unwrap());
+    assert_eq!(engine.flush_pending(), 0);
+    assert_eq!(engine.flush_pending(), 0);
+    let advices: Vec<_> = world
+        .ledger()
+        .into_iter()
+        .filter(|e| e.kind == "advice" && e.approved)
+        .collect();
+    assert_eq!(advices.len(), 2, "{advices:?}");
+    assert_eq!(world.balance(VISA_PAN), before - 2_734);
+    let report = engine.settle().expect("settlement");
+    assert!(report.in_balance, "{report:?}");
+    assert_eq!(report.totals.debits_amount, 2_734);
+}
+
+/// The total cap on merchant-risk acceptances holds on its own.
+#[test]
+fn merchant_risk_acceptances_stop_at_their_total() {
+    let mut world = World::start();
+    let mut settings = EngineSettings::default();
+    settings.link.response_timeout = Duration::from_secs(2);
+    settings.merchant_risk = MerchantRisk {
+        enabled: true,
+        max_amount: 2_000,
+        max_count: 10,
+        max_total: 2_500,
+    };
+    let mut engine = Engine::open(
+        &world.terminal_dir(),
+        &world.credentials,
+        support::terminal_config(FLOOR_5000),
+        support::simulator_oda(),
+        settings,
+    )
+    .unwrap();
+    engine.sign_on().unwrap();
+    world.host.take().expect("host").shutdown();
+    let (first, _) = sale_on(&mut engine, &world, "visa", 2_000);
+    assert_eq!(first.status, TxStatus::ApprovedAtMerchantRisk);
+    let (second, _) = sale_on(&mut engine, &world, "visa", 600);
+    assert_eq!(second.status, TxStatus::Aborted, "{}", second.message);
+    let (third, _) = sale_on(&mut engine, &world, "visa", 500);
+    assert_eq!(third.status, TxStatus::ApprovedAtMerchantRisk);
 }

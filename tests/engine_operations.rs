@@ -113,3 +113,70 @@ fn a_settlement_whose_answer_is_lost_is_repeated_and_the_host_closes_one_batch()
     assert!(next.transactions.is_empty());
     assert_eq!(world.balance(VISA_PAN), before - 1_200);
 }
+
+#[test]
+fn refunds_of_a_sale_never_exceed_it_and_name_it_in_de90() {
+    let world = World::start();
+    let before = world.balance(VISA_PAN);
+    let mut engine = engine(&world);
+    let mut pin = TestPin::new(&world.bundle, &[]);
+    let sale = engine
+        .sale(&mut card("visa"), &mut pin, 3_000, Tip::None, &mut |_| {})
+        .unwrap();
+    assert_eq!(sale.status, TxStatus::Approved, "{}", sale.message);
+    // Two partial refunds up to the sale's amount.
+    for amount in [1_000, 2_000] {
+        let refund = engine
+            .refund(
+                &mut card("visa"),
+                &mut pin,
+                amount,
+                Some(sale.id),
+                &mut |_| {},
+            )
+            .unwrap();
+        assert_eq!(refund.status, TxStatus::Approved, "{}", refund.message);
+    }
+    assert_eq!(engine.journal().refunded_of(sale.id).unwrap(), 3_000);
+    // A third is refused before anything is read or sent.
+    let rows = engine.journal().all().unwrap().len();
+    let mut events = Vec::new();
+    let third = engine.refund(&mut card("visa"), &mut pin, 1, Some(sale.id), &mut |e| {
+        events.push(e)
+    });
+    assert!(
+        matches!(third, Err(EngineError::NotRefundable(id)) if id == sale.id),
+        "{third:?}"
+    );
+    assert!(events.is_empty(), "{events:?}");
+    assert_eq!(engine.journal().all().unwrap().len(), rows);
+    // The host saw two refunds, both naming the sale (DE 90), and nothing else.
+    let ledger = world.ledger();
+    let host_sale = ledger.iter().find(|e| e.kind == "purchase").unwrap();
+    let refunds: Vec<_> = ledger.iter().filter(|e| e.kind == "refund").collect();
+    assert_eq!(refunds.len(), 2, "{refunds:?}");
+    assert!(
+        refunds
+            .iter()
+            .all(|r| r.approved && r.original_id == Some(host_sale.id)),
+        "{refunds:?}"
+    );
+    assert_eq!(world.balance(VISA_PAN), before);
+    // A voided refund gives its room back, on both sides.
+    let void = engine.void_last(&mut |_| {}).unwrap();
+    assert_eq!(void.status, TxStatus::Approved, "{}", void.message);
+    assert_eq!(engine.journal().refunded_of(sale.id).unwrap(), 1_000);
+    let again = engine
+        .refund(
+            &mut card("visa"),
+            &mut pin,
+            2_000,
+            Some(sale.id),
+            &mut |_| {},
+        )
+        .unwrap();
+    assert_eq!(again.status, TxStatus::Approved, "{}", again.message);
+    assert_eq!(world.balance(VISA_PAN), before);
+    let report = engine.settle().expect("settlement");
+    assert!(report.in_balance, "{report:?}");
+}

@@ -65,12 +65,13 @@ fn the_terminal_loads_its_credentials_without_the_pin_key_file() {
 
 #[test]
 fn the_credentials_hold_exactly_the_link_secrets() {
-    let (_host, dir, _) = bundle();
+    let (host_dir, dir, _) = bundle();
     // Every field, named: a field added for the PIN key would break this destructuring.
     let TerminalCredentials {
         terminal_id,
         host,
         server_name,
+        host_spki_sha256,
         ca_pem,
         certificate_pem,
         key_pem,
@@ -78,7 +79,12 @@ fn the_credentials_hold_exactly_the_link_secrets() {
     } = TerminalCredentials::load(dir.path()).unwrap();
     assert_eq!(terminal_id, "T0000001");
     assert_eq!(host, "127.0.0.1:1");
-    assert_eq!(server_name, "localhost");
+    assert_eq!(server_name, "127.0.0.1");
+    let host_key = hsm_sim::host::pki::load_or_create_host_key(host_dir.path()).unwrap();
+    assert_eq!(
+        host_spki_sha256,
+        hsm_sim::host::pki::host_key_pin(&host_key)
+    );
     assert!(ca_pem.contains("BEGIN CERTIFICATE"));
     assert!(certificate_pem.contains("BEGIN CERTIFICATE"));
     assert!(key_pem.contains("PRIVATE KEY"));

@@ -169,7 +169,7 @@ pub fn parse_ppse(fci: &[u8]) -> Result<Vec<DirectoryEntry>, EntryPointError> {
         };
         entries.push(DirectoryEntry {
             adf_name: adf_name.to_vec(),
-            label: field(0x50).map(|l| String::from_utf8_lossy(l).trim().to_owned()),
+            label: field(0x50).map(crate::display::card_text),
             priority: field(0x87).and_then(|p| p.first()).map(|p| p & 0x0F),
             kernel_identifier: field(0x9F2A).map(<[u8]>::to_vec),
             extended_selection: field(0x9F29).map(<[u8]>::to_vec),

@@ -21,7 +21,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use zeroize::Zeroize;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::pan::MaskedPan;
 
@@ -39,6 +39,10 @@ pub use transmission::transmission_date_time;
 
 /// The largest message body (after the 2-byte length header) the codec accepts, in bytes.
 pub const MAX_MESSAGE_LEN: usize = 4096;
+
+/// The most one field adds to a message (an `LLLVAR` of 999 bytes and its 3 length digits): the
+/// encoder's buffer holds [`MAX_MESSAGE_LEN`] plus this, so it never reallocates.
+const MAX_FIELD_OVERRUN: usize = 3 + 999;
 
 /// A message type indicator (ISO 8583:1987 §4.1.1): four ASCII digits, version `0`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -211,8 +215,11 @@ impl Message {
     }
 
     /// Encodes the message body (MTI, bitmaps, fields) without the length header.
+    ///
+    /// The buffer is allocated once at the largest message size, so it never grows (growth
+    /// would leave a copy of DE 2 or DE 35 in freed memory), and is wiped if encoding fails.
     pub fn encode(&self) -> Result<Vec<u8>, CodecError> {
-        let mut out = Vec::with_capacity(128);
+        let mut out = Zeroizing::new(Vec::with_capacity(MAX_MESSAGE_LEN + MAX_FIELD_OVERRUN));
         out.extend_from_slice(&self.mti.to_ascii());
         let mut bitmap = [0u8; 16];
         let secondary = self.fields.keys().any(|&n| n > 64);
@@ -232,19 +239,21 @@ impl Message {
             let spec = spec::field(n)
                 .ok_or_else(|| CodecError::new(CodecErrorKind::UnknownField(n), out.len()))?;
             spec.encode_into(n, value, &mut out)?;
+            // Checked after every field, so the buffer never outgrows its capacity.
+            if out.len() > MAX_MESSAGE_LEN {
+                return Err(CodecError::new(CodecErrorKind::MessageTooLong, out.len()));
+            }
         }
-        if out.len() > MAX_MESSAGE_LEN {
-            return Err(CodecError::new(CodecErrorKind::MessageTooLong, out.len()));
-        }
-        Ok(out)
+        Ok(core::mem::take(&mut *out))
     }
 
-    /// Encodes the message with its 2-byte big-endian length header (the frame on the wire).
-    pub fn encode_frame(&self) -> Result<Vec<u8>, CodecError> {
-        let body = self.encode()?;
+    /// Encodes the message with its 2-byte big-endian length header (the frame on the wire),
+    /// in a buffer that is wiped when dropped: a request frame holds the PAN or track 2.
+    pub fn encode_frame(&self) -> Result<Zeroizing<Vec<u8>>, CodecError> {
+        let body = Zeroizing::new(self.encode()?);
         let len = u16::try_from(body.len())
             .map_err(|_| CodecError::new(CodecErrorKind::MessageTooLong, body.len()))?;
-        let mut out = Vec::with_capacity(body.len() + 2);
+        let mut out = Zeroizing::new(Vec::with_capacity(body.len() + 2));
         out.extend_from_slice(&len.to_be_bytes());
         out.extend_from_slice(&body);
         Ok(out)
@@ -486,6 +495,22 @@ mod tests {
         assert!(!text.contains("476173900101"), "{text}");
         assert!(!text.contains("D2812"), "{text}");
         assert!(text.contains("<8 bytes redacted>"), "{text}");
+    }
+
+    #[test]
+    fn the_frame_is_wiped_on_drop_and_the_encoder_never_reallocates() {
+        let m = Message::new(Mti::FINANCIAL_REQUEST)
+            .with(2, "4761739001010119")
+            .with(35, "4761739001010119D28122011758928889")
+            .with(55, vec![0x9F; 200]);
+        // The body was written into its first allocation: a grown vector would have left a
+        // copy of DE 2 and DE 35 behind in freed memory.
+        let body = m.encode().unwrap_or_default();
+        assert!(!body.is_empty());
+        assert_eq!(body.capacity(), MAX_MESSAGE_LEN + MAX_FIELD_OVERRUN);
+        // A type check: the frame, which holds DE 2 and DE 35, is wiped when dropped.
+        let frame: Zeroizing<Vec<u8>> = m.encode_frame().unwrap_or_default();
+        assert!(frame.windows(16).any(|w| w == b"4761739001010119"));
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! - [`tlv`]: BER-TLV with the EMV tag dictionary (names, formats, sensitivity); [`dol`]: data
 //!   object lists (PDOL, CDOL1, DDOL).
 //! - [`config`]: terminal configuration (TOML).
+//! - [`display`]: card text (labels, names) made safe to show.
 //! - [`entry_point`]: EMV Book B, PPSE, candidate list, pre-processing, outcomes.
 //! - [`kernel`]: Kernel 2 (Mastercard), Kernel 3 (Visa), Kernel 7 (UnionPay), CVM.
 //! - [`oda`]: offline data authentication (EMV Book 2): CA keys, certificates, SDA/DDA/fDDA/CDA.
@@ -22,6 +23,7 @@
 pub mod apdu;
 pub mod config;
 pub mod crypto;
+pub mod display;
 pub mod dol;
 pub mod entry_point;
 #[doc(hidden)]

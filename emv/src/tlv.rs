@@ -261,6 +261,10 @@ pub struct DecodedTlv {
     pub name: &'static str,
     /// The value as shown: hex, text, digits, a masked PAN or `REDACTED(n bytes)`.
     pub shown: String,
+    /// A certificate or signed data ([`Sensitivity::Certificate`]) in hex, for a user who asks
+    /// for certificates explicitly ([`DecodedTlv::shown_with_certificates`]); `shown` holds
+    /// only its length.
+    pub certificate: Option<String>,
     /// The decoded objects of a template.
     pub children: Vec<DecodedTlv>,
 }
@@ -275,9 +279,28 @@ pub fn decode(list: &[Tlv]) -> Vec<DecodedTlv> {
                 Value::Primitive(bytes) => show_value(tlv.tag, bytes),
                 Value::Constructed(children) => format!("template, {} objects", children.len()),
             },
+            certificate: match &tlv.value {
+                Value::Primitive(bytes)
+                    if tlv.tag.info().map(|i| i.sensitivity) == Some(Sensitivity::Certificate) =>
+                {
+                    Some(hex::encode_upper(bytes))
+                }
+                _ => None,
+            },
             children: decode(tlv.children()),
         })
         .collect()
+}
+
+impl DecodedTlv {
+    /// The value as shown, with a certificate in full when `certificates` is set (the user
+    /// asked for them explicitly, for example `read-card --trace-certificates`).
+    pub fn shown_with_certificates(&self, certificates: bool) -> &str {
+        match &self.certificate {
+            Some(hex) if certificates => hex,
+            _ => &self.shown,
+        }
+    }
 }
 
 /// An indented text dump of objects, one per line, sensitive values masked.
@@ -298,6 +321,7 @@ pub fn show_value(tag: Tag, bytes: &[u8]) -> String {
             None => format!("REDACTED({} bytes)", bytes.len()),
         },
         Sensitivity::Secret => format!("REDACTED({} bytes)", bytes.len()),
+        Sensitivity::Certificate => format!("REDACTED({} bytes, certificate)", bytes.len()),
         Sensitivity::Public => match info.format {
             Format::AlphaNumeric | Format::AlphaNumericSpecial
                 if bytes.iter().all(|b| (0x20..0x7F).contains(b)) =>

@@ -5,6 +5,8 @@
 //! uses [`exchange`], which handles `61xx` (GET RESPONSE) and `6Cxx` (wrong Le) once for every
 //! caller (ISO/IEC 7816-4 §5.3.4, EMV Book 1 §9.3).
 
+use zeroize::Zeroizing;
+
 use crate::apdu::{ApduError, Command, Response, StatusWord};
 
 /// Something that carries one command APDU to a card and brings back its response.
@@ -29,6 +31,9 @@ impl<T: CardTransport + ?Sized> CardTransport for Box<T> {
 /// Sends `command` and follows the transport-level status words: `61xx` is answered with GET
 /// RESPONSE (the data of each part is concatenated) and `6Cxx` with one resend of the same
 /// command with the right Le. Any other status word is returned to the caller.
+///
+/// The parts are gathered in a [`Zeroizing`] buffer that never grows in place (a record can
+/// hold track 2 or the PAN): see [`append_zeroizing`].
 pub fn exchange<T: CardTransport + ?Sized>(
     transport: &mut T,
     command: &Command,
@@ -37,21 +42,37 @@ pub fn exchange<T: CardTransport + ?Sized>(
     if let StatusWord::WrongLe(le) = response.status {
         response = transport.transmit(&command.with_le(le))?;
     }
-    let mut data = Vec::new();
+    let mut data = Zeroizing::new(Vec::new());
     let mut rounds = 0;
     while let StatusWord::BytesRemaining(remaining) = response.status {
         rounds += 1;
         if rounds > MAX_GET_RESPONSE_ROUNDS {
             return Err(TransportError::Protocol("too many GET RESPONSE rounds"));
         }
-        data.extend_from_slice(&response.data);
+        append_zeroizing(&mut data, &response.data);
         response = transport.transmit(&Command::get_response(remaining))?;
     }
     if data.is_empty() {
         return Ok(response);
     }
-    data.extend_from_slice(&response.data);
-    Ok(Response::new(data, response.status))
+    append_zeroizing(&mut data, &response.data);
+    // The vector moves (no copy) into the response, which zeroizes it in turn.
+    Ok(Response::new(core::mem::take(&mut *data), response.status))
+}
+
+/// Appends `more` to `buffer` without leaving a copy behind: `Vec` growth would move the bytes
+/// to a new allocation and free the old one as it is, so when `buffer` is full its content
+/// moves to a larger [`Zeroizing`] vector first and the old one is wiped as it drops.
+pub fn append_zeroizing(buffer: &mut Zeroizing<Vec<u8>>, more: &[u8]) {
+    let needed = buffer.len().saturating_add(more.len());
+    if needed > buffer.capacity() {
+        let mut larger = Zeroizing::new(Vec::with_capacity(
+            needed.max(buffer.capacity().saturating_mul(2)),
+        ));
+        larger.extend_from_slice(buffer);
+        *buffer = larger;
+    }
+    buffer.extend_from_slice(more);
 }
 
 /// Errors a transport reports. They are about carrying bytes, never about what the card said.
@@ -116,6 +137,26 @@ mod tests {
         let r = exchange(&mut card, &Command::read_record(2, 1)).unwrap();
         assert_eq!(&r.data[..], &hex!("7003AABBCCDD"));
         assert!(r.is_success());
+    }
+
+    #[test]
+    fn appending_never_grows_a_buffer_in_place() {
+        let mut buffer = Zeroizing::new(Vec::new());
+        let mut expected = Vec::new();
+        for round in 0..40u8 {
+            let part = [round; 37];
+            let before = buffer.as_ptr();
+            let full = buffer.len() + part.len() > buffer.capacity();
+            append_zeroizing(&mut buffer, &part);
+            expected.extend_from_slice(&part);
+            // Without room the content moved to a new allocation (the old one was wiped as it
+            // dropped); with room it stayed where it was.
+            if !full {
+                assert_eq!(buffer.as_ptr(), before, "round {round}");
+            }
+            assert!(buffer.capacity() >= buffer.len());
+        }
+        assert_eq!(buffer.as_slice(), expected.as_slice());
     }
 
     #[test]

@@ -69,7 +69,7 @@ fn round_trip(c: &mut Criterion) {
                     m.set(62, pin_block.to_vec());
                     m.set(63, ksn.to_vec());
                     dukpt.add_mac(&mut m).expect("MAC");
-                    m.encode_frame().expect("encodes")
+                    m.encode_frame().expect("encodes").to_vec()
                 })
                 .collect();
             runtime.block_on(async {

@@ -22,4 +22,6 @@ mod profile;
 pub mod vpcd;
 
 pub use engine::{Reply, VirtualCard};
-pub use profile::{Fault, LegacyOda, Profile, Record, Scheme, mask_pan};
+pub use profile::{
+    Fault, HOSTILE_CARDHOLDER_NAME, HOSTILE_LABEL, LegacyOda, Profile, Record, Scheme, mask_pan,
+};

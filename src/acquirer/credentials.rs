@@ -1,7 +1,7 @@
 //! The terminal's link credentials, read from its enrolment bundle directory
-//! (`docs/enrolment-bundle.md`): terminal ID, host address, TLS server name, the host CA (the
-//! only trust anchor), the terminal's certificate and private key, and the MAC key with its
-//! counter.
+//! (`docs/enrolment-bundle.md`): terminal ID, host address, TLS server name, the pin of the
+//! host's key, the host CA (the only trust anchor), the terminal's certificate and private key,
+//! and the MAC key with its counter.
 //!
 //! The bundle also holds the PIN pad's PIN key (`dukpt-ik.hex`). That key is the PIN pad's
 //! alone: this loader never opens that file, and [`TerminalCredentials`] has no place for it.
@@ -25,8 +25,11 @@ pub struct TerminalCredentials {
     pub terminal_id: String,
     /// The host's address, `HOST:PORT`.
     pub host: String,
-    /// The TLS server name the host's certificate must carry.
+    /// The TLS server name the host's certificate must carry (the host's name or address).
     pub server_name: String,
+    /// SHA-256 of the host key's SubjectPublicKeyInfo: the link refuses a host whose
+    /// certificate certifies another key, even one the CA signed (rule D5).
+    pub host_spki_sha256: [u8; 32],
     /// The host CA certificate (PEM): the only trust anchor.
     pub ca_pem: String,
     /// The terminal's client certificate (PEM).
@@ -50,6 +53,16 @@ impl TerminalCredentials {
             }
         })?;
         check_terminal_id(&manifest.terminal_id)?;
+        let host_spki_sha256 = manifest
+            .host_spki_sha256
+            .as_deref()
+            .ok_or(CredentialsError::NoHostPin)
+            .and_then(|h| {
+                hex::decode(h)
+                    .ok()
+                    .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                    .ok_or(CredentialsError::BadHostPin)
+            })?;
         let file = |name: &str| -> Result<PathBuf, CredentialsError> {
             // Only plain names inside the bundle, and never the PIN pad's key.
             let plain = !name.is_empty()
@@ -85,6 +98,7 @@ impl TerminalCredentials {
             terminal_id: manifest.terminal_id,
             host: manifest.host,
             server_name: manifest.server_name,
+            host_spki_sha256,
             mac_key,
         })
     }
@@ -96,6 +110,7 @@ impl std::fmt::Debug for TerminalCredentials {
             .field("terminal_id", &self.terminal_id)
             .field("host", &self.host)
             .field("server_name", &self.server_name)
+            .field("host_spki_sha256", &hex::encode(self.host_spki_sha256))
             .field("mac_key", &self.mac_key)
             .finish_non_exhaustive()
     }
@@ -129,6 +144,13 @@ pub enum CredentialsError {
     /// The manifest names a file outside the bundle directory, or the PIN pad's key.
     #[error("the manifest names a file the terminal does not read: {0:?}")]
     BadFileName(String),
+    /// The manifest has no `host_spki_sha256`: a bundle from before host key pinning. The
+    /// terminal refuses it rather than trust any certificate the CA signed.
+    #[error("the bundle pins no host key (host_spki_sha256): enrol the terminal again")]
+    NoHostPin,
+    /// `host_spki_sha256` is not 64 hex digits.
+    #[error("the bundle's host key pin (host_spki_sha256) is not 64 hex digits")]
+    BadHostPin,
     /// The MAC initial key or KSN is malformed, or only one of them is named.
     #[error("the bundle's MAC key is malformed")]
     BadMacKey,
@@ -143,6 +165,8 @@ struct Manifest {
     terminal_id: String,
     host: String,
     server_name: String,
+    #[serde(default)]
+    host_spki_sha256: Option<String>,
     ca: String,
     certificate: String,
     key: String,

@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use clap::Args;
 
 use super::pay::{DataArgs, EngineOnlyArgs, data_dir, open_engine};
-pub(crate) use crate::journal::export::format_amount;
+pub(crate) use crate::journal::export::{format_amount, format_money};
 use crate::journal::{Journal, TxRecord, TxState};
 
 /// Arguments of `softpos history`.
@@ -48,7 +48,7 @@ pub(super) fn history(args: HistoryArgs) -> anyhow::Result<ExitCode> {
             r.created_at.get(..19).unwrap_or(&r.created_at),
             r.kind.as_str(),
             r.state.as_str(),
-            format_amount(r.amount, 2),
+            format_money(r.amount, r.currency),
             r.pan_masked.as_deref().unwrap_or("-"),
             describe(&r)
         );
@@ -73,7 +73,8 @@ pub(super) fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub(super) fn status(args: EngineOnlyArgs) -> anyhow::Result<ExitCode> {
-    let (mut engine, _config) = open_engine(&args.data, None)?;
+    let (mut engine, config) = open_engine(&args.data, None)?;
+    let exponent = config.terminal.currency_exponent;
     let journal = engine.journal();
     let pending = journal.unfinished()?;
     let batch = journal.batch_number()?;
@@ -82,9 +83,9 @@ pub(super) fn status(args: EngineOnlyArgs) -> anyhow::Result<ExitCode> {
     println!(
         "Open batch {batch:06}: {} debits ({}), {} credits ({})",
         totals.debits,
-        format_amount(totals.debits_amount, 2),
+        format_amount(totals.debits_amount, exponent),
         totals.credits,
-        format_amount(totals.credits_amount, 2)
+        format_amount(totals.credits_amount, exponent)
     );
     println!("Pending with the host: {}", pending.len());
     for r in &pending {

@@ -381,13 +381,18 @@ fn print_event(event: Event) {
         Event::PresentCard { .. } => println!("Present card"),
         Event::CardRead { masked_pan, label } => println!(
             "Card read: {} {masked_pan}",
-            label.unwrap_or_else(|| "card".into())
+            label
+                .as_deref()
+                .map_or("card".into(), emv::display::sanitize)
         ),
         Event::RemoveCard => println!("Remove card"),
         Event::EnterPin => println!("Enter PIN on the PIN pad"),
         Event::WrongPin => println!("Incorrect PIN: present the card again"),
         Event::PinRequired => println!("The issuer asks for the PIN: present the card again"),
         Event::Authorising => println!("Authorising..."),
+        Event::OfflineAtMerchantRisk { .. } => println!(
+            "Host unreachable: accepted offline AT THE MERCHANT'S RISK (not approved by the issuer)"
+        ),
         Event::Approved { .. } | Event::Declined { .. } => {}
         Event::TryAgain { reason } => println!("Try again: {reason}"),
         Event::Reversing => println!("No answer from the host: reversing"),
@@ -401,6 +406,7 @@ fn report(result: &TxResult, exponent: u8) -> ExitCode {
     let (word, code) = match result.status {
         TxStatus::Approved => ("APPROVED", 0),
         TxStatus::ApprovedOffline => ("APPROVED (offline, queued)", 0),
+        TxStatus::ApprovedAtMerchantRisk => ("ACCEPTED OFFLINE AT MERCHANT'S RISK (queued)", 0),
         TxStatus::Declined => ("DECLINED", EXIT_DECLINED),
         TxStatus::Reversed => ("NOT APPROVED (reversed)", EXIT_REVERSED),
         _ => ("NOT DONE", EXIT_ABORTED),

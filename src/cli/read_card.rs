@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Args;
+use emv::display::sanitize;
 use emv::oda::OdaResult;
 use emv::tlv::DecodedTlv;
 
@@ -16,9 +17,15 @@ use crate::tap::{Sale, transaction_request};
 /// Arguments of `softpos read-card`.
 #[derive(Debug, Args)]
 pub(crate) struct ReadCardArgs {
-    /// Print every APDU (sensitive fields redacted).
+    /// Print every APDU (sensitive fields redacted; certificates and signed data as their
+    /// length only).
     #[arg(long)]
     trace: bool,
+    /// Like `--trace`, with the issuer and ICC certificates, key remainders and signed data
+    /// (`90`, `92`, `93`, `9F46`, `9F48`, `9F4B`) in full. With the scheme's public CA key they
+    /// reveal the full PAN: do not share the output.
+    #[arg(long)]
+    trace_certificates: bool,
     #[command(flatten)]
     card: CardArgs,
 }
@@ -34,8 +41,13 @@ pub(super) fn run(args: ReadCardArgs) -> anyhow::Result<ExitCode> {
         transaction_type: 0x00,
     })
     .context("the OS random source failed")?;
-    let mut print_trace = |event: emv::kernel::TraceEvent| println!("  {event}");
-    let trace: Option<&mut dyn FnMut(emv::kernel::TraceEvent)> = if args.trace {
+    let certificates = args.trace_certificates;
+    if certificates {
+        eprintln!("{CERTIFICATES_WARNING}");
+    }
+    let mut print_trace =
+        |event: emv::kernel::TraceEvent| println!("  {}", event.with_certificates(certificates));
+    let trace: Option<&mut dyn FnMut(emv::kernel::TraceEvent)> = if args.trace || certificates {
         Some(&mut print_trace)
     } else {
         None
@@ -44,7 +56,7 @@ pub(super) fn run(args: ReadCardArgs) -> anyhow::Result<ExitCode> {
     let card = &report.outcome.card;
     println!(
         "Application label: {}",
-        card.label.as_deref().unwrap_or("-")
+        card.label.as_deref().map_or("-".into(), sanitize)
     );
     println!(
         "AID: {}",
@@ -91,7 +103,7 @@ pub(super) fn run(args: ReadCardArgs) -> anyhow::Result<ExitCode> {
     );
     for record in &card.records {
         println!("{}:", record.source);
-        print_objects(&record.objects, 1);
+        print_objects(&record.objects, 1, certificates);
     }
     print_oda(report.outcome.oda.as_ref());
     super::tap::print_report(&report);
@@ -113,9 +125,20 @@ fn print_oda(oda: Option<&OdaResult>) {
     }
 }
 
-fn print_objects(objects: &[DecodedTlv], depth: usize) {
+fn print_objects(objects: &[DecodedTlv], depth: usize, certificates: bool) {
     for o in objects {
-        println!("{}{} {}: {}", "  ".repeat(depth), o.tag, o.name, o.shown);
-        print_objects(&o.children, depth + 1);
+        println!(
+            "{}{} {}: {}",
+            "  ".repeat(depth),
+            o.tag,
+            o.name,
+            o.shown_with_certificates(certificates)
+        );
+        print_objects(&o.children, depth + 1, certificates);
     }
 }
+
+/// Printed (to stderr) before a `--trace-certificates` run.
+const CERTIFICATES_WARNING: &str = "WARNING: --trace-certificates prints the issuer and ICC \
+    certificates in full; with the scheme's public CA key anyone can recover the full card \
+    number (PAN) from them. Do not share or store this output.";

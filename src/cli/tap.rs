@@ -75,7 +75,7 @@ pub(super) fn print_report(report: &TapReport) {
     println!("Outcome: {}", describe_kind(o.kind));
     println!("Reason: {}", o.reason);
     if let Some(label) = &o.card.label {
-        println!("Card: {label}");
+        println!("Card: {}", emv::display::sanitize(label));
     }
     if let Some(pan) = &o.card.masked_pan {
         println!("PAN: {}", pan.as_str());

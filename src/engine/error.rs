@@ -28,6 +28,13 @@ pub enum EngineError {
     /// The transaction cannot be refunded (not an approved sale, or amount too large).
     #[error("transaction {0} cannot be refunded for that amount")]
     NotRefundable(i64),
+    /// The host refuses the terminal's clock (DE 7 more than 15 minutes from the host's):
+    /// nothing is sent until the clock is set right and a sign-on succeeds.
+    #[error(
+        "the acquirer host refuses this terminal's clock (more than 15 minutes from UTC): set \
+         the clock, then sign on again; nothing was sent"
+    )]
+    ClockSkew,
     /// Settlement waits until no transaction is pending with the host (the pending messages
     /// were tried once more first).
     #[error(

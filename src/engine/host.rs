@@ -6,7 +6,7 @@ use std::time::Instant;
 use emv::iso8583::{Message, Mti, ResponseCode};
 use emv::kernel::{IssuerResponse, IssuerUpdate, OnlineRequestData};
 
-use crate::acquirer::{AcquirerError, transmission_now};
+use crate::acquirer::AcquirerError;
 use crate::journal::{TxRecord, TxState};
 
 use super::offline::Offline;
@@ -66,7 +66,7 @@ impl Engine {
                 (format!("unusable issuer data: {e}"), None)
             }
         };
-        self.journaled(|j| j.issuer_data(id, &summary.0))?;
+        self.journal_retrying(|j| j.issuer_data(id, &summary.0))?;
         Ok(summary.1)
     }
 
@@ -89,12 +89,14 @@ impl Engine {
             }
             return self.aborted(id, String::new(), events, timings, started);
         }
+        // Store-and-forward is for what the card approved (TC); an ARQC the host never saw is
+        // accepted offline only at the merchant's risk, when explicitly enabled.
         if error.is_offline()
             && offline.possible
-            && self.offline_allowed(online, offline.amount, offline.oda_passed)?
+            && self.merchant_risk_allowed(online, offline.amount, offline.oda_passed)?
         {
             let stan = self.journal.next_stan()?;
-            let transmission = transmission_now();
+            let transmission = self.transmission_now();
             self.journaled(|j| {
                 j.queue_advice(
                     id,
@@ -104,15 +106,29 @@ impl Engine {
                     online.pan_sequence_number,
                     stan,
                     &transmission,
+                    true,
                 )
             })?;
             self.crash.at(TxState::AdvicePending.as_str());
+            events(Event::OfflineAtMerchantRisk {
+                amount: offline.amount,
+            });
             events(Event::Approved {
                 auth_code: None,
                 offline: true,
             });
-            let why = format!("{error}; approved offline, queued for the host");
-            return Ok(self.result(id, TxStatus::ApprovedOffline, None, why, timings, started));
+            let why = format!(
+                "{error}; accepted offline at the merchant's risk (the card asked for its \
+                 issuer, who may still decline it); queued for the host"
+            );
+            return Ok(self.result(
+                id,
+                TxStatus::ApprovedAtMerchantRisk,
+                None,
+                why,
+                timings,
+                started,
+            ));
         }
         if error.is_offline() && offline.need_pin {
             let why = format!(
@@ -161,59 +177,128 @@ impl Engine {
             .journal
             .get(id)?
             .ok_or(EngineError::UnknownTransaction(id))?;
-        if rec.reversal_stan.is_none() {
-            let stan = self.journal.next_stan()?;
-            let transmission = transmission_now();
+        if rec.state != TxState::ReversalPending {
+            // The reversal's DE 11 and DE 7 were reserved with `sent` (card operations), or
+            // are taken now; a repeat keeps them.
+            let (stan, transmission) = match (rec.reversal_stan, &rec.reversal_transmission) {
+                (Some(stan), Some(transmission)) => (stan, transmission.clone()),
+                _ => (self.journal.next_stan()?, self.transmission_now()),
+            };
             self.journaled(|j| j.reversal_pending(id, stan, &transmission, why))?;
             self.crash.at(TxState::ReversalPending.as_str());
             rec = self
                 .journal
                 .get(id)?
                 .ok_or(EngineError::UnknownTransaction(id))?;
-        } else if rec.state != TxState::ReversalPending {
-            self.journaled(|j| j.set_state(id, TxState::ReversalPending))?;
         }
         let (Some(stan), Some(transmission)) =
             (rec.reversal_stan, rec.reversal_transmission.clone())
         else {
             return Ok(false);
         };
+        let Some(code) = self.send_reversal(&rec, stan, &transmission, true) else {
+            return Ok(false);
+        };
+        let text = reversed_text(&code, why);
+        self.journaled(|j| j.reversed(id, &code, &text))?;
+        self.crash.at(TxState::Reversed.as_str());
+        Ok(true)
+    }
+
+    /// Sends the reversal of `rec` with its DE 11 and DE 7 (0400, then 0401 repeats) until the
+    /// host acknowledges it; returns the 0410's DE 39 (`00`, or `25`/`21` when the host had no
+    /// approval to undo), or `None`. Needs no journal write: the attempt count (`count`) is
+    /// best effort.
+    fn send_reversal(
+        &mut self,
+        rec: &TxRecord,
+        stan: u32,
+        transmission: &str,
+        count: bool,
+    ) -> Option<String> {
         for attempt in 0..self.settings.reversal_repeats.max(1) {
             if attempt > 0 {
                 std::thread::sleep(self.settings.reversal_backoff * attempt);
             }
             let repeat = attempt > 0 || rec.reversal_attempts > 0;
             let request =
-                messages::reversal(&self.terminal_fields(), repeat, stan, &transmission, &rec);
-            self.journaled(|j| j.reversal_attempted(id))?;
+                messages::reversal(&self.terminal_fields(), repeat, stan, transmission, rec);
+            if count && let Err(e) = self.journaled(|j| j.reversal_attempted(rec.id)) {
+                tracing::warn!(id = rec.id, error = %e, "reversal attempt not counted");
+            }
             match self.acquirer.exchange(&request) {
-                Ok(response) if response.text(39) == Some(APPROVED) => {
-                    let text = format!("reversed: {why}");
-                    self.journaled(|j| j.reversed(id, APPROVED, &text))?;
-                    self.crash.at(TxState::Reversed.as_str());
-                    return Ok(true);
-                }
-                // Acknowledged, but there was no approval to undo: the original never reached
-                // the host, or it declined it. Nothing to count at settlement.
                 Ok(response)
                     if matches!(
                         response.text(39),
-                        Some(REVERSAL_NO_ORIGINAL | REVERSAL_NO_ACTION)
+                        Some(APPROVED | REVERSAL_NO_ORIGINAL | REVERSAL_NO_ACTION)
                     ) =>
                 {
-                    let code = response.text(39).unwrap_or(REVERSAL_NO_ORIGINAL).to_owned();
-                    let text = format!("reversed (the host had no approval to undo): {why}");
-                    self.journaled(|j| j.reversed(id, &code, &text))?;
-                    self.crash.at(TxState::Reversed.as_str());
-                    return Ok(true);
+                    return response.text(39).map(str::to_owned);
                 }
                 Ok(response) => {
-                    tracing::warn!(id, code = ?response.text(39), "reversal refused");
+                    tracing::warn!(id = rec.id, code = ?response.text(39), "reversal refused");
                 }
-                Err(e) => tracing::warn!(id, error = %e, "reversal not acknowledged"),
+                Err(e) => tracing::warn!(id = rec.id, error = %e, "reversal not acknowledged"),
             }
         }
-        Ok(false)
+        None
+    }
+
+    /// The host answered `id` with an approval that the journal could not record (after
+    /// retries): it is reversed before anything is shown, never reported approved. The
+    /// reversal is journalled as pending where the journal allows it; its DE 11 and DE 7 were
+    /// reserved with `sent`, so it goes out even if the journal takes no write at all. If its
+    /// outcome cannot be journalled either, the row stays unfinished and
+    /// [`Engine::flush_pending`] (before the next operation) or recovery sends it again.
+    pub(super) fn approval_not_journalled(
+        &mut self,
+        id: i64,
+        error: &EngineError,
+        events: &mut dyn FnMut(Event),
+        timings: Timings,
+        started: Instant,
+    ) -> Result<TxResult, EngineError> {
+        tracing::error!(id, error = %error, "the host's approval could not be journalled");
+        events(Event::Reversing);
+        let why = "the host approved, but the answer could not be recorded in the journal";
+        let rec = self
+            .journal
+            .get(id)?
+            .ok_or(EngineError::UnknownTransaction(id))?;
+        let (Some(stan), Some(transmission)) =
+            (rec.reversal_stan, rec.reversal_transmission.clone())
+        else {
+            return Err(EngineError::UnknownTransaction(id));
+        };
+        // Where the journal takes no write, the reversal goes out without waiting for it.
+        let journal_works = match self
+            .journaled(|j| j.reversal_pending(id, stan, &transmission, why))
+        {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(id, error = %e, "reversal not journalled as pending; sending it anyway");
+                false
+            }
+        };
+        let code = self.send_reversal(&rec, stan, &transmission, journal_works);
+        let recorded = code.as_ref().is_some_and(|code| {
+            let text = reversed_text(code, why);
+            self.journal_retrying(|j| j.reversed(id, code, &text))
+                .is_ok()
+        });
+        let why = match (&code, recorded) {
+            (Some(_), true) => format!("{why}; the transaction was reversed, nothing was charged"),
+            (Some(_), false) => format!(
+                "{why}; the host acknowledged the reversal, nothing was charged (the journal \
+                 will record it when it can be written)"
+            ),
+            (None, _) => format!("{why}; the reversal will be sent when the host is back"),
+        };
+        events(Event::Reversed {
+            reason: why.clone(),
+            acknowledged: code.is_some(),
+        });
+        Ok(self.result(id, TxStatus::Reversed, None, why, timings, started))
     }
 
     pub(super) fn completion_request(
@@ -257,7 +342,11 @@ impl Engine {
             Ok(response) => {
                 self.crash.at(CRASH_ANSWER_RECEIVED);
                 let code = response.text(39).unwrap_or("??").to_owned();
-                self.journaled(|j| j.answered(id, &code, response.text(38), response.text(37)))?;
+                // Should these fail, the row stays `sent`: the same request is repeated
+                // before the next operation to learn the answer again.
+                self.journal_retrying(|j| {
+                    j.answered(id, &code, response.text(38), response.text(37))
+                })?;
                 self.crash.at(TxState::Answered.as_str());
                 let approved = code == APPROVED;
                 let why = if approved {
@@ -265,7 +354,7 @@ impl Engine {
                 } else {
                     decline_message(&code)
                 };
-                self.finish(id, TxState::Done, approved, &why)?;
+                self.journal_retrying(|j| j.finish(id, TxState::Done, approved, &why))?;
                 events(if approved {
                     Event::Approved {
                         auth_code: response.text(38).map(str::to_owned),
@@ -310,6 +399,17 @@ impl Engine {
         timings.tls_connect += connect;
         timings.host += started.elapsed().saturating_sub(connect);
         result
+    }
+}
+
+/// The journal's text of a reversal the host acknowledged with `code`.
+fn reversed_text(code: &str, why: &str) -> String {
+    if code == APPROVED {
+        format!("reversed: {why}")
+    } else {
+        // Acknowledged, but there was no approval to undo: the original never reached the
+        // host, or it declined it. Nothing to count at settlement.
+        format!("reversed (the host had no approval to undo): {why}")
     }
 }
 

@@ -125,6 +125,11 @@ pub(crate) fn void(
     build::void(t, stan, transmission, &original_of(original))
 }
 
+/// `request` naming `original` in DE 90 (a refund of a sale, `docs/iso8583.md` §4).
+pub(crate) fn naming_original(request: Message, original: &TxRecord) -> Message {
+    request.with(90, original_of(original).data_elements())
+}
+
 /// A reversal (0400, or 0401 for a repeat) of `original` with the reversal's own DE 11 and
 /// DE 7 (the same for every repeat, `docs/iso8583.md` §7).
 pub(crate) fn reversal(

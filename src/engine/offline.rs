@@ -5,15 +5,15 @@ use std::time::Instant;
 
 use emv::kernel::OnlineRequestData;
 
-use crate::acquirer::transmission_now;
 use crate::journal::{TxKind, TxRecord, TxState};
 
 use super::operations::CardOp;
 use super::{APPROVED, Engine, EngineError, Event, Timings, TxResult, TxStatus, messages};
 
 impl Engine {
-    /// Repeats an unanswered settlement, retries pending reversals and uploads queued advices,
-    /// once each (best effort; errors are logged and left for later; a cancel leaves the
+    /// Repeats an unanswered settlement, expires pre-authorizations past their lifetime
+    /// ([`Engine::expire_preauths`]), retries pending reversals, resolves transactions left
+    /// `sent` or `answered` (as [`Engine::recover`] does) and uploads queued advices, once each (best effort; errors are logged and left for later; a cancel leaves the
     /// reversals and advices not yet sent for later). Returns how many are still pending.
     pub fn flush_pending(&mut self) -> usize {
         let mut left = 0;
@@ -25,6 +25,16 @@ impl Engine {
             tracing::warn!(batch = unclosed.batch, error = %e, "settlement still unanswered");
             left += 1;
         }
+        match self.expire_preauths() {
+            Ok(expired) if !expired.is_empty() => {
+                tracing::info!(?expired, "expired pre-authorizations released");
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "pre-authorizations not expired");
+                left += 1;
+            }
+        }
         let Ok(pending) = self.journal.unfinished() else {
             return usize::MAX;
         };
@@ -35,6 +45,9 @@ impl Engine {
             }
             let done = match rec.state {
                 TxState::ReversalPending => self.reverse(rec.id, "pending reversal"),
+                // Nothing is in flight between operations: a row left `sent` or `answered`
+                // is one whose answer could not be journalled (or was never read).
+                TxState::Sent | TxState::Answered => self.resolve_in_flight(&rec),
                 TxState::AdvicePending => self.upload_advice(&rec),
                 _ => Ok(false),
             };
@@ -111,13 +124,41 @@ impl Engine {
             .and_then(|a| a.floor_limit)
             .unwrap_or(0);
         let limits = self.settings.offline;
-        let (count, total, oldest) = self.journal.advice_queue()?;
-        let too_old = oldest.is_some_and(|age| age > limits.max_age.as_secs_f64());
+        let queue = self.journal.advice_queue_at(self.clock.now())?;
+        let too_old = queue
+            .oldest_age
+            .is_some_and(|age| age > limits.max_age.as_secs_f64());
+        // A clock behind a queued advice was set back: the age cap cannot be trusted, so the
+        // queue counts as too old until the clock is past it again.
+        let clock_back = queue
+            .newest_age
+            .is_some_and(|age| age < -CLOCK_BACK_TOLERANCE_SECS);
         Ok(oda_passed
             && amount <= floor
-            && count < limits.max_count
-            && total.saturating_add(amount) <= limits.max_total
-            && !too_old)
+            && queue.count < limits.max_count
+            && queue.total.saturating_add(amount) <= limits.max_total
+            && !too_old
+            && !clock_back)
+    }
+
+    /// Whether a sale the card sent online (ARQC) may be accepted offline at the merchant's
+    /// risk now that the host cannot be reached: only when [`super::MerchantRisk`] is enabled,
+    /// within its caps and within [`Engine::offline_allowed`].
+    pub(super) fn merchant_risk_allowed(
+        &self,
+        online: &OnlineRequestData,
+        amount: u64,
+        oda_passed: bool,
+    ) -> Result<bool, EngineError> {
+        let risk = self.settings.merchant_risk;
+        if !risk.enabled {
+            return Ok(false);
+        }
+        let (count, total) = self.journal.merchant_risk_queue()?;
+        Ok(amount <= risk.max_amount
+            && count < risk.max_count
+            && total.saturating_add(amount) <= risk.max_total
+            && self.offline_allowed(online, amount, oda_passed)?)
     }
 
     /// The card approved offline (a TC with ODA passed, Book C-3 §5 / C-2): the approval is
@@ -141,7 +182,8 @@ impl Engine {
             }
             (Some(advice), _) if !self.offline_allowed(advice, op.amount, oda_passed)? => Some(
                 "the card approved offline, but the terminal's offline limits (floor limit, \
-                 ODA, queued advices' count, value or age) do not allow it: nothing was charged",
+                 ODA, queued advices' count, value or age, a clock set back) do not allow it: \
+                 nothing was charged",
             ),
             _ => None,
         };
@@ -164,7 +206,7 @@ impl Engine {
         });
         events(Event::RemoveCard);
         let stan = self.journal.next_stan()?;
-        let transmission = transmission_now();
+        let transmission = self.transmission_now();
         self.journaled(|j| {
             j.queue_advice(
                 id,
@@ -174,6 +216,7 @@ impl Engine {
                 advice.pan_sequence_number,
                 stan,
                 &transmission,
+                false,
             )
         })?;
         drop(advice);
@@ -193,3 +236,7 @@ pub(super) struct Offline {
     pub(super) oda_passed: bool,
     pub(super) amount: u64,
 }
+
+/// How far behind the newest queued advice the clock may read before it counts as set back
+/// (the journal's times and the clock are both the system's; this absorbs rounding).
+const CLOCK_BACK_TOLERANCE_SECS: f64 = 1.0;

@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 use emv::iso8583::Mti;
 use emv::kernel::{Cvm, OutcomeKind};
 
-use crate::acquirer::transmission_now;
 use crate::journal::{CardDetails, TxKind, TxState};
 use crate::pinpad::{PinEntry, PinEntryError, PinRequest};
 use crate::reader::CardSource;
@@ -39,8 +38,11 @@ impl Engine {
         self.card_operation(op, card, pin, events)
     }
 
-    /// A refund of `amount`, standalone or of the sale `original_id` (which must be an
-    /// approved sale of at least that amount).
+    /// A refund of `amount`, standalone or of the sale `original_id`: an approved, finished,
+    /// unvoided sale whose refunds so far (the journal's, [`crate::journal::Journal::refunded_of`])
+    /// plus this one do not exceed it; otherwise [`EngineError::NotRefundable`] before anything
+    /// is read or sent. The refund names its sale in DE 90, so the host applies the same cap
+    /// (`docs/iso8583.md` §4).
     pub fn refund(
         &mut self,
         card: &mut dyn CardSource,
@@ -54,10 +56,15 @@ impl Engine {
                 .journal
                 .get(id)?
                 .ok_or(EngineError::UnknownTransaction(id))?;
-            if original.kind != TxKind::Sale || !original.approved || original.voided {
+            if original.kind != TxKind::Sale
+                || original.state != TxState::Done
+                || !original.approved
+                || original.voided
+            {
                 return Err(EngineError::NotRefundable(id));
             }
-            if amount > original.amount {
+            let refunded = self.journal.refunded_of(id)?;
+            if refunded.saturating_add(amount) > original.amount {
                 return Err(EngineError::NotRefundable(id));
             }
         }
@@ -107,6 +114,7 @@ impl Engine {
 
     /// Voids the last approved sale or refund of the open batch (0200 with DE 90).
     pub fn void_last(&mut self, events: &mut dyn FnMut(Event)) -> Result<TxResult, EngineError> {
+        self.check_clock()?;
         let started = Instant::now();
         self.journal_time = Duration::ZERO;
         self.flush_pending_announced(events);
@@ -126,7 +134,7 @@ impl Engine {
         self.journal.copy_card(id, original.id)?;
         self.crash.at(TxState::Created.as_str());
         let stan = self.journal.next_stan()?;
-        let transmission = transmission_now();
+        let transmission = self.transmission_now();
         let request = messages::void(&self.terminal_fields(), stan, &transmission, &original);
         self.journaled(|j| j.sent(id, "0200", request.text(3), stan, &transmission))?;
         self.crash.at(TxState::Sent.as_str());
@@ -145,6 +153,7 @@ impl Engine {
         amount: u64,
         events: &mut dyn FnMut(Event),
     ) -> Result<TxResult, EngineError> {
+        self.check_clock()?;
         let started = Instant::now();
         self.journal_time = Duration::ZERO;
         self.flush_pending_announced(events);
@@ -171,7 +180,7 @@ impl Engine {
             .get(id)?
             .ok_or(EngineError::UnknownTransaction(id))?;
         let stan = self.journal.next_stan()?;
-        let transmission = transmission_now();
+        let transmission = self.transmission_now();
         // Built before `sent` is journalled: a request that cannot be built never leaves a row
         // that looks as if it may have reached the host.
         let request = match self.completion_request(&rec, &original, stan, &transmission, false) {
@@ -209,6 +218,7 @@ impl Engine {
         pin: &mut dyn PinEntry,
         events: &mut dyn FnMut(Event),
     ) -> Result<TxResult, EngineError> {
+        self.check_clock()?;
         let started = Instant::now();
         self.journal_time = Duration::ZERO;
         self.flush_pending_announced(events);
@@ -299,7 +309,7 @@ impl Engine {
                 _ => (Mti::FINANCIAL_REQUEST, messages::PROCESSING_PURCHASE),
             };
             let stan = self.journal.next_stan()?;
-            let transmission = transmission_now();
+            let transmission = self.transmission_now();
             let request = if op.kind == TxKind::CardCheck {
                 messages::account_verification(
                     &self.terminal_fields(),
@@ -320,11 +330,23 @@ impl Engine {
                     encrypted.as_ref(),
                 )
             };
+            let request = match op.original_id.filter(|_| op.kind == TxKind::Refund) {
+                Some(sale) => {
+                    let sale = self
+                        .journal
+                        .get(sale)?
+                        .ok_or(EngineError::UnknownTransaction(sale))?;
+                    messages::naming_original(request, &sale)
+                }
+                None => request,
+            };
             if self.cancelled() {
                 return self.aborted(id, String::new(), events, timings, started);
             }
             let mti_text = mti.to_string();
-            self.journaled(|j| j.sent(id, &mti_text, Some(processing), stan, &transmission))?;
+            self.journaled(|j| {
+                j.sent_reversible(id, &mti_text, Some(processing), stan, &transmission)
+            })?;
             self.crash.at(TxState::Sent.as_str());
             events(Event::Authorising);
             let exchanged = self.timed_exchange(&request, &mut timings);
@@ -343,14 +365,32 @@ impl Engine {
             self.crash.at(CRASH_ANSWER_RECEIVED);
             let code = response.text(39).unwrap_or("??").to_owned();
             let auth = response.text(38).map(str::to_owned);
-            self.journaled(|j| j.answered(id, &code, auth.as_deref(), response.text(37)))?;
-            self.crash.at(TxState::Answered.as_str());
-            self.issuer_response(id, &response, &online)?;
             let approved =
                 code == APPROVED || (op.kind == TxKind::CardCheck && code == NO_REASON_TO_DECLINE);
+            // An approval is shown only once the journal says approved; if it cannot, the
+            // approval is reversed.
+            let recorded = self
+                .journal_retrying(|j| j.answered(id, &code, auth.as_deref(), response.text(37)))
+                .and_then(|()| {
+                    self.crash.at(TxState::Answered.as_str());
+                    self.issuer_response(id, &response, &online)
+                })
+                .and_then(|_| {
+                    if approved {
+                        self.journal_retrying(|j| j.finish(id, TxState::Done, true, "approved"))
+                    } else {
+                        Ok(())
+                    }
+                });
+            match recorded {
+                Err(e) if approved => {
+                    return self.approval_not_journalled(id, &e, events, timings, started);
+                }
+                Err(e) => return Err(e),
+                Ok(()) => {}
+            }
             match code.as_str() {
                 _ if approved => {
-                    self.journaled(|j| j.finish(id, TxState::Done, true, "approved"))?;
                     self.crash.at(TxState::Done.as_str());
                     events(Event::Approved {
                         auth_code: auth.clone(),

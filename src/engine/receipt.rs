@@ -8,7 +8,7 @@ use std::fmt;
 
 use emv::pan::MaskedPan;
 
-use crate::journal::export::format_amount;
+use crate::journal::export::{currency_exponent, format_amount};
 use crate::journal::{TxKind, TxRecord, TxState};
 
 use super::{APPROVED, Engine, EngineError, decline_message};
@@ -84,7 +84,7 @@ impl Receipt {
             kind: rec.kind,
             date_time: rec.created_at.clone(),
             masked_pan: rec.pan_masked.as_deref().map(MaskedPan::from_digits),
-            card_label: rec.card_label.clone(),
+            card_label: rec.card_label.as_deref().map(emv::display::sanitize),
             aid: d.aid.clone(),
             entry_mode: d.entry_mode.clone(),
             cvm: d.cvm.clone(),
@@ -117,7 +117,10 @@ impl Receipt {
         format!(
             "{} {}",
             currency_alpha(self.currency),
-            format_amount(minor, self.header.currency_exponent)
+            format_amount(
+                minor,
+                currency_exponent(self.currency).unwrap_or(self.header.currency_exponent)
+            )
         )
     }
 }
@@ -241,11 +244,6 @@ fn kind_text(kind: TxKind) -> &'static str {
 }
 
 fn currency_alpha(code: u16) -> String {
-    match code {
-        978 => "EUR".to_owned(),
-        840 => "USD".to_owned(),
-        826 => "GBP".to_owned(),
-        756 => "CHF".to_owned(),
-        other => format!("{other:03}"),
-    }
+    iso_currency::Currency::from_numeric(code)
+        .map_or_else(|| format!("{code:03}"), |c| c.code().to_owned())
 }

@@ -18,6 +18,8 @@ pub struct RecoveryReport {
     pub pending: Vec<i64>,
     /// A settlement left unanswered, repeated and closed now.
     pub settlement: Option<SettlementReport>,
+    /// Pre-authorizations expired uncompleted (reversed, their sealed PAN wiped).
+    pub expired: Vec<i64>,
     /// The batch of a settlement still unanswered (the host is unreachable): repeated at the
     /// next start, before the next transaction, or by the next settlement.
     pub settlement_pending: Option<u32>,
@@ -88,7 +90,26 @@ impl Engine {
                 _ => report.pending.push(rec.id),
             }
         }
+        report.expired = self.expire_preauths()?;
         Ok(report)
+    }
+
+    /// A transaction left `sent` or `answered` between operations (a crash, or an answer the
+    /// journal could not record): a decline is closed, a void or completion repeated, anything
+    /// else reversed. Returns whether it is finished.
+    pub(super) fn resolve_in_flight(&mut self, rec: &TxRecord) -> Result<bool, EngineError> {
+        if rec.state == TxState::Answered && rec.response_code.as_deref() != Some(APPROVED) {
+            let why = format!(
+                "declined ({})",
+                rec.response_code.as_deref().unwrap_or("??")
+            );
+            self.finish(rec.id, TxState::Done, false, &why)?;
+            return Ok(true);
+        }
+        if matches!(rec.kind, TxKind::Void | TxKind::Completion) {
+            return self.repeat_rebuildable(rec).map(|()| true);
+        }
+        self.reverse(rec.id, "left unfinished after it was sent")
     }
 
     /// Recovery of a void or completion: the same request (same DE 11 and DE 7; a

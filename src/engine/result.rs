@@ -36,6 +36,13 @@ pub enum Event {
         /// Whether it was approved offline (queued for upload).
         offline: bool,
     },
+    /// The host cannot be reached and the card asked for it (ARQC): the sale is accepted
+    /// offline at the merchant's risk ([`super::MerchantRisk`], off by default). Followed by
+    /// `Approved { offline: true }`; a screen shows that the issuer did not approve it.
+    OfflineAtMerchantRisk {
+        /// The amount accepted (minor units).
+        amount: u64,
+    },
     /// Declined by the host or the card: an answer that said no. Never sent for a request
     /// that was not answered ([`Event::Reversed`]) or not sent ([`Event::Aborted`]).
     Declined {
@@ -81,6 +88,10 @@ pub enum TxStatus {
     Approved,
     /// Approved by the card offline; queued as an advice.
     ApprovedOffline,
+    /// The card asked for the issuer, the host could not be reached, and the merchant accepted
+    /// it offline at its own risk ([`super::MerchantRisk`]); queued as an advice. The issuer
+    /// may still decline it.
+    ApprovedAtMerchantRisk,
     /// Declined by the host or the card.
     Declined,
     /// Sent, but not answered in time (or answered badly): reversed (or the reversal is

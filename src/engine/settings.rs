@@ -50,12 +50,22 @@ pub struct EngineSettings {
     pub card_wait: Duration,
     /// Store-and-forward caps.
     pub offline: OfflineLimits,
+    /// Accepting, at the merchant's risk, a sale the card sent online (ARQC) when the host
+    /// cannot be reached: off unless enabled, with its own caps.
+    pub merchant_risk: MerchantRisk,
+    /// How long an approved pre-authorization waits for its completion: after that it is
+    /// reversed (the hold released) and its sealed PAN wiped (default 7 days; schemes allow
+    /// 7 to 30).
+    pub preauth_lifetime: Duration,
+    /// Attempts at each journal write that records the host's answer (each waits up to the
+    /// journal's 5 s lock timeout); if they all fail, an approval is reversed, never shown.
+    pub journal_write_attempts: u32,
 }
 
-/// Store-and-forward: when the host cannot be reached, a sale at or below the AID's floor
-/// limit, with offline data authentication passed and no online PIN, is approved offline and
-/// queued as an 0220 advice, within these caps. Online-PIN transactions are never queued (the
-/// PIN block must not be stored).
+/// Store-and-forward: a sale the card approved offline (TC) at or below the AID's floor limit,
+/// with offline data authentication passed, is queued as an 0220 advice within these caps.
+/// They also bound the merchant-risk acceptances ([`MerchantRisk`]), which count in the same
+/// queue. Online-PIN transactions are never queued (the PIN block must not be stored).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OfflineLimits {
     /// At most this many advices waiting.
@@ -66,6 +76,25 @@ pub struct OfflineLimits {
     pub max_age: Duration,
     /// Upload attempts per advice before it is left for the operator (`softpos status`).
     pub max_upload_attempts: u32,
+}
+
+/// Merchant-risk offline acceptance: when the host cannot be reached, a sale the card sent
+/// online (ARQC: the card wants its issuer to decide) may still be accepted and queued as an
+/// advice, the merchant bearing the loss if the issuer declines it later (a blocked card, no
+/// funds: whoever drops the host's packets can force these). Off by default; when enabled,
+/// only at or below the AID's floor limit with ODA passed and no online PIN, within the
+/// [`OfflineLimits`] and these caps, and reported as [`super::TxStatus::ApprovedAtMerchantRisk`]
+/// after an [`super::Event::OfflineAtMerchantRisk`], so the screen says so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MerchantRisk {
+    /// Whether ARQCs may be accepted offline at all.
+    pub enabled: bool,
+    /// The largest amount (minor units) accepted this way.
+    pub max_amount: u64,
+    /// At most this many such advices waiting for the host.
+    pub max_count: u64,
+    /// At most this total of such advices waiting (minor units).
+    pub max_total: u64,
 }
 
 impl Default for OfflineLimits {
@@ -92,6 +121,9 @@ impl Default for EngineSettings {
             reversal_backoff: Duration::from_millis(200),
             card_wait: Duration::from_secs(30),
             offline: OfflineLimits::default(),
+            merchant_risk: MerchantRisk::default(),
+            journal_write_attempts: 3,
+            preauth_lifetime: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }

@@ -2,7 +2,6 @@
 
 use emv::iso8583::Message;
 
-use crate::acquirer::transmission_now;
 use crate::journal::{BatchTotals, Settlement, TxKind, TxRecord, TxState};
 
 use super::{Engine, EngineError};
@@ -125,7 +124,7 @@ impl Engine {
         let settlement = Settlement {
             batch: self.journal.batch_number()?,
             stan: self.journal.next_stan()?,
-            transmission: transmission_now(),
+            transmission: self.transmission_now(),
             last_id: transactions.last().copied().unwrap_or(0),
             totals: self.journal.open_batch_totals()?,
             closed: false,

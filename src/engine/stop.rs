@@ -60,7 +60,13 @@ impl Engine {
             .map(|all| {
                 all.iter()
                     .filter(|r| {
-                        matches!(r.state, TxState::ReversalPending | TxState::AdvicePending)
+                        matches!(
+                            r.state,
+                            TxState::ReversalPending
+                                | TxState::AdvicePending
+                                | TxState::Sent
+                                | TxState::Answered
+                        )
                     })
                     .count()
             })

@@ -25,6 +25,8 @@ impl Event {
         use UiMessage as M;
         use UiStatus as S;
         let request = match self {
+            // The approval that follows is shown; the screen adds its own warning.
+            Self::OfflineAtMerchantRisk { .. } => return None,
             Self::PresentCard { amount } => UiRequest::new(M::PresentCard, S::ReadyToRead)
                 .with_value(UiValue::Amount {
                     value: *amount,

@@ -24,7 +24,7 @@ pub fn load_or_create_device_key(path: &Path) -> Result<AesKey, JournalError> {
         path: path.to_path_buf(),
         source,
     };
-    match std::fs::read_to_string(path) {
+    match read_key_text(path) {
         Ok(text) => {
             let bytes = Zeroizing::new(
                 hex::decode(text.trim())
@@ -50,6 +50,11 @@ pub fn load_or_create_device_key(path: &Path) -> Result<AesKey, JournalError> {
         }
         Err(e) => Err(io(e)),
     }
+}
+
+/// The device key file's text, wiped when dropped (it is the key in hex).
+fn read_key_text(path: &Path) -> std::io::Result<Zeroizing<String>> {
+    std::fs::read_to_string(path).map(Zeroizing::new)
 }
 
 /// Seals `plaintext` under `device_key`.
@@ -120,6 +125,18 @@ const TAG_LEN: usize = 16;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_device_key_text_is_wiped_on_drop() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("device.key");
+        let key = load_or_create_device_key(&path).expect("created");
+        // The hex read back is held in a `Zeroizing` buffer (a type check: it is wiped on drop).
+        let text: Zeroizing<String> = read_key_text(&path).expect("read");
+        assert_eq!(text.len(), 32);
+        let again = load_or_create_device_key(&path).expect("loaded");
+        assert_eq!(again.expose_secret(), key.expose_secret());
+    }
 
     #[test]
     fn seal_round_trips_and_detects_tampering() {

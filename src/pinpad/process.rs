@@ -18,6 +18,7 @@ use emv::crypto::pin_block::{self, FillSource, OsFill};
 
 use super::EncryptedPin;
 use super::buffer::PinBuffer;
+use super::command_line::{PinPadCli, PinPadCommand};
 use super::keypad::Layout;
 use super::keystore::{self, Keystore, KeystoreError};
 use super::pin_key::PinInitialKey;
@@ -45,8 +46,12 @@ pub const TEST_KEYS_ENV: &str = "SOFTPOS_PINPAD_TEST_KEYS";
 /// Runs the process. The binaries' `main`.
 pub fn main(mode: InputMode) -> ExitCode {
     harden();
-    if std::env::args().nth(1).as_deref() == Some("install-key") {
-        return install_key(std::env::args().nth(2));
+    let name = match mode {
+        InputMode::Screen => "softpos-pinpad",
+        InputMode::TestFile => "softpos-pinpad-test",
+    };
+    if let Some(PinPadCommand::InstallKey { bundle_dir }) = PinPadCli::parse_for(name).command {
+        return install_key(&bundle_dir);
     }
     let mut stdin = io::stdin();
     let mut out = io::stdout();
@@ -267,14 +272,10 @@ fn answer(out: &mut io::Stdout, message: &PinPadMessage) -> ExitCode {
 /// unlinked, directory fsynced): after installation no file next to the terminal holds the PIN
 /// key. A bundle whose key was installed already, or a store that has a key, is refused.
 /// Prints only the KSN's initial key ID.
-fn install_key(bundle_dir: Option<String>) -> ExitCode {
-    let Some(bundle_dir) = bundle_dir else {
-        eprintln!("usage: softpos-pinpad install-key BUNDLE_DIR");
-        return ExitCode::from(2);
-    };
+fn install_key(bundle_dir: &std::path::Path) -> ExitCode {
     // Only the PIN key: the bundle's TLS key and MAC key belong to the acquirer link and never
     // enter this process (key separation, `docs/enrolment-bundle.md`).
-    let pin_key = match super::pin_key::load(std::path::Path::new(&bundle_dir)) {
+    let pin_key = match super::pin_key::load(bundle_dir) {
         Ok(k) => k,
         Err(e) => {
             eprintln!("cannot install: {e}");

@@ -139,7 +139,7 @@ impl ExpectSelectAid {
                 .and_then(|t| t.bytes())
         };
         let pdol = field(0x9F38).map(Dol::parse).transpose()?;
-        let label = field(0x50).map(|l| String::from_utf8_lossy(l).trim().to_owned());
+        let label = field(0x50).map(crate::display::card_text);
         let kernel = candidate.kernel;
         // Book B §3.3.3.6: a Visa AID on Kernel 3 needs a PDOL with the TTQ (no Kernel 1 here).
         // Book C-7: Kernel 7 needs a PDOL.

@@ -51,11 +51,35 @@ impl TraceEvent {
     }
 }
 
+impl TraceEvent {
+    /// The event as text, with certificates and signed data in full when `certificates` is
+    /// set (the user asked for them explicitly); its `Display` is the redacted form.
+    pub fn with_certificates(&self, certificates: bool) -> impl fmt::Display + '_ {
+        Shown {
+            event: self,
+            certificates,
+        }
+    }
+}
+
 impl fmt::Display for TraceEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Command { name, line } => write!(f, "C-APDU {name}: {line}"),
-            Self::Response {
+        self.with_certificates(false).fmt(f)
+    }
+}
+
+/// A [`TraceEvent`] shown with or without certificates.
+struct Shown<'a> {
+    event: &'a TraceEvent,
+    certificates: bool,
+}
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let certificates = self.certificates;
+        match self.event {
+            TraceEvent::Command { name, line } => write!(f, "C-APDU {name}: {line}"),
+            TraceEvent::Response {
                 status,
                 length,
                 objects,
@@ -65,6 +89,7 @@ impl fmt::Display for TraceEvent {
                     f: &mut fmt::Formatter<'_>,
                     list: &[DecodedTlv],
                     depth: usize,
+                    certificates: bool,
                 ) -> fmt::Result {
                     for item in list {
                         write!(
@@ -73,15 +98,15 @@ impl fmt::Display for TraceEvent {
                             "  ".repeat(depth + 1),
                             item.tag,
                             item.name,
-                            item.shown
+                            item.shown_with_certificates(certificates)
                         )?;
-                        walk(f, &item.children, depth + 1)?;
+                        walk(f, &item.children, depth + 1, certificates)?;
                     }
                     Ok(())
                 }
-                walk(f, objects, 0)
+                walk(f, objects, 0, certificates)
             }
-            Self::Note(text) => write!(f, "note: {text}"),
+            TraceEvent::Note(text) => write!(f, "note: {text}"),
         }
     }
 }

@@ -37,6 +37,11 @@ pub enum Sensitivity {
     Pan,
     /// Never shown: only its length.
     Secret,
+    /// A certificate, a key remainder or signed data (`90`, `92`, `93`, `9F46`, `9F48`,
+    /// `9F4B`): shown only as its length, unless the user asks for certificates explicitly.
+    /// Whoever holds the scheme's public CA key recovers the ICC certificate's content, the
+    /// full PAN included (EMV Book 2 §6.1, Table 14).
+    Certificate,
 }
 
 /// One dictionary entry.
@@ -78,7 +83,7 @@ use Format::{
     AlphaNumeric as A, AlphaNumericSpecial as Ans, Binary as B, CompressedNumeric as Cn, Dol as D,
     Numeric as N, Template as T,
 };
-use Sensitivity::{Pan as Pn, Public as P, Secret as S};
+use Sensitivity::{Certificate as C, Pan as Pn, Public as P, Secret as S};
 
 /// Sorted by tag number (a unit test checks the order).
 const DICTIONARY: &[TagInfo] = &[
@@ -105,10 +110,10 @@ const DICTIONARY: &[TagInfo] = &[
     e(0x8D, "CDOL2", D, P),
     e(0x8E, "CVM List", B, P),
     e(0x8F, "Certification Authority Public Key Index", B, P),
-    e(0x90, "Issuer Public Key Certificate", B, P),
+    e(0x90, "Issuer Public Key Certificate", B, C),
     e(0x91, "Issuer Authentication Data", B, P),
-    e(0x92, "Issuer Public Key Remainder", B, P),
-    e(0x93, "Signed Static Application Data", B, P),
+    e(0x92, "Issuer Public Key Remainder", B, C),
+    e(0x93, "Signed Static Application Data", B, C),
     e(0x94, "Application File Locator", B, P),
     e(0x95, "Terminal Verification Results", B, P),
     e(0x99, "Transaction PIN Data", B, S),
@@ -174,12 +179,12 @@ const DICTIONARY: &[TagInfo] = &[
     e(0x9F42, "Application Currency Code", N, P),
     e(0x9F44, "Application Currency Exponent", N, P),
     e(0x9F45, "Data Authentication Code", B, P),
-    e(0x9F46, "ICC Public Key Certificate", B, P),
+    e(0x9F46, "ICC Public Key Certificate", B, C),
     e(0x9F47, "ICC Public Key Exponent", B, P),
-    e(0x9F48, "ICC Public Key Remainder", B, P),
+    e(0x9F48, "ICC Public Key Remainder", B, C),
     e(0x9F49, "DDOL", D, P),
     e(0x9F4A, "Static Data Authentication Tag List", B, P),
-    e(0x9F4B, "Signed Dynamic Application Data", B, P),
+    e(0x9F4B, "Signed Dynamic Application Data", B, C),
     e(0x9F4C, "ICC Dynamic Number", B, P),
     e(0x9F4E, "Merchant Name and Location", Ans, P),
     e(0x9F5A, "Application Program Identifier", B, P),
@@ -260,6 +265,12 @@ mod tests {
             lookup(Tag::new(0x9F26)).map(|i| i.sensitivity),
             Some(Sensitivity::Public)
         );
+        for tag in [0x90, 0x92, 0x93, 0x9F46, 0x9F48, 0x9F4B] {
+            assert_eq!(
+                lookup(Tag::new(tag)).map(|i| i.sensitivity),
+                Some(Sensitivity::Certificate)
+            );
+        }
         assert_eq!(
             lookup(Tag::new(0x9F02)).map(|i| i.name),
             Some("Amount, Authorised")

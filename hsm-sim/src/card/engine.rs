@@ -675,6 +675,12 @@ impl VirtualCard {
             proprietary.extend(tlv::encode_primitive(Tag::new(0x9F38), self.profile.pdol()));
         }
         proprietary.extend(tlv::encode_primitive(Tag::new(0x5F2D), LANGUAGE_PREFERENCE));
+        if self.profile.fault() == Some(Fault::HostileText) {
+            proprietary.extend(tlv::encode_primitive(
+                Tag::new(0x9F12),
+                self.profile.label().as_bytes(),
+            ));
+        }
         tlv::encode_template(
             Tag::new(0x6F),
             &[

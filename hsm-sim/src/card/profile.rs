@@ -110,6 +110,11 @@ pub enum Fault {
     /// otherwise real; EMV Book C-3 §5.4 forbids it, so the terminal must not trust it beyond
     /// its own offline limits.
     TcDespiteOnlineRequest,
+    /// Hostile card text (`hostile-text`, otherwise the Visa card): the application label
+    /// (`50`) and preferred name (`9F12`) carry terminal escape sequences, C0/C1 controls and a
+    /// bidi override, and the cardholder name (`5F20`) is a spreadsheet formula. The terminal
+    /// must show none of it as such (console, receipts, history, CSV export).
+    HostileText,
 }
 
 impl Fault {
@@ -193,6 +198,7 @@ impl Profile {
             "oda-bad-fdda-signature" => faulty("oda-bad-fdda-signature", Fault::BadFddaSignature),
             "oda-cda-wrong-amount" => faulty("oda-cda-wrong-amount", Fault::CdaWrongAmount),
             "tc-despite-online" => faulty("tc-despite-online", Fault::TcDespiteOnlineRequest),
+            "hostile-text" => faulty("hostile-text", Fault::HostileText),
             _ => return None,
         };
         Some(profile)
@@ -377,6 +383,12 @@ impl Profile {
                     Tag::new(0x9F08),
                     &APPLICATION_VERSION,
                 ));
+                if self.fault == Some(Fault::HostileText) {
+                    body.extend(tlv::encode_primitive(
+                        Tag::new(0x5F20),
+                        HOSTILE_CARDHOLDER_NAME.as_bytes(),
+                    ));
+                }
                 body.extend(trailer);
                 records.push(record(1, 1, true, &body));
             }
@@ -680,6 +692,13 @@ fn faulty(name: &'static str, fault: Fault) -> Profile {
              cryptogram",
             visa_offline(),
         ),
+        Fault::HostileText => (
+            "Visa card whose label and names carry escape sequences and a CSV formula",
+            Profile {
+                label: HOSTILE_LABEL,
+                ..visa()
+            },
+        ),
     };
     Profile {
         name,
@@ -758,7 +777,15 @@ const NAMES: &[&str] = &[
     "oda-bad-fdda-signature",
     "oda-cda-wrong-amount",
     "tc-despite-online",
+    "hostile-text",
 ];
+
+/// The `hostile-text` card's application label (`50`) and preferred name (`9F12`): a screen
+/// clear, a window-title OSC, a C1 CSI and a right-to-left override around the brand, after a
+/// leading formula for the CSV export.
+pub const HOSTILE_LABEL: &str = "=2+3\x1b]0;owned\x07VISA\x1b[2J\u{9b}1m\u{202e}DEBIT\r\n";
+/// The `hostile-text` card's cardholder name (`5F20`): a spreadsheet formula.
+pub const HOSTILE_CARDHOLDER_NAME: &str = "=HYPERLINK(\"http://x\")";
 
 /// The effective date (`5F25`, YYMMDD) of every card, as the issuer signed it.
 const SIGNED_EFFECTIVE_DATE: &str = "210101";

@@ -97,7 +97,7 @@ fn dump(profile: &Profile) -> String {
     out += &format!("profile      {} ({:?})\n", profile.name(), profile.scheme());
     out += &format!("description  {}\n", profile.description());
     out += &format!("AID          {}\n", hex::encode_upper(profile.aid()));
-    out += &format!("label        {}\n", profile.label());
+    out += &format!("label        {}\n", profile.label().escape_debug());
     out += &format!("PAN          {}\n", profile.masked_pan());
     out += &format!("expiry       {} (YYMM)\n", profile.expiry());
     out += &format!("PSN          {:02X}\n", profile.pan_sequence_number());

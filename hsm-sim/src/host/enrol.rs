@@ -33,8 +33,12 @@ pub struct EnrolmentBundle {
     pub terminal_id: String,
     /// The host's address, `IP:PORT`.
     pub host: String,
-    /// The TLS server name to verify (`localhost`).
+    /// The TLS server name to verify: the host part of [`EnrolmentBundle::host`], one of the
+    /// names the host's certificate carries ([`pki::HOST_NAMES`]).
     pub server_name: String,
+    /// SHA-256 of the host key's SubjectPublicKeyInfo: the terminal refuses a host whose
+    /// certificate, even one the CA signed, certifies another key (rule D5).
+    pub host_spki_sha256: [u8; 32],
     /// The host CA certificate (PEM): the only trust anchor.
     pub ca_pem: String,
     /// The terminal's client certificate (PEM).
@@ -149,7 +153,9 @@ pub fn enroll_with(
     options: EnrolOptions,
 ) -> Result<EnrolmentBundle, HostError> {
     pki::check_terminal_id(terminal_id)?;
+    let server_name = server_name_of(host)?;
     let ca = pki::HostCa::load_or_create(data_dir)?;
+    let host_spki_sha256 = pki::host_key_pin(&pki::load_or_create_host_key(data_dir)?);
     let (certificate_pem, key_pem) = ca.issue_terminal(terminal_id)?;
     let security = HsmSecurity::load_or_create(data_dir)?;
     let dukpt = match security.create_terminal_key(terminal_id) {
@@ -188,7 +194,8 @@ pub fn enroll_with(
     Ok(EnrolmentBundle {
         terminal_id: terminal_id.to_owned(),
         host: host.to_owned(),
-        server_name: "localhost".to_owned(),
+        server_name,
+        host_spki_sha256,
         ca_pem: ca.cert_pem().to_owned(),
         certificate_pem,
         key_pem,
@@ -206,6 +213,7 @@ impl EnrolmentBundle {
             terminal_id: self.terminal_id.clone(),
             host: self.host.clone(),
             server_name: self.server_name.clone(),
+            host_spki_sha256: Some(hex::encode(self.host_spki_sha256)),
             ca: CA_FILE.to_owned(),
             certificate: CERT_FILE.to_owned(),
             key: KEY_FILE.to_owned(),
@@ -291,6 +299,12 @@ impl EnrolmentBundle {
             terminal_id: manifest.terminal_id,
             host: manifest.host,
             server_name: manifest.server_name,
+            host_spki_sha256: manifest
+                .host_spki_sha256
+                .as_deref()
+                .and_then(|h| hex::decode(h).ok())
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                .ok_or_else(|| HostError::BadBundle("no host key pin (host_spki_sha256)".into()))?,
             ca_pem: read(&manifest.ca)?,
             certificate_pem: read(&manifest.certificate)?,
             key_pem: Zeroizing::new(read(&manifest.key)?),
@@ -320,6 +334,8 @@ struct Manifest {
     terminal_id: String,
     host: String,
     server_name: String,
+    #[serde(default)]
+    host_spki_sha256: Option<String>,
     ca: String,
     certificate: String,
     key: String,
@@ -329,6 +345,24 @@ struct Manifest {
     mac_initial_key: Option<String>,
     #[serde(default)]
     mac_initial_ksn: Option<String>,
+}
+
+/// The host part of a `HOST:PORT` address (`[::1]:8583` → `::1`), which must be one of the
+/// names on the host's certificate.
+fn server_name_of(host: &str) -> Result<String, HostError> {
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.parse::<u16>().is_ok() => name,
+        _ => host,
+    };
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    if pki::HOST_NAMES.contains(&name) {
+        Ok(name.to_owned())
+    } else {
+        Err(HostError::BadBundle(format!(
+            "the host's certificate names {}, not {name:?}: enrol with one of them",
+            pki::HOST_NAMES.join(", ")
+        )))
+    }
 }
 
 const MANIFEST_FILE: &str = "terminal.toml";

@@ -65,11 +65,12 @@ impl HostCa {
         &self.cert_pem
     }
 
-    /// Issues the host's server certificate (SANs `localhost`, `127.0.0.1`), returning the
-    /// certificate PEM and key PEM.
-    pub fn issue_server(&self) -> Result<(String, Zeroizing<String>), HostError> {
+    /// Issues the host's server certificate for the host's own `key` (SANs [`HOST_NAMES`]),
+    /// returning the certificate PEM. A renewal uses the same key, so the public key that
+    /// enrolment bundles pin ([`host_key_pin`]) stays the same.
+    pub fn issue_server(&self, key: &KeyPair) -> Result<String, HostError> {
         let mut params =
-            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])?;
+            CertificateParams::new(HOST_NAMES.iter().map(|&n| n.to_owned()).collect::<Vec<_>>())?;
         params
             .distinguished_name
             .push(DnType::CommonName, "hsm-sim acquirer host");
@@ -77,7 +78,9 @@ impl HostCa {
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.use_authority_key_identifier_extension = true;
         set_validity(&mut params, LEAF_VALIDITY);
-        self.issue(params)
+        let ca_params = ca_params();
+        let issuer = Issuer::from_params(&ca_params, &self.key);
+        Ok(params.signed_by(key, &issuer)?.pem())
     }
 
     /// Issues a terminal client certificate for `terminal_id`, returning certificate PEM and
@@ -108,6 +111,28 @@ impl HostCa {
         let cert = params.signed_by(&key, &issuer)?;
         Ok((cert.pem(), Zeroizing::new(key.serialize_pem())))
     }
+}
+
+/// The host's TLS key (`dir/host.key`, 0600), created on first use. It outlives every host
+/// certificate: renewals certify the same key, which enrolment bundles pin.
+pub fn load_or_create_host_key(dir: &Path) -> Result<KeyPair, HostError> {
+    let path = dir.join(HOST_KEY_FILE);
+    if path.exists() {
+        let pem = Zeroizing::new(fs::read_to_string(&path).map_err(HostError::io(&path))?);
+        return Ok(KeyPair::from_pem(&pem)?);
+    }
+    fs::create_dir_all(dir).map_err(HostError::io(dir))?;
+    let key = KeyPair::generate()?;
+    write_secret(&path, Zeroizing::new(key.serialize_pem()).as_bytes())?;
+    Ok(key)
+}
+
+/// The pin of the host's key that enrolment bundles carry (`host_spki_sha256`,
+/// `docs/enrolment-bundle.md`): SHA-256 of its DER SubjectPublicKeyInfo.
+pub fn host_key_pin(key: &KeyPair) -> [u8; 32] {
+    use rcgen::PublicKeyData as _;
+    use sha2::Digest as _;
+    sha2::Sha256::digest(key.subject_public_key_info()).into()
 }
 
 /// Checks that a terminal ID is 8 characters `A-Z0-9` (`docs/iso8583.md` §1).
@@ -288,6 +313,11 @@ pub const CA_VALIDITY: time::Duration = time::Duration::days(3_650);
 pub const LEAF_VALIDITY: time::Duration = time::Duration::days(365);
 /// How far before the moment of issue a certificate starts, for clocks slightly behind.
 pub const CLOCK_SKEW: time::Duration = time::Duration::hours(1);
+/// The names the host's certificate carries (DNS and IP SANs); an enrolment bundle's
+/// `server_name` must be one of them.
+pub const HOST_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
+/// The host's TLS key in its data directory.
+pub const HOST_KEY_FILE: &str = "host.key";
 const CA_CERT_FILE: &str = "ca.pem";
 const CA_KEY_FILE: &str = "ca.key";
 
@@ -350,7 +380,8 @@ mod tests {
     fn the_host_certificate_is_renewed_before_it_expires() {
         let dir = tempfile::tempdir().unwrap();
         let ca = HostCa::load_or_create(dir.path()).unwrap();
-        let (cert_pem, _key) = ca.issue_server().unwrap();
+        let key = load_or_create_host_key(dir.path()).unwrap();
+        let cert_pem = ca.issue_server(&key).unwrap();
         let month = Duration::from_secs(30 * 24 * 3600);
         assert!(server_certificate_valid_for(
             ca.cert_pem(),
@@ -370,5 +401,34 @@ mod tests {
             &cert_pem,
             month
         ));
+    }
+
+    /// A renewed host certificate certifies the same key: the enrolment bundles' pin holds.
+    #[test]
+    fn the_host_key_and_its_pin_survive_renewal() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = HostCa::load_or_create(dir.path()).unwrap();
+        let key = load_or_create_host_key(dir.path()).unwrap();
+        let first = ca.issue_server(&key).unwrap();
+        let again = load_or_create_host_key(dir.path()).unwrap();
+        assert_eq!(host_key_pin(&again), host_key_pin(&key));
+        let renewed = ca.issue_server(&again).unwrap();
+        assert_ne!(first, renewed);
+        let spki = |pem: &str| {
+            let der = parse_certs(pem).unwrap().remove(0);
+            let cert = webpki::EndEntityCert::try_from(&der).unwrap();
+            sha2::Digest::finalize(sha2::Digest::chain_update(
+                <sha2::Sha256 as sha2::Digest>::new(),
+                cert.subject_public_key_info().as_ref(),
+            ))
+            .to_vec()
+        };
+        assert_eq!(spki(&first), host_key_pin(&key).to_vec());
+        assert_eq!(spki(&renewed), host_key_pin(&key).to_vec());
+        let other = tempfile::tempdir().unwrap();
+        assert_ne!(
+            host_key_pin(&load_or_create_host_key(other.path()).unwrap()),
+            host_key_pin(&key)
+        );
     }
 }

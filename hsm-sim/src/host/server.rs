@@ -82,10 +82,11 @@ impl ServerState {
         let (cert_pem, key_pem) = if let Some(current) = current {
             current
         } else {
-            let (cert, key) = ca.issue_server()?;
-            pki::write_secret(&key_path, key.as_bytes())?;
+            // Renewal keeps the host's key: enrolment bundles pin it (`host_spki_sha256`).
+            let key = pki::load_or_create_host_key(data_dir)?;
+            let cert = ca.issue_server(&key)?;
             std::fs::write(&cert_path, &cert).map_err(HostError::io(&cert_path))?;
-            (cert, key)
+            (cert, Zeroizing::new(key.serialize_pem()))
         };
         let tls = pki::server_config(ca.cert_pem(), &cert_pem, &key_pem)?;
         let conn = ledger::open_writer(&data_dir.join(ledger::LEDGER_FILE))?;
@@ -557,4 +558,4 @@ const RENEW_BEFORE_EXPIRY: Duration = Duration::from_secs(30 * 24 * 3600);
 const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 const FRAME_TIMEOUT: Duration = Duration::from_secs(30);
 const HOST_CERT_FILE: &str = "host.pem";
-const HOST_KEY_FILE: &str = "host.key";
+const HOST_KEY_FILE: &str = pki::HOST_KEY_FILE;
