@@ -35,6 +35,16 @@ pub(crate) struct DataArgs {
     host_timeout: u64,
 }
 
+impl DataArgs {
+    /// The default data directory and host timeout (what a command without options uses).
+    pub(crate) fn defaults() -> Self {
+        Self {
+            data_dir: None,
+            host_timeout: 30,
+        }
+    }
+}
+
 /// Arguments of `softpos pay`.
 #[derive(Debug, Args)]
 pub(crate) struct PayArgs {
@@ -427,7 +437,7 @@ fn report(result: &TxResult, exponent: u8) -> ExitCode {
 /// executable (its DUKPT key store must have been installed from the enrolment bundle, see
 /// `docs/pinpad.md`), or, if it cannot be located, a stub that answers "not available" so a
 /// transaction that needs an online PIN stops cleanly.
-fn pin_entry() -> Box<dyn PinEntry + Send> {
+pub(crate) fn pin_entry() -> Box<dyn PinEntry + Send> {
     match crate::pinpad::PinPadConfig::next_to_current_exe() {
         Ok(config) => Box::new(crate::pinpad::PinPadProcess::new(config)),
         Err(_) => Box::new(NoPinPad),

@@ -35,7 +35,7 @@ use super::session::{Key, Progress, Session};
     clippy::unwrap_used,
     clippy::cast_possible_truncation
 )]
-mod ui {
+pub(crate) mod ui {
     slint::include_modules!();
 }
 
