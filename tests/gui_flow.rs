@@ -482,7 +482,7 @@ fn luhn(digits: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// A screen is not empty: a good part of it differs from the background, in several colours.

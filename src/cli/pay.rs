@@ -35,6 +35,7 @@ pub(crate) struct DataArgs {
     host_timeout: u64,
 }
 
+#[cfg(feature = "gui")]
 impl DataArgs {
     /// The default data directory and host timeout (what a command without options uses).
     pub(crate) fn defaults() -> Self {

@@ -96,7 +96,7 @@ impl CardSource for DrawerReader {
         // The profile was checked by `CardDrawer::tap`; one that fails now is "no card".
         let card = super::virtual_card(&profile).map_err(|_| ReaderError::NoCard)?;
         match &mut self.mode {
-            Mode::InProcess(slot) => *slot = Some(VirtualCardSource::new(card)),
+            Mode::InProcess(slot) => *slot = Some(Box::new(VirtualCardSource::new(card))),
             Mode::Vpcd { reader, plugged } => {
                 let guard = super::plug_virtual_card(&profile, reader).map_err(|e| match e {
                     DemoError::Reader(e) => e,
@@ -167,7 +167,7 @@ struct Slot {
 }
 
 enum Mode {
-    InProcess(Option<VirtualCardSource>),
+    InProcess(Option<Box<VirtualCardSource>>),
     Vpcd {
         reader: PcscReader,
         plugged: Option<vpcd::VpcdGuard>,
