@@ -16,12 +16,13 @@ use std::time::Duration;
 use slint::ComponentHandle;
 
 use crate::engine::{
-    CardSource, Command, Engine, EngineService, Event, ServiceEvent, ServiceHandle,
+    CardSource, Command, Engine, EngineService, Event, Reply, ServiceEvent, ServiceHandle,
 };
 use crate::pinpad::PinEntry;
 
 #[cfg(feature = "demo")]
 mod card_drawer;
+mod history;
 mod money;
 mod pin_wait;
 mod present_card;
@@ -31,8 +32,9 @@ mod sale;
 mod status;
 
 pub use crate::pinpad::window::ui::{
-    AppAdapter, CardDrawerAdapter, MainWindow, PinWaitAdapter, PresentCardAdapter, ReceiptAdapter,
-    ResultAdapter, ResultState, SaleAdapter, SaleStage, Screen, StatusAdapter,
+    AppAdapter, CardDrawerAdapter, HistoryAdapter, HistoryRow, MainWindow, PinWaitAdapter,
+    PresentCardAdapter, ReceiptAdapter, ResultAdapter, ResultState, SaleAdapter, SaleStage, Screen,
+    StatusAdapter,
 };
 pub use money::{AmountEntry, Currency, MAX_DIGITS};
 pub use status::TerminalStatus;
@@ -74,6 +76,7 @@ impl Gui {
         pin_wait::bind(window, handle.clone());
         result::bind(window, sale);
         receipt::bind(window);
+        history::bind(window, handle.clone());
         #[cfg(feature = "demo")]
         card_drawer::bind(window, setup.drawer);
         window.global::<AppAdapter>().set_screen(Screen::Sale);
@@ -138,6 +141,10 @@ pub(crate) enum Update {
     Working(String),
     /// The command ended: its result, and the receipt when there is one.
     Finished(result::Show, Option<receipt::Show>),
+    /// Today's transactions.
+    History(history::Show),
+    /// The receipt of a past transaction, opened from the history.
+    PastReceipt(receipt::Show),
 }
 
 /// What `event` changes on screen, for a terminal in `currency` that waits `card_wait` for a
@@ -161,10 +168,20 @@ pub(crate) fn route(
                 _ => None,
             }
         }
-        ServiceEvent::Finished { reply, .. } => {
-            let (show, receipt) = result::for_reply(&reply, currency)?;
-            Some(Update::Finished(show, receipt))
-        }
+        ServiceEvent::Finished { reply, .. } => match reply {
+            Ok(Reply::History(records)) => Some(Update::History(history::Show::of(
+                &records,
+                currency,
+                &history::today(),
+            ))),
+            Ok(Reply::Receipt(Some(receipt))) => {
+                Some(Update::PastReceipt(receipt::Show::of(&receipt)))
+            }
+            reply => {
+                let (show, receipt) = result::for_reply(&reply, currency)?;
+                Some(Update::Finished(show, receipt))
+            }
+        },
     }
 }
 
@@ -185,7 +202,14 @@ impl Update {
             Self::Finished(show, receipt) => {
                 receipt::apply(window, receipt);
                 result::apply(window, show);
+                app.set_receipt_return(Screen::Result);
                 app.set_screen(Screen::Result);
+            }
+            Self::History(show) => history::apply(window, show),
+            Self::PastReceipt(receipt) => {
+                receipt::apply(window, Some(receipt));
+                app.set_receipt_return(Screen::History);
+                app.set_screen(Screen::Receipt);
             }
         }
     }

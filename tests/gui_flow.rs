@@ -8,6 +8,7 @@
 //! - a cancel while waiting for a card: nothing charged;
 //! - a sale that asks for the PIN: the PIN screen, then Cancel there: nothing charged; then
 //!   the PIN typed: approved;
+//! - the history: today's five transactions newest first, the totals, a row's receipt;
 //!
 //! Every screen is rendered at 360 x 640 and 1280 x 800; a screen that renders empty fails, and
 //! so does any text on any screen that holds a full PAN. The PNGs go to `target/tmp/gui/`, and
@@ -208,6 +209,37 @@ fn gui_headless() {
     });
     assert_eq!(world.balance(VISA_PAN), before_pin - 8000);
     click(&window, "New sale");
+    wait_for_screen(&window, Screen::Sale);
+
+    // 6. The history: today's transactions, newest first, with the totals; a row opens its
+    // receipt, and Done goes back to the history.
+    click(&window, "History");
+    wait_for_screen(&window, Screen::History);
+    wait_until(&window, "the history", || {
+        has_text(&window, "Today: 2 sales, EUR 93.57")
+    });
+    let rows: Vec<String> = ElementQuery::from_root(&window)
+        .find_all()
+        .iter()
+        .filter(|e| e.accessible_role() == Some(AccessibleRole::Button))
+        .filter_map(|e| e.accessible_label())
+        .map(|l| l.to_string())
+        .filter(|l| l.starts_with('#'))
+        .collect();
+    assert_eq!(rows.len(), 5, "{rows:?}");
+    assert!(rows[0].ends_with("EUR 80.00 Approved"), "{rows:?}");
+    assert!(rows[4].ends_with("EUR 13.57 Approved"), "{rows:?}");
+    shots.take(&window, "history");
+    click(&window, &rows[4]);
+    wait_for_screen(&window, Screen::Receipt);
+    assert!(
+        has_text(&window, "TOTAL  EUR 13.57"),
+        "{:?}",
+        texts(&window)
+    );
+    click(&window, "Done");
+    wait_for_screen(&window, Screen::History);
+    click(&window, "Back to sale");
     wait_for_screen(&window, Screen::Sale);
 
     // The journal and the host agree.

@@ -3,7 +3,7 @@
 
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 
-use super::{AppAdapter, MainWindow, ReceiptAdapter, Screen};
+use super::{AppAdapter, MainWindow, ReceiptAdapter};
 use crate::engine::Receipt;
 
 /// The receipt's two copies, line by line.
@@ -52,6 +52,7 @@ pub(super) fn bind(window: &MainWindow) {
     let weak = window.as_weak();
     adapter.on_done(move || {
         let Some(window) = weak.upgrade() else { return };
-        window.global::<AppAdapter>().set_screen(Screen::Result);
+        let app = window.global::<AppAdapter>();
+        app.set_screen(app.get_receipt_return());
     });
 }
