@@ -36,7 +36,7 @@ impl Show {
             .iter()
             .filter(|r| r.created_at.starts_with(today))
             .collect();
-        today_records.sort_by(|a, b| b.id.cmp(&a.id));
+        today_records.sort_by_key(|r| std::cmp::Reverse(r.id));
         let total = |kind: TxKind| {
             today_records
                 .iter()
