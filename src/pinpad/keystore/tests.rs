@@ -14,29 +14,38 @@ fn install(dir: &Path) -> Ksn {
     ksn
 }
 
+/// A temporary store with the test key installed.
+fn installed_store() -> tempfile::TempDir {
+    let Ok(tmp) = tempfile::tempdir() else {
+        panic!("tempdir")
+    };
+    install(tmp.path());
+    tmp
+}
+
+fn open(dir: &Path) -> Keystore {
+    match Keystore::open(dir) {
+        Ok(store) => store,
+        Err(e) => panic!("open: {e}"),
+    }
+}
+
 /// Security doc P11: 120 entries in an hour pass, the 121st is refused until the oldest
 /// leaves the hour; the count survives reopening the store; setting the clock back does
 /// not reopen the limit, and a wrong clock blocks entry for an hour at most.
 #[test]
 fn the_hundred_and_twenty_first_entry_in_an_hour_is_refused() {
-    let Ok(tmp) = tempfile::tempdir() else {
-        panic!("tempdir")
-    };
-    install(tmp.path());
+    let tmp = installed_store();
     let t0 = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
     let at = |s: u64| t0 + Duration::from_secs(s);
     for i in 0..120u64 {
-        let Ok(mut store) = Keystore::open(tmp.path()) else {
-            panic!("open")
-        };
+        let mut store = open(tmp.path());
         assert!(
             store.reserve_at(&Layout::phone(), at(i * 10)).is_ok(),
             "entry {i}"
         );
     }
-    let Ok(mut store) = Keystore::open(tmp.path()) else {
-        panic!("open")
-    };
+    let mut store = open(tmp.path());
     let before = store.last_ksn();
     match store.reserve_at(&Layout::phone(), at(1200)) {
         Err(KeystoreError::TooManyEntries { retry_after }) => {
@@ -60,9 +69,7 @@ fn the_hundred_and_twenty_first_entry_in_an_hour_is_refused() {
         panic!("tempdir")
     };
     install(other.path());
-    let Ok(mut skewed) = Keystore::open(other.path()) else {
-        panic!("open")
-    };
+    let mut skewed = open(other.path());
     for _ in 0..120 {
         assert!(skewed.reserve_at(&Layout::phone(), far).is_ok());
     }
@@ -73,13 +80,8 @@ fn the_hundred_and_twenty_first_entry_in_an_hour_is_refused() {
 
 #[test]
 fn a_damaged_rate_file_refuses_entry() {
-    let Ok(tmp) = tempfile::tempdir() else {
-        panic!("tempdir")
-    };
-    install(tmp.path());
-    let Ok(mut store) = Keystore::open(tmp.path()) else {
-        panic!("open")
-    };
+    let tmp = installed_store();
+    let mut store = open(tmp.path());
     assert!(store.reserve(&Layout::phone()).is_ok());
     let path = tmp.path().join(RATE_FILE);
     let Ok(mut bytes) = fs::read(&path) else {
@@ -97,13 +99,8 @@ fn a_damaged_rate_file_refuses_entry() {
 
 #[test]
 fn reserves_durably_and_derives_the_published_pin_key() {
-    let Ok(tmp) = tempfile::tempdir() else {
-        panic!("tempdir")
-    };
-    install(tmp.path());
-    let Ok(mut store) = Keystore::open(tmp.path()) else {
-        panic!("open")
-    };
+    let tmp = installed_store();
+    let mut store = open(tmp.path());
     let layout = Layout::phone();
     let Ok(first) = store.reserve(&layout) else {
         panic!("reserve")
@@ -131,9 +128,7 @@ fn skips_counters_with_seventeen_one_bits_and_stops_at_exhaustion() {
         panic!("tempdir")
     };
     let initial = install(tmp.path());
-    let Ok(mut store) = Keystore::open(tmp.path()) else {
-        panic!("open")
-    };
+    let mut store = open(tmp.path());
     let id = initial.initial_key_id();
     assert!(store.fast_forward(Ksn::new(id, 0x0001_FFFE)).is_ok());
     let Ok(next) = store.reserve(&Layout::phone()) else {
@@ -153,10 +148,7 @@ fn skips_counters_with_seventeen_one_bits_and_stops_at_exhaustion() {
 
 #[test]
 fn files_are_private_and_the_key_is_not_in_clear() {
-    let Ok(tmp) = tempfile::tempdir() else {
-        panic!("tempdir")
-    };
-    install(tmp.path());
+    let tmp = installed_store();
     for name in [DEVICE_SECRET_FILE, SEALED_KEY_FILE, STATE_FILE, RATE_FILE] {
         let Ok(meta) = fs::metadata(tmp.path().join(name)) else {
             panic!("{name}")
@@ -172,10 +164,7 @@ fn files_are_private_and_the_key_is_not_in_clear() {
 
 #[test]
 fn tampered_or_foreign_files_are_refused() {
-    let Ok(tmp) = tempfile::tempdir() else {
-        panic!("tempdir")
-    };
-    install(tmp.path());
+    let tmp = installed_store();
     let sealed_path = tmp.path().join(SEALED_KEY_FILE);
     let Ok(mut sealed) = fs::read(&sealed_path) else {
         panic!("read")
@@ -217,9 +206,7 @@ fn a_key_is_installed_once() {
         panic!("tempdir")
     };
     let initial = install(tmp.path());
-    let Ok(mut store) = Keystore::open(tmp.path()) else {
-        panic!("open")
-    };
+    let mut store = open(tmp.path());
     let Ok(used) = store.reserve(&Layout::phone()) else {
         panic!("reserve")
     };
@@ -238,13 +225,8 @@ fn a_key_is_installed_once() {
 /// the counter back: the two files are sealed under the KEK and the higher KSN wins.
 #[test]
 fn restoring_an_old_counter_file_does_not_roll_the_counter_back() {
-    let Ok(tmp) = tempfile::tempdir() else {
-        panic!("tempdir")
-    };
-    install(tmp.path());
-    let Ok(mut store) = Keystore::open(tmp.path()) else {
-        panic!("open")
-    };
+    let tmp = installed_store();
+    let mut store = open(tmp.path());
     let Ok(first) = store.reserve(&Layout::phone()) else {
         panic!("reserve")
     };
@@ -284,13 +266,8 @@ fn restoring_an_old_counter_file_does_not_roll_the_counter_back() {
 /// Deleting the rate file does not reset the hourly limit: entry is refused.
 #[test]
 fn a_deleted_rate_file_refuses_entry() {
-    let Ok(tmp) = tempfile::tempdir() else {
-        panic!("tempdir")
-    };
-    install(tmp.path());
-    let Ok(mut store) = Keystore::open(tmp.path()) else {
-        panic!("open")
-    };
+    let tmp = installed_store();
+    let mut store = open(tmp.path());
     assert!(store.reserve(&Layout::phone()).is_ok());
     assert!(fs::remove_file(tmp.path().join(RATE_FILE)).is_ok());
     let before = store.last_ksn();
@@ -341,10 +318,7 @@ fn a_missing_or_empty_machine_id_refuses() {
 /// Two processes with the store open at once never reserve the same KSN.
 #[test]
 fn two_openers_reserving_at_once_never_share_a_ksn() {
-    let Ok(tmp) = tempfile::tempdir() else {
-        panic!("tempdir")
-    };
-    install(tmp.path());
+    let tmp = installed_store();
     let run = |dir: PathBuf| {
         std::thread::spawn(move || {
             let Ok(mut store) = Keystore::open(&dir) else {
