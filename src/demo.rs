@@ -17,6 +17,8 @@ pub use card_drawer::{CardDrawer, DrawerReader};
 
 /// The terminal ID of the demo terminal.
 pub const DEMO_TERMINAL: &str = "T0000001";
+/// The enrolment bundle's directory in a terminal's data directory.
+const ENROLMENT: &str = "enrolment";
 
 /// The first vpcd reader, where demo cards go by default.
 pub const VIRTUAL_READER: &str = "Virtual PCD 00 00";
@@ -52,11 +54,7 @@ pub fn enrol_terminal(
 pub fn start_host(dir: &Path) -> anyhow::Result<(HostHandle, TerminalCredentials)> {
     let host = hsm_sim::host::Host::start(hsm_sim::host::HostConfig::new(dir.join("host")))
         .context("starting the embedded acquirer host")?;
-    let credentials = enrol_terminal(
-        &host,
-        DEMO_TERMINAL,
-        &dir.join("terminal").join("enrolment"),
-    )?;
+    let credentials = enrol_terminal(&host, DEMO_TERMINAL, &dir.join("terminal").join(ENROLMENT))?;
     Ok((host, credentials))
 }
 
