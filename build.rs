@@ -1,5 +1,5 @@
-//! Compiles the one Slint entry file, `ui/main.slint` (the PIN pad window for now; the main GUI
-//! is added to the same file later).
+//! Compiles the one Slint entry file, `ui/main.slint`: the PIN pad window and the merchant's
+//! main window (`gui` feature).
 //!
 //! Debug builds keep element debug info, which `i-slint-backend-testing` needs to find elements
 //! in the headless UI tests; release builds leave it out.

@@ -21,14 +21,16 @@ mod pay;
 mod read_card;
 mod readers;
 mod session;
+mod start;
 mod tap;
 
 /// An open software payment terminal.
 #[derive(Debug, Parser)]
 #[command(name = "softpos", version, about)]
 pub struct Cli {
+    /// Without a command: the merchant's GUI (in demo mode when the terminal is not enrolled).
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -93,7 +95,10 @@ pub(crate) struct CardArgs {
 impl Cli {
     /// Runs the chosen command and returns the process exit code.
     pub fn run(self) -> ExitCode {
-        let result = match self.command {
+        let Some(command) = self.command else {
+            return finish(start::run());
+        };
+        let result = match command {
             Command::Readers => readers::run(),
             Command::ReadCard(args) => read_card::run(args),
             Command::Tap(args) => tap::run(args),
@@ -111,12 +116,17 @@ impl Cli {
             Command::Status(args) => history::status(args),
             Command::Export(args) => history::export(args),
         };
-        match result {
-            Ok(code) => code,
-            Err(e) => {
-                eprintln!("softpos: {e:#}");
-                ExitCode::from(EXIT_ERROR)
-            }
+        finish(result)
+    }
+}
+
+/// The exit code of a command's result; an error is printed.
+fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("softpos: {e:#}");
+            ExitCode::from(EXIT_ERROR)
         }
     }
 }

@@ -11,6 +11,15 @@ use hsm_sim::host::HostHandle;
 use crate::acquirer::TerminalCredentials;
 use crate::reader::{PcscReader, ReaderError};
 
+mod card_drawer;
+
+pub use card_drawer::{CardDrawer, DrawerReader};
+
+/// The terminal ID of the demo terminal.
+pub const DEMO_TERMINAL: &str = "T0000001";
+/// The enrolment bundle's directory in a terminal's data directory.
+const ENROLMENT: &str = "enrolment";
+
 /// The first vpcd reader, where demo cards go by default.
 pub const VIRTUAL_READER: &str = "Virtual PCD 00 00";
 
@@ -37,6 +46,16 @@ pub fn enrol_terminal(
         .write(dir)
         .with_context(|| format!("writing the enrolment bundle to {}", dir.display()))?;
     TerminalCredentials::load(dir).context("reading the terminal's credentials")
+}
+
+/// Starts the embedded acquirer host (`hsm-sim`, on loopback, its files in `dir/host`) and
+/// enrols [`DEMO_TERMINAL`] with it (bundle in `dir/terminal/enrolment`). The terminal's data
+/// directory is `dir/terminal`.
+pub fn start_host(dir: &Path) -> anyhow::Result<(HostHandle, TerminalCredentials)> {
+    let host = hsm_sim::host::Host::start(hsm_sim::host::HostConfig::new(dir.join("host")))
+        .context("starting the embedded acquirer host")?;
+    let credentials = enrol_terminal(&host, DEMO_TERMINAL, &dir.join("terminal").join(ENROLMENT))?;
+    Ok((host, credentials))
 }
 
 /// The TCP address where vpcd's reader `name` waits for a card: `Virtual PCD 00 0N` listens on

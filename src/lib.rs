@@ -13,6 +13,7 @@
 //! - [`acquirer`]: ISO 8583 over mutual TLS 1.3 to the acquirer host.
 //! - [`journal`]: the SQLite transaction journal.
 //! - [`cli`]: the `softpos` commands.
+//! - `gui` (feature `gui`): the merchant's Slint GUI, which drives the engine's worker thread.
 // `deny`, not `forbid`: `pinpad::window` includes the code Slint generates from `ui/`, which
 // carries `#[allow(unsafe_code)]`; only that module allows it (STYLE.md section 5).
 #![deny(unsafe_code)]
@@ -26,6 +27,8 @@ pub mod demo;
 pub mod dir_lock;
 pub mod durable;
 pub mod engine;
+#[cfg(feature = "gui")]
+pub mod gui;
 pub mod journal;
 pub mod pinpad;
 pub mod reader;

@@ -35,6 +35,17 @@ pub(crate) struct DataArgs {
     host_timeout: u64,
 }
 
+#[cfg(feature = "gui")]
+impl DataArgs {
+    /// The default data directory and host timeout (what a command without options uses).
+    pub(crate) fn defaults() -> Self {
+        Self {
+            data_dir: None,
+            host_timeout: 30,
+        }
+    }
+}
+
 /// Arguments of `softpos pay`.
 #[derive(Debug, Args)]
 pub(crate) struct PayArgs {
@@ -250,15 +261,8 @@ pub(super) fn settle(args: EngineOnlyArgs) -> anyhow::Result<ExitCode> {
 #[cfg(feature = "demo")]
 pub(super) fn demo(profile: String, amount: String) -> anyhow::Result<ExitCode> {
     let dir = std::env::temp_dir().join(format!("softpos-demo-{}", std::process::id()));
-    let host_dir = dir.join("host");
-    let host = hsm_sim::host::Host::start(hsm_sim::host::HostConfig::new(&host_dir))
-        .context("starting the embedded acquirer host")?;
+    let (host, bundle) = crate::demo::start_host(&dir)?;
     println!("Acquirer host (embedded hsm-sim): {}", host.local_addr());
-    let bundle = crate::demo::enrol_terminal(
-        &host,
-        DEMO_TERMINAL,
-        &dir.join("terminal").join(ENROLMENT_DIR),
-    )?;
     let config = crate::config::load(None)?;
     let exponent = config.terminal.currency_exponent;
     let value = super::tap::parse_amount(&amount, exponent)?;
@@ -271,7 +275,7 @@ pub(super) fn demo(profile: String, amount: String) -> anyhow::Result<ExitCode> 
         EngineSettings::default(),
     )?;
     engine.sign_on().context("sign-on with the demo host")?;
-    println!("Terminal {DEMO_TERMINAL} signed on");
+    println!("Terminal {} signed on", crate::demo::DEMO_TERMINAL);
     let card = CardArgs {
         reader: None,
         demo: true,
@@ -433,7 +437,7 @@ fn report(result: &TxResult, exponent: u8) -> ExitCode {
 /// executable (its DUKPT key store must have been installed from the enrolment bundle, see
 /// `docs/pinpad.md`), or, if it cannot be located, a stub that answers "not available" so a
 /// transaction that needs an online PIN stops cleanly.
-fn pin_entry() -> Box<dyn PinEntry + Send> {
+pub(crate) fn pin_entry() -> Box<dyn PinEntry + Send> {
     match crate::pinpad::PinPadConfig::next_to_current_exe() {
         Ok(config) => Box::new(crate::pinpad::PinPadProcess::new(config)),
         Err(_) => Box::new(NoPinPad),
@@ -452,8 +456,6 @@ impl PinEntry for NoPinPad {
 
 /// The enrolment bundle's directory inside the data directory.
 pub(crate) const ENROLMENT_DIR: &str = "enrolment";
-#[cfg(feature = "demo")]
-const DEMO_TERMINAL: &str = "T0000001";
 /// Exit code: declined.
 pub(crate) const EXIT_DECLINED: u8 = 3;
 /// Exit code: sent, unanswered, reversed.

@@ -18,6 +18,7 @@ use std::thread::JoinHandle;
 
 use emv::kernel::UiRequest;
 
+use crate::journal::TxRecord;
 use crate::pinpad::PinEntry;
 
 use super::receipt::Receipt;
@@ -68,6 +69,11 @@ pub enum Command {
         /// Its journal id.
         id: i64,
     },
+    /// The journal's most recent transactions, newest first (masked PANs only).
+    History {
+        /// At most this many.
+        limit: usize,
+    },
 }
 
 /// What a command ended with.
@@ -88,6 +94,8 @@ pub enum Reply {
     Recovered(RecoveryReport),
     /// The receipt of a past transaction (`None`: no such transaction).
     Receipt(Option<Box<Receipt>>),
+    /// The most recent transactions, newest first.
+    History(Vec<TxRecord>),
 }
 
 /// What the service tells its user interface.
@@ -307,6 +315,9 @@ impl Worker {
             Command::Recover => return engine.recover().map(Reply::Recovered),
             Command::Receipt { id } => {
                 return Ok(Reply::Receipt(engine.receipt(id)?.map(Box::new)));
+            }
+            Command::History { limit } => {
+                return Ok(Reply::History(engine.journal().recent(limit)?));
             }
         }?;
         let receipt = engine.receipt(result.id)?.map(Box::new);

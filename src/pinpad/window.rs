@@ -19,7 +19,8 @@ use super::process::{Finisher, TerminalEvent};
 use super::protocol::{DisplayKind, EntryRequest, Refusal};
 use super::session::{Key, Progress, Session};
 
-// The code Slint generates from `ui/main.slint` (`build.rs`). Its item-tree and property
+// The code Slint generates from `ui/main.slint` (`build.rs`): this window and, with the `gui`
+// feature, the merchant's main window that `crate::gui` uses from here. Its item-tree and property
 // plumbing (pinned fields, vtables) carries `#[allow(unsafe_code)]`, which the crate's
 // `#![deny(unsafe_code)]` admits and `forbid` would not (E0453). This is the one place in
 // `src/` that allows unsafe code, and only for generated code: nothing hand-written here uses
@@ -35,7 +36,7 @@ use super::session::{Key, Progress, Session};
     clippy::unwrap_used,
     clippy::cast_possible_truncation
 )]
-mod ui {
+pub(crate) mod ui {
     slint::include_modules!();
 }
 

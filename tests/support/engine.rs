@@ -203,6 +203,13 @@ impl TestPin {
     }
 }
 
+impl TestPin {
+    /// Queues one more PIN to "type".
+    pub fn queue(&mut self, pin: &'static str) {
+        self.pins.push_back(pin);
+    }
+}
+
 impl PinEntry for TestPin {
     fn collect(&mut self, request: &PinRequest<'_>) -> Result<EncryptedPin, PinEntryError> {
         self.asked += 1;

@@ -1,0 +1,128 @@
+//! `softpos` with no command: the merchant's GUI. An enrolled terminal (a bundle in its data
+//! directory) runs for real on the first PC/SC reader; otherwise demo mode: an embedded
+//! acquirer host on loopback and the testers' drawer of virtual cards (through `pcscd` +
+//! `vpcd` when they run, in process otherwise). Without a display it says so in one line and
+//! runs the command-line demo sale instead.
+
+use std::process::ExitCode;
+
+#[cfg(feature = "gui")]
+use anyhow::Context as _;
+
+pub(super) fn run() -> anyhow::Result<ExitCode> {
+    if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
+        return without_display();
+    }
+    #[cfg(feature = "gui")]
+    {
+        let data = super::pay::DataArgs::defaults();
+        let enrolled = super::pay::data_dir(&data)?
+            .join(super::pay::ENROLMENT_DIR)
+            .is_dir();
+        if enrolled {
+            return terminal(&data);
+        }
+        #[cfg(feature = "demo")]
+        return demo();
+        #[cfg(not(feature = "demo"))]
+        anyhow::bail!(
+            "this terminal is not enrolled and this build has no demo mode: install an \
+             enrolment bundle (docs/enrolment-bundle.md)"
+        );
+    }
+    #[cfg(not(feature = "gui"))]
+    anyhow::bail!(
+        "this build has no GUI (built without the `gui` feature); `softpos --help` lists the commands"
+    )
+}
+
+fn without_display() -> anyhow::Result<ExitCode> {
+    #[cfg(feature = "demo")]
+    {
+        println!(
+            "No display (neither DISPLAY nor WAYLAND_DISPLAY is set): running the command-line demo sale instead."
+        );
+        super::pay::demo("visa".to_owned(), "12.34".to_owned())
+    }
+    #[cfg(not(feature = "demo"))]
+    anyhow::bail!(
+        "no display (neither DISPLAY nor WAYLAND_DISPLAY is set); `softpos --help` lists the commands"
+    )
+}
+
+/// The enrolled terminal on the first PC/SC reader.
+#[cfg(feature = "gui")]
+fn terminal(data: &super::pay::DataArgs) -> anyhow::Result<ExitCode> {
+    use crate::gui::{Currency, GuiSetup, TerminalStatus};
+    let (mut engine, config) = super::pay::open_engine(data, None)?;
+    let host_online = engine.sign_on().is_ok();
+    let offline_queue = engine.journal().advice_queue().map_or(0, |q| q.0);
+    let reader = crate::reader::PcscReader::open(None).context("opening the card reader")?;
+    let status = TerminalStatus {
+        host_online,
+        offline_queue,
+        reader: reader.name(),
+        terminal_id: engine.acquirer_mut().terminal_id().to_owned(),
+        development: false,
+    };
+    crate::gui::run(GuiSetup {
+        engine,
+        card: Box::new(reader),
+        pin: super::pay::pin_entry(),
+        currency: Currency::from_numeric(
+            config.terminal.currency_code,
+            config.terminal.currency_exponent,
+        ),
+        status,
+        #[cfg(feature = "demo")]
+        drawer: None,
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Demo mode: the embedded host, a terminal enrolled with it, and the testers' drawer.
+#[cfg(all(feature = "gui", feature = "demo"))]
+fn demo() -> anyhow::Result<ExitCode> {
+    use crate::demo::{CardDrawer, DEMO_TERMINAL, VIRTUAL_READER};
+    use crate::engine::{Engine, EngineSettings};
+    use crate::gui::{Currency, GuiSetup, TerminalStatus};
+    use crate::reader::PcscReader;
+
+    let dir = std::env::temp_dir().join(format!("softpos-gui-demo-{}", std::process::id()));
+    let (host, credentials) = crate::demo::start_host(&dir)?;
+    let config = crate::config::load(None)?;
+    let currency = Currency::from_numeric(
+        config.terminal.currency_code,
+        config.terminal.currency_exponent,
+    );
+    let oda = crate::tap::authenticator(&config)?;
+    let mut engine = Engine::open(
+        &dir.join("terminal"),
+        &credentials,
+        config,
+        oda,
+        EngineSettings::default(),
+    )?;
+    let host_online = engine.sign_on().is_ok();
+    // Through pcscd + vpcd when they run, in process otherwise.
+    let (drawer, reader) = CardDrawer::new(PcscReader::open(Some(VIRTUAL_READER)).ok());
+    let status = TerminalStatus {
+        host_online,
+        offline_queue: 0,
+        reader: reader.describe(),
+        terminal_id: DEMO_TERMINAL.to_owned(),
+        development: true,
+    };
+    let shown = crate::gui::run(GuiSetup {
+        engine,
+        card: Box::new(reader),
+        pin: super::pay::pin_entry(),
+        currency,
+        status,
+        drawer: Some(drawer),
+    });
+    host.shutdown();
+    let _ = std::fs::remove_dir_all(&dir);
+    shown?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,243 @@
+//! The merchant's GUI: the Slint main window (`ui/main.slint`, `MainWindow`) driven by the
+//! engine service.
+//!
+//! Each screen has one global adapter in `ui/views/<screen>.slint` (properties and callbacks)
+//! and one small controller here (`gui/<screen>.rs`). A controller owns no payment logic: its
+//! callbacks send [`Command`]s to the engine's worker thread ([`EngineService`]) or cancel it,
+//! and the engine's events come back on a forwarding thread, which turns each into a plain
+//! update ([`route`]) and applies it on the UI thread through
+//! [`slint::Weak::upgrade_in_event_loop`]. Nothing slow runs on the UI thread: card, PIN, TLS
+//! and journal work all happen on the engine's thread. `docs/gui.md` describes the screens.
+
+use std::sync::mpsc::Receiver;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use slint::ComponentHandle;
+
+use crate::engine::{
+    CardSource, Command, Engine, EngineService, Event, Reply, ServiceEvent, ServiceHandle,
+};
+use crate::pinpad::PinEntry;
+
+#[cfg(feature = "demo")]
+mod card_drawer;
+mod history;
+mod money;
+mod pin_wait;
+mod present_card;
+mod receipt;
+mod result;
+mod sale;
+mod status;
+
+pub use crate::pinpad::window::ui::{
+    AppAdapter, CardDrawerAdapter, HistoryAdapter, HistoryRow, MainWindow, PinWaitAdapter,
+    PresentCardAdapter, ReceiptAdapter, ResultAdapter, ResultState, SaleAdapter, SaleStage, Screen,
+    StatusAdapter,
+};
+pub use money::{AmountEntry, Currency, MAX_DIGITS};
+pub use status::TerminalStatus;
+
+/// What the GUI drives: the engine (moved to its worker thread), where cards come from, the
+/// PIN entry, and what the screens show about the terminal.
+pub struct GuiSetup {
+    /// The engine, recovered and signed on (or not: the status bar says so).
+    pub engine: Engine,
+    /// Where cards come from.
+    pub card: Box<dyn CardSource>,
+    /// The PIN entry (the `softpos-pinpad` process).
+    pub pin: Box<dyn PinEntry + Send>,
+    /// The terminal's currency.
+    pub currency: Currency,
+    /// The status bar.
+    pub status: TerminalStatus,
+    /// The testers' drawer of demo mode.
+    #[cfg(feature = "demo")]
+    pub drawer: Option<crate::demo::CardDrawer>,
+}
+
+/// The GUI attached to a window: the engine's thread and the thread that forwards its events.
+pub struct Gui {
+    handle: ServiceHandle,
+    service: EngineService,
+    forwarder: JoinHandle<()>,
+}
+
+impl Gui {
+    /// Starts the engine's worker thread and binds every screen's controller to `window`.
+    /// Call it on the UI thread.
+    pub fn attach(window: &MainWindow, setup: GuiSetup) -> std::io::Result<Self> {
+        let card_wait = setup.engine.settings().card_wait;
+        let (handle, events, service) = EngineService::spawn(setup.engine, setup.card, setup.pin)?;
+        status::show(window, &setup.status);
+        let sale = sale::bind(window, handle.clone(), setup.currency.clone());
+        present_card::bind(window, handle.clone());
+        pin_wait::bind(window, handle.clone());
+        result::bind(window, sale);
+        receipt::bind(window);
+        history::bind(window, handle.clone());
+        #[cfg(feature = "demo")]
+        card_drawer::bind(window, setup.drawer);
+        window.global::<AppAdapter>().set_screen(Screen::Sale);
+        let weak = window.as_weak();
+        let currency = setup.currency;
+        let forwarder = std::thread::Builder::new()
+            .name("gui-events".into())
+            .spawn(move || forward(&events, &weak, &currency, card_wait))?;
+        Ok(Self {
+            handle,
+            service,
+            forwarder,
+        })
+    }
+
+    /// The engine service's handle (what the controllers send commands to).
+    pub fn handle(&self) -> &ServiceHandle {
+        &self.handle
+    }
+
+    /// Stops the engine after the command it runs (if any) and waits for its threads.
+    pub fn shutdown(self) {
+        self.handle.cancel();
+        self.handle.shutdown();
+        self.service.join();
+        if self.forwarder.join().is_err() {
+            tracing::error!("the GUI's event thread panicked");
+        }
+    }
+}
+
+/// Opens the main window on `setup`, runs it until it is closed, then stops the engine.
+pub fn run(setup: GuiSetup) -> Result<(), GuiError> {
+    let window = MainWindow::new().map_err(GuiError::Window)?;
+    let gui = Gui::attach(&window, setup).map_err(GuiError::Thread)?;
+    let shown = window.run().map_err(GuiError::Window);
+    gui.shutdown();
+    shown
+}
+
+/// Why the GUI could not run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GuiError {
+    /// The window could not be opened or run.
+    #[error("the window could not be opened")]
+    Window(#[source] slint::PlatformError),
+    /// A thread could not be started.
+    #[error("the engine's thread could not be started")]
+    Thread(#[source] std::io::Error),
+}
+
+/// What one engine event changes on screen (built on the forwarding thread, applied on the UI
+/// thread).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Update {
+    /// The present-card screen, or a change on it.
+    PresentCard(present_card::Show),
+    /// The customer is entering the PIN.
+    Pin,
+    /// Authorising (or another step without a card: sending pending messages, reversing).
+    Working(String),
+    /// The command ended: its result, and the receipt when there is one.
+    Finished(result::Show, Option<receipt::Show>),
+    /// Today's transactions.
+    History(history::Show),
+    /// The receipt of a past transaction, opened from the history.
+    PastReceipt(receipt::Show),
+}
+
+/// What `event` changes on screen, for a terminal in `currency` that waits `card_wait` for a
+/// card. `None`: nothing.
+pub(crate) fn route(
+    event: ServiceEvent,
+    currency: &Currency,
+    card_wait: Duration,
+) -> Option<Update> {
+    match event {
+        ServiceEvent::Progress { event, ui, .. } => {
+            if let Some(show) = present_card::for_event(&event, ui.as_ref(), currency, card_wait) {
+                return Some(Update::PresentCard(show));
+            }
+            match event {
+                Event::EnterPin => Some(Update::Pin),
+                Event::Authorising | Event::SendingPending { .. } | Event::Reversing => {
+                    let message = ui.map_or("Processing", |u| u.message.text());
+                    Some(Update::Working(message.to_owned()))
+                }
+                _ => None,
+            }
+        }
+        ServiceEvent::Finished { reply, .. } => match reply {
+            Ok(Reply::History(records)) => Some(Update::History(history::Show::of(
+                &records,
+                currency,
+                &history::today(),
+            ))),
+            Ok(Reply::Receipt(Some(receipt))) => {
+                Some(Update::PastReceipt(receipt::Show::of(&receipt)))
+            }
+            reply => {
+                let (show, receipt) = result::for_reply(&reply, currency)?;
+                Some(Update::Finished(show, receipt))
+            }
+        },
+    }
+}
+
+impl Update {
+    /// Shows the update in `window` (UI thread).
+    pub(crate) fn apply(self, window: &MainWindow) {
+        let app = window.global::<AppAdapter>();
+        match self {
+            Self::PresentCard(show) => {
+                present_card::apply(window, show);
+                app.set_screen(Screen::PresentCard);
+            }
+            Self::Pin => app.set_screen(Screen::Pin),
+            Self::Working(message) => {
+                result::working(window, &message);
+                app.set_screen(Screen::Result);
+            }
+            Self::Finished(show, receipt) => {
+                receipt::apply(window, receipt);
+                result::apply(window, show);
+                app.set_receipt_return(Screen::Result);
+                app.set_screen(Screen::Result);
+            }
+            Self::History(show) => history::apply(window, show),
+            Self::PastReceipt(receipt) => {
+                receipt::apply(window, Some(receipt));
+                app.set_receipt_return(Screen::History);
+                app.set_screen(Screen::Receipt);
+            }
+        }
+    }
+}
+
+/// The forwarding thread: every engine event becomes an [`Update`] applied on the UI thread.
+/// Ends when the engine's thread ends.
+fn forward(
+    events: &Receiver<ServiceEvent>,
+    window: &slint::Weak<MainWindow>,
+    currency: &Currency,
+    card_wait: Duration,
+) {
+    while let Ok(event) = events.recv() {
+        let Some(update) = route(event, currency, card_wait) else {
+            continue;
+        };
+        // The window is gone (closed) or the event loop has stopped: nothing left to show.
+        if window
+            .upgrade_in_event_loop(move |w| update.apply(&w))
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// Sends `command` to the engine; `false` when the engine has stopped.
+fn send(handle: &ServiceHandle, command: Command) -> bool {
+    handle.send(command).is_ok()
+}

@@ -1,0 +1,30 @@
+//! The status bar's controller: what the terminal knows at start about its host, its offline
+//! queue, its reader and its identity.
+
+use slint::ComponentHandle;
+
+use super::{MainWindow, StatusAdapter};
+
+/// What the status bar shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TerminalStatus {
+    /// The host answered the sign-on.
+    pub host_online: bool,
+    /// Offline approvals queued for upload.
+    pub offline_queue: u64,
+    /// The reader (or where demo cards go).
+    pub reader: String,
+    /// The terminal ID.
+    pub terminal_id: String,
+    /// A development or demo terminal: the banner shows.
+    pub development: bool,
+}
+
+pub(super) fn show(window: &MainWindow, status: &TerminalStatus) {
+    let adapter = window.global::<StatusAdapter>();
+    adapter.set_host_online(status.host_online);
+    adapter.set_offline_queue(i32::try_from(status.offline_queue).unwrap_or(i32::MAX));
+    adapter.set_reader(status.reader.as_str().into());
+    adapter.set_terminal_id(status.terminal_id.as_str().into());
+    adapter.set_development(status.development);
+}

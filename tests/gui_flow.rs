@@ -1,0 +1,545 @@
+//! The merchant's GUI, headless (`i-slint-backend-testing`, software renderer), driven as a
+//! merchant drives it: by accessible label, with clicks, against the real engine service, the
+//! embedded hsm-sim host over TLS and in-process virtual cards tapped from the testers' drawer.
+//!
+//! - a sale with a 10 % tip, tapped with a Visa card: approved, brand and last four, receipt
+//!   with the masked PAN (customer and merchant copy), checked against the host's ledger;
+//! - a decline (a card that answers an offline approval the terminal did not ask for);
+//! - a cancel while waiting for a card: nothing charged;
+//! - a sale that asks for the PIN: the PIN screen, then Cancel there: nothing charged; then
+//!   the PIN typed: approved;
+//! - the history: today's five transactions newest first, the totals, a row's receipt;
+//!
+//! Every screen is rendered at 360 x 640 and 1280 x 800; a screen that renders empty fails, and
+//! so does any text on any screen that holds a full PAN. The PNGs go to `target/tmp/gui/`, and
+//! also to `$SOFTPOS_SCREENSHOTS` when set (`SOFTPOS_SCREENSHOTS=$PWD/docs/screenshots`).
+//!
+//! One test function only: the testing platform can be set once per process.
+#![cfg(all(feature = "gui", feature = "demo"))]
+#![allow(clippy::unwrap_used)] // A panic in a test is a failure.
+
+#[path = "support/engine.rs"]
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::time::{Duration, Instant};
+
+use i_slint_backend_testing::{
+    AccessibleRole, ElementHandle, ElementQuery, TestingBackend, TestingBackendOptions,
+};
+use slint::ComponentHandle;
+use slint::platform::PointerEventButton;
+use softpos::demo::CardDrawer;
+use softpos::engine::{Engine, EngineSettings};
+use softpos::gui::{
+    AppAdapter, Currency, Gui, GuiSetup, MainWindow, PresentCardAdapter, Screen, TerminalStatus,
+};
+use softpos::pinpad::{EncryptedPin, PinEntry, PinEntryError, PinRequest};
+use support::{MASTERCARD_PAN, TestPin, VISA_PAN, World};
+
+const SIZES: [(u32, u32); 2] = [(360, 640), (1280, 800)];
+
+#[test]
+fn gui_headless() {
+    slint::platform::set_platform(Box::new(TestingBackend::new(TestingBackendOptions {
+        mock_time: true,
+        threading: true,
+        renderer_name: Some("software".into()),
+    })))
+    .unwrap();
+
+    let world = World::start();
+    let before = world.balance(VISA_PAN);
+    let (pins, pin) = GatedPin::new(&world);
+    let (drawer, reader) = CardDrawer::new(None);
+    let mut engine = Engine::open(
+        &world.terminal_dir(),
+        &world.credentials,
+        support::terminal_config(""),
+        support::simulator_oda(),
+        EngineSettings::default(),
+    )
+    .unwrap();
+    engine.sign_on().unwrap();
+    let window = MainWindow::new().unwrap();
+    let gui = Gui::attach(
+        &window,
+        GuiSetup {
+            engine,
+            card: Box::new(reader),
+            pin: Box::new(pin),
+            currency: Currency::from_numeric(978, 2),
+            status: TerminalStatus {
+                host_online: true,
+                offline_queue: 0,
+                reader: "In-process virtual cards".into(),
+                terminal_id: support::TERMINAL.into(),
+                development: true,
+            },
+            drawer: Some(drawer),
+        },
+    )
+    .unwrap();
+    window.show().unwrap();
+    let mut shots = Screenshots::new();
+
+    // 1. A sale of 12.34 with a 10 % tip (1.23): approved on a Visa card.
+    shots.take(&window, "sale-amount-empty");
+    for key in ["1", "2", "3", "4"] {
+        click(&window, key);
+    }
+    assert!(has_text(&window, "Amount EUR 12.34"));
+    shots.take(&window, "sale-amount");
+    click(&window, "Continue");
+    click(&window, "10 %");
+    assert!(has_text(&window, "Total EUR 13.57"));
+    // The QR and request-to-pay choices are there, greyed out.
+    for choice in ["Scan customer's code", "Show my code", "Request to phone"] {
+        assert_eq!(
+            button(&window, choice).accessible_enabled(),
+            Some(false),
+            "{choice}"
+        );
+    }
+    assert_eq!(button(&window, "Tap card").accessible_enabled(), Some(true));
+    shots.take(&window, "sale-tip");
+    click(&window, "Tap card");
+    wait_for_screen(&window, Screen::PresentCard);
+    wait_until(&window, "the engine asks for the card", || {
+        has_text(&window, "Present card")
+            && window.global::<PresentCardAdapter>().get_seconds_left() == 30
+    });
+    assert!(has_text(&window, "Amount EUR 13.57"));
+    assert!(has_text(&window, "Status: 1 of 4 lights on"));
+    // The countdown runs on screen.
+    for _ in 0..3 {
+        i_slint_backend_testing::mock_elapsed_time(Duration::from_millis(1_010));
+    }
+    let left = window.global::<PresentCardAdapter>().get_seconds_left();
+    assert!((26..=28).contains(&left), "{left} seconds left");
+    assert!(has_text(&window, &format!("{left} seconds left")));
+    shots.take(&window, "present-card");
+    tap_from_drawer(&window, "visa");
+    wait_for_screen(&window, Screen::Result);
+    wait_until(&window, "approved", || has_text(&window, "Approved"));
+    assert!(has_text(&window, "EUR 13.57"));
+    assert!(
+        texts(&window).iter().any(|t| t.ends_with(" ending 0119")),
+        "{:?}",
+        texts(&window)
+    );
+    shots.take(&window, "approved");
+    assert_eq!(world.balance(VISA_PAN), before - 1357);
+    click(&window, "Receipt");
+    wait_for_screen(&window, Screen::Receipt);
+    let receipt = texts(&window);
+    assert!(
+        receipt.iter().any(|t| t.contains("476173******0119")),
+        "{receipt:?}"
+    );
+    assert!(receipt.iter().any(|t| t == "APPROVED"), "{receipt:?}");
+    assert!(receipt.iter().any(|t| t.starts_with("TIP ")), "{receipt:?}");
+    assert!(!receipt.iter().any(|t| t.contains("MERCHANT COPY")));
+    shots.take(&window, "receipt");
+    click(&window, "Merchant copy");
+    assert!(has_text(&window, "MERCHANT COPY"));
+    assert!(texts(&window).iter().any(|t| t.starts_with("TVR ")));
+    shots.take(&window, "receipt-merchant");
+    click(&window, "Done");
+    wait_for_screen(&window, Screen::Result);
+    click(&window, "New sale");
+    wait_for_screen(&window, Screen::Sale);
+    assert!(has_text(&window, "Amount EUR 0.00"));
+
+    // 2. A decline: the card answers an offline approval (TC) though the terminal asked for an
+    // online cryptogram; the terminal does not trust it.
+    sell(&window, &["1", "0", "0", "0"]);
+    click(&window, "Open the testers' drawer");
+    shots.take(&window, "testers-drawer");
+    click(&window, "Tap tc-despite-online");
+    wait_until(&window, "not approved", || {
+        has_text(&window, "Not approved")
+    });
+    assert!(!has_text(&window, "Nothing was charged"));
+    assert!(!has_text(&window, "Approved"));
+    shots.take(&window, "declined");
+    click(&window, "New sale");
+    wait_for_screen(&window, Screen::Sale);
+
+    // 3. Cancel while waiting for the card: nothing charged.
+    sell(&window, &["5", "0", "0"]);
+    wait_until(&window, "the engine asks for the card", || {
+        has_text(&window, "Present card")
+    });
+    click(&window, "Cancel");
+    wait_for_screen(&window, Screen::Result);
+    wait_until(&window, "cancelled", || {
+        has_text(&window, "Nothing was charged")
+    });
+    assert!(has_text(&window, "Not approved"));
+    shots.take(&window, "cancelled");
+    click(&window, "New sale");
+    wait_for_screen(&window, Screen::Sale);
+
+    // 4. 80.00 (above the CVM limit) asks for the PIN: the PIN screen, then Cancel there.
+    let before_pin = world.balance(VISA_PAN);
+    sell(&window, &["8", "0", "0", "0"]);
+    tap_from_drawer(&window, "visa");
+    wait_for_screen(&window, Screen::Pin);
+    assert!(has_text(&window, "Customer is entering PIN"));
+    assert!(has_text(&window, "EUR 80.00"));
+    shots.take(&window, "pin");
+    click(&window, "Cancel");
+    wait_until(&window, "cancelled at the PIN", || {
+        has_text(&window, "Nothing was charged")
+    });
+    assert_eq!(pins.asked(), 1);
+    click(&window, "New sale");
+    wait_for_screen(&window, Screen::Sale);
+
+    // 5. The same with the PIN typed on the pad: approved.
+    assert_eq!(world.balance(VISA_PAN), before_pin);
+    sell(&window, &["8", "0", "0", "0"]);
+    tap_from_drawer(&window, "visa");
+    wait_for_screen(&window, Screen::Pin);
+    pins.enter(support::DEMO_PIN);
+    wait_until(&window, "approved with the PIN", || {
+        has_text(&window, "Approved")
+    });
+    assert_eq!(world.balance(VISA_PAN), before_pin - 8000);
+    click(&window, "New sale");
+    wait_for_screen(&window, Screen::Sale);
+
+    // 6. The history: today's transactions, newest first, with the totals; a row opens its
+    // receipt, and Done goes back to the history.
+    click(&window, "History");
+    wait_for_screen(&window, Screen::History);
+    wait_until(&window, "the history", || {
+        has_text(&window, "Today: 2 sales, EUR 93.57")
+    });
+    let rows: Vec<String> = ElementQuery::from_root(&window)
+        .find_all()
+        .iter()
+        .filter(|e| e.accessible_role() == Some(AccessibleRole::Button))
+        .filter_map(|e| e.accessible_label())
+        .map(|l| l.to_string())
+        .filter(|l| l.starts_with('#'))
+        .collect();
+    assert_eq!(rows.len(), 5, "{rows:?}");
+    assert!(rows[0].ends_with("EUR 80.00 Approved"), "{rows:?}");
+    assert!(rows[4].ends_with("EUR 13.57 Approved"), "{rows:?}");
+    shots.take(&window, "history");
+    click(&window, &rows[4]);
+    wait_for_screen(&window, Screen::Receipt);
+    assert!(
+        has_text(&window, "TOTAL  EUR 13.57"),
+        "{:?}",
+        texts(&window)
+    );
+    click(&window, "Done");
+    wait_for_screen(&window, Screen::History);
+    click(&window, "Back to sale");
+    wait_for_screen(&window, Screen::Sale);
+
+    // The journal and the host agree.
+    gui.shutdown();
+    support::assert_consistent(&world, VISA_PAN, before);
+    shots.check_all_taken();
+    // The PAN check itself catches a PAN.
+    assert!(luhn(VISA_PAN) && luhn(MASTERCARD_PAN));
+    let caught = std::panic::catch_unwind(|| {
+        assert_no_full_pan(&[format!("CARD {VISA_PAN}")], "a test text");
+    });
+    assert!(caught.is_err());
+}
+
+/// Types `keys`, continues, and taps "Tap card" without a tip.
+fn sell(window: &MainWindow, keys: &[&str]) {
+    for key in keys {
+        click(window, key);
+    }
+    click(window, "Continue");
+    click(window, "No tip");
+    click(window, "Tap card");
+    wait_for_screen(window, Screen::PresentCard);
+}
+
+/// Opens the testers' drawer and taps a card of `profile`.
+fn tap_from_drawer(window: &MainWindow, profile: &str) {
+    click(window, "Open the testers' drawer");
+    click(window, &format!("Tap {profile}"));
+}
+
+/// The enabled button labelled `label`, clicked.
+fn click(window: &MainWindow, label: &str) {
+    // Lay out and draw first, as a screen would before anyone could touch it.
+    window.window().take_snapshot().unwrap();
+    let b = button(window, label);
+    assert_eq!(b.accessible_enabled(), Some(true), "{label} is disabled");
+    b.mock_single_click(PointerEventButton::Left);
+    pump();
+}
+
+fn button(window: &MainWindow, label: &str) -> ElementHandle {
+    let found: Vec<_> = ElementHandle::find_by_accessible_label(window, label)
+        .filter(|e| e.accessible_role() == Some(AccessibleRole::Button))
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "one button {label:?} (screen {:?})",
+        window.global::<AppAdapter>().get_screen()
+    );
+    found.into_iter().next().unwrap()
+}
+
+/// Every text a screen reader can read on the window now.
+fn texts(window: &MainWindow) -> Vec<String> {
+    ElementQuery::from_root(window)
+        .find_all()
+        .iter()
+        .flat_map(|e| {
+            [
+                e.accessible_label(),
+                e.accessible_value(),
+                e.accessible_description(),
+            ]
+        })
+        .flatten()
+        .map(|s| s.to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+fn has_text(window: &MainWindow, text: &str) -> bool {
+    texts(window).iter().any(|t| t == text)
+}
+
+/// Runs the UI thread's queued work (the engine's updates arrive through it).
+fn pump() {
+    slint::quit_event_loop().unwrap();
+    slint::run_event_loop().unwrap();
+}
+
+fn wait_until(window: &MainWindow, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        pump();
+        if done() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still not {what}: screen {:?}, texts {:?}",
+            window.global::<AppAdapter>().get_screen(),
+            texts(window)
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn wait_for_screen(window: &MainWindow, screen: Screen) {
+    wait_until(window, &format!("on {screen:?}"), || {
+        window.global::<AppAdapter>().get_screen() == screen
+    });
+}
+
+/// A PIN entry the test controls: it waits, as the PIN pad does, until the test types a PIN
+/// or the operator cancels; the PIN block is real (format 4 under the bundle's DUKPT key).
+struct GatedPin {
+    typed: Receiver<&'static str>,
+    inner: TestPin,
+    asked: Sender<()>,
+}
+
+struct PinControl {
+    typed: Sender<&'static str>,
+    asked: Receiver<()>,
+    count: std::cell::Cell<usize>,
+}
+
+impl GatedPin {
+    fn new(world: &World) -> (PinControl, Self) {
+        let (typed_tx, typed) = mpsc::channel();
+        let (asked, asked_rx) = mpsc::channel();
+        (
+            PinControl {
+                typed: typed_tx,
+                asked: asked_rx,
+                count: std::cell::Cell::new(0),
+            },
+            Self {
+                typed,
+                inner: TestPin::new(&world.bundle, &[]),
+                asked,
+            },
+        )
+    }
+}
+
+impl PinControl {
+    fn asked(&self) -> usize {
+        self.count
+            .set(self.count.get() + self.asked.try_iter().count());
+        self.count.get()
+    }
+
+    fn enter(&self, pin: &'static str) {
+        self.typed.send(pin).unwrap();
+    }
+}
+
+impl PinEntry for GatedPin {
+    fn collect(&mut self, request: &PinRequest<'_>) -> Result<EncryptedPin, PinEntryError> {
+        self.collect_until(request, &|| false)
+    }
+
+    fn collect_until(
+        &mut self,
+        request: &PinRequest<'_>,
+        stop: &dyn Fn() -> bool,
+    ) -> Result<EncryptedPin, PinEntryError> {
+        let _ = self.asked.send(());
+        loop {
+            if stop() {
+                return Err(PinEntryError::Cancelled);
+            }
+            match self.typed.recv_timeout(Duration::from_millis(20)) {
+                Ok(pin) => {
+                    self.inner.queue(pin);
+                    return self.inner.collect(request);
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Err(PinEntryError::Cancelled),
+            }
+        }
+    }
+}
+
+/// The screens rendered so far: each at both sizes, checked not empty and free of full PANs.
+struct Screenshots {
+    dir: PathBuf,
+    extra: Option<PathBuf>,
+    taken: Vec<String>,
+}
+
+impl Screenshots {
+    fn new() -> Self {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("gui");
+        std::fs::create_dir_all(&dir).unwrap();
+        let extra = std::env::var_os("SOFTPOS_SCREENSHOTS").map(PathBuf::from);
+        if let Some(extra) = &extra {
+            std::fs::create_dir_all(extra).unwrap();
+        }
+        Self {
+            dir,
+            extra,
+            taken: Vec::new(),
+        }
+    }
+
+    fn take(&mut self, window: &MainWindow, name: &str) {
+        pump();
+        assert_no_full_pan(&texts(window), name);
+        for (width, height) in SIZES {
+            window
+                .window()
+                .set_size(slint::PhysicalSize::new(width, height));
+            pump();
+            let shot = window.window().take_snapshot().unwrap();
+            assert_eq!((shot.width(), shot.height()), (width, height));
+            let rgba = shot.as_bytes();
+            assert_not_empty(rgba, &format!("{name} at {width}x{height}"));
+            let file = format!("{name}-{width}x{height}.png");
+            save_png(rgba, width, height, &self.dir.join(&file));
+            if let Some(extra) = &self.extra {
+                std::fs::copy(self.dir.join(&file), extra.join(&file)).unwrap();
+            }
+        }
+        window
+            .window()
+            .set_size(slint::PhysicalSize::new(SIZES[0].0, SIZES[0].1));
+        pump();
+        self.taken.push(name.to_owned());
+    }
+
+    fn check_all_taken(&self) {
+        for screen in [
+            "sale-amount",
+            "sale-tip",
+            "present-card",
+            "pin",
+            "approved",
+            "declined",
+            "cancelled",
+            "receipt",
+        ] {
+            assert!(
+                self.taken.iter().any(|t| t == screen),
+                "{screen} not rendered"
+            );
+        }
+    }
+}
+
+/// No text holds a full PAN: a run of 13 to 19 digits that passes the Luhn check, or one of the
+/// test cards' PANs. (An AID such as `A0000000031010` is hex, and fails Luhn.)
+fn assert_no_full_pan(texts: &[String], screen: &str) {
+    for text in texts {
+        for run in text.split(|c: char| !c.is_ascii_digit()) {
+            assert!(
+                !((13..=19).contains(&run.len()) && luhn(run)),
+                "a full PAN on {screen}: {text:?}"
+            );
+        }
+        for pan in [VISA_PAN, MASTERCARD_PAN] {
+            assert!(!text.contains(pan), "a full PAN on {screen}: {text:?}");
+        }
+    }
+}
+
+fn luhn(digits: &str) -> bool {
+    let sum: u32 = digits
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| {
+            let d = u32::from(b - b'0');
+            if i % 2 == 1 {
+                let d = d * 2;
+                if d > 9 { d - 9 } else { d }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum.is_multiple_of(10)
+}
+
+/// A screen is not empty: a good part of it differs from the background, in several colours.
+fn assert_not_empty(rgba: &[u8], what: &str) {
+    let background = [0x10, 0x15, 0x1c];
+    let pixels: Vec<&[u8]> = rgba.chunks_exact(4).collect();
+    let drawn = pixels.iter().filter(|p| p[..3] != background).count();
+    let mut colours: Vec<[u8; 3]> = pixels.iter().map(|p| [p[0], p[1], p[2]]).collect();
+    colours.sort_unstable();
+    colours.dedup();
+    assert!(
+        drawn * 20 > pixels.len(),
+        "{what} is nearly empty: {drawn} pixels drawn"
+    );
+    assert!(colours.len() > 8, "{what} has {} colours", colours.len());
+}
+
+fn save_png(rgba: &[u8], width: u32, height: u32, path: &Path) {
+    let file = std::fs::File::create(path).unwrap();
+    let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), width, height);
+    encoder.set_color(png::ColorType::Rgba);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder
+        .write_header()
+        .unwrap()
+        .write_image_data(rgba)
+        .unwrap();
+}
