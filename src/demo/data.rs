@@ -15,7 +15,8 @@
 //! their ATCs after the last ones the host saw.
 
 use std::fs;
-use std::os::unix::fs::DirBuilderExt;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -102,7 +103,12 @@ pub fn open(dir: &Path, pinpad: &Path) -> anyhow::Result<DemoData> {
     // The demo pad runs on any desktop, X11 included, with the pad's "not secure" banner.
     let profile = store.join(PROFILE_FILE);
     if !profile.exists() {
-        fs::write(&profile, "profile = \"development\"\n")
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&profile)
+            .and_then(|mut f| f.write_all(b"profile = \"development\"\n"))
             .with_context(|| format!("writing {}", profile.display()))?;
     }
     let mut pin_pad = PinPadConfig::new(pinpad);
