@@ -82,6 +82,8 @@ pub struct Acquirer {
     mac_key: Option<MacKey>,
     /// Stops the exchange in progress from another thread (the operator's cancel).
     interrupter: LinkInterrupter,
+    /// Whether the host answered the last exchange (`None` before the first).
+    host_answered: Option<bool>,
 }
 
 impl Acquirer {
@@ -110,7 +112,14 @@ impl Acquirer {
             last_used: Instant::now(),
             last_handshake: Duration::ZERO,
             mac_key: c.mac_key.clone(),
+            host_answered: None,
         })
+    }
+
+    /// Whether the host answered the last exchange (sign-on, echo, or any request): what a
+    /// status bar shows as reachable. `None` before the first exchange.
+    pub fn host_answered(&self) -> Option<bool> {
+        self.host_answered
     }
 
     /// Whether requests are MACed (the credentials have a MAC key).
@@ -181,6 +190,7 @@ impl Acquirer {
         self.last_handshake = Duration::ZERO;
         let result = self.exchange_inner(request);
         self.interrupter.detach();
+        self.host_answered = Some(result.is_ok());
         if result.is_err() {
             // A connection that failed once is not trusted for the next request (a late
             // response could still arrive on it).

@@ -12,8 +12,10 @@ use crate::acquirer::TerminalCredentials;
 use crate::reader::{PcscReader, ReaderError};
 
 mod card_drawer;
+mod data;
 
 pub use card_drawer::{CardDrawer, DrawerReader};
+pub use data::{DemoData, SetUp, default_dir as default_data_dir, open as open_data};
 
 /// The terminal ID of the demo terminal.
 pub const DEMO_TERMINAL: &str = "T0000001";
@@ -46,16 +48,6 @@ pub fn enrol_terminal(
         .write(dir)
         .with_context(|| format!("writing the enrolment bundle to {}", dir.display()))?;
     TerminalCredentials::load(dir).context("reading the terminal's credentials")
-}
-
-/// Starts the embedded acquirer host (`hsm-sim`, on loopback, its files in `dir/host`) and
-/// enrols [`DEMO_TERMINAL`] with it (bundle in `dir/terminal/enrolment`). The terminal's data
-/// directory is `dir/terminal`.
-pub fn start_host(dir: &Path) -> anyhow::Result<(HostHandle, TerminalCredentials)> {
-    let host = hsm_sim::host::Host::start(hsm_sim::host::HostConfig::new(dir.join("host")))
-        .context("starting the embedded acquirer host")?;
-    let credentials = enrol_terminal(&host, DEMO_TERMINAL, &dir.join("terminal").join(ENROLMENT))?;
-    Ok((host, credentials))
 }
 
 /// The TCP address where vpcd's reader `name` waits for a card: `Virtual PCD 00 0N` listens on

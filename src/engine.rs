@@ -51,7 +51,9 @@ pub use host::decline_message;
 pub use receipt::{Receipt, ReceiptHeader};
 pub use recover::RecoveryReport;
 pub use result::{Event, Timings, TxResult, TxStatus};
-pub use service::{Command, EngineService, Reply, ServiceEvent, ServiceHandle, ServiceStopped};
+pub use service::{
+    Command, EngineService, LinkStatus, Reply, ServiceEvent, ServiceHandle, ServiceStopped,
+};
 pub use settings::{EngineSettings, MerchantRisk, OfflineLimits, Tip};
 pub use settle::{PendingItem, PendingList, SettlementReport};
 pub use ui::{RESULT_HOLD, RETRY_HOLD};

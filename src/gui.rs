@@ -16,7 +16,8 @@ use std::time::Duration;
 use slint::ComponentHandle;
 
 use crate::engine::{
-    CardSource, Command, Engine, EngineService, Event, Reply, ServiceEvent, ServiceHandle,
+    CardSource, Command, Engine, EngineService, Event, LinkStatus, Reply, ServiceEvent,
+    ServiceHandle,
 };
 use crate::pinpad::PinEntry;
 
@@ -82,9 +83,10 @@ impl Gui {
         window.global::<AppAdapter>().set_screen(Screen::Sale);
         let weak = window.as_weak();
         let currency = setup.currency;
+        let status_handle = handle.clone();
         let forwarder = std::thread::Builder::new()
             .name("gui-events".into())
-            .spawn(move || forward(&events, &weak, &currency, card_wait))?;
+            .spawn(move || forward(&events, &weak, &currency, card_wait, &status_handle))?;
         Ok(Self {
             handle,
             service,
@@ -145,6 +147,8 @@ pub(crate) enum Update {
     History(history::Show),
     /// The receipt of a past transaction, opened from the history.
     PastReceipt(receipt::Show),
+    /// The host's reachability and the offline queue, for the status bar.
+    Status(LinkStatus),
 }
 
 /// What `event` changes on screen, for a terminal in `currency` that waits `card_wait` for a
@@ -177,6 +181,7 @@ pub(crate) fn route(
             Ok(Reply::Receipt(Some(receipt))) => {
                 Some(Update::PastReceipt(receipt::Show::of(&receipt)))
             }
+            Ok(Reply::Status(link)) => Some(Update::Status(link)),
             reply => {
                 let (show, receipt) = result::for_reply(&reply, currency)?;
                 Some(Update::Finished(show, receipt))
@@ -211,19 +216,26 @@ impl Update {
                 app.set_receipt_return(Screen::History);
                 app.set_screen(Screen::Receipt);
             }
+            Self::Status(link) => status::refresh(window, link),
         }
     }
 }
 
-/// The forwarding thread: every engine event becomes an [`Update`] applied on the UI thread.
-/// Ends when the engine's thread ends.
+/// The forwarding thread: every engine event becomes an [`Update`] applied on the UI thread,
+/// and after every command that may have talked to the host or changed the offline queue it
+/// asks `handle` for the status bar's [`Command::Status`]. Ends when the engine's thread ends.
 fn forward(
     events: &Receiver<ServiceEvent>,
     window: &slint::Weak<MainWindow>,
     currency: &Currency,
     card_wait: Duration,
+    handle: &ServiceHandle,
 ) {
     while let Ok(event) = events.recv() {
+        if changes_status(&event) {
+            // Queued behind nothing slow: the engine answers it from memory and the journal.
+            let _ = handle.send(Command::Status);
+        }
         let Some(update) = route(event, currency, card_wait) else {
             continue;
         };
@@ -234,6 +246,18 @@ fn forward(
         {
             return;
         }
+    }
+}
+
+/// Whether `event` ends a command after which the host's reachability or the offline queue may
+/// differ (everything but the read-only history, receipt and status).
+fn changes_status(event: &ServiceEvent) -> bool {
+    match event {
+        ServiceEvent::Finished { reply, .. } => !matches!(
+            reply,
+            Ok(Reply::History(_) | Reply::Receipt(_) | Reply::Status(_))
+        ),
+        _ => false,
     }
 }
 

@@ -9,6 +9,7 @@
 //! - a sale that asks for the PIN: the PIN screen, then Cancel there: nothing charged; then
 //!   the PIN typed: approved;
 //! - the history: today's five transactions newest first, the totals, a row's receipt;
+//! - the host gone: the next sale cannot reach it and the status bar turns offline;
 //!
 //! Every screen is rendered at 360 x 640 and 1280 x 800; a screen that renders empty fails, and
 //! so does any text on any screen that holds a full PAN. The PNGs go to `target/tmp/gui/`, and
@@ -33,7 +34,8 @@ use slint::platform::PointerEventButton;
 use softpos::demo::CardDrawer;
 use softpos::engine::{Engine, EngineSettings};
 use softpos::gui::{
-    AppAdapter, Currency, Gui, GuiSetup, MainWindow, PresentCardAdapter, Screen, TerminalStatus,
+    AppAdapter, Currency, Gui, GuiSetup, MainWindow, PresentCardAdapter, Screen, StatusAdapter,
+    TerminalStatus,
 };
 use softpos::pinpad::{EncryptedPin, PinEntry, PinEntryError, PinRequest};
 use support::{MASTERCARD_PAN, TestPin, VISA_PAN, World};
@@ -49,7 +51,7 @@ fn gui_headless() {
     })))
     .unwrap();
 
-    let world = World::start();
+    let mut world = World::start();
     let before = world.balance(VISA_PAN);
     let (pins, pin) = GatedPin::new(&world);
     let (drawer, reader) = CardDrawer::new(None);
@@ -140,6 +142,13 @@ fn gui_headless() {
     );
     assert!(receipt.iter().any(|t| t == "APPROVED"), "{receipt:?}");
     assert!(receipt.iter().any(|t| t.starts_with("TIP ")), "{receipt:?}");
+    // The time to the second, zone stated (`2026-12-03 14:16:34 UTC`).
+    assert!(
+        receipt
+            .iter()
+            .any(|t| t.ends_with(" UTC") && t.len() == "2026-12-03 14:16:34 UTC".len()),
+        "{receipt:?}"
+    );
     assert!(!receipt.iter().any(|t| t.contains("MERCHANT COPY")));
     shots.take(&window, "receipt");
     click(&window, "Merchant copy");
@@ -240,6 +249,22 @@ fn gui_headless() {
     click(&window, "Done");
     wait_for_screen(&window, Screen::History);
     click(&window, "Back to sale");
+    wait_for_screen(&window, Screen::Sale);
+
+    // 7. The host goes away: the next sale cannot reach it, and the status bar, refreshed after
+    // the transaction, says the host is offline (it said online since the sign-on).
+    let status = window.global::<StatusAdapter>();
+    assert!(status.get_host_online());
+    assert_eq!(status.get_offline_queue(), 0);
+    world.host.take().unwrap().shutdown();
+    sell(&window, &["5", "0", "0"]);
+    tap_from_drawer(&window, "visa");
+    wait_for_screen(&window, Screen::Result);
+    wait_until(&window, "the status bar says offline", || {
+        !window.global::<StatusAdapter>().get_host_online()
+    });
+    assert_eq!(status.get_offline_queue(), 0);
+    click(&window, "New sale");
     wait_for_screen(&window, Screen::Sale);
 
     // The journal and the host agree.

@@ -82,6 +82,7 @@ fn isolated(mut command: Command, home: &std::path::Path) -> Command {
         .env_remove("SOFTPOS_DATA_DIR")
         .env("HOME", home)
         .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_STATE_HOME", home.join("state"))
         .env("XDG_CONFIG_HOME", home.join("config"))
         .env("TMPDIR", home);
     command

@@ -21,7 +21,7 @@ pub mod pki;
 mod profile;
 pub mod vpcd;
 
-pub use engine::{Reply, VirtualCard};
+pub use engine::{Reply, VirtualCard, continue_atc_after};
 pub use profile::{
     Fault, HOSTILE_CARDHOLDER_NAME, HOSTILE_LABEL, LegacyOda, Profile, Record, Scheme, mask_pan,
 };

@@ -256,24 +256,18 @@ pub(super) fn settle(args: EngineOnlyArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// `softpos demo`: an embedded acquirer host on loopback, a terminal enrolled with it, and a
-/// sale on a virtual card (through vpcd when pcscd runs, in process otherwise).
+/// `softpos demo`: the embedded acquirer host on loopback, the demo terminal enrolled with it
+/// and its PIN pad keyed (once, then reused: [`crate::demo::DemoData`]), and a sale on a
+/// virtual card (through vpcd when pcscd runs, in process otherwise).
 #[cfg(feature = "demo")]
 pub(super) fn demo(profile: String, amount: String) -> anyhow::Result<ExitCode> {
-    let dir = std::env::temp_dir().join(format!("softpos-demo-{}", std::process::id()));
-    let (host, bundle) = crate::demo::start_host(&dir)?;
-    println!("Acquirer host (embedded hsm-sim): {}", host.local_addr());
-    let config = crate::config::load(None)?;
+    let (demo, mut engine, config) = open_demo()?;
+    println!(
+        "Acquirer host (embedded hsm-sim): {}",
+        demo.host.local_addr()
+    );
     let exponent = config.terminal.currency_exponent;
     let value = super::tap::parse_amount(&amount, exponent)?;
-    let oda = crate::tap::authenticator(&config)?;
-    let mut engine = Engine::open(
-        &dir.join("terminal"),
-        &bundle,
-        config,
-        oda,
-        EngineSettings::default(),
-    )?;
     engine.sign_on().context("sign-on with the demo host")?;
     println!("Terminal {} signed on", crate::demo::DEMO_TERMINAL);
     let card = CardArgs {
@@ -285,19 +279,65 @@ pub(super) fn demo(profile: String, amount: String) -> anyhow::Result<ExitCode> 
     };
     let mut session = Session::open(&card)?;
     println!("Card: {}", session.describe());
-    let mut pin = pin_entry();
-    let result = engine.sale(
-        &mut session,
-        pin.as_mut(),
-        value,
-        Tip::None,
-        &mut print_event,
-    )?;
+    let mut pin = crate::pinpad::PinPadProcess::new(demo.pin_pad.clone());
+    let result = engine.sale(&mut session, &mut pin, value, Tip::None, &mut print_event)?;
     drop(session);
     let code = report(&result, exponent);
-    host.shutdown();
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(engine);
+    demo.host.shutdown();
     Ok(code)
+}
+
+/// Opens the demo data ([`crate::demo::open_data`], in [`crate::demo::default_data_dir`]) with
+/// the PIN pad next to this executable, says what it set up, and opens the demo terminal's
+/// engine (finishing what an interruption left).
+#[cfg(feature = "demo")]
+pub(crate) fn open_demo() -> anyhow::Result<(crate::demo::DemoData, Engine, TerminalConfig)> {
+    use crate::demo::SetUp;
+    let dir = crate::demo::default_data_dir()
+        .context("no demo data directory: set XDG_STATE_HOME or HOME")?;
+    let demo = crate::demo::open_data(&dir, &demo_pin_pad_program()?)?;
+    match demo.set_up {
+        SetUp::EnrolledAndInstalled => println!(
+            "Demo data created in {}: terminal {} enrolled, PIN pad key installed in the demo pad store",
+            dir.display(),
+            crate::demo::DEMO_TERMINAL
+        ),
+        SetUp::Installed => println!(
+            "Demo data in {}: PIN pad key installed in the demo pad store",
+            dir.display()
+        ),
+        _ => println!(
+            "Demo data in {}: reusing the enrolment and the PIN pad key",
+            dir.display()
+        ),
+    }
+    let config = crate::config::load(None)?;
+    let oda = crate::tap::authenticator(&config)?;
+    let mut engine = Engine::open(
+        &demo.terminal_dir,
+        &demo.credentials,
+        config.clone(),
+        oda,
+        EngineSettings::default(),
+    )?;
+    engine
+        .recover()
+        .context("finishing what an interrupted demo left")?;
+    Ok((demo, engine, config))
+}
+
+/// The demo's PIN pad program: `softpos-pinpad` next to this executable. A test build
+/// (`pinpad-test-input`) runs `softpos-pinpad-test` instead when a test key script is named
+/// (`SOFTPOS_PINPAD_TEST_KEYS`), so tests drive the demo headless.
+#[cfg(feature = "demo")]
+fn demo_pin_pad_program() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe().context("locating this executable")?;
+    #[cfg(feature = "pinpad-test-input")]
+    if std::env::var_os(crate::pinpad::process::TEST_KEYS_ENV).is_some() {
+        return Ok(exe.with_file_name("softpos-pinpad-test"));
+    }
+    Ok(exe.with_file_name("softpos-pinpad"))
 }
 
 /// Opens the engine of the data directory, finishes what a crash left and signs on.

@@ -80,35 +80,27 @@ fn terminal(data: &super::pay::DataArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Demo mode: the embedded host, a terminal enrolled with it, and the testers' drawer.
+/// Demo mode: the embedded host, the demo terminal enrolled with it and its PIN pad keyed
+/// (kept in the demo data directory and reused, [`crate::demo::DemoData`]), and the testers'
+/// drawer.
 #[cfg(all(feature = "gui", feature = "demo"))]
 fn demo() -> anyhow::Result<ExitCode> {
     use crate::demo::{CardDrawer, DEMO_TERMINAL, VIRTUAL_READER};
-    use crate::engine::{Engine, EngineSettings};
     use crate::gui::{Currency, GuiSetup, TerminalStatus};
     use crate::reader::PcscReader;
 
-    let dir = std::env::temp_dir().join(format!("softpos-gui-demo-{}", std::process::id()));
-    let (host, credentials) = crate::demo::start_host(&dir)?;
-    let config = crate::config::load(None)?;
+    let (demo, mut engine, config) = super::pay::open_demo()?;
     let currency = Currency::from_numeric(
         config.terminal.currency_code,
         config.terminal.currency_exponent,
     );
-    let oda = crate::tap::authenticator(&config)?;
-    let mut engine = Engine::open(
-        &dir.join("terminal"),
-        &credentials,
-        config,
-        oda,
-        EngineSettings::default(),
-    )?;
     let host_online = engine.sign_on().is_ok();
+    let offline_queue = engine.journal().advice_queue().map_or(0, |q| q.0);
     // Through pcscd + vpcd when they run, in process otherwise.
     let (drawer, reader) = CardDrawer::new(PcscReader::open(Some(VIRTUAL_READER)).ok());
     let status = TerminalStatus {
         host_online,
-        offline_queue: 0,
+        offline_queue,
         reader: reader.describe(),
         terminal_id: DEMO_TERMINAL.to_owned(),
         development: true,
@@ -116,13 +108,12 @@ fn demo() -> anyhow::Result<ExitCode> {
     let shown = crate::gui::run(GuiSetup {
         engine,
         card: Box::new(reader),
-        pin: super::pay::pin_entry(),
+        pin: Box::new(crate::pinpad::PinPadProcess::new(demo.pin_pad.clone())),
         currency,
         status,
         drawer: Some(drawer),
     });
-    host.shutdown();
-    let _ = std::fs::remove_dir_all(&dir);
+    demo.host.shutdown();
     shown?;
     Ok(ExitCode::SUCCESS)
 }

@@ -131,7 +131,7 @@ impl fmt::Display for Receipt {
         writeln!(f, "{}", h.merchant_name)?;
         writeln!(f, "{}", h.merchant_location)?;
         writeln!(f, "MID {}  TID {}", h.merchant_id, h.terminal_id)?;
-        writeln!(f, "{}", self.date_time.replace('T', " "))?;
+        writeln!(f, "{}", receipt_time(&self.date_time))?;
         writeln!(f, "{} #{}", kind_text(self.kind), self.id)?;
         if let Some(pan) = &self.masked_pan {
             writeln!(f, "{} {pan}", self.card_label.as_deref().unwrap_or("CARD"))?;
@@ -246,4 +246,44 @@ fn kind_text(kind: TxKind) -> &'static str {
 fn currency_alpha(code: u16) -> String {
     iso_currency::Currency::from_numeric(code)
         .map_or_else(|| format!("{code:03}"), |c| c.code().to_owned())
+}
+
+/// The journal's time (RFC 3339 in UTC, `2026-12-03T14:16:34.011552123Z`) as a receipt prints
+/// it: to the second, zone stated (`2026-12-03 14:16:34 UTC`). Anything else is printed as it
+/// is, with a space for the `T`.
+fn receipt_time(stamp: &str) -> String {
+    let shape = stamp.char_indices().take(19).all(|(i, c)| match i {
+        4 | 7 => c == '-',
+        10 => c == 'T',
+        13 | 16 => c == ':',
+        _ => c.is_ascii_digit(),
+    });
+    match (stamp.get(..10), stamp.get(11..19)) {
+        (Some(date), Some(time)) if shape && stamp.ends_with('Z') => format!("{date} {time} UTC"),
+        _ => stamp.replace('T', " "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::receipt_time;
+
+    #[test]
+    fn the_receipt_prints_the_time_to_the_second_in_utc() {
+        assert_eq!(
+            receipt_time("2026-12-03T14:16:34.011552123Z"),
+            "2026-12-03 14:16:34 UTC"
+        );
+        assert_eq!(
+            receipt_time("2026-12-03T14:16:34Z"),
+            "2026-12-03 14:16:34 UTC"
+        );
+        // Not the journal's shape: shown as it is.
+        assert_eq!(
+            receipt_time("2026-12-03T14:16:34+01:00"),
+            "2026-12-03 14:16:34+01:00"
+        );
+        assert_eq!(receipt_time("yesterday"), "yesterday");
+        assert_eq!(receipt_time("2026-12-03T14:16é"), "2026-12-03 14:16é");
+    }
 }

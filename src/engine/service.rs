@@ -74,6 +74,9 @@ pub enum Command {
         /// At most this many.
         limit: usize,
     },
+    /// What a status bar shows: whether the host answered the last exchange, and the offline
+    /// queue. Nothing is sent to the host.
+    Status,
 }
 
 /// What a command ended with.
@@ -96,6 +99,19 @@ pub enum Reply {
     Receipt(Option<Box<Receipt>>),
     /// The most recent transactions, newest first.
     History(Vec<TxRecord>),
+    /// The link and queue status ([`Command::Status`]).
+    Status(LinkStatus),
+}
+
+/// What the terminal knows of its host and its offline queue, without asking the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LinkStatus {
+    /// Whether the host answered the last exchange (sign-on, echo or request); `None` before
+    /// the first.
+    pub host_answered: Option<bool>,
+    /// Offline approvals queued for upload (advices).
+    pub offline_queue: u64,
 }
 
 /// What the service tells its user interface.
@@ -318,6 +334,12 @@ impl Worker {
             }
             Command::History { limit } => {
                 return Ok(Reply::History(engine.journal().recent(limit)?));
+            }
+            Command::Status => {
+                return Ok(Reply::Status(LinkStatus {
+                    host_answered: engine.acquirer_mut().host_answered(),
+                    offline_queue: engine.journal().advice_queue()?.0,
+                }));
             }
         }?;
         let receipt = engine.receipt(result.id)?.map(Box::new);

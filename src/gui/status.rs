@@ -1,9 +1,11 @@
-//! The status bar's controller: what the terminal knows at start about its host, its offline
-//! queue, its reader and its identity.
+//! The status bar's controller: what the terminal knows about its host, its offline queue, its
+//! reader and its identity; the host and the queue are read at start and again after every
+//! transaction ([`crate::engine::Command::Status`]).
 
 use slint::ComponentHandle;
 
 use super::{MainWindow, StatusAdapter};
+use crate::engine::LinkStatus;
 
 /// What the status bar shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,4 +29,14 @@ pub(super) fn show(window: &MainWindow, status: &TerminalStatus) {
     adapter.set_reader(status.reader.as_str().into());
     adapter.set_terminal_id(status.terminal_id.as_str().into());
     adapter.set_development(status.development);
+}
+
+/// Shows the host's reachability (unchanged when no exchange has happened yet) and the offline
+/// queue after a command.
+pub(super) fn refresh(window: &MainWindow, link: LinkStatus) {
+    let adapter = window.global::<StatusAdapter>();
+    if let Some(answered) = link.host_answered {
+        adapter.set_host_online(answered);
+    }
+    adapter.set_offline_queue(i32::try_from(link.offline_queue).unwrap_or(i32::MAX));
 }

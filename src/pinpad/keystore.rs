@@ -326,17 +326,33 @@ impl Keystore {
 
 /// The default store directory: `$XDG_STATE_HOME/softpos/pinpad`, else
 /// `$HOME/.local/state/softpos/pinpad`. Test builds (feature `pinpad-test-input`) also take
-/// `$SOFTPOS_PINPAD_STORE`; the production build never lets its parent name the store.
+/// `$SOFTPOS_PINPAD_STORE`, and demo builds (feature `demo`) take the demo mode's own store
+/// from `$SOFTPOS_PINPAD_DEMO_STORE`; the production build (neither feature) never lets its
+/// parent name the store.
 pub fn default_dir() -> PathBuf {
     dir_from_env(|name| std::env::var_os(name))
+}
+
+/// Whether a key is installed in `dir` (its sealed key file exists; whether it opens is
+/// [`Keystore::open`]'s question).
+pub fn is_installed(dir: &Path) -> bool {
+    dir.join(SEALED_KEY_FILE).exists()
 }
 
 /// The environment variable naming the store directory, read by test builds only.
 pub const STORE_ENV: &str = "SOFTPOS_PINPAD_STORE";
 
+/// The environment variable naming the demo mode's store directory (`src/demo/pad.rs`), read
+/// by demo builds only: a production build has no demo feature and ignores it.
+pub const DEMO_STORE_ENV: &str = "SOFTPOS_PINPAD_DEMO_STORE";
+
 fn dir_from_env(var: impl Fn(&str) -> Option<OsString>) -> PathBuf {
     #[cfg(feature = "pinpad-test-input")]
     if let Some(dir) = var(STORE_ENV) {
+        return PathBuf::from(dir);
+    }
+    #[cfg(feature = "demo")]
+    if let Some(dir) = var(DEMO_STORE_ENV) {
         return PathBuf::from(dir);
     }
     let base = var("XDG_STATE_HOME")

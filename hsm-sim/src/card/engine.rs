@@ -889,6 +889,13 @@ fn shared_atc(profile: &Profile) -> Arc<AtomicU16> {
         .clone()
 }
 
+/// Moves the process-wide ATC counter of `profile`'s cards up to `atc` if it is below it, so
+/// the next card of that profile answers `atc + 1` or more: a host that kept its ledger from an
+/// earlier process (the demo's persistent host) then sees no replayed ATC.
+pub fn continue_atc_after(profile: &Profile, atc: u16) {
+    shared_atc(profile).fetch_max(atc, Ordering::SeqCst);
+}
+
 /// ATC counters by (PAN, PSN), for the lifetime of the process.
 #[derive(Default)]
 struct AtcCounters(Mutex<HashMap<(&'static str, u8), Arc<AtomicU16>>>);

@@ -137,6 +137,18 @@ impl LedgerView {
             .optional()?)
     }
 
+    /// The highest ATC the issuer has seen from the account `pan`'s cards; `None` for an
+    /// unknown account or one whose card has not been seen yet.
+    pub fn last_atc(&self, pan: &str) -> Result<Option<i64>, HostError> {
+        let atc: Option<i64> = self
+            .conn
+            .query_row("SELECT last_atc FROM accounts WHERE pan = ?1", [pan], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(atc.filter(|a| *a >= 0))
+    }
+
     /// The number of stored responses (one per distinct request).
     pub fn response_count(&self) -> Result<i64, HostError> {
         Ok(self

@@ -345,13 +345,33 @@ fn two_openers_reserving_at_once_never_share_a_ksn() {
 fn the_parent_names_the_store_only_in_the_test_build() {
     let env = |name: &str| match name {
         STORE_ENV => Some(OsString::from("/tmp/chosen-by-parent")),
+        DEMO_STORE_ENV => Some(OsString::from("/tmp/demo-store")),
         "HOME" => Some(OsString::from("/home/pad")),
         _ => None,
     };
     let dir = dir_from_env(env);
     if cfg!(feature = "pinpad-test-input") {
         assert_eq!(dir, PathBuf::from("/tmp/chosen-by-parent"));
+    } else if cfg!(feature = "demo") {
+        assert_eq!(dir, PathBuf::from("/tmp/demo-store"));
     } else {
         assert_eq!(dir, PathBuf::from("/home/pad/.local/state/softpos/pinpad"));
+    }
+}
+
+/// The demo mode names its own store in demo builds only; a production build (no `demo`, no
+/// `pinpad-test-input`: `--no-default-features --features pinpad-window,gui`) keeps its own.
+#[test]
+fn the_demo_names_the_store_only_in_a_demo_build() {
+    let env = |name: &str| match name {
+        DEMO_STORE_ENV => Some(OsString::from("/tmp/demo-store")),
+        "XDG_STATE_HOME" => Some(OsString::from("/home/pad/state")),
+        _ => None,
+    };
+    let dir = dir_from_env(env);
+    if cfg!(feature = "demo") {
+        assert_eq!(dir, PathBuf::from("/tmp/demo-store"));
+    } else {
+        assert_eq!(dir, PathBuf::from("/home/pad/state/softpos/pinpad"));
     }
 }
