@@ -53,6 +53,7 @@ pub use recover::RecoveryReport;
 pub use result::{Event, Timings, TxResult, TxStatus};
 pub use service::{
     Command, EngineService, LinkStatus, Reply, ServiceEvent, ServiceHandle, ServiceStopped,
+    TxActions,
 };
 pub use settings::{EngineSettings, MerchantRisk, OfflineLimits, Tip};
 pub use settle::{PendingItem, PendingList, SettlementReport};

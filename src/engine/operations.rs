@@ -52,19 +52,8 @@ impl Engine {
         events: &mut dyn FnMut(Event),
     ) -> Result<TxResult, EngineError> {
         if let Some(id) = original_id {
-            let original = self
-                .journal
-                .get(id)?
-                .ok_or(EngineError::UnknownTransaction(id))?;
-            if original.kind != TxKind::Sale
-                || original.state != TxState::Done
-                || !original.approved
-                || original.voided
-            {
-                return Err(EngineError::NotRefundable(id));
-            }
-            let refunded = self.journal.refunded_of(id)?;
-            if refunded.saturating_add(amount) > original.amount {
+            let remaining = self.refundable(id)?.ok_or(EngineError::NotRefundable(id))?;
+            if amount > remaining {
                 return Err(EngineError::NotRefundable(id));
             }
         }
@@ -75,6 +64,25 @@ impl Engine {
             original_id,
         };
         self.card_operation(op, card, pin, events)
+    }
+
+    /// What can still be refunded of the sale `sale_id`: its amount less its refunds so far
+    /// ([`crate::journal::Journal::refunded_of`]); `None` when it is not an approved, finished,
+    /// unvoided sale. [`Engine::refund`] refuses more than this.
+    pub fn refundable(&self, sale_id: i64) -> Result<Option<u64>, EngineError> {
+        let original = self
+            .journal
+            .get(sale_id)?
+            .ok_or(EngineError::UnknownTransaction(sale_id))?;
+        if original.kind != TxKind::Sale
+            || original.state != TxState::Done
+            || !original.approved
+            || original.voided
+        {
+            return Ok(None);
+        }
+        let refunded = self.journal.refunded_of(sale_id)?;
+        Ok(Some(original.amount.saturating_sub(refunded)))
     }
 
     /// A pre-authorization (0100) of `amount`.

@@ -46,6 +46,18 @@ pub enum Command {
     },
     /// A void of the last voidable transaction.
     VoidLast,
+    /// A void of transaction `id`, which must be the last voidable one (the one
+    /// [`Command::VoidLast`] would void); otherwise [`EngineError::NothingToVoid`], nothing sent.
+    Void {
+        /// Its journal id.
+        id: i64,
+    },
+    /// What can be done with the past transaction `id` ([`Reply::Actions`]): how much of it can
+    /// still be refunded, and whether it can be voided. Nothing is sent to the host.
+    Actions {
+        /// Its journal id.
+        id: i64,
+    },
     /// A pre-authorisation.
     Preauth {
         /// Minor units.
@@ -101,6 +113,21 @@ pub enum Reply {
     History(Vec<TxRecord>),
     /// The link and queue status ([`Command::Status`]).
     Status(LinkStatus),
+    /// What can be done with a past transaction ([`Command::Actions`]).
+    Actions(TxActions),
+}
+
+/// What can be done with a past transaction, as the engine would allow it now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TxActions {
+    /// Its journal id.
+    pub id: i64,
+    /// What can still be refunded against it (minor units); `None`: it is not a refundable
+    /// sale (not an approved, finished, unvoided sale).
+    pub refundable: Option<u64>,
+    /// Whether it is the last voidable transaction (approved, not voided, in the open batch).
+    pub voidable: bool,
 }
 
 /// What the terminal knows of its host and its offline queue, without asking the host.
@@ -322,6 +349,12 @@ impl Worker {
                 original_id,
             } => engine.refund(card, pin, amount, original_id, &mut progress),
             Command::VoidLast => engine.void_last(&mut progress),
+            Command::Void { id: tx } => {
+                if engine.journal().last_voidable()?.map(|r| r.id) != Some(tx) {
+                    return Err(EngineError::NothingToVoid);
+                }
+                engine.void_last(&mut progress)
+            }
             Command::Preauth { amount } => engine.preauth(card, pin, amount, &mut progress),
             Command::Complete { preauth_id, amount } => {
                 engine.complete(preauth_id, amount, &mut progress)
@@ -334,6 +367,13 @@ impl Worker {
             }
             Command::History { limit } => {
                 return Ok(Reply::History(engine.journal().recent(limit)?));
+            }
+            Command::Actions { id: tx } => {
+                return Ok(Reply::Actions(TxActions {
+                    id: tx,
+                    refundable: engine.refundable(tx)?,
+                    voidable: engine.journal().last_voidable()?.map(|r| r.id) == Some(tx),
+                }));
             }
             Command::Status => {
                 return Ok(Reply::Status(LinkStatus {
