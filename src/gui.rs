@@ -28,14 +28,15 @@ mod money;
 mod pin_wait;
 mod present_card;
 mod receipt;
+mod refund;
 mod result;
 mod sale;
 mod status;
 
 pub use crate::pinpad::window::ui::{
     AppAdapter, CardDrawerAdapter, HistoryAdapter, HistoryRow, MainWindow, PinWaitAdapter,
-    PresentCardAdapter, ReceiptAdapter, ResultAdapter, ResultState, SaleAdapter, SaleStage, Screen,
-    StatusAdapter,
+    PresentCardAdapter, ReceiptAdapter, RefundAdapter, RefundStage, ResultAdapter, ResultState,
+    SaleAdapter, SaleStage, Screen, StatusAdapter,
 };
 pub use money::{AmountEntry, Currency, MAX_DIGITS};
 pub use status::TerminalStatus;
@@ -78,6 +79,7 @@ impl Gui {
         result::bind(window, sale);
         receipt::bind(window);
         history::bind(window, handle.clone());
+        refund::bind(window, handle.clone(), setup.currency.clone());
         #[cfg(feature = "demo")]
         card_drawer::bind(window, setup.drawer);
         window.global::<AppAdapter>().set_screen(Screen::Sale);
@@ -147,6 +149,8 @@ pub(crate) enum Update {
     History(history::Show),
     /// The receipt of a past transaction, opened from the history.
     PastReceipt(receipt::Show),
+    /// What the receipt opened from the history offers: refund, void.
+    Actions(refund::Offer),
     /// The host's reachability and the offline queue, for the status bar.
     Status(LinkStatus),
 }
@@ -182,6 +186,9 @@ pub(crate) fn route(
                 Some(Update::PastReceipt(receipt::Show::of(&receipt)))
             }
             Ok(Reply::Status(link)) => Some(Update::Status(link)),
+            Ok(Reply::Actions(actions)) => {
+                Some(Update::Actions(refund::Offer::of(actions, currency)))
+            }
             reply => {
                 let (show, receipt) = result::for_reply(&reply, currency)?;
                 Some(Update::Finished(show, receipt))
@@ -216,6 +223,7 @@ impl Update {
                 app.set_receipt_return(Screen::History);
                 app.set_screen(Screen::Receipt);
             }
+            Self::Actions(offer) => refund::offer(window, offer),
             Self::Status(link) => status::refresh(window, link),
         }
     }
@@ -255,7 +263,7 @@ fn changes_status(event: &ServiceEvent) -> bool {
     match event {
         ServiceEvent::Finished { reply, .. } => !matches!(
             reply,
-            Ok(Reply::History(_) | Reply::Receipt(_) | Reply::Status(_))
+            Ok(Reply::History(_) | Reply::Receipt(_) | Reply::Status(_) | Reply::Actions(_))
         ),
         _ => false,
     }

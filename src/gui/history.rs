@@ -147,6 +147,7 @@ pub(super) fn bind(window: &MainWindow, handle: ServiceHandle) {
     });
     adapter.on_open(move |id| {
         super::send(&handle, Command::Receipt { id: i64::from(id) });
+        super::send(&handle, Command::Actions { id: i64::from(id) });
     });
     let weak = window.as_weak();
     adapter.on_back(move || {

@@ -39,6 +39,8 @@ pub(super) fn apply(window: &MainWindow, show: Option<Show>) {
     adapter.set_customer_lines(model(show.customer));
     adapter.set_merchant_lines(model(show.merchant));
     adapter.set_merchant_copy(false);
+    // The refund and void are offered only once the engine says what it allows.
+    adapter.set_actions(false);
 }
 
 pub(super) fn bind(window: &MainWindow) {

@@ -163,28 +163,7 @@ impl SaleController {
             return;
         }
         let total = self.currency.format(total);
-        let present = window.global::<PresentCardAdapter>();
-        present.set_amount_text(total.as_str().into());
-        present.set_message("Present card".into());
-        present.set_lit(1);
-        present.set_error(false);
-        window
-            .global::<PinWaitAdapter>()
-            .set_amount_text(total.as_str().into());
-        let result = window.global::<ResultAdapter>();
-        result.set_amount_text(total.as_str().into());
-        if super::send(&self.handle, Command::Sale { amount, tip }) {
-            window
-                .global::<AppAdapter>()
-                .set_screen(Screen::PresentCard);
-        } else {
-            result.set_state(super::ResultState::NothingCharged);
-            result.set_reason("The payment engine has stopped: restart the terminal.".into());
-            result.set_card_text("".into());
-            result.set_response_code("".into());
-            result.set_has_receipt(false);
-            window.global::<AppAdapter>().set_screen(Screen::Result);
-        }
+        start_card_operation(&window, &self.handle, &total, Command::Sale { amount, tip });
     }
 
     fn refresh(&self) {
@@ -205,6 +184,39 @@ impl SaleController {
         adapter.set_total_text(self.currency.format(d.total()).into());
         adapter.set_tip_choice(d.tip.code());
         adapter.set_can_continue(amount > 0);
+    }
+}
+
+/// Sends `command`, a card operation of `total` (formatted), to the engine and shows the
+/// present-card screen at once; the engine's events take it from there. When the engine has
+/// stopped, the result screen says so (nothing was charged).
+pub(super) fn start_card_operation(
+    window: &MainWindow,
+    handle: &ServiceHandle,
+    total: &str,
+    command: Command,
+) {
+    let present = window.global::<PresentCardAdapter>();
+    present.set_amount_text(total.into());
+    present.set_message("Present card".into());
+    present.set_lit(1);
+    present.set_error(false);
+    window
+        .global::<PinWaitAdapter>()
+        .set_amount_text(total.into());
+    let result = window.global::<ResultAdapter>();
+    result.set_amount_text(total.into());
+    if super::send(handle, command) {
+        window
+            .global::<AppAdapter>()
+            .set_screen(Screen::PresentCard);
+    } else {
+        result.set_state(super::ResultState::NothingCharged);
+        result.set_reason("The payment engine has stopped: restart the terminal.".into());
+        result.set_card_text("".into());
+        result.set_response_code("".into());
+        result.set_has_receipt(false);
+        window.global::<AppAdapter>().set_screen(Screen::Result);
     }
 }
 
