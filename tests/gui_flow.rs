@@ -11,7 +11,8 @@
 //! - the history: today's five transactions newest first, the totals, a row's receipt;
 //! - from the history, a partial refund of the first sale (approved, credited at the host),
 //!   then a refund of more than remains (refused on screen, nothing sent), then a void of the
-//!   last sale (nothing stays charged at the host);
+//!   last sale (nothing stays charged at the host); the history searched by amount and by
+//!   the card's last four;
 //! - the host gone: the next sale cannot reach it and the status bar turns offline;
 //!
 //! Every screen is rendered at 360 x 640 and 1280 x 800; a screen that renders empty fails, and
@@ -258,6 +259,7 @@ fn gui_headless() {
     refund_part_of_a_sale(&window, &world, &mut shots);
     refund_above_what_remains_is_refused(&window, &world, &mut shots);
     void_the_last_sale(&window, &world, &mut shots);
+    search_the_history(&window, &mut shots);
 
     // 8. The host goes away: the next sale cannot reach it, and the status bar, refreshed after
     // the transaction, says the host is offline (it said online since the sign-on).
@@ -295,20 +297,15 @@ fn history_rows(window: &MainWindow) -> Vec<String> {
     wait_until(window, "the history", || {
         !window.global::<HistoryAdapter>().get_loading()
     });
-    ElementQuery::from_root(window)
-        .find_all()
-        .iter()
-        .filter(|e| e.accessible_role() == Some(AccessibleRole::Button))
-        .filter_map(|e| e.accessible_label())
-        .map(|l| l.to_string())
-        .filter(|l| l.starts_with('#'))
-        .collect()
+    visible_rows(window)
 }
 
-/// Opens the history row whose label ends with `ending` and waits for its receipt to offer the
-/// refund and void the engine allows.
-fn open_from_history(window: &MainWindow, ending: &str) -> String {
-    let rows = history_rows(window);
+/// Searches the history for `amount` ("13.57"), opens the row whose label ends with `ending`
+/// and waits for its receipt to offer the refund and void the engine allows.
+fn open_from_history(window: &MainWindow, amount: &str, ending: &str) -> String {
+    history_rows(window);
+    search(window, amount);
+    let rows = visible_rows(window);
     let row = rows
         .iter()
         .find(|r| r.ends_with(ending))
@@ -337,7 +334,7 @@ fn retype(window: &MainWindow, keys: &[&str]) {
 /// refund runs through the present-card screen to an approval the host's ledger shows.
 fn refund_part_of_a_sale(window: &MainWindow, world: &World, shots: &mut Screenshots) {
     let before = world.balance(VISA_PAN);
-    open_from_history(window, "EUR 13.57 Approved");
+    open_from_history(window, "13.57", "EUR 13.57 Approved");
     assert_eq!(button(window, "Void").accessible_enabled(), Some(false));
     assert!(
         texts(window)
@@ -377,7 +374,7 @@ fn refund_above_what_remains_is_refused(
     let before = world.balance(VISA_PAN);
     let rows = history_rows(window).len();
     click(window, "Back to sale");
-    open_from_history(window, "EUR 13.57 Approved");
+    open_from_history(window, "13.57", "EUR 13.57 Approved");
     click(window, "Refund");
     wait_for_screen(window, Screen::Refund);
     assert!(has_text(window, "Refund amount EUR 8.57"));
@@ -407,7 +404,7 @@ fn void_the_last_sale(window: &MainWindow, world: &World, shots: &mut Screenshot
     assert_eq!(world.balance(VISA_PAN), before - 300);
     click(window, "New sale");
     wait_for_screen(window, Screen::Sale);
-    open_from_history(window, "EUR 3.00 Approved");
+    open_from_history(window, "3.00", "EUR 3.00 Approved");
     click(window, "Void");
     wait_for_screen(window, Screen::Refund);
     shots.take(window, "void-confirm");
@@ -417,6 +414,51 @@ fn void_the_last_sale(window: &MainWindow, world: &World, shots: &mut Screenshot
     assert_eq!(world.balance(VISA_PAN), before);
     click(window, "New sale");
     wait_for_screen(window, Screen::Sale);
+}
+
+/// Types `query` into the history's search field, as a screen reader or keyboard would.
+fn search(window: &MainWindow, query: &str) {
+    let fields: Vec<_> =
+        ElementHandle::find_by_accessible_label(window, "Search by amount or last 4").collect();
+    assert!(!fields.is_empty(), "no search field");
+    fields[0].set_accessible_value(query);
+    pump();
+}
+
+/// The history filtered by amount ("13.57" or "8000"), then by the card's last four, then
+/// cleared.
+fn search_the_history(window: &MainWindow, shots: &mut Screenshots) {
+    let all = history_rows(window);
+    assert!(all.len() >= 8, "{all:?}");
+    search(window, "13.57");
+    let rows = visible_rows(window);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(rows[0].ends_with("EUR 13.57 Approved"), "{rows:?}");
+    shots.take(window, "history-search");
+    search(window, "8000");
+    let rows = visible_rows(window);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(rows.iter().all(|r| r.contains("EUR 80.00")), "{rows:?}");
+    search(window, "0119");
+    let visa = visible_rows(window);
+    assert!(!visa.is_empty() && visa.len() < all.len(), "{visa:?}");
+    search(window, "");
+    assert_eq!(visible_rows(window), all);
+    click(window, "Back to sale");
+    wait_for_screen(window, Screen::Sale);
+}
+
+/// The history's rows in its list now, newest first, each as its accessible label
+/// ("#1  13:15 EUR 13.57 Approved"); from the list's model, as rows scrolled out of sight are
+/// not laid out.
+fn visible_rows(window: &MainWindow) -> Vec<String> {
+    use slint::Model;
+    window
+        .global::<HistoryAdapter>()
+        .get_rows()
+        .iter()
+        .map(|r| format!("{} {} {}", r.title, r.amount, r.status))
+        .collect()
 }
 
 /// Nothing is left pending in the journal, and the card's balance at the host moved by exactly

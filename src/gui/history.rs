@@ -1,8 +1,9 @@
 //! The history screen's controller: today's transactions from the journal (through the engine's
 //! `History` command), newest first, with the day's totals; a row opens its receipt (the
-//! engine's `Receipt` command).
+//! engine's `Receipt` command) and what the engine allows with it (`Actions`: refund, void).
+//! The search field filters the rows already on screen by amount or the card's last four.
 
-use slint::{ComponentHandle, ModelRc, VecModel};
+use slint::{ComponentHandle, Model, ModelRc, VecModel};
 
 use super::{AppAdapter, Currency, HistoryAdapter, HistoryRow, MainWindow, Screen};
 use crate::engine::{Command, ServiceHandle};
@@ -125,7 +126,9 @@ pub(super) fn apply(window: &MainWindow, show: Show) {
             approved: r.approved,
         })
         .collect();
-    adapter.set_rows(ModelRc::new(VecModel::from(rows)));
+    let query = adapter.get_query();
+    adapter.set_rows(filtered(&rows, &query));
+    adapter.set_all_rows(ModelRc::new(VecModel::from(rows)));
     adapter.set_totals(show.totals.into());
     adapter.set_loading(false);
 }
@@ -136,7 +139,9 @@ pub(super) fn bind(window: &MainWindow, handle: ServiceHandle) {
     let (weak, h) = (window.as_weak(), handle.clone());
     adapter.on_open_history(move || {
         let Some(window) = weak.upgrade() else { return };
-        window.global::<HistoryAdapter>().set_loading(true);
+        let adapter = window.global::<HistoryAdapter>();
+        adapter.set_query("".into());
+        adapter.set_loading(true);
         window.global::<AppAdapter>().set_screen(Screen::History);
         super::send(
             &h,
@@ -150,10 +155,40 @@ pub(super) fn bind(window: &MainWindow, handle: ServiceHandle) {
         super::send(&handle, Command::Actions { id: i64::from(id) });
     });
     let weak = window.as_weak();
+    adapter.on_search(move |query| {
+        let Some(window) = weak.upgrade() else { return };
+        let adapter = window.global::<HistoryAdapter>();
+        let all: Vec<HistoryRow> = adapter.get_all_rows().iter().collect();
+        adapter.set_rows(filtered(&all, &query));
+    });
+    let weak = window.as_weak();
     adapter.on_back(move || {
         let Some(window) = weak.upgrade() else { return };
         window.global::<AppAdapter>().set_screen(Screen::Sale);
     });
+}
+
+/// The rows of `rows` that match `query`.
+fn filtered(rows: &[HistoryRow], query: &str) -> ModelRc<HistoryRow> {
+    let kept: Vec<HistoryRow> = rows
+        .iter()
+        .filter(|r| matches(&r.amount, &r.card, query))
+        .cloned()
+        .collect();
+    ModelRc::new(VecModel::from(kept))
+}
+
+/// Whether a row of `amount` ("EUR 13.57") and `card` ("VISA ·0119") matches the search
+/// `query`: its digits (separators ignored) are in the amount's digits ("13.57", "1357",
+/// "13"), or are the card's last four ("0119"). An empty query matches every row.
+pub(crate) fn matches(amount: &str, card: &str, query: &str) -> bool {
+    let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
+    let wanted = digits(query);
+    if wanted.is_empty() {
+        return query.trim().is_empty();
+    }
+    let last_four = digits(card);
+    digits(amount).contains(&wanted) || (wanted.len() == 4 && last_four == wanted)
 }
 
 /// The most rows the history asks the journal for.
@@ -195,6 +230,20 @@ mod tests {
             issuer_data: None,
             card_details: crate::journal::CardDetails::default(),
         }
+    }
+
+    #[test]
+    fn search_by_amount_or_last_four() {
+        let (amount, card) = ("EUR 13.57", "VISA ·0119");
+        for query in ["", " ", "13.57", "1357", "13", "3.5", "0119"] {
+            assert!(matches(amount, card, query), "{query:?}");
+        }
+        for query in ["80", "0120", "119x9", "abc", "9999"] {
+            assert!(!matches(amount, card, query), "{query:?}");
+        }
+        // A row without a card matches by amount only.
+        assert!(matches("EUR 5.00", "", "500"));
+        assert!(!matches("EUR 5.00", "", "0119"));
     }
 
     #[test]
