@@ -41,7 +41,7 @@ impl Show {
         let total = |kind: TxKind| {
             today_records
                 .iter()
-                .filter(|r| r.kind == kind && r.approved)
+                .filter(|r| r.kind == kind && r.approved && !r.voided)
                 .fold((0u64, 0u64), |(n, sum), r| {
                     (n + 1, sum.saturating_add(r.amount))
                 })
@@ -246,6 +246,12 @@ mod tests {
         assert!(!matches("EUR 5.00", "", "0119"));
     }
 
+    fn voided(mut r: TxRecord) -> TxRecord {
+        r.voided = true;
+        r
+    }
+
+    /// A voided sale is listed but no longer counts in the totals.
     #[test]
     fn today_newest_first_with_the_approved_totals() {
         let eur = Currency::from_numeric(978, 2);
@@ -257,17 +263,26 @@ mod tests {
             record(3, TxKind::Sale, TxState::Done, 1000, false),
             record(4, TxKind::Sale, TxState::Aborted, 500, false),
             record(5, TxKind::Refund, TxState::Done, 200, true),
+            voided(record(6, TxKind::Sale, TxState::Done, 300, true)),
+            record(7, TxKind::Void, TxState::Done, 300, true),
         ];
         let show = Show::of(&records, &eur, "2026-12-03");
         let ids: Vec<i64> = show.rows.iter().map(|r| r.id).collect();
-        assert_eq!(ids, [5, 4, 3, 2]);
+        assert_eq!(ids, [7, 6, 5, 4, 3, 2]);
         assert_eq!(show.totals, "Today: 1 sale, EUR 13.57; 1 refund, EUR 2.00");
-        assert_eq!(show.rows[3].card, "VISA ·0119");
-        assert_eq!(show.rows[3].title, "#2  13:02");
+        assert_eq!(show.rows[5].card, "VISA ·0119");
+        assert_eq!(show.rows[5].title, "#2  13:02");
         let statuses: Vec<&str> = show.rows.iter().map(|r| r.status.as_str()).collect();
         assert_eq!(
             statuses,
-            ["Refund approved", "Not charged", "Declined", "Approved"]
+            [
+                "Void approved",
+                "Approved",
+                "Refund approved",
+                "Not charged",
+                "Declined",
+                "Approved"
+            ]
         );
     }
 }
