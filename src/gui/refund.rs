@@ -196,3 +196,70 @@ fn refresh(window: &MainWindow) {
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn actions(refundable: Option<u64>, voidable: bool) -> TxActions {
+        TxActions {
+            id: 7,
+            refundable,
+            voidable,
+        }
+    }
+
+    fn draft(refundable: Option<u64>, keys: &str) -> Draft {
+        let currency = Currency::from_numeric(978, 2);
+        let mut amount = AmountEntry::new();
+        amount.press(keys);
+        Draft {
+            offer: Some(Offer::of(actions(refundable, false), &currency)),
+            currency,
+            amount,
+        }
+    }
+
+    #[test]
+    fn the_offer_says_what_the_engine_allows_and_why_not() {
+        let eur = Currency::from_numeric(978, 2);
+        let open = Offer::of(actions(Some(857), true), &eur);
+        assert!(open.can_refund());
+        assert_eq!(open.note, "Refundable: EUR 8.57.");
+        let spent = Offer::of(actions(Some(0), false), &eur);
+        assert!(!spent.can_refund());
+        assert!(
+            spent
+                .note
+                .starts_with("Already refunded in full. Void: only the last")
+        );
+        let declined = Offer::of(actions(None, false), &eur);
+        assert!(!declined.can_refund());
+        assert!(
+            declined
+                .note
+                .starts_with("Only an approved sale can be refunded.")
+        );
+    }
+
+    #[test]
+    fn a_refund_up_to_what_remains_names_its_sale_and_more_is_refused() {
+        assert_eq!(
+            check_refund(&draft(Some(857), "857")),
+            Ok((
+                Command::Refund {
+                    amount: 857,
+                    original_id: Some(7)
+                },
+                "EUR 8.57".to_owned()
+            ))
+        );
+        assert!(check_refund(&draft(Some(857), "500")).is_ok());
+        assert_eq!(
+            check_refund(&draft(Some(857), "858")),
+            Err("At most EUR 8.57 can be refunded.".to_owned())
+        );
+        assert!(check_refund(&draft(Some(857), "")).is_err());
+        assert!(check_refund(&draft(None, "100")).is_err());
+    }
+}
