@@ -50,8 +50,8 @@ pub use interrupt::LinkInterrupter;
 /// How the link behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LinkSettings {
-    /// How long to wait for a response before the request counts as unanswered (the issue's
-    /// "host timeout", default 30 s).
+    /// How long to wait for a response before the request counts as unanswered (the host
+    /// timeout, default 30 s).
     pub response_timeout: Duration,
     /// How long to wait for the TCP connection and the TLS handshake.
     pub connect_timeout: Duration,

@@ -41,17 +41,18 @@ impl TestClock {
 }
 
 fn engine(world: &World, overrides: &str, clock: &TestClock) -> Engine {
-    let mut settings = EngineSettings::default();
-    settings.link.response_timeout = Duration::from_secs(5);
-    settings.reversal_backoff = Duration::from_millis(50);
-    let mut engine = Engine::open(
-        &world.terminal_dir(),
-        &world.credentials,
-        support::terminal_config(overrides),
-        support::simulator_oda(),
-        settings,
-    )
-    .unwrap();
+    let settings = support::engine_settings(Duration::from_secs(5));
+    engine_with(world, overrides, clock, settings)
+}
+
+/// An engine on `clock` with `settings`, signed on.
+fn engine_with(
+    world: &World,
+    overrides: &str,
+    clock: &TestClock,
+    settings: EngineSettings,
+) -> Engine {
+    let mut engine = support::open_engine(world, &world.credentials, overrides, settings);
     engine.set_clock(clock.clock());
     engine.sign_on().unwrap();
     engine
@@ -125,16 +126,7 @@ fn the_preauth_lifetime_is_a_setting() {
         preauth_lifetime: Duration::from_secs(3600),
         ..EngineSettings::default()
     };
-    let mut engine = Engine::open(
-        &world.terminal_dir(),
-        &world.credentials,
-        support::terminal_config(""),
-        support::simulator_oda(),
-        settings,
-    )
-    .unwrap();
-    engine.set_clock(clock.clock());
-    engine.sign_on().unwrap();
+    let mut engine = engine_with(&world, "", &clock, settings);
     let mut pin = TestPin::new(&world.bundle, &[]);
     let preauth = engine
         .preauth(

@@ -14,27 +14,17 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use hsm_sim::host::Fault;
-use softpos::engine::{Engine, EngineSettings, Event, Tip, TxStatus};
+use softpos::engine::{Engine, Event, TxStatus};
 use softpos::journal::{JOURNAL_FILE, TxState};
-use support::{TestPin, VISA_PAN, World};
+use support::{VISA_PAN, World};
 
 /// How long the host holds its answer: the lock is taken in that time.
 const HOST_DELAY: Duration = Duration::from_millis(1_500);
 
 fn engine(world: &World, journal_write_attempts: u32) -> Engine {
-    let mut settings = EngineSettings::default();
-    settings.link.response_timeout = Duration::from_secs(20);
-    settings.reversal_backoff = Duration::from_millis(50);
+    let mut settings = support::engine_settings(Duration::from_secs(20));
     settings.journal_write_attempts = journal_write_attempts;
-    let mut engine = Engine::open(
-        &world.terminal_dir(),
-        &world.credentials,
-        support::terminal_config(""),
-        support::simulator_oda(),
-        settings,
-    )
-    .expect("engine opens");
-    engine.sign_on().expect("sign-on");
+    let engine = support::signed_on_engine(world, "", settings);
     world.host().faults().set_delay(HOST_DELAY);
     world.host().faults().set(Fault::Delay, 1);
     engine
@@ -88,17 +78,8 @@ fn an_approval_is_shown_once_the_journal_takes_it_after_a_retry() {
         world.terminal_dir().join(JOURNAL_FILE),
         Duration::from_secs(8),
     );
-    let mut pin = TestPin::new(&world.bundle, &[]);
-    let mut events = Vec::new();
-    let result = engine
-        .sale(
-            &mut support::in_process("visa"),
-            &mut pin,
-            1_300,
-            Tip::None,
-            &mut |e| events.push(e),
-        )
-        .expect("the sale ends with a result, not a journal error");
+    // The sale ends with a result, not a journal error.
+    let (result, events) = support::sale_on(&mut engine, &world, "visa", 1_300);
     assert!(lock.release() >= Duration::from_secs(7));
     assert_eq!(result.status, TxStatus::Approved, "{}", result.message);
     assert!(events.iter().any(|e| matches!(e, Event::Approved { .. })));
@@ -116,17 +97,8 @@ fn an_approval_the_journal_cannot_record_is_reversed_and_never_shown() {
         world.terminal_dir().join(JOURNAL_FILE),
         Duration::from_secs(40),
     );
-    let mut pin = TestPin::new(&world.bundle, &[]);
-    let mut events = Vec::new();
-    let result = engine
-        .sale(
-            &mut support::in_process("visa"),
-            &mut pin,
-            1_400,
-            Tip::None,
-            &mut |e| events.push(e),
-        )
-        .expect("the sale ends with a result, not a journal error");
+    // The sale ends with a result, not a journal error.
+    let (result, events) = support::sale_on(&mut engine, &world, "visa", 1_400);
     // Reversed while the journal was still locked: the host undid the approval...
     assert_eq!(result.status, TxStatus::Reversed, "{}", result.message);
     assert!(

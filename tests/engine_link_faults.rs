@@ -13,7 +13,7 @@ mod tls_proxy;
 
 use std::time::Duration;
 
-use softpos::engine::{Engine, EngineSettings, Event, Tip, TxStatus};
+use softpos::engine::{Engine, Event, Tip, TxStatus};
 use softpos::journal::{TxKind, TxState};
 use support::{TestPin, VISA_PAN, World};
 use tls_proxy::CorruptingProxy;
@@ -22,17 +22,8 @@ use tls_proxy::CorruptingProxy;
 fn engine_via(world: &World, proxy: &CorruptingProxy) -> Engine {
     let mut credentials = world.credentials.clone();
     credentials.host = proxy.addr();
-    let mut settings = EngineSettings::default();
-    settings.link.response_timeout = Duration::from_secs(10);
-    settings.reversal_backoff = Duration::from_millis(50);
-    let mut engine = Engine::open(
-        &world.terminal_dir(),
-        &credentials,
-        support::terminal_config(""),
-        support::simulator_oda(),
-        settings,
-    )
-    .expect("engine opens");
+    let settings = support::engine_settings(Duration::from_secs(10));
+    let mut engine = support::open_engine(world, &credentials, "", settings);
     engine.sign_on().expect("sign-on");
     engine
 }
@@ -43,18 +34,8 @@ fn a_corrupt_answer_to_a_sale_is_reversed_and_the_journal_says_so() {
     let before = world.balance(VISA_PAN);
     let proxy = CorruptingProxy::start(world.host().local_addr());
     let mut engine = engine_via(&world, &proxy);
-    let mut pin = TestPin::new(&world.bundle, &[]);
     proxy.corrupt_next_answer();
-    let mut events = Vec::new();
-    let result = engine
-        .sale(
-            &mut support::in_process("visa"),
-            &mut pin,
-            1_500,
-            Tip::None,
-            &mut |e| events.push(e),
-        )
-        .expect("sale");
+    let (result, events) = support::sale_on(&mut engine, &world, "visa", 1_500);
     assert_eq!(proxy.corrupted(), 1, "the answer was corrupted");
     assert_eq!(result.status, TxStatus::Reversed, "{}", result.message);
     assert!(events.contains(&Event::Reversing), "{events:?}");

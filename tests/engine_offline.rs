@@ -22,9 +22,7 @@ use std::time::Duration;
 
 use emv::kernel::OutcomeKind;
 use hsm_sim::host::{Fault, Host, HostConfig};
-use softpos::engine::{
-    Engine, EngineError, EngineSettings, Event, MerchantRisk, Tip, TxResult, TxStatus,
-};
+use softpos::engine::{Engine, EngineError, EngineSettings, Event, MerchantRisk, Tip, TxStatus};
 use softpos::journal::TxState;
 use support::{TestPin, VISA_PAN, World, plug, take_vpcd, unplug};
 
@@ -36,37 +34,7 @@ const FLOOR_5000_CVM_10000: &str =
     "[[aid]]\naid = \"A0000000031010\"\nfloor_limit = 5000\ncvm_required_limit = 10000\n";
 
 fn engine(world: &World, overrides: &str, timeout: Duration) -> Engine {
-    let mut settings = EngineSettings::default();
-    settings.link.response_timeout = timeout;
-    settings.reversal_backoff = Duration::from_millis(50);
-    let mut engine = Engine::open(
-        &world.terminal_dir(),
-        &world.credentials,
-        support::terminal_config(overrides),
-        support::simulator_oda(),
-        settings,
-    )
-    .expect("engine opens");
-    engine.sign_on().expect("sign-on");
-    engine
-}
-
-/// A sale of `amount` on an in-process virtual card of `profile`.
-fn sale_on(
-    engine: &mut Engine,
-    world: &World,
-    profile: &str,
-    amount: u64,
-) -> (TxResult, Vec<Event>) {
-    let mut reader = support::in_process(profile);
-    let mut pin = TestPin::new(&world.bundle, &[]);
-    let mut events = Vec::new();
-    let result = engine
-        .sale(&mut reader, &mut pin, amount, Tip::None, &mut |e| {
-            events.push(e)
-        })
-        .expect("sale runs");
-    (result, events)
+    support::signed_on_engine(world, overrides, support::engine_settings(timeout))
 }
 
 fn journal_bytes(world: &World) -> Vec<u8> {
@@ -112,7 +80,7 @@ fn card_approved_offline_sale_is_queued_and_uploaded_exactly_once() {
     let world = World::start();
     let before = world.balance(VISA_PAN);
     let mut engine = engine(&world, FLOOR_5000, Duration::from_secs(5));
-    let (result, events) = sale_on(&mut engine, &world, "visa-offline", 1_234);
+    let (result, events) = support::sale_on(&mut engine, &world, "visa-offline", 1_234);
     assert_eq!(
         result.status,
         TxStatus::ApprovedOffline,
@@ -157,7 +125,7 @@ fn card_approved_offline_above_the_floor_limit_is_declined_and_not_queued() {
     let mut engine = engine(&world, FLOOR_5000_CVM_10000, Duration::from_secs(5));
     // 60.00 > the 50.00 floor limit: the TTQ asks for an online cryptogram, and a card that
     // still answers a TC is not trusted with it.
-    let (result, events) = sale_on(&mut engine, &world, "tc-despite-online", 6_000);
+    let (result, events) = support::sale_on(&mut engine, &world, "tc-despite-online", 6_000);
     assert_eq!(result.status, TxStatus::Declined, "{}", result.message);
     assert!(
         result.message.contains("offline limits"),
@@ -202,20 +170,12 @@ fn card_approved_offline_beyond_the_queue_cap_is_declined() {
     let mut settings = EngineSettings::default();
     settings.link.response_timeout = Duration::from_secs(2);
     settings.offline.max_count = 1;
-    let mut engine = Engine::open(
-        &world.terminal_dir(),
-        &world.credentials,
-        support::terminal_config(FLOOR_5000),
-        support::simulator_oda(),
-        settings,
-    )
-    .unwrap();
-    engine.sign_on().unwrap();
+    let mut engine = support::signed_on_engine(&world, FLOOR_5000, settings);
     // The host is down, so the first advice stays queued; the cap is one advice.
     world.host.take().expect("host").shutdown();
-    let (first, _) = sale_on(&mut engine, &world, "visa-offline", 1_000);
+    let (first, _) = support::sale_on(&mut engine, &world, "visa-offline", 1_000);
     assert_eq!(first.status, TxStatus::ApprovedOffline, "{}", first.message);
-    let (second, _) = sale_on(&mut engine, &world, "visa-offline", 1_000);
+    let (second, _) = support::sale_on(&mut engine, &world, "visa-offline", 1_000);
     assert_eq!(second.status, TxStatus::Declined, "{}", second.message);
     assert_eq!(engine.journal().advice_queue().unwrap().0, 1);
     // The host comes back: the one queued advice is uploaded, once.
@@ -230,7 +190,7 @@ fn card_approved_offline_beyond_the_queue_cap_is_declined() {
 fn issuer_authentication_data_of_the_answer_is_recorded() {
     let world = World::start();
     let mut engine = engine(&world, "", Duration::from_secs(5));
-    let (result, _) = sale_on(&mut engine, &world, "visa", 1_234);
+    let (result, _) = support::sale_on(&mut engine, &world, "visa", 1_234);
     assert_eq!(result.status, TxStatus::Approved, "{}", result.message);
     let rec = engine.journal().get(result.id).unwrap().unwrap();
     let issuer = rec.issuer_data.expect("issuer data recorded");
@@ -333,7 +293,7 @@ fn host_down_an_arqc_is_not_accepted_offline_by_default() {
     let mut world = World::start();
     let mut engine = engine(&world, FLOOR_5000, Duration::from_secs(2));
     world.host.take().expect("host").shutdown();
-    let (result, events) = sale_on(&mut engine, &world, "visa", 1_234);
+    let (result, events) = support::sale_on(&mut engine, &world, "visa", 1_234);
     assert_eq!(result.status, TxStatus::Aborted, "{}", result.message);
     assert!(
         !events.iter().any(|e| matches!(
@@ -356,26 +316,16 @@ fn host_down_an_arqc_is_accepted_at_the_merchants_risk_only_when_enabled_and_wit
     let mut world = World::start();
     let before = world.balance(VISA_PAN);
     let address = world.host().local_addr();
-    let mut settings = EngineSettings::default();
-    settings.link.response_timeout = Duration::from_secs(2);
-    settings.reversal_backoff = Duration::from_millis(50);
+    let mut settings = support::engine_settings(Duration::from_secs(2));
     settings.merchant_risk = MerchantRisk {
         enabled: true,
         max_amount: 2_000,
         max_count: 2,
         max_total: 3_000,
     };
-    let mut engine = Engine::open(
-        &world.terminal_dir(),
-        &world.credentials,
-        support::terminal_config(FLOOR_5000),
-        support::simulator_oda(),
-        settings,
-    )
-    .unwrap();
-    engine.sign_on().unwrap();
+    let mut engine = support::signed_on_engine(&world, FLOOR_5000, settings);
     world.host.take().expect("host").shutdown();
-    let (first, events) = sale_on(&mut engine, &world, "visa", 1_234);
+    let (first, events) = support::sale_on(&mut engine, &world, "visa", 1_234);
     assert_eq!(
         first.status,
         TxStatus::ApprovedAtMerchantRisk,
@@ -401,12 +351,12 @@ fn host_down_an_arqc_is_accepted_at_the_merchants_risk_only_when_enabled_and_wit
     let rec = engine.journal().get(first.id).unwrap().unwrap();
     assert_eq!(rec.state, TxState::AdvicePending);
     // Above the per-transaction cap (though below the floor limit): not accepted.
-    let (over, _) = sale_on(&mut engine, &world, "visa", 2_500);
+    let (over, _) = support::sale_on(&mut engine, &world, "visa", 2_500);
     assert_eq!(over.status, TxStatus::Aborted, "{}", over.message);
     // A second within the caps, then the count cap (2) is reached.
-    let (second, _) = sale_on(&mut engine, &world, "visa", 1_500);
+    let (second, _) = support::sale_on(&mut engine, &world, "visa", 1_500);
     assert_eq!(second.status, TxStatus::ApprovedAtMerchantRisk);
-    let (third, _) = sale_on(&mut engine, &world, "visa", 100);
+    let (third, _) = support::sale_on(&mut engine, &world, "visa", 100);
     assert_eq!(third.status, TxStatus::Aborted, "{}", third.message);
     assert_eq!(engine.journal().merchant_risk_queue().unwrap(), (2, 2_734));
     // The host is back: each advice is uploaded once and counted in the batch.
@@ -438,20 +388,12 @@ fn merchant_risk_acceptances_stop_at_their_total() {
         max_count: 10,
         max_total: 2_500,
     };
-    let mut engine = Engine::open(
-        &world.terminal_dir(),
-        &world.credentials,
-        support::terminal_config(FLOOR_5000),
-        support::simulator_oda(),
-        settings,
-    )
-    .unwrap();
-    engine.sign_on().unwrap();
+    let mut engine = support::signed_on_engine(&world, FLOOR_5000, settings);
     world.host.take().expect("host").shutdown();
-    let (first, _) = sale_on(&mut engine, &world, "visa", 2_000);
+    let (first, _) = support::sale_on(&mut engine, &world, "visa", 2_000);
     assert_eq!(first.status, TxStatus::ApprovedAtMerchantRisk);
-    let (second, _) = sale_on(&mut engine, &world, "visa", 600);
+    let (second, _) = support::sale_on(&mut engine, &world, "visa", 600);
     assert_eq!(second.status, TxStatus::Aborted, "{}", second.message);
-    let (third, _) = sale_on(&mut engine, &world, "visa", 500);
+    let (third, _) = support::sale_on(&mut engine, &world, "visa", 500);
     assert_eq!(third.status, TxStatus::ApprovedAtMerchantRisk);
 }

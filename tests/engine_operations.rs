@@ -10,25 +10,13 @@ mod support;
 use std::time::Duration;
 
 use hsm_sim::host::Fault;
-use softpos::engine::{Engine, EngineError, EngineSettings, Event, Tip, TxStatus};
+use softpos::engine::{Engine, EngineError, Event, Tip, TxStatus};
 use softpos::journal::{TxKind, TxState};
 use softpos::reader::VirtualCardSource;
 use support::{TestPin, VISA_PAN, World};
 
 fn engine(world: &World) -> Engine {
-    let mut settings = EngineSettings::default();
-    settings.link.response_timeout = Duration::from_secs(10);
-    settings.reversal_backoff = Duration::from_millis(50);
-    let mut engine = Engine::open(
-        &world.terminal_dir(),
-        &world.credentials,
-        support::terminal_config(""),
-        support::simulator_oda(),
-        settings,
-    )
-    .expect("engine opens");
-    engine.sign_on().expect("sign-on");
-    engine
+    support::signed_on_engine(world, "", support::engine_settings(Duration::from_secs(10)))
 }
 
 fn card(profile: &str) -> VirtualCardSource {

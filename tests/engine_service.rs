@@ -18,8 +18,8 @@ use emv::kernel::UiRequest;
 use hsm_sim::card::VirtualCard;
 use hsm_sim::host::Fault;
 use softpos::engine::{
-    CardSource, Command, Engine, EngineService, EngineSettings, Event, Reply, ServiceEvent,
-    ServiceHandle, Tip, TxResult, TxStatus,
+    CardSource, Command, Engine, EngineService, Event, Reply, ServiceEvent, ServiceHandle, Tip,
+    TxResult, TxStatus,
 };
 use softpos::journal::TxState;
 use softpos::pinpad::{EncryptedPin, PinEntry, PinEntryError, PinRequest};
@@ -27,19 +27,7 @@ use softpos::reader::{ReaderError, TapInfo, VirtualCardSource};
 use support::{DEMO_PIN, TestPin, VISA_PAN, World};
 
 fn engine(world: &World, response_timeout: Duration) -> Engine {
-    let mut settings = EngineSettings::default();
-    settings.link.response_timeout = response_timeout;
-    settings.reversal_backoff = Duration::from_millis(50);
-    let mut engine = Engine::open(
-        &world.terminal_dir(),
-        &world.credentials,
-        support::terminal_config(""),
-        support::simulator_oda(),
-        settings,
-    )
-    .expect("engine opens");
-    engine.sign_on().expect("sign-on");
-    engine
+    support::signed_on_engine(world, "", support::engine_settings(response_timeout))
 }
 
 fn visa() -> Box<VirtualCardSource> {

@@ -23,6 +23,8 @@
 #![cfg(all(feature = "gui", feature = "demo"))]
 #![allow(clippy::unwrap_used)] // A panic in a test is a failure.
 
+#[path = "support/png.rs"]
+mod png_file;
 #[path = "support/engine.rs"]
 mod support;
 
@@ -33,10 +35,11 @@ use std::time::{Duration, Instant};
 use i_slint_backend_testing::{
     AccessibleRole, ElementHandle, ElementQuery, TestingBackend, TestingBackendOptions,
 };
+use png_file::save_png;
 use slint::ComponentHandle;
 use slint::platform::PointerEventButton;
 use softpos::demo::CardDrawer;
-use softpos::engine::{Engine, EngineSettings};
+use softpos::engine::EngineSettings;
 use softpos::gui::{
     AppAdapter, Currency, Gui, GuiSetup, HistoryAdapter, MainWindow, PresentCardAdapter,
     ReceiptAdapter, Screen, StatusAdapter, TerminalStatus,
@@ -59,15 +62,7 @@ fn gui_headless() {
     let before = world.balance(VISA_PAN);
     let (pins, pin) = GatedPin::new(&world);
     let (drawer, reader) = CardDrawer::new(None);
-    let mut engine = Engine::open(
-        &world.terminal_dir(),
-        &world.credentials,
-        support::terminal_config(""),
-        support::simulator_oda(),
-        EngineSettings::default(),
-    )
-    .unwrap();
-    engine.sign_on().unwrap();
+    let engine = support::signed_on_engine(&world, "", EngineSettings::default());
     let window = MainWindow::new().unwrap();
     let gui = Gui::attach(
         &window,
@@ -282,7 +277,7 @@ fn gui_headless() {
     assert_ledger_matches_journal(&world, before);
     shots.check_all_taken();
     // The PAN check itself catches a PAN.
-    assert!(luhn(VISA_PAN) && luhn(MASTERCARD_PAN));
+    assert!(is_full_pan(VISA_PAN) && is_full_pan(MASTERCARD_PAN));
     let caught = std::panic::catch_unwind(|| {
         assert_no_full_pan(&[format!("CARD {VISA_PAN}")], "a test text");
     });
@@ -729,10 +724,7 @@ impl Screenshots {
 fn assert_no_full_pan(texts: &[String], screen: &str) {
     for text in texts {
         for run in text.split(|c: char| !c.is_ascii_digit()) {
-            assert!(
-                !((13..=19).contains(&run.len()) && luhn(run)),
-                "a full PAN on {screen}: {text:?}"
-            );
+            assert!(!is_full_pan(run), "a full PAN on {screen}: {text:?}");
         }
         for pan in [VISA_PAN, MASTERCARD_PAN] {
             assert!(!text.contains(pan), "a full PAN on {screen}: {text:?}");
@@ -740,22 +732,9 @@ fn assert_no_full_pan(texts: &[String], screen: &str) {
     }
 }
 
-fn luhn(digits: &str) -> bool {
-    let sum: u32 = digits
-        .bytes()
-        .rev()
-        .enumerate()
-        .map(|(i, b)| {
-            let d = u32::from(b - b'0');
-            if i % 2 == 1 {
-                let d = d * 2;
-                if d > 9 { d - 9 } else { d }
-            } else {
-                d
-            }
-        })
-        .sum();
-    sum.is_multiple_of(10)
+/// A run of 13 to 19 digits that passes the Luhn check (`emv::pan::Pan`'s own check).
+fn is_full_pan(run: &str) -> bool {
+    (13..=19).contains(&run.len()) && emv::pan::Pan::from_digits(run).is_ok()
 }
 
 /// A screen is not empty: a good part of it differs from the background, in several colours.
@@ -771,16 +750,4 @@ fn assert_not_empty(rgba: &[u8], what: &str) {
         "{what} is nearly empty: {drawn} pixels drawn"
     );
     assert!(colours.len() > 8, "{what} has {} colours", colours.len());
-}
-
-fn save_png(rgba: &[u8], width: u32, height: u32, path: &Path) {
-    let file = std::fs::File::create(path).unwrap();
-    let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), width, height);
-    encoder.set_color(png::ColorType::Rgba);
-    encoder.set_depth(png::BitDepth::Eight);
-    encoder
-        .write_header()
-        .unwrap()
-        .write_image_data(rgba)
-        .unwrap();
 }

@@ -16,6 +16,9 @@
 #![cfg(feature = "pinpad-window")]
 #![allow(clippy::unwrap_used)] // A panic in a test is a failure.
 
+#[path = "support/png.rs"]
+mod png_file;
+
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -24,6 +27,7 @@ use i_slint_backend_testing::{
     AccessibleLiveness, AccessibleRole, ElementHandle, ElementQuery, TestingBackend,
     TestingBackendOptions,
 };
+use png_file::save_png;
 use slint::platform::{PointerEventButton, WindowEvent};
 use slint::{ComponentHandle, LogicalPosition, Model};
 use softpos::pinpad::keypad::Layout;
@@ -176,7 +180,7 @@ fn pin_pad_window_headless() {
     assert!(!adapter.get_ok_enabled());
     // The screenshot: three dots, OK not yet enabled.
     let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("pinpad.png");
-    save_png(&snapshot(&window), &out);
+    save_png(&snapshot(&window), WIDTH, HEIGHT, &out);
     if let Some(path) = std::env::var_os("PINPAD_SCREENSHOT") {
         std::fs::copy(&out, path).unwrap();
     }
@@ -330,18 +334,6 @@ fn banner_pixels(rgba: &[u8]) -> usize {
         .take(60 * WIDTH as usize)
         .filter(|p| p[..3] == WARNING)
         .count()
-}
-
-fn save_png(rgba: &[u8], path: &std::path::Path) {
-    let file = std::fs::File::create(path).unwrap();
-    let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), WIDTH, HEIGHT);
-    encoder.set_color(png::ColorType::Rgba);
-    encoder.set_depth(png::BitDepth::Eight);
-    encoder
-        .write_header()
-        .unwrap()
-        .write_image_data(rgba)
-        .unwrap();
 }
 
 fn request(accessible: bool) -> EntryRequest {

@@ -4,69 +4,16 @@
 #![cfg(feature = "pinpad-window")]
 #![allow(clippy::unwrap_used)] // A panic in a test is a failure.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use softpos::pinpad::{DisplayKind, PinEntry, PinEntryError, PinPadConfig, PinPadProcess};
 
 #[path = "pinpad_support/harness.rs"]
 mod harness;
+#[path = "support/xvfb.rs"]
+mod xvfb;
 use harness::{Terminal, random_pan, request};
-
-/// An Xvfb server on a free display, killed on drop.
-struct Xvfb {
-    child: Child,
-    display: String,
-}
-
-impl Xvfb {
-    /// Starts Xvfb on a display it picks itself (`-displayfd`: it writes the number on its
-    /// stdout once it accepts connections), so parallel runs and other X servers never clash.
-    fn start() -> Self {
-        let mut child = Command::new("Xvfb")
-            .args([
-                "-displayfd",
-                "1",
-                "-screen",
-                "0",
-                "800x700x24",
-                "-nolisten",
-                "tcp",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("Xvfb (scripts/setup installs it)");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let number: u32 = line.trim().parse().unwrap();
-        Self {
-            child,
-            display: format!(":{number}"),
-        }
-    }
-}
-
-impl Drop for Xvfb {
-    /// SIGTERM, so that Xvfb removes its socket and lock file.
-    fn drop(&mut self) {
-        let pid = rustix::process::Pid::from_child(&self.child);
-        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-        let until = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < until {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use xvfb::Xvfb;
 
 fn config(terminal: &Terminal, xvfb: &Xvfb, development: bool) -> PinPadConfig {
     let mut config = PinPadConfig::new(env!("CARGO_BIN_EXE_softpos-pinpad"));

@@ -6,28 +6,10 @@
 
 #![allow(clippy::unwrap_used)] // A panic in a test is a failure.
 
-use std::path::PathBuf;
+#[path = "../../tests/support/corpus.rs"]
+mod corpus;
 
-fn replay(target: &str, body: impl Fn(&[u8])) {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
-    let mut seen = 0;
-    for kind in ["seeds", "corpus"] {
-        let dir = root.join(kind).join(target);
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-            .map(|entry| entry.unwrap().path())
-            .collect();
-        files.sort();
-        assert!(!files.is_empty(), "{} is empty", dir.display());
-        for path in files {
-            let data = std::fs::read(&path).unwrap();
-            eprintln!("{}", path.display()); // the last name shown is the input that panicked
-            body(&data);
-            seen += 1;
-        }
-    }
-    assert!(seen >= 2, "{target}: {seen} inputs");
-}
+use corpus::replay;
 
 #[test]
 fn tlv_corpus() {

@@ -158,16 +158,25 @@ impl Engine {
     ) -> Result<TxResult, EngineError> {
         events(Event::Reversing);
         let acknowledged = self.reverse(id, why)?;
-        let why = if acknowledged {
-            format!("{why}; the transaction was reversed, nothing was charged")
-        } else {
-            format!("{why}; the reversal will be sent when the host is back")
-        };
+        let why = reversal_outcome(why, acknowledged);
+        Ok(self.reversal_result(id, why, acknowledged, events, timings, started))
+    }
+
+    /// Announces the end of `id`'s reversal ([`Event::Reversed`] with `why`) and its result.
+    fn reversal_result(
+        &self,
+        id: i64,
+        why: String,
+        acknowledged: bool,
+        events: &mut dyn FnMut(Event),
+        timings: Timings,
+        started: Instant,
+    ) -> TxResult {
         events(Event::Reversed {
             reason: why.clone(),
             acknowledged,
         });
-        Ok(self.result(id, TxStatus::Reversed, None, why, timings, started))
+        self.result(id, TxStatus::Reversed, None, why, timings, started)
     }
 
     /// Reverses `id` (0400, then 0401 repeats with the same DE 11 and DE 7). Returns whether
@@ -286,19 +295,16 @@ impl Engine {
             self.journal_retrying(|j| j.reversed(id, code, &text))
                 .is_ok()
         });
-        let why = match (&code, recorded) {
-            (Some(_), true) => format!("{why}; the transaction was reversed, nothing was charged"),
-            (Some(_), false) => format!(
+        let acknowledged = code.is_some();
+        let why = if acknowledged && !recorded {
+            format!(
                 "{why}; the host acknowledged the reversal, nothing was charged (the journal \
                  will record it when it can be written)"
-            ),
-            (None, _) => format!("{why}; the reversal will be sent when the host is back"),
+            )
+        } else {
+            reversal_outcome(why, acknowledged)
         };
-        events(Event::Reversed {
-            reason: why.clone(),
-            acknowledged: code.is_some(),
-        });
-        Ok(self.result(id, TxStatus::Reversed, None, why, timings, started))
+        Ok(self.reversal_result(id, why, acknowledged, events, timings, started))
     }
 
     pub(super) fn completion_request(
@@ -417,4 +423,14 @@ fn reversed_text(code: &str, why: &str) -> String {
 pub fn decline_message(code: &str) -> String {
     let text = ResponseCode::parse(code).map_or("declined", |c| c.meaning());
     format!("declined ({code}: {text})")
+}
+
+/// What the merchant is told of a reversal for `why`: done and nothing charged once the host
+/// `acknowledged` it, else to be sent when the host is back.
+fn reversal_outcome(why: &str, acknowledged: bool) -> String {
+    if acknowledged {
+        format!("{why}; the transaction was reversed, nothing was charged")
+    } else {
+        format!("{why}; the reversal will be sent when the host is back")
+    }
 }

@@ -49,7 +49,7 @@ impl TxKind {
     }
 }
 
-/// The persisted states of a transaction (the issue's "created → card read → PIN done → sent →
+/// The persisted states of a transaction ("created → card read → PIN done → sent →
 /// answered → done, or → reversal pending → reversed", plus the offline queue).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 #[non_exhaustive]

@@ -14,6 +14,7 @@ use hsm_sim::host::ledger::{LedgerEntry, LedgerView};
 use hsm_sim::host::{EnrolmentBundle, Host, HostConfig, HostHandle};
 use softpos::acquirer::TerminalCredentials;
 use softpos::demo;
+use softpos::engine::{Engine, EngineSettings, Event, Tip, TxResult};
 use softpos::pinpad::{EncryptedPin, PinEntry, PinEntryError, PinRequest};
 use softpos::reader::PcscReader;
 
@@ -30,7 +31,7 @@ pub const MASTERCARD_PAN: &str = "5413330089010434";
 /// flushes send nothing, the host holds one approved advice of that amount, and the journal row
 /// ends done and approved. Returns the host's ledger entry of the advice.
 pub fn assert_advice_uploaded_once(
-    engine: &mut softpos::engine::Engine,
+    engine: &mut Engine,
     world: &World,
     id: i64,
     amount: i64,
@@ -297,6 +298,58 @@ pub fn seed(var: &str) -> u64 {
         });
     eprintln!("seed: {var}={seed:#x}");
     seed
+}
+
+/// The tests' engine settings: `response_timeout` for the host's answer and 50 ms between
+/// reversal attempts, the rest default.
+pub fn engine_settings(response_timeout: std::time::Duration) -> EngineSettings {
+    let mut settings = EngineSettings::default();
+    settings.link.response_timeout = response_timeout;
+    settings.reversal_backoff = std::time::Duration::from_millis(50);
+    settings
+}
+
+/// An engine on the world's terminal directory reaching the host with `credentials`, the
+/// terminal configuration with `overrides` and the simulator's CA keys; not yet signed on.
+pub fn open_engine(
+    world: &World,
+    credentials: &TerminalCredentials,
+    overrides: &str,
+    settings: EngineSettings,
+) -> Engine {
+    Engine::open(
+        &world.terminal_dir(),
+        credentials,
+        terminal_config(overrides),
+        simulator_oda(),
+        settings,
+    )
+    .expect("engine opens")
+}
+
+/// [`open_engine`] with the world's own credentials, signed on.
+pub fn signed_on_engine(world: &World, overrides: &str, settings: EngineSettings) -> Engine {
+    let mut engine = open_engine(world, &world.credentials, overrides, settings);
+    engine.sign_on().expect("sign-on");
+    engine
+}
+
+/// A sale of `amount` on an in-process virtual card of `profile`.
+pub fn sale_on(
+    engine: &mut Engine,
+    world: &World,
+    profile: &str,
+    amount: u64,
+) -> (TxResult, Vec<Event>) {
+    let mut reader = in_process(profile);
+    let mut pin = TestPin::new(&world.bundle, &[]);
+    let mut events = Vec::new();
+    let result = engine
+        .sale(&mut reader, &mut pin, amount, Tip::None, &mut |e| {
+            events.push(e)
+        })
+        .expect("sale runs");
+    (result, events)
 }
 
 /// The terminal configuration with `overrides` (TOML) on the embedded defaults.
