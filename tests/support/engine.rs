@@ -115,9 +115,9 @@ impl World {
     }
 }
 
-/// The journal and the ledger agree: every journal transaction that reached the host is
-/// either approved in both, or charged in neither; nothing is pending; the balance of `pan`
-/// moved by exactly the journal's approved sales.
+/// The journal and the ledger agree: nothing is pending; every sale and refund stands in both
+/// (approved, neither reversed nor voided) or in neither; the balance of `pan` moved by exactly
+/// the journal's standing sales less its standing refunds.
 pub fn assert_consistent(world: &World, pan: &str, initial_balance: i64) {
     let journal = softpos::journal::Journal::open(&world.terminal_dir()).expect("journal");
     assert_journal_consistent(&journal, world, pan, initial_balance);
@@ -131,52 +131,63 @@ pub fn assert_journal_consistent(
     pan: &str,
     initial_balance: i64,
 ) {
+    use softpos::journal::TxKind;
     let ledger = world.ledger();
-    let mut approved_total = 0i64;
-    for rec in journal.all().expect("records") {
+    let records = journal.all().expect("records");
+    // What the account moved by, from the journal: sales that stand take, refunds that stand
+    // give back. A voided or reversed transaction stands nowhere.
+    let mut moved = 0i64;
+    let mut standing_stans = Vec::new();
+    for rec in &records {
         assert!(
             rec.state.is_final(),
             "transaction {} left in {:?}",
             rec.id,
             rec.state
         );
-        let charged = rec.stan.and_then(|stan| {
+        let kinds: &[&str] = match rec.kind {
+            TxKind::Sale => &["purchase", "advice"],
+            TxKind::Refund => &["refund"],
+            _ => continue,
+        };
+        let at_host = rec.stan.and_then(|stan| {
             ledger.iter().find(|e| {
-                matches!(e.kind.as_str(), "purchase" | "advice")
+                kinds.contains(&e.kind.as_str())
                     && e.stan == format!("{stan:06}")
                     && Some(&e.transmission) == rec.transmission.as_ref()
             })
         });
-        let host_charged = charged.is_some_and(|e| e.approved && !e.reversed);
+        let host_stands = at_host.is_some_and(|e| e.approved && !e.reversed);
+        let stands = rec.approved && !rec.voided;
         assert_eq!(
-            rec.approved, host_charged,
-            "transaction {} ({:?}, {:?}): journal approved {} but host charged {}",
-            rec.id, rec.state, rec.result, rec.approved, host_charged
+            stands, host_stands,
+            "transaction {} ({:?} {:?}, {:?}): it stands in the journal: {}, at the host: {}",
+            rec.id, rec.kind, rec.state, rec.result, stands, host_stands
         );
-        if rec.approved {
-            approved_total += i64::try_from(rec.amount).expect("amount");
+        if stands {
+            let amount = i64::try_from(rec.amount).expect("amount");
+            moved += if rec.kind == TxKind::Refund {
+                amount
+            } else {
+                -amount
+            };
+            standing_stans.push(rec.stan);
         }
     }
-    // Every approved, unreversed purchase at the host is in the journal as approved.
-    let journal_stans: Vec<Option<u32>> = journal
-        .all()
-        .expect("records")
-        .iter()
-        .filter(|r| r.approved)
-        .map(|r| r.stan)
-        .collect();
+    // Every purchase or refund that stands at the host stands in the journal too.
     for e in ledger
         .iter()
-        .filter(|e| e.kind == "purchase" && e.approved && !e.reversed)
+        .filter(|e| matches!(e.kind.as_str(), "purchase" | "refund") && e.approved && !e.reversed)
     {
         let stan: u32 = e.stan.parse().expect("stan");
         assert!(
-            journal_stans.contains(&Some(stan)),
-            "the host charged STAN {} that the journal does not show as approved",
+            standing_stans.contains(&Some(stan)),
+            "the host holds {} STAN {} that the journal does not show as standing",
+            e.kind,
             e.stan
         );
     }
-    assert_eq!(world.balance(pan), initial_balance - approved_total);
+    assert_eq!(world.balance(pan), initial_balance + moved);
 }
 
 /// The terminal's ODA with the simulator's CA public keys (`assets/capk/simulator.toml`).
