@@ -110,6 +110,17 @@ fn killed(out: &Output) -> bool {
     out.status.signal() == Some(9)
 }
 
+/// The run stopped at `point` was killed there (SIGKILL), with its output if it was not.
+fn assert_killed(point: &str, out: &Output) {
+    assert!(
+        killed(out),
+        "{point}: not killed: {:?}\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn sigkill_in_each_persisted_state_then_restart_agrees_with_the_ledger() {
     let _turn = take_vpcd();
@@ -124,13 +135,7 @@ fn sigkill_in_each_persisted_state_then_restart_agrees_with_the_ledger() {
         "done",
     ] {
         let out = pay(&world, Some(point));
-        assert!(
-            killed(&out),
-            "{point}: not killed: {:?}\n{}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_killed(point, &out);
         let status = softpos(&world, &["status"], None);
         assert!(
             status.status.success(),
@@ -144,7 +149,7 @@ fn sigkill_in_each_persisted_state_then_restart_agrees_with_the_ledger() {
     // written, and the process dies before sending it.
     world.host().faults().set(Fault::DropResponse, 1);
     let out = pay(&world, Some("reversal-pending"));
-    assert!(killed(&out), "reversal-pending: {:?}", out.status);
+    assert_killed("reversal-pending", &out);
     let status = softpos(&world, &["status"], None);
     assert!(status.status.success());
     assert_consistent(&world, VISA_PAN, initial);
@@ -180,13 +185,7 @@ fn sigkill_around_settlement_then_restart_closes_the_batch_the_host_closed() {
             .batch_number()
             .unwrap();
         let out = softpos(&world, &["settle"], Some(point));
-        assert!(
-            killed(&out),
-            "{point}: not killed: {:?}\n{}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_killed(point, &out);
         let unclosed = Journal::open(&world.terminal_dir())
             .unwrap()
             .unclosed_settlement()
