@@ -25,6 +25,7 @@ mod advice;
 mod card_details;
 mod counters;
 pub mod export;
+mod method;
 mod pan;
 mod queries;
 mod record;
@@ -51,6 +52,7 @@ pub const LOCK_FILE: &str = "softpos.lock";
 pub const DEVICE_KEY_FILE: &str = "device.key";
 
 pub use card_details::CardDetails;
+pub use method::PaymentMethod;
 
 /// The journal.
 pub struct Journal {

@@ -229,6 +229,7 @@ mod tests {
             batch: None,
             issuer_data: None,
             card_details: crate::journal::CardDetails::default(),
+            method: crate::journal::PaymentMethod::Card,
         }
     }
 

@@ -3,7 +3,7 @@
 
 use rusqlite::Row;
 
-use super::{CardDetails, to_u64};
+use super::{CardDetails, PaymentMethod, to_u64};
 
 /// What a transaction is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,6 +178,8 @@ pub struct TxRecord {
     pub issuer_data: Option<String>,
     /// What the receipt shows of the card read (AID, entry mode, CVM, TVR, TSI).
     pub card_details: CardDetails,
+    /// Which door the payment came through.
+    pub method: PaymentMethod,
 }
 
 pub(super) fn record(r: &Row<'_>) -> rusqlite::Result<TxRecord> {
@@ -226,6 +228,7 @@ pub(super) fn record(r: &Row<'_>) -> rusqlite::Result<TxRecord> {
             tvr: r.get(31)?,
             tsi: r.get(32)?,
         },
+        method: PaymentMethod::parse(&r.get::<_, String>(33)?).ok_or_else(|| bad(33, "method"))?,
     })
 }
 
@@ -233,4 +236,4 @@ pub(super) const COLUMNS: &str =
     "id, kind, state, amount, tip, currency, created_at, pan_masked, pan_hash,
     card_label, mti, processing, stan, transmission, response_code, auth_code, rrn, approved,
     result, original_id, voided, completed, reversal_stan, reversal_transmission,
-    reversal_attempts, advice_attempts, batch, issuer_data, aid, entry_mode, cvm, tvr, tsi";
+    reversal_attempts, advice_attempts, batch, issuer_data, aid, entry_mode, cvm, tvr, tsi, method";

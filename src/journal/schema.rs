@@ -21,6 +21,11 @@ pub(super) fn migrate(conn: &Connection) -> Result<(), JournalError> {
             "ALTER TABLE transactions ADD COLUMN merchant_risk INTEGER NOT NULL DEFAULT 0",
         )?;
     }
+    if !columns.iter().any(|c| c == "method") {
+        conn.execute_batch(
+            "ALTER TABLE transactions ADD COLUMN method TEXT NOT NULL DEFAULT 'card'",
+        )?;
+    }
     for column in ["aid", "entry_mode", "cvm", "tvr", "tsi"] {
         if !columns.iter().any(|c| c == column) {
             conn.execute_batch(&format!(
@@ -72,7 +77,8 @@ CREATE TABLE IF NOT EXISTS transactions (
     cvm TEXT,
     tvr TEXT,
     tsi TEXT,
-    merchant_risk INTEGER NOT NULL DEFAULT 0
+    merchant_risk INTEGER NOT NULL DEFAULT 0,
+    method TEXT NOT NULL DEFAULT 'card'
 );
 CREATE INDEX IF NOT EXISTS transactions_state ON transactions(state);
 CREATE TABLE IF NOT EXISTS counters (
