@@ -32,3 +32,13 @@ fn iso8583_decode_corpus() {
 fn ca_keys_corpus() {
     replay("ca_keys", emv::fuzz::ca_key_file);
 }
+
+#[test]
+fn qr_cpm_corpus() {
+    replay("qr_cpm", emv::fuzz::qr_cpm);
+}
+
+#[test]
+fn qr_offline_code_corpus() {
+    replay("qr_offline_code", emv::fuzz::qr_offline_code);
+}
