@@ -47,7 +47,6 @@ mod ui;
 pub use crate::reader::CardSource;
 pub use cancel::Cancel;
 pub use clock::Clock;
-pub use code_payment::{OFFLINE_CODE_FIELD, POS_ENTRY_CODE};
 pub use crash::CrashHook;
 pub use error::EngineError;
 pub use host::decline_message;

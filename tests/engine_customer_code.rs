@@ -9,7 +9,7 @@
 #[path = "support/engine.rs"]
 mod support;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ed25519_dalek::SigningKey;
@@ -43,7 +43,7 @@ fn enrol(world: &World) -> PathBuf {
     dir
 }
 
-fn cpm_code(wallet: &PathBuf) -> String {
+fn cpm_code(wallet: &Path) -> String {
     let mut device = Device::load(wallet, PIN).unwrap();
     cpm::show_code(&mut device, EUR).unwrap()
 }
@@ -59,7 +59,7 @@ fn request(cap: u32) -> OfflineRequest {
     }
 }
 
-fn offline_code(wallet: &PathBuf, request: &OfflineRequest) -> String {
+fn offline_code(wallet: &Path, request: &OfflineRequest) -> String {
     let mut device = Device::load(wallet, PIN).unwrap();
     offline::show_code(&mut device, request).unwrap()
 }
@@ -102,6 +102,18 @@ fn a_consumer_presented_code_is_authorised_online_and_its_replay_is_declined() {
     let rec = engine.journal().get(paid.id).unwrap().unwrap();
     assert_eq!(rec.method, PaymentMethod::CustomerCode);
     assert_eq!(rec.pan_masked.as_deref(), Some("476173******0012"));
+    let header = softpos::engine::ReceiptHeader {
+        merchant_name: "shop".into(),
+        merchant_location: "town".into(),
+        merchant_id: "MERCHANT0000001".into(),
+        terminal_id: support::TERMINAL.into(),
+        currency_exponent: 2,
+    };
+    let receipt = softpos::engine::Receipt::from_record(&rec, header).to_string();
+    assert!(
+        receipt.contains("EMV CPM") && receipt.contains("0012"),
+        "{receipt}"
+    );
     // The same code again (same ATC): the issuer declines it.
     let replay = pay(&mut engine, &code, 1_250);
     assert_eq!(replay.status, TxStatus::Declined, "{}", replay.message);
@@ -311,4 +323,44 @@ fn the_host_can_refuse_an_offline_acceptance_at_upload_and_that_is_recorded() {
     settle_in_balance(&mut engine);
     support::assert_journal_consistent(engine.journal(), &world, WALLET_ACCOUNT_PAN, before);
     assert_eq!(world.balance(WALLET_ACCOUNT_PAN), before);
+}
+
+#[test]
+fn softpos_pay_code_pays_from_the_command_line_and_refuses_text_that_is_not_utf8() {
+    let world = World::start();
+    let before = world.balance(WALLET_ACCOUNT_PAN);
+    let wallet = enrol(&world);
+    // The terminal's configuration: the wallet CA's public key in its data directory.
+    std::fs::copy(
+        host_dir(&world).join(wallets::CA_PUBLIC_FILE),
+        world.terminal_dir().join("wallet-ca.pub"),
+    )
+    .unwrap();
+    let softpos = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_softpos"))
+            .arg("pay-code")
+            .args(["--data-dir", world.terminal_dir().to_str().unwrap()])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let code = offline_code(&wallet, &request(5_000));
+    let out = softpos(&["--amount", "12.50", "--payload", &code]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("APPROVED"), "{stdout}");
+    let file = world.dir.path().join("scanned");
+    std::fs::write(&file, b"hQVD\xFF\xFE").unwrap();
+    let out = softpos(&["--amount", "1.00", "--file-text", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not UTF-8"));
+    let journal = softpos::journal::Journal::open(&world.terminal_dir()).unwrap();
+    assert_eq!(journal.all().unwrap().len(), 1);
+    support::assert_journal_consistent(&journal, &world, WALLET_ACCOUNT_PAN, before);
+    assert_eq!(world.balance(WALLET_ACCOUNT_PAN), before - 1_250);
 }

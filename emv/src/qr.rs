@@ -4,3 +4,11 @@
 
 pub mod cpm;
 pub mod offline_code;
+
+/// DE 22 of a payment with a customer's code (ISO 8583:1987: `03` bar code or QR, `1` the
+/// terminal can take a PIN; `docs/iso8583.md`).
+pub const POS_ENTRY_CODE: &str = "031";
+
+/// The private data element that carries a signed offline code (binary, LLLVAR,
+/// `docs/iso8583.md`).
+pub const OFFLINE_CODE_FIELD: u8 = 104;

@@ -1,6 +1,6 @@
 //! Payments with a code scanned from the customer's phone (`docs/qr-customer-code.md`): the
 //! EMVCo consumer-presented code (authorised online like a card: 0200 with its cryptogram in
-//! DE 55, DE 22 `032`), and the signed offline code (checked here first: format, age, device
+//! DE 55, DE 22 `031`), and the signed offline code (checked here first: format, age, device
 //! certificate under the wallet CA, signature, cap, merchant nonce, the device's counter; then
 //! an 0200 with the code in DE 104 that the host checks again). When the host cannot be
 //! reached, an offline code that verified here is accepted up to
@@ -14,9 +14,10 @@ use emv::iso8583::messages::{self as build, CardData};
 use emv::iso8583::{Message, Mti};
 use emv::qr::cpm::{self, CpmPayload};
 use emv::qr::offline_code::{self, Check, Nonce, OfflineCode, OfflineCodeError};
+use emv::qr::{OFFLINE_CODE_FIELD, POS_ENTRY_CODE};
 
 use crate::acquirer::AcquirerError;
-use crate::journal::{PaymentMethod, TxKind, TxRecord, TxState};
+use crate::journal::{CardDetails, PaymentMethod, TxKind, TxRecord, TxState};
 
 use super::code_counters::CodeCounters;
 use super::{
@@ -24,10 +25,10 @@ use super::{
     decline_message, messages,
 };
 
-/// DE 22 of a customer's code: `03` bar code or QR, `2` no PIN entry.
-pub const POS_ENTRY_CODE: &str = "032";
-/// The data element that carries a signed offline code (binary, LLLVAR).
-pub const OFFLINE_CODE_FIELD: u8 = 104;
+/// The receipt's entry-mode line of a consumer-presented code.
+const RECEIPT_CPM: &str = "CUSTOMER'S QR CODE (EMV CPM)";
+/// The receipt's entry-mode line of an offline code.
+const RECEIPT_OFFLINE: &str = "CUSTOMER'S SIGNED OFFLINE CODE";
 
 impl Engine {
     /// Sets the wallet CA key that offline codes are checked under
@@ -72,6 +73,17 @@ impl Engine {
         self.crash.at(TxState::Created.as_str());
         let label = payload.applications().first().and_then(|a| a.label.clone());
         self.journaled(|j| j.card_read(id, payload.pan(), label.as_deref(), false))?;
+        let details = CardDetails {
+            aid: payload
+                .applications()
+                .first()
+                .map(|a| hex::encode_upper(&a.aid)),
+            entry_mode: Some(RECEIPT_CPM.to_owned()),
+            cvm: None,
+            tvr: None,
+            tsi: None,
+        };
+        self.journaled(|j| j.card_details(id, &details))?;
         self.crash.at(TxState::CardRead.as_str());
         events(Event::CardRead {
             masked_pan: payload.pan().masked().as_str().to_owned(),
@@ -157,6 +169,14 @@ impl Engine {
         let currency = self.terminal.terminal.currency_code;
         let id = self.journaled(|j| j.create(TxKind::Sale, amount, 0, currency, None))?;
         self.journaled(|j| j.set_method(id, PaymentMethod::OfflineCode))?;
+        let details = CardDetails {
+            aid: None,
+            entry_mode: Some(RECEIPT_OFFLINE.to_owned()),
+            cvm: None,
+            tvr: None,
+            tsi: None,
+        };
+        self.journaled(|j| j.card_details(id, &details))?;
         self.crash.at(TxState::Created.as_str());
         events(Event::CardRead {
             masked_pan: format!("wallet device {device}"),
@@ -314,7 +334,7 @@ impl Engine {
                 return Ok(self.result(id, TxStatus::ApprovedOffline, None, why, timings, started));
             }
         }
-        if error.may_have_reached_host() || (self.cancelled() && error.may_have_reached_host()) {
+        if error.may_have_reached_host() {
             let why = format!("no answer from the host: {error}");
             return self.reversed(id, &why, events, timings, started);
         }

@@ -13,6 +13,7 @@ use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
+use emv::qr::OFFLINE_CODE_FIELD;
 use emv::qr::offline_code::{
     Check, DeviceCertificate, DeviceId, OfflineCode, OfflineCodeError, PayerToken,
 };
@@ -34,10 +35,6 @@ pub const CA_PUBLIC_FILE: &str = "wallet-ca.pub";
 pub const WALLET_ACCOUNT_PAN: &str = "4761739001090012";
 /// How long a device certificate is valid: a year.
 pub const CERTIFICATE_LIFETIME_SECS: u64 = 365 * 86_400;
-/// The offline code's data element (binary, LLLVAR).
-pub const OFFLINE_CODE_FIELD: u8 = 104;
-/// DE 22 of a customer's code (`03` bar code or QR, `2` no PIN entry).
-pub const POS_ENTRY_CODE: &str = "032";
 
 /// A wallet registry failure.
 #[derive(Debug, thiserror::Error)]
