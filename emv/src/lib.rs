@@ -18,6 +18,7 @@
 //! - [`crypto`]: DUKPT (X9.24), ISO 9564 PIN blocks, EMV session keys, cryptograms and MACs.
 //! - [`iso8583`]: the acquirer protocol: the ISO 8583 codec, its field table, the request
 //!   builders, response codes and the message MAC.
+//! - [`qr`]: EMVCo QR codes: the merchant-presented code and its CRC.
 #![forbid(unsafe_code)]
 
 pub mod apdu;
@@ -32,6 +33,7 @@ pub mod iso8583;
 pub mod kernel;
 pub mod oda;
 pub mod pan;
+pub mod qr;
 pub mod tlv;
 pub mod transport;
 

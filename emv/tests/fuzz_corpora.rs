@@ -32,3 +32,8 @@ fn iso8583_decode_corpus() {
 fn ca_keys_corpus() {
     replay("ca_keys", emv::fuzz::ca_key_file);
 }
+
+#[test]
+fn qr_mpm_corpus() {
+    replay("qr_mpm", emv::fuzz::qr_mpm);
+}
