@@ -4,7 +4,7 @@
 //! Exit codes a script can rely on: 0 the card was read and the transaction approved or sent
 //! online; 3 declined; 4 try another interface; 5 end application (card not usable); 6 try again
 //! (card removed mid-tap, present it again); 2 an error stopped the command (no reader, no card
-//! in time, bad arguments). The engine's commands (`pay`, `refund`, `void`, `preauth`,
+//! in time, bad arguments). The engine's commands (`pay`, `pay-code`, `refund`, `void`, `preauth`,
 //! `card-check`, `complete`, `settle`, `demo`) add 7 (sent, no answer from the host, reversed:
 //! nothing charged) and 8 (stopped before anything was sent).
 
@@ -18,6 +18,7 @@ mod bench;
 mod bench_pay;
 mod history;
 mod pay;
+mod pay_code;
 mod read_card;
 mod readers;
 mod session;
@@ -48,6 +49,9 @@ enum Command {
     Demo(tap::DemoArgs),
     /// A sale: `pay --amount 12.34 [--tip 10%] [--reader NAME]`.
     Pay(pay::PayArgs),
+    /// A sale paid with the customer's code (EMVCo consumer-presented, or the signed offline
+    /// code): `pay-code --amount 12.50 --payload <text>`.
+    PayCode(pay_code::PayCodeArgs),
     /// A refund, standalone or of a sale (`--of ID`).
     Refund(pay::RefundArgs),
     /// Voids the last approved sale or refund of the open batch.
@@ -106,6 +110,7 @@ impl Cli {
             Command::Demo(args) => tap::demo(args),
             Command::Bench(command) => bench::run(command),
             Command::Pay(args) => pay::pay(args),
+            Command::PayCode(args) => pay_code::pay_code(args),
             Command::Refund(args) => pay::refund(args),
             Command::Void(args) => pay::void(args),
             Command::Preauth(args) => pay::preauth(args),

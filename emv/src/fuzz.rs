@@ -38,6 +38,52 @@ pub fn tlv(data: &[u8]) {
     let _ = entry_point::parse_ppse(data);
 }
 
+/// The customer's consumer-presented code: the bytes as scanned (UTF-8 text, base64) and as
+/// decoded BER-TLV. What parses gives DE 55 that parses back as primitive TLV, led by `4F`.
+pub fn qr_cpm(data: &[u8]) {
+    for parsed in [
+        crate::qr::cpm::parse_scanned(data),
+        crate::qr::cpm::parse_bytes(data),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let de55 = parsed.icc_data();
+        let list = tlv::parse(&de55).unwrap_or_else(|e| panic!("DE 55 does not parse: {e}"));
+        assert!(
+            list.iter().all(|t| t.bytes().is_some()),
+            "DE 55 holds a template"
+        );
+        assert_eq!(list.first().map(tlv::Tlv::tag), Some(tlv::Tag::new(0x4F)));
+        let _ = format!("{parsed:?}");
+    }
+}
+
+/// The customer's signed offline code: the bytes as text and as binary. What parses keeps its
+/// bytes, re-encodes to the same text, and is checked against a fixed CA without panicking.
+pub fn qr_offline_code(data: &[u8]) {
+    use crate::qr::offline_code::{Check, OfflineCode};
+    let text = core::str::from_utf8(data).ok().map(OfflineCode::parse_text);
+    for parsed in [text, Some(OfflineCode::parse(data))]
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let again = OfflineCode::parse_text(&parsed.to_text());
+        assert_eq!(again.as_ref(), Ok(&parsed), "text round trip");
+        let ca = ed25519_dalek::SigningKey::from_bytes(&[7; 32]).verifying_key();
+        let check = Check {
+            ca: &ca,
+            now: u64::from(parsed.fields().issued_at),
+            amount: 1,
+            currency: parsed.fields().currency,
+            nonce: parsed.fields().nonce,
+        };
+        let _ = parsed.verify(&check);
+        let _ = parsed.counter_is_new(Some(parsed.fields().counter));
+    }
+}
+
 /// The kernels' card responses: a whole tap (Entry Point, Kernels 2, 3 and 7: SELECT, GPO,
 /// READ RECORD, GENERATE AC) run by [`kernel::run`], the driver the terminal uses (with its
 /// `61xx`/`6Cxx` handling and a trace hook that formats every event), over a card that answers

@@ -1,3 +1,10 @@
-//! EMVCo QR codes (EMV QRCPS): the merchant-presented code (MPM) and its CRC.
+//! QR codes for payments: the merchant's EMVCo merchant-presented code ([`mpm`], with its CRC
+//! [`crc`], `docs/qr-merchant-code.md`), the customer's EMVCo consumer-presented code ([`cpm`])
+//! and the customer's signed offline code ([`offline_code`], `docs/qr-customer-code.md`).
+//! Sans-IO: text or bytes in, checked values or clear errors out; the camera and the link are
+//! elsewhere.
+
+pub mod cpm;
 pub mod crc;
 pub mod mpm;
+pub mod offline_code;

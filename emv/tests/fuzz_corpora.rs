@@ -37,3 +37,13 @@ fn ca_keys_corpus() {
 fn qr_mpm_corpus() {
     replay("qr_mpm", emv::fuzz::qr_mpm);
 }
+
+#[test]
+fn qr_cpm_corpus() {
+    replay("qr_cpm", emv::fuzz::qr_cpm);
+}
+
+#[test]
+fn qr_offline_code_corpus() {
+    replay("qr_offline_code", emv::fuzz::qr_offline_code);
+}

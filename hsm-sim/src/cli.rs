@@ -4,3 +4,4 @@
 pub mod card;
 pub mod host;
 pub mod hsm;
+pub mod wallet;

@@ -44,6 +44,7 @@ pub mod pki;
 mod request;
 pub mod security;
 mod server;
+pub mod wallets;
 
 pub use admission::ConnectionLimits;
 pub use enrol::{EnrolOptions, EnrolmentBundle};

@@ -22,6 +22,8 @@ enum Command {
     Hsm(Box<cli::hsm::Command>),
     #[command(flatten)]
     Host(cli::host::Command),
+    #[command(flatten)]
+    Wallet(cli::wallet::Command),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
         Command::Card(c) => c.run(),
         Command::Hsm(c) => c.run(),
         Command::Host(c) => c.run(),
+        Command::Wallet(c) => c.run(),
     };
     match result {
         Ok(code) => code,

@@ -420,7 +420,7 @@ fn parse_tip(tip: Option<&str>, exponent: u8) -> anyhow::Result<Tip> {
     })
 }
 
-fn print_event(event: Event) {
+pub(super) fn print_event(event: Event) {
     match event {
         Event::PresentCard { .. } => println!("Present card"),
         Event::CardRead { masked_pan, label } => println!(
@@ -445,7 +445,7 @@ fn print_event(event: Event) {
     }
 }
 
-fn report(result: &TxResult, exponent: u8) -> ExitCode {
+pub(super) fn report(result: &TxResult, exponent: u8) -> ExitCode {
     let amount = super::history::format_amount(result.amount, exponent);
     let (word, code) = match result.status {
         TxStatus::Approved => ("APPROVED", 0),

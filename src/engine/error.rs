@@ -42,4 +42,8 @@ pub enum EngineError {
          would not match: {0}. Settle again when the host is reachable"
     )]
     PendingBeforeSettlement(PendingList),
+    /// The customer's code does not pass the terminal's checks (`docs/qr-customer-code.md`):
+    /// nothing was journalled or sent.
+    #[error("the customer's code is refused: {0}")]
+    Code(String),
 }

@@ -148,7 +148,7 @@ impl Engine {
 
     /// The request may have reached the host: reverse it (announced with
     /// [`Event::Reversing`], then [`Event::Reversed`], never as a decline).
-    fn reversed(
+    pub(super) fn reversed(
         &mut self,
         id: i64,
         why: &str,

@@ -66,6 +66,9 @@ impl Engine {
     /// Uploads one queued advice (0220, repeats 0221 with the same DE 11 and DE 7, so the
     /// host posts it exactly once). Returns whether the host acknowledged it.
     pub(super) fn upload_advice(&mut self, rec: &TxRecord) -> Result<bool, EngineError> {
+        if rec.method == crate::journal::PaymentMethod::OfflineCode {
+            return self.upload_code_advice(rec);
+        }
         if rec.advice_attempts >= self.settings.offline.max_upload_attempts {
             return Ok(false);
         }

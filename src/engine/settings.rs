@@ -60,6 +60,13 @@ pub struct EngineSettings {
     /// Attempts at each journal write that records the host's answer (each waits up to the
     /// journal's 5 s lock timeout); if they all fail, an approval is reversed, never shown.
     pub journal_write_attempts: u32,
+    /// The wallet CA's Ed25519 public key, under which the terminal checks the device
+    /// certificate of a customer's offline code (`docs/qr-customer-code.md` §2); `None`:
+    /// offline codes are refused.
+    pub wallet_ca: Option<[u8; 32]>,
+    /// The largest offline code (minor units) accepted while the host cannot be reached; it
+    /// is then queued as an advice within [`OfflineLimits`]' count and total. 0: none.
+    pub offline_code_cap: u64,
 }
 
 /// Store-and-forward: a sale the card approved offline (TC) at or below the AID's floor limit,
@@ -124,6 +131,8 @@ impl Default for EngineSettings {
             merchant_risk: MerchantRisk::default(),
             journal_write_attempts: 3,
             preauth_lifetime: Duration::from_secs(7 * 24 * 3600),
+            wallet_ca: None,
+            offline_code_cap: 2_000,
         }
     }
 }

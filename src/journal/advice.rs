@@ -62,6 +62,32 @@ impl Journal {
         Ok(())
     }
 
+    /// Queues `id`, paid with a customer's signed offline code while the host could not be
+    /// reached, as an 0220 advice carrying the code (`code`, DE 104); it has no card number.
+    pub fn queue_code_advice(
+        &self,
+        id: i64,
+        code: &[u8],
+        stan: u32,
+        transmission: &str,
+    ) -> Result<(), JournalError> {
+        self.conn.execute(
+            "UPDATE transactions SET state = 'advice-pending', approved = 1, mti = '0220',
+                    processing = '000000', stan = ?2, transmission = ?3, advice_icc = ?4,
+                    result = ?5, updated_at = ?6
+             WHERE id = ?1",
+            params![
+                id,
+                stan,
+                transmission,
+                code,
+                "offline code accepted offline; advice queued for the host",
+                now()
+            ],
+        )?;
+        Ok(())
+    }
+
     /// The merchant-risk advices (ARQCs accepted offline) waiting for the host: count and
     /// total amount.
     pub fn merchant_risk_queue(&self) -> Result<(u64, u64), JournalError> {

@@ -289,6 +289,14 @@ mod table {
         (95, FieldSpec::new("Replacement amounts", AN, Fixed(42))),
         (97, FieldSpec::new("Amount, net settlement", XN, Fixed(17))),
         (
+            104,
+            FieldSpec::new(
+                "Private: the customer's signed offline code",
+                B,
+                LllVar(255),
+            ),
+        ),
+        (
             128,
             FieldSpec::new("Message authentication code", B, Fixed(8)),
         ),

@@ -382,7 +382,15 @@ pub const TABLE: &[Row] = &[
         elements: &[95],
         cells: [A, A, A, A, C(""), A, A, A, A, A],
     },
+    Row {
+        label: "104",
+        elements: &[104],
+        cells: [C(OFFLINE_CODE), A, C(OFFLINE_CODE), A, A, A, A, A, A, A],
+    },
 ];
+
+/// The condition of DE 104 in a request.
+const OFFLINE_CODE: &str = "offline code";
 
 /// The condition of DE 61 in a request.
 const MAC: &str = "MAC";

@@ -35,7 +35,7 @@ use super::issuer::{self, IdempotencyKey, IssuerWorker};
 use super::mac::{MAC_KSN_FIELD, MacParts};
 use super::mac_counters::MacCounters;
 use super::security::{SecurityError, SecurityModule};
-use super::{Faults, HostError, blocklist, freshness, ledger, pki, request};
+use super::{Faults, HostError, blocklist, freshness, ledger, pki, request, wallets};
 use crate::iso8583::{self, Message, Mti};
 
 pub(crate) use super::request::cryptogram_version;
@@ -373,10 +373,15 @@ async fn handle(
         transmission: transmission.to_owned(),
         mti_class: mti.original(),
     };
+    // A customer's signed offline code (DE 104) names the payer's account (DE 2).
+    let mut message = message.clone();
+    if let Err(code) = wallets::resolve_offline_code(&state.0.data_dir, &mut message, &key) {
+        return reject(code);
+    }
     let request = match request::validate(
         state.0.security.as_ref(),
         &state.0.pin_verification_values,
-        message.clone(),
+        message,
         key,
         Some(record),
         mac_ksn,

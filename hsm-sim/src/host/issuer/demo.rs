@@ -62,6 +62,14 @@ pub fn demo_accounts() -> Vec<AccountSeed> {
             AccountStatus::Active,
             "2001",
         ),
+        // The simulated wallet's card (`crate::host::wallets::WALLET_ACCOUNT_PAN`).
+        seed(
+            crate::host::wallets::WALLET_ACCOUNT_PAN,
+            "visa",
+            1_000_000,
+            AccountStatus::Active,
+            "2812",
+        ),
     ]);
     accounts
 }

@@ -1,0 +1,164 @@
+//! `hsm-sim wallet`: the customer's wallet on a phone (`docs/qr-customer-code.md`). The PIN is
+//! read from the first line of standard input, never from the command line.
+
+use std::io::BufRead as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use zeroize::Zeroizing;
+
+use crate::host::wallets;
+use crate::wallet::device::Device;
+use crate::wallet::offline::OfflineRequest;
+use crate::wallet::{cpm, offline};
+
+/// The wallet commands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// The customer's wallet: enrol its device key, show a code, revoke a device.
+    Wallet {
+        /// What to do.
+        #[command(subcommand)]
+        action: Action,
+    },
+}
+
+/// A wallet action.
+#[derive(Debug, clap::Subcommand)]
+pub enum Action {
+    /// Make the device key, register it at the host (through the host's data directory) and
+    /// store it sealed under the PIN read from standard input.
+    Enroll {
+        /// The wallet's directory (the phone's storage).
+        #[arg(long, value_name = "DIR")]
+        wallet: PathBuf,
+        /// The host's data directory.
+        #[arg(long, value_name = "DIR")]
+        host_data: PathBuf,
+    },
+    /// Print a code to scan: the EMVCo consumer-presented code, or with --offline the signed
+    /// offline code. The PIN is read from standard input.
+    ShowCode {
+        /// The wallet's directory.
+        #[arg(long, value_name = "DIR")]
+        wallet: PathBuf,
+        /// The signed offline code instead of the consumer-presented code.
+        #[arg(long)]
+        offline: bool,
+        /// Offline code: the largest amount it pays, e.g. 50.00.
+        #[arg(long, value_name = "AMOUNT", default_value = "50.00")]
+        amount_cap: String,
+        /// The currency (ISO 4217 numeric).
+        #[arg(long, value_name = "CODE", default_value_t = 978)]
+        currency: u16,
+        /// Offline code: the validity in seconds.
+        #[arg(long, value_name = "SECS", default_value_t = emv::qr::offline_code::DEFAULT_VALIDITY_SECS)]
+        validity: u16,
+        /// Offline code: the merchant's nonce (16 hex digits) shown by the terminal.
+        #[arg(long, value_name = "HEX")]
+        nonce: Option<String>,
+        /// Offline code: the payment method (1 = the first account).
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        method: u8,
+        /// Offline code: the issue time (seconds since 1970) instead of now (tests).
+        #[arg(long, value_name = "SECS", hide = true)]
+        issued_at: Option<u32>,
+    },
+    /// Revoke an enrolled device at the host (its codes are refused from now on).
+    Revoke {
+        /// The host's data directory.
+        #[arg(long, value_name = "DIR")]
+        host_data: PathBuf,
+        /// The device ID (16 hex digits, printed by enroll).
+        #[arg(long, value_name = "ID")]
+        device: String,
+    },
+}
+
+impl Command {
+    /// Runs the command.
+    pub fn run(self) -> anyhow::Result<ExitCode> {
+        let Self::Wallet { action } = self;
+        match action {
+            Action::Enroll { wallet, host_data } => {
+                let pin = read_pin()?;
+                let device = Device::create(&wallet, &pin, |id, key| {
+                    wallets::register(&host_data, id, key)
+                        .map(|e| (e.payer_token, e.certificate))
+                        .map_err(|e| e.to_string())
+                })?;
+                println!("device {}", device.id_hex());
+                Ok(ExitCode::SUCCESS)
+            }
+            Action::ShowCode {
+                wallet,
+                offline: false,
+                currency,
+                ..
+            } => {
+                let mut device = Device::load(&wallet, &read_pin()?)?;
+                println!("{}", cpm::show_code(&mut device, currency)?);
+                Ok(ExitCode::SUCCESS)
+            }
+            Action::ShowCode {
+                wallet,
+                offline: true,
+                amount_cap,
+                currency,
+                validity,
+                nonce,
+                method,
+                issued_at,
+            } => {
+                let nonce = nonce
+                    .map(|n| {
+                        hex::decode(&n)
+                            .ok()
+                            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                            .context("--nonce must be 16 hex digits")
+                    })
+                    .transpose()?;
+                let amount_cap = parse_amount(&amount_cap).context("--amount-cap")?;
+                let mut device = Device::load(&wallet, &read_pin()?)?;
+                let request = OfflineRequest {
+                    method,
+                    amount_cap,
+                    currency,
+                    validity_secs: validity,
+                    nonce,
+                    issued_at,
+                };
+                println!("{}", offline::show_code(&mut device, &request)?);
+                Ok(ExitCode::SUCCESS)
+            }
+            Action::Revoke { host_data, device } => {
+                wallets::revoke(&host_data, &device)?;
+                println!("device {device} revoked");
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+    }
+}
+
+fn read_pin() -> anyhow::Result<Zeroizing<String>> {
+    let mut line = Zeroizing::new(String::new());
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the PIN from standard input")?;
+    Ok(Zeroizing::new(line.trim().to_owned()))
+}
+
+/// `12.50` → 1250 (two decimals at most).
+fn parse_amount(text: &str) -> anyhow::Result<u32> {
+    let (units, cents) = match text.split_once('.') {
+        Some((u, c)) if c.len() <= 2 && !c.is_empty() => (u, format!("{c:0<2}")),
+        None => (text, "00".to_owned()),
+        _ => anyhow::bail!("{text:?} is not an amount like 12.50"),
+    };
+    let value: u32 = format!("{units}{cents}")
+        .parse()
+        .with_context(|| format!("{text:?} is not an amount like 12.50"))?;
+    Ok(value)
+}

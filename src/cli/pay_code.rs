@@ -1,0 +1,88 @@
+//! `softpos pay-code`: a sale paid with the code the customer's phone shows
+//! (`docs/qr-customer-code.md`): an EMVCo consumer-presented code or a signed offline code,
+//! given as text (`--payload`) or as the scanned bytes in a file (`--file-text`). The camera
+//! path gives the same text.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Args;
+
+use super::pay::{DataArgs, data_dir, open_engine, print_event, report};
+
+/// Arguments of `softpos pay-code`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("code").required(true).args(["payload", "file_text"])))]
+pub(crate) struct PayCodeArgs {
+    /// The amount, in the currency's major unit: `12.34`.
+    #[arg(long)]
+    amount: String,
+    /// The code's text as scanned (base64 for a consumer-presented code, `SPOC1:...` for an
+    /// offline code).
+    #[arg(long)]
+    payload: Option<String>,
+    /// A file holding the scanned text.
+    #[arg(long, value_name = "FILE")]
+    file_text: Option<PathBuf>,
+    /// The merchant nonce this terminal showed the customer (16 hex digits), if any.
+    #[arg(long, value_name = "HEX")]
+    nonce: Option<String>,
+    /// The wallet CA's public key (hex) that offline codes' certificates are checked under.
+    /// Default: `wallet-ca.pub` in the data directory, if there.
+    #[arg(long, value_name = "FILE")]
+    wallet_ca: Option<PathBuf>,
+    /// A terminal configuration file overriding the defaults.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+pub(super) fn pay_code(args: PayCodeArgs) -> anyhow::Result<ExitCode> {
+    let text = match (&args.payload, &args.file_text) {
+        (Some(text), _) => text.clone(),
+        (None, Some(file)) => {
+            let bytes =
+                std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+            String::from_utf8(bytes).map_err(|_| {
+                anyhow::anyhow!("the customer's code is refused: the code is not text (not UTF-8)")
+            })?
+        }
+        (None, None) => anyhow::bail!("give --payload or --file-text"),
+    };
+    let nonce = args
+        .nonce
+        .as_deref()
+        .map(|n| {
+            hex::decode(n)
+                .ok()
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .context("--nonce must be 16 hex digits")
+        })
+        .transpose()?;
+    let ca_file = match &args.wallet_ca {
+        Some(f) => Some(f.clone()),
+        None => Some(data_dir(&args.data)?.join(WALLET_CA_FILE)).filter(|f| f.exists()),
+    };
+    let wallet_ca = ca_file
+        .map(|f| {
+            let text =
+                std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
+            hex::decode(text.trim())
+                .ok()
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                .with_context(|| format!("{}: not a 32-byte key in hex", f.display()))
+        })
+        .transpose()?;
+    let (mut engine, config) = open_engine(&args.data, args.config.as_deref())?;
+    engine.set_wallet_ca(wallet_ca);
+    let exponent = config.terminal.currency_exponent;
+    let amount = super::tap::parse_amount(&args.amount, exponent)?;
+    let result = engine.pay_code(&text, amount, nonce, &mut print_event)?;
+    Ok(report(&result, exponent))
+}
+
+/// The wallet CA's public key in the terminal's data directory (configuration, like its CA
+/// keys).
+pub(crate) const WALLET_CA_FILE: &str = "wallet-ca.pub";
