@@ -6,5 +6,6 @@
 
 pub mod cpm;
 pub mod crc;
+pub mod merchant_payment;
 pub mod mpm;
 pub mod offline_code;

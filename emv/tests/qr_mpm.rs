@@ -358,3 +358,38 @@ fn structure_errors_are_refused() {
         })
     ));
 }
+
+#[test]
+fn a_softpos_payment_code_reads_back_and_others_are_not_payments() {
+    use emv::qr::merchant_payment::{Merchant, Payment, ReadError, build, read};
+    let merchant = Merchant {
+        mcc: "5812".into(),
+        country: "DE".into(),
+        name: "Cafe Mueller".into(),
+        city: "Berlin".into(),
+        local: None,
+        terminal_label: None,
+    };
+    let payment = Payment {
+        terminal_id: "T0000001".into(),
+        reference: "0123456789ABCDEF".into(),
+        token: "123456789012".into(),
+        amount: 1250,
+        currency: 978,
+        bill_number: None,
+    };
+    let text = build(&merchant, &payment, 2).unwrap();
+    assert_eq!(read(text.as_bytes(), 2), Ok(payment.clone()));
+    // The EMVCo example is a valid code but not a softpos payment.
+    assert_eq!(
+        read(EMVCO_EXAMPLE.as_bytes(), 2),
+        Err(ReadError::NotSoftpos)
+    );
+    // A token that is not twelve digits.
+    let bad = Payment {
+        token: "12345".into(),
+        ..payment
+    };
+    let text = build(&merchant, &bad, 2).unwrap();
+    assert_eq!(read(text.as_bytes(), 2), Err(ReadError::Missing("token")));
+}
