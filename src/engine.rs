@@ -32,6 +32,7 @@ pub mod crash;
 mod error;
 mod expiry;
 mod host;
+pub mod merchant_code;
 mod messages;
 mod offline;
 mod operations;

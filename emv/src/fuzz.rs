@@ -267,3 +267,26 @@ impl OfflineDataAuthenticator for FixedOda {
         })
     }
 }
+
+/// The merchant-presented code (`qr::mpm`): parses `data` as a scanned code; what parses must
+/// rebuild (`to_payload`) into a code that parses to the same value and rebuilds to the same
+/// text, within the length limit.
+pub fn qr_mpm(data: &[u8]) {
+    use crate::qr::mpm::{MAX_CHARS, MerchantCode};
+    let _ = crate::qr::crc::crc16(data);
+    if let Ok(code) = MerchantCode::parse(data) {
+        let text = match code.to_payload() {
+            Ok(text) => text,
+            // Sorting the objects cannot lengthen a code, and every value was checked.
+            Err(e) => panic!("a parsed code does not rebuild: {e}"),
+        };
+        assert!(text.chars().count() <= MAX_CHARS, "rebuilt code too long");
+        let again = MerchantCode::parse(text.as_bytes());
+        assert_eq!(again.as_ref(), Ok(&code), "rebuilt code reads differently");
+        assert_eq!(
+            code.to_payload().as_deref(),
+            Ok(text.as_str()),
+            "rebuild not stable"
+        );
+    }
+}

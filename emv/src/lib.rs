@@ -18,7 +18,8 @@
 //! - [`crypto`]: DUKPT (X9.24), ISO 9564 PIN blocks, EMV session keys, cryptograms and MACs.
 //! - [`iso8583`]: the acquirer protocol: the ISO 8583 codec, its field table, the request
 //!   builders, response codes and the message MAC.
-//! - [`qr`]: the customer's codes: EMVCo consumer-presented mode and the signed offline code.
+//! - [`qr`]: EMVCo QR codes: the merchant-presented code and its CRC, the customer's codes
+//!   (EMVCo consumer-presented mode and the signed offline code).
 #![forbid(unsafe_code)]
 
 pub mod apdu;

@@ -1,8 +1,13 @@
-//! QR codes for payments (`docs/qr-customer-code.md`): the customer's EMVCo consumer-presented
-//! code ([`cpm`]) and the customer's signed offline code ([`offline_code`]). Sans-IO: text or
-//! bytes in, checked values or clear errors out; the camera and the link are elsewhere.
+//! QR codes for payments: the merchant's EMVCo merchant-presented code ([`mpm`], with its CRC
+//! [`crc`], `docs/qr-merchant-code.md`), the customer's EMVCo consumer-presented code ([`cpm`])
+//! and the customer's signed offline code ([`offline_code`], `docs/qr-customer-code.md`).
+//! Sans-IO: text or bytes in, checked values or clear errors out; the camera and the link are
+//! elsewhere.
 
 pub mod cpm;
+pub mod crc;
+pub mod merchant_payment;
+pub mod mpm;
 pub mod offline_code;
 
 /// DE 22 of a payment with a customer's code (ISO 8583:1987: `03` bar code or QR, `1` the

@@ -34,6 +34,11 @@ fn ca_keys_corpus() {
 }
 
 #[test]
+fn qr_mpm_corpus() {
+    replay("qr_mpm", emv::fuzz::qr_mpm);
+}
+
+#[test]
 fn qr_cpm_corpus() {
     replay("qr_cpm", emv::fuzz::qr_cpm);
 }

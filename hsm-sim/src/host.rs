@@ -40,6 +40,7 @@ pub mod issuer;
 pub mod ledger;
 pub mod mac;
 mod mac_counters;
+pub mod merchant_code;
 pub mod pki;
 mod request;
 pub mod security;

@@ -1,0 +1,386 @@
+//! The merchant's code at the host: dynamic EMVCo codes with a rotating token
+//! (`docs/qr-merchant-code.md`).
+//!
+//! A terminal opens a payment ([`MerchantCodes::create`]) and draws a code with the current
+//! token; the token changes every [`WINDOW_SECS`] seconds ([`MerchantCodes::snapshot`] gives the
+//! current one). A wallet pays with the token from the picture or typed as a short code
+//! ([`MerchantCodes::pay`]): the host accepts a token only inside its window (plus a short
+//! grace for the scan) and only once, only for the terminal and amount it was made for, and
+//! never after the terminal cancelled or the payment expired. Every change is published to
+//! subscribers ([`MerchantCodes::subscribe`]) so a terminal waiting on the host learns it at
+//! once. Times are Unix seconds passed in by the caller.
+
+mod token;
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use tokio::sync::watch;
+
+pub use token::{
+    TOKEN_DIGITS, TokenInput, TokenKey, WINDOW_SECS, parse_short_code, short_code, window_end,
+    window_of,
+};
+
+/// How long after its window a token is still accepted, for the time between the scan and the
+/// payment reaching the host.
+pub const GRACE_SECS: u64 = 5;
+
+/// How long a payment stays open by default.
+pub const DEFAULT_LIFETIME_SECS: u64 = 300;
+
+/// The open and finished merchant-code payments of a host.
+pub struct MerchantCodes {
+    key: TokenKey,
+    lifetime: u64,
+    payments: Mutex<HashMap<String, Payment>>,
+}
+
+/// Where a payment stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Status {
+    /// Waiting for the customer.
+    Pending,
+    /// Paid by `wallet`.
+    Paid {
+        /// The paying wallet.
+        wallet: String,
+        /// When (Unix seconds).
+        at: u64,
+    },
+    /// Cancelled by the terminal.
+    Cancelled,
+    /// Not paid within its lifetime.
+    Expired,
+}
+
+/// What a terminal shows: the payment, its current token and when the token changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The payment's reference.
+    pub reference: String,
+    /// Where it stands.
+    pub status: Status,
+    /// The current token (twelve digits), while pending.
+    pub token: Option<String>,
+    /// When the token changes (Unix seconds).
+    pub rotates_at: u64,
+    /// When the payment expires (Unix seconds).
+    pub expires_at: u64,
+    /// The amount in minor units.
+    pub amount: u64,
+    /// ISO 4217 numeric currency.
+    pub currency: u16,
+}
+
+/// A wallet's attempt to pay.
+#[derive(Debug, Clone, Copy)]
+pub struct PayAttempt<'a> {
+    /// The reference from the code, or `None` for a typed short code.
+    pub reference: Option<&'a str>,
+    /// The terminal named in the code, or `None` for a typed short code.
+    pub terminal_id: Option<&'a str>,
+    /// The amount the wallet read (minor units), if any.
+    pub amount: Option<u64>,
+    /// The token.
+    pub token: &'a str,
+    /// The paying wallet.
+    pub wallet: &'a str,
+}
+
+/// What the host charged: the receipt's facts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Charged {
+    /// The payment's reference.
+    pub reference: String,
+    /// The merchant's terminal.
+    pub terminal_id: String,
+    /// The amount in minor units.
+    pub amount: u64,
+    /// ISO 4217 numeric currency.
+    pub currency: u16,
+}
+
+/// Why a payment attempt, a cancel or a status request was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// No such payment (or, for a short code, no open payment with that code).
+    #[error("unknown payment or code")]
+    Unknown,
+    /// The code names another terminal than the payment's.
+    #[error("the code is for another merchant")]
+    OtherMerchant,
+    /// The amount read from the code is not the payment's.
+    #[error("the amount does not match the payment")]
+    AmountMismatch,
+    /// The token is not this payment's token.
+    #[error("invalid token")]
+    BadToken,
+    /// The token was this payment's, in a window that has passed.
+    #[error("the code has expired: scan the code on the terminal again")]
+    ExpiredToken,
+    /// The token was already used.
+    #[error("this code was already used: scan the code on the terminal again")]
+    ReplayedToken,
+    /// Already paid.
+    #[error("already paid")]
+    AlreadyPaid,
+    /// Cancelled by the terminal.
+    #[error("the merchant cancelled this payment")]
+    Cancelled,
+    /// Not paid within its lifetime.
+    #[error("the payment has expired")]
+    Expired,
+    /// The customer's account refused (funds, status).
+    #[error("declined: {0}")]
+    Declined(String),
+}
+
+struct Payment {
+    terminal_id: String,
+    amount: u64,
+    currency: u16,
+    created_window: u64,
+    expires_at: u64,
+    status: Status,
+    used_windows: Vec<u64>,
+    changes: watch::Sender<Status>,
+}
+
+impl MerchantCodes {
+    /// A service with `key` whose payments stay open `lifetime` seconds.
+    pub fn new(key: TokenKey, lifetime: u64) -> Self {
+        Self {
+            key,
+            lifetime,
+            payments: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Opens a payment of `amount` for `terminal_id` and gives its first snapshot.
+    pub fn create(
+        &self,
+        terminal_id: &str,
+        amount: u64,
+        currency: u16,
+        now: u64,
+    ) -> Result<Snapshot, getrandom::Error> {
+        let mut bytes = [0u8; 8];
+        getrandom::fill(&mut bytes)?;
+        let reference = hex::encode_upper(bytes);
+        let (changes, _) = watch::channel(Status::Pending);
+        let payment = Payment {
+            terminal_id: terminal_id.to_owned(),
+            amount,
+            currency,
+            created_window: window_of(now),
+            expires_at: now.saturating_add(self.lifetime),
+            status: Status::Pending,
+            used_windows: Vec::new(),
+            changes,
+        };
+        let snapshot = self.snapshot_of(&reference, &payment, now);
+        self.lock().insert(reference, payment);
+        Ok(snapshot)
+    }
+
+    /// The payment as its terminal sees it now (a fresh token while pending). Refuses another
+    /// terminal's payment as [`Refusal::Unknown`].
+    pub fn snapshot(
+        &self,
+        terminal_id: &str,
+        reference: &str,
+        now: u64,
+    ) -> Result<Snapshot, Refusal> {
+        let mut payments = self.lock();
+        let payment = payments
+            .get_mut(reference)
+            .filter(|p| p.terminal_id == terminal_id)
+            .ok_or(Refusal::Unknown)?;
+        expire(payment, now);
+        Ok(self.snapshot_of(reference, payment, now))
+    }
+
+    /// A receiver that changes whenever the payment's status does.
+    pub fn subscribe(
+        &self,
+        terminal_id: &str,
+        reference: &str,
+    ) -> Result<watch::Receiver<Status>, Refusal> {
+        self.lock()
+            .get(reference)
+            .filter(|p| p.terminal_id == terminal_id)
+            .map(|p| p.changes.subscribe())
+            .ok_or(Refusal::Unknown)
+    }
+
+    /// The terminal cancels. A payment already paid stays paid (the terminal then refunds).
+    pub fn cancel(
+        &self,
+        terminal_id: &str,
+        reference: &str,
+        now: u64,
+    ) -> Result<Snapshot, Refusal> {
+        let mut payments = self.lock();
+        let payment = payments
+            .get_mut(reference)
+            .filter(|p| p.terminal_id == terminal_id)
+            .ok_or(Refusal::Unknown)?;
+        expire(payment, now);
+        if payment.status == Status::Pending {
+            set_status(payment, Status::Cancelled);
+        }
+        Ok(self.snapshot_of(reference, payment, now))
+    }
+
+    /// A wallet pays. `charge` moves the money (it runs under the service's lock, so a cancel
+    /// cannot overtake it); the payment is paid only if it succeeds. The token is spent by any
+    /// attempt that presents it, paid or declined.
+    pub fn pay(
+        &self,
+        attempt: &PayAttempt<'_>,
+        now: u64,
+        charge: impl FnOnce(&Charged) -> Result<(), Refusal>,
+    ) -> Result<Charged, Refusal> {
+        let mut payments = self.lock();
+        let reference = match attempt.reference {
+            Some(reference) => reference.to_owned(),
+            None => self
+                .find_by_token(&payments, attempt.token, now)
+                .ok_or(Refusal::Unknown)?,
+        };
+        let payment = payments.get_mut(&reference).ok_or(Refusal::Unknown)?;
+        if attempt
+            .terminal_id
+            .is_some_and(|t| t != payment.terminal_id)
+        {
+            return Err(Refusal::OtherMerchant);
+        }
+        expire(payment, now);
+        match &payment.status {
+            Status::Pending => {}
+            Status::Paid { .. } => return Err(Refusal::AlreadyPaid),
+            Status::Cancelled => return Err(Refusal::Cancelled),
+            Status::Expired => return Err(Refusal::Expired),
+        }
+        if attempt.amount.is_some_and(|a| a != payment.amount) {
+            return Err(Refusal::AmountMismatch);
+        }
+        let window = self.token_window(&reference, payment, attempt.token, now)?;
+        if payment.used_windows.contains(&window) {
+            return Err(Refusal::ReplayedToken);
+        }
+        payment.used_windows.push(window);
+        let charged = Charged {
+            reference: reference.clone(),
+            terminal_id: payment.terminal_id.clone(),
+            amount: payment.amount,
+            currency: payment.currency,
+        };
+        charge(&charged)?;
+        set_status(
+            payment,
+            Status::Paid {
+                wallet: attempt.wallet.to_owned(),
+                at: now,
+            },
+        );
+        Ok(charged)
+    }
+
+    /// The window whose token `token` is: the current one, or the previous one within the
+    /// grace. An older window of this payment is [`Refusal::ExpiredToken`].
+    fn token_window(
+        &self,
+        reference: &str,
+        payment: &Payment,
+        token: &str,
+        now: u64,
+    ) -> Result<u64, Refusal> {
+        let input = input_of(reference, payment);
+        let current = window_of(now);
+        if self.key.check(&input, current, token) {
+            return Ok(current);
+        }
+        if let Some(previous) = current.checked_sub(1)
+            && now < window_end(previous).saturating_add(GRACE_SECS)
+            && self.key.check(&input, previous, token)
+        {
+            return Ok(previous);
+        }
+        let oldest = payment
+            .created_window
+            .max(current.saturating_sub(MAX_WINDOWS_CHECKED));
+        if (oldest..current).any(|w| self.key.check(&input, w, token)) {
+            return Err(Refusal::ExpiredToken);
+        }
+        Err(Refusal::BadToken)
+    }
+
+    fn find_by_token(
+        &self,
+        payments: &HashMap<String, Payment>,
+        token: &str,
+        now: u64,
+    ) -> Option<String> {
+        payments.iter().find_map(|(reference, payment)| {
+            (payment.status == Status::Pending
+                && now < payment.expires_at
+                && self.token_window(reference, payment, token, now).is_ok())
+            .then(|| reference.clone())
+        })
+    }
+
+    fn snapshot_of(&self, reference: &str, payment: &Payment, now: u64) -> Snapshot {
+        let window = window_of(now);
+        Snapshot {
+            reference: reference.to_owned(),
+            status: payment.status.clone(),
+            token: (payment.status == Status::Pending)
+                .then(|| self.key.token(&input_of(reference, payment), window)),
+            rotates_at: window_end(window),
+            expires_at: payment.expires_at,
+            amount: payment.amount,
+            currency: payment.currency,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Payment>> {
+        // A panic while holding the lock leaves the map consistent (every change is one
+        // assignment), so a poisoned lock is still usable.
+        self.payments.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl std::fmt::Debug for MerchantCodes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MerchantCodes")
+            .field("lifetime", &self.lifetime)
+            .finish_non_exhaustive()
+    }
+}
+
+fn input_of<'a>(reference: &'a str, payment: &'a Payment) -> TokenInput<'a> {
+    TokenInput {
+        terminal_id: &payment.terminal_id,
+        reference,
+        amount: payment.amount,
+        currency: payment.currency,
+    }
+}
+
+fn expire(payment: &mut Payment, now: u64) {
+    if payment.status == Status::Pending && now >= payment.expires_at {
+        set_status(payment, Status::Expired);
+    }
+}
+
+fn set_status(payment: &mut Payment, status: Status) {
+    payment.status = status.clone();
+    payment.changes.send_replace(status);
+}
+
+/// How far back a token is recognised as expired rather than invalid (about ten minutes).
+const MAX_WINDOWS_CHECKED: u64 = 20;
