@@ -59,7 +59,7 @@ fn check_size(
     height: usize,
     even: bool,
 ) -> Result<(), FrameError> {
-    let odd = even && (width % 2 != 0 || (format == "NV12" && height % 2 != 0));
+    let odd = even && (!width.is_multiple_of(2) || (format == "NV12" && !height.is_multiple_of(2)));
     if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE || odd {
         return Err(FrameError::BadSize {
             format,
