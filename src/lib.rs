@@ -32,6 +32,7 @@ pub mod durable;
 pub mod engine;
 #[cfg(feature = "gui")]
 pub mod gui;
+pub mod host_api;
 pub mod journal;
 pub mod pinpad;
 pub mod qr;
