@@ -6,7 +6,8 @@
 //! (card removed mid-tap, present it again); 2 an error stopped the command (no reader, no card
 //! in time, bad arguments). The engine's commands (`pay`, `pay-code`, `refund`, `void`, `preauth`,
 //! `card-check`, `complete`, `settle`, `demo`) add 7 (sent, no answer from the host, reversed:
-//! nothing charged) and 8 (stopped before anything was sent).
+//! nothing charged) and 8 (stopped before anything was sent). `decode-qr` says 1 when an image
+//! held no readable code (and 2 when a file was not a readable image).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,6 +17,8 @@ use clap::{Args, Parser, Subcommand};
 mod bench;
 #[cfg(feature = "demo")]
 mod bench_pay;
+mod bench_qr;
+mod decode_qr;
 mod history;
 mod pay;
 mod pay_code;
@@ -70,6 +73,11 @@ enum Command {
     Status(pay::EngineOnlyArgs),
     /// The journal as a file for the accountant (`--csv`).
     Export(history::ExportArgs),
+    /// Reads the QR code in each image file (PNG, JPEG) and prints its payload and the time the
+    /// decoder took; `--json` prints one JSON object per image and line. Exit status: 0 every
+    /// image gave a payload, 1 some image held no readable code, 2 some file was not a readable
+    /// image (or bad arguments).
+    DecodeQr(decode_qr::DecodeQrArgs),
     /// Benchmarks that print figures.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -109,6 +117,7 @@ impl Cli {
             #[cfg(feature = "demo")]
             Command::Demo(args) => tap::demo(args),
             Command::Bench(command) => bench::run(command),
+            Command::DecodeQr(args) => decode_qr::run(args),
             Command::Pay(args) => pay::pay(args),
             Command::PayCode(args) => pay_code::pay_code(args),
             Command::Refund(args) => pay::refund(args),

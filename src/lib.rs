@@ -12,6 +12,8 @@
 //!   completion, settlement, crash recovery) that the CLI and the GUI drive.
 //! - [`acquirer`]: ISO 8583 over mutual TLS 1.3 to the acquirer host.
 //! - [`journal`]: the SQLite transaction journal.
+//! - [`camera`] and [`qr`]: frames from a camera or image files, and the QR decoder pipeline
+//!   from a grey frame to the payload bytes.
 //! - [`cli`]: the `softpos` commands.
 //! - `gui` (feature `gui`): the merchant's Slint GUI, which drives the engine's worker thread.
 // `deny`, not `forbid`: `pinpad::window` includes the code Slint generates from `ui/`, which
@@ -19,6 +21,7 @@
 #![deny(unsafe_code)]
 
 pub mod acquirer;
+pub mod camera;
 pub mod card_session;
 pub mod cli;
 pub mod config;
@@ -32,5 +35,6 @@ pub mod gui;
 pub mod host_api;
 pub mod journal;
 pub mod pinpad;
+pub mod qr;
 pub mod reader;
 pub mod tap;

@@ -21,6 +21,9 @@ pub(crate) enum BenchCommand {
     /// 1.3 on loopback; no PIN. p50, p99 and where the time goes.
     #[cfg(feature = "demo")]
     Pay(super::bench_pay::BenchPayArgs),
+    /// The QR decoder on generated 1280×720 camera-like frames (fixed seed): success rate,
+    /// median and p95 ms per frame, overall and per degradation; wrong payloads fail the run.
+    Qr(super::bench_qr::BenchQrArgs),
 }
 
 /// Arguments of `softpos bench tap`.
@@ -45,6 +48,7 @@ pub(super) fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
         }
         #[cfg(feature = "demo")]
         BenchCommand::Pay(args) => super::bench_pay::run(args),
+        BenchCommand::Qr(args) => super::bench_qr::run(args),
     }
 }
 
