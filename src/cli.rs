@@ -13,6 +13,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod activate;
 mod bench;
 #[cfg(feature = "demo")]
 mod bench_pay;
@@ -66,6 +67,8 @@ enum Command {
     Status(pay::EngineOnlyArgs),
     /// The journal as a file for the accountant (`--csv`).
     Export(history::ExportArgs),
+    /// Enrols this terminal with a one-time activation code: `activate CODE --host HOST:PORT`.
+    Activate(activate::ActivateArgs),
     /// Benchmarks that print figures.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -105,6 +108,7 @@ impl Cli {
             #[cfg(feature = "demo")]
             Command::Demo(args) => tap::demo(args),
             Command::Bench(command) => bench::run(command),
+            Command::Activate(args) => activate::run(args),
             Command::Pay(args) => pay::pay(args),
             Command::Refund(args) => pay::refund(args),
             Command::Void(args) => pay::void(args),

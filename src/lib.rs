@@ -19,6 +19,8 @@
 #![deny(unsafe_code)]
 
 pub mod acquirer;
+pub mod activation;
+pub mod attestation;
 pub mod card_session;
 pub mod cli;
 pub mod config;

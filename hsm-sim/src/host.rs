@@ -25,7 +25,9 @@ use tokio::sync::oneshot;
 
 use crate::iso8583::CodecError;
 
+pub mod activation;
 mod admission;
+pub mod attestation;
 pub mod bench;
 pub mod blocklist;
 pub mod client;
