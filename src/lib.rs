@@ -31,6 +31,7 @@ pub mod durable;
 pub mod engine;
 #[cfg(feature = "gui")]
 pub mod gui;
+pub mod host_api;
 pub mod journal;
 pub mod pinpad;
 pub mod reader;

@@ -70,6 +70,7 @@ fn the_credentials_hold_exactly_the_link_secrets() {
     let TerminalCredentials {
         terminal_id,
         host,
+        api,
         server_name,
         host_spki_sha256,
         ca_pem,
@@ -79,6 +80,10 @@ fn the_credentials_hold_exactly_the_link_secrets() {
     } = TerminalCredentials::load(dir.path()).unwrap();
     assert_eq!(terminal_id, "T0000001");
     assert_eq!(host, "127.0.0.1:1");
+    assert_eq!(
+        api, None,
+        "a bundle written without a running host names no API"
+    );
     assert_eq!(server_name, "127.0.0.1");
     let host_key = hsm_sim::host::pki::load_or_create_host_key(host_dir.path()).unwrap();
     assert_eq!(

@@ -27,6 +27,7 @@ use crate::iso8583::CodecError;
 
 pub mod activation;
 mod admission;
+mod api;
 pub mod attestation;
 pub mod bench;
 pub mod blocklist;
@@ -57,6 +58,8 @@ pub struct HostConfig {
     pub data_dir: PathBuf,
     /// The address to listen on (`127.0.0.1:0` picks a free port).
     pub listen: SocketAddr,
+    /// The address of the HTTPS API (`docs/host-api.md`; `127.0.0.1:0` picks a free port).
+    pub api_listen: SocketAddr,
     /// Worker threads of the host's runtime.
     pub worker_threads: usize,
     /// Connection limits (per source, handshakes, handshake timeout).
@@ -69,6 +72,7 @@ impl HostConfig {
         Self {
             data_dir: data_dir.as_ref().to_path_buf(),
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            api_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             worker_threads: 2,
             limits: ConnectionLimits::default(),
         }
@@ -77,6 +81,12 @@ impl HostConfig {
     /// Sets the listen address.
     pub fn listen(mut self, addr: SocketAddr) -> Self {
         self.listen = addr;
+        self
+    }
+
+    /// Sets the HTTPS API's listen address.
+    pub fn api_listen(mut self, addr: SocketAddr) -> Self {
+        self.api_listen = addr;
         self
     }
 }
@@ -93,14 +103,25 @@ impl Host {
         let security: Arc<dyn security::SecurityModule> =
             Arc::new(security::HsmSecurity::load_or_create(&config.data_dir)?);
         let state = server::ServerState::open(&config.data_dir, security)?;
-        let std_listener =
-            std::net::TcpListener::bind(config.listen).map_err(HostError::io(&config.data_dir))?;
-        std_listener
-            .set_nonblocking(true)
-            .map_err(HostError::io(&config.data_dir))?;
-        let local_addr = std_listener
-            .local_addr()
-            .map_err(HostError::io(&config.data_dir))?;
+        let bind = |addr: SocketAddr| -> Result<(std::net::TcpListener, SocketAddr), HostError> {
+            let listener =
+                std::net::TcpListener::bind(addr).map_err(HostError::io(&config.data_dir))?;
+            listener
+                .set_nonblocking(true)
+                .map_err(HostError::io(&config.data_dir))?;
+            let local = listener
+                .local_addr()
+                .map_err(HostError::io(&config.data_dir))?;
+            Ok((listener, local))
+        };
+        let (std_listener, local_addr) = bind(config.listen)?;
+        let (api_listener, api_addr) = bind(config.api_listen)?;
+        let api_router = api::router(api::ApiState {
+            server: state.clone(),
+        });
+        let api_tls = state.api_tls();
+        let api_admission = admission::Admission::new(config.limits);
+        let (api_shutdown_tx, api_shutdown_rx) = oneshot::channel();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(config.worker_threads.max(1))
             .thread_name("hsm-sim-host")
@@ -115,10 +136,20 @@ impl Host {
             .name("hsm-sim-host".to_owned())
             .spawn(move || {
                 runtime.block_on(async move {
-                    match tokio::net::TcpListener::from_std(std_listener) {
-                        Ok(listener) => {
+                    let listeners = tokio::net::TcpListener::from_std(std_listener)
+                        .and_then(|l| Ok((l, tokio::net::TcpListener::from_std(api_listener)?)));
+                    match listeners {
+                        Ok((listener, api_listener)) => {
                             let _ = ready_tx.send(Ok(()));
+                            let api = tokio::spawn(api::serve(
+                                api_listener,
+                                api_tls,
+                                api_router,
+                                api_admission,
+                                api_shutdown_rx,
+                            ));
                             server::serve(listener, serving, admission, shutdown_rx).await;
+                            let _ = api.await;
                         }
                         Err(e) => {
                             let _ = ready_tx.send(Err(e));
@@ -132,9 +163,11 @@ impl Host {
             .recv()
             .map_err(|_| HostError::Stopped)?
             .map_err(HostError::io(&config.data_dir))?;
-        tracing::info!(%local_addr, data = %config.data_dir.display(), "acquirer host listening");
+        tracing::info!(%local_addr, %api_addr, data = %config.data_dir.display(), "acquirer host listening");
         Ok(HostHandle {
             local_addr,
+            api_addr,
+            api_shutdown: Some(api_shutdown_tx),
             data_dir: config.data_dir,
             state,
             shutdown: Some(shutdown_tx),
@@ -158,6 +191,8 @@ pub fn seed_accounts(data_dir: &Path, accounts: &[ledger::AccountSeed]) -> Resul
 /// A running host. Dropping it shuts the host down.
 pub struct HostHandle {
     local_addr: SocketAddr,
+    api_addr: SocketAddr,
+    api_shutdown: Option<oneshot::Sender<()>>,
     data_dir: PathBuf,
     state: server::ServerState,
     shutdown: Option<oneshot::Sender<()>>,
@@ -168,6 +203,11 @@ impl HostHandle {
     /// The address the host listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The address of the HTTPS API (`docs/host-api.md`).
+    pub fn api_addr(&self) -> SocketAddr {
+        self.api_addr
     }
 
     /// The data directory.
@@ -188,7 +228,7 @@ impl HostHandle {
     /// Issues the enrolment bundle of `terminal_id` for this host's address, with a MAC key
     /// (the host then requires MACs from this terminal).
     pub fn enroll(&self, terminal_id: &str) -> Result<EnrolmentBundle, HostError> {
-        enrol::enroll(&self.data_dir, terminal_id, &self.local_addr.to_string())
+        self.enroll_with(terminal_id, EnrolOptions::default())
     }
 
     /// [`HostHandle::enroll`] with `options` (e.g. no MAC key, for a client that does not MAC).
@@ -197,12 +237,14 @@ impl HostHandle {
         terminal_id: &str,
         options: EnrolOptions,
     ) -> Result<EnrolmentBundle, HostError> {
-        enrol::enroll_with(
+        let mut bundle = enrol::enroll_with(
             &self.data_dir,
             terminal_id,
             &self.local_addr.to_string(),
             options,
-        )
+        )?;
+        bundle.api = Some(self.api_addr.to_string());
+        Ok(bundle)
     }
 
     /// Stops accepting, closes connections, flushes the ledger and waits for the host thread.
@@ -211,6 +253,9 @@ impl HostHandle {
     }
 
     fn stop(&mut self) {
+        if let Some(tx) = self.api_shutdown.take() {
+            let _ = tx.send(());
+        }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -230,6 +275,7 @@ impl std::fmt::Debug for HostHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HostHandle")
             .field("local_addr", &self.local_addr)
+            .field("api_addr", &self.api_addr)
             .field("data_dir", &self.data_dir)
             .finish_non_exhaustive()
     }

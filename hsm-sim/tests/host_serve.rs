@@ -16,7 +16,14 @@ async fn serve_enroll_and_sigterm() {
     let bundle_dir = tempfile::tempdir().unwrap();
     let exe = env!("CARGO_BIN_EXE_hsm-sim");
     let mut child = Command::new(exe)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--api-listen",
+            "127.0.0.1:0",
+            "--data",
+        ])
         .arg(data.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -26,6 +33,10 @@ async fn serve_enroll_and_sigterm() {
     let first = lines.next().unwrap().unwrap();
     let addr = first.rsplit(' ').next().unwrap().to_owned();
     assert!(first.contains("listening on"), "{first}");
+    let second = lines.next().unwrap().unwrap();
+    assert!(second.contains("HTTPS API"), "{second}");
+    let api = second.rsplit(' ').next().unwrap().to_owned();
+    assert_ne!(api, addr, "the API has a port of its own");
     for file in ["ca.pem", "ca.key", "host.pem", "host.key", "ledger.sqlite"] {
         assert!(data.path().join(file).exists(), "{file} not created");
     }
@@ -35,13 +46,14 @@ async fn serve_enroll_and_sigterm() {
         .arg(bundle_dir.path())
         .arg("--data")
         .arg(data.path())
-        .args(["--host", &addr])
+        .args(["--host", &addr, "--api", &api])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .unwrap();
     assert!(status.success());
     let bundle = EnrolmentBundle::load(bundle_dir.path()).unwrap();
+    assert_eq!(bundle.api.as_deref(), Some(api.as_str()));
     let mut terminal = TerminalClient::connect(&bundle).await.unwrap();
     let mut purchase = requests::purchase(
         "T0000009",

@@ -25,6 +25,9 @@ pub struct TerminalCredentials {
     pub terminal_id: String,
     /// The host's address, `HOST:PORT`.
     pub host: String,
+    /// The address of the host's HTTPS API (`docs/host-api.md`), `HOST:PORT`, when the bundle
+    /// names one. Its certificate is the host's: same CA, server name and key pin.
+    pub api: Option<String>,
     /// The TLS server name the host's certificate must carry (the host's name or address).
     pub server_name: String,
     /// SHA-256 of the host key's SubjectPublicKeyInfo: the link refuses a host whose
@@ -97,6 +100,7 @@ impl TerminalCredentials {
             key_pem: Zeroizing::new(read(&file(&manifest.key)?)?),
             terminal_id: manifest.terminal_id,
             host: manifest.host,
+            api: manifest.api,
             server_name: manifest.server_name,
             host_spki_sha256,
             mac_key,
@@ -109,6 +113,7 @@ impl std::fmt::Debug for TerminalCredentials {
         f.debug_struct("TerminalCredentials")
             .field("terminal_id", &self.terminal_id)
             .field("host", &self.host)
+            .field("api", &self.api)
             .field("server_name", &self.server_name)
             .field("host_spki_sha256", &hex::encode(self.host_spki_sha256))
             .field("mac_key", &self.mac_key)
@@ -164,6 +169,8 @@ pub enum CredentialsError {
 struct Manifest {
     terminal_id: String,
     host: String,
+    #[serde(default)]
+    api: Option<String>,
     server_name: String,
     #[serde(default)]
     host_spki_sha256: Option<String>,

@@ -1,7 +1,7 @@
 //! `hsm-sim` console commands for the host area: `serve`, `enroll`, `terminal`, `bench`.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -74,6 +74,9 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = DEFAULT_LISTEN)]
     listen: SocketAddr,
+    /// Address of the HTTPS API (`docs/host-api.md`).
+    #[arg(long, default_value = DEFAULT_API_LISTEN)]
+    api_listen: SocketAddr,
     /// Data directory (CA, keys, ledger).
     #[arg(long, default_value = DEFAULT_DATA)]
     data: PathBuf,
@@ -97,6 +100,9 @@ pub struct EnrollArgs {
     /// The host address written into the bundle.
     #[arg(long, default_value = DEFAULT_LISTEN)]
     host: String,
+    /// The address of the host's HTTPS API written into the bundle.
+    #[arg(long, default_value = DEFAULT_API_LISTEN)]
+    api: String,
     /// Issue no MAC key: the host then accepts this terminal's requests without MAC (for test
     /// clients that do not implement `docs/iso8583.md` §6). By default the bundle has a MAC key
     /// and the host requires a MAC on every request but 0800.
@@ -108,18 +114,20 @@ impl Command {
     /// Runs the command.
     pub fn run(self) -> anyhow::Result<ExitCode> {
         match self {
-            Self::Serve(args) => serve(args.listen, &args.data, &args.faults),
+            Self::Serve(args) => serve(&args),
             Self::Enroll(args) => {
                 let EnrollArgs {
                     terminal_id,
                     out,
                     data,
                     host,
+                    api,
                     no_mac,
                 } = *args;
                 let options = enrol::EnrolOptions { mac: !no_mac };
-                let bundle = enrol::enroll_with(&data, &terminal_id, &host, options)
+                let mut bundle = enrol::enroll_with(&data, &terminal_id, &host, options)
                     .with_context(|| format!("enrolling {terminal_id}"))?;
+                bundle.api = Some(api);
                 bundle
                     .write(&out)
                     .with_context(|| format!("writing {}", out.display()))?;
@@ -187,12 +195,17 @@ fn terminal(action: TerminalAction) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn serve(listen: SocketAddr, data: &Path, faults: &[FaultSpec]) -> anyhow::Result<ExitCode> {
-    let host = Host::start(HostConfig::new(data).listen(listen))
-        .with_context(|| format!("starting the host in {}", data.display()))?;
+fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    let data = &args.data;
+    let config = HostConfig::new(data)
+        .listen(args.listen)
+        .api_listen(args.api_listen);
+    let host =
+        Host::start(config).with_context(|| format!("starting the host in {}", data.display()))?;
     // The first line names the address (scripts and tests read it).
     println!("hsm-sim acquirer host listening on {}", host.local_addr());
-    for fault in faults {
+    println!("  HTTPS API:      {}", host.api_addr());
+    for fault in &args.faults {
         fault.apply(host.faults());
         println!("  fault switch armed: {fault:?}");
     }
@@ -226,4 +239,5 @@ fn serve(listen: SocketAddr, data: &Path, faults: &[FaultSpec]) -> anyhow::Resul
 }
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8583";
+const DEFAULT_API_LISTEN: &str = "127.0.0.1:8443";
 const DEFAULT_DATA: &str = "hsm-sim-data";

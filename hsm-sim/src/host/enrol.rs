@@ -33,6 +33,9 @@ pub struct EnrolmentBundle {
     pub terminal_id: String,
     /// The host's address, `IP:PORT`.
     pub host: String,
+    /// The address of the host's HTTPS API (`docs/host-api.md`), `IP:PORT`, if known: a
+    /// running host ([`super::HostHandle::enroll`]) or `hsm-sim enroll --api` sets it.
+    pub api: Option<String>,
     /// The TLS server name to verify: the host part of [`EnrolmentBundle::host`], one of the
     /// names the host's certificate carries ([`pki::HOST_NAMES`]).
     pub server_name: String,
@@ -229,6 +232,7 @@ fn enroll_inner(
     Ok(EnrolmentBundle {
         terminal_id: terminal_id.to_owned(),
         host: host.to_owned(),
+        api: None,
         server_name,
         host_spki_sha256,
         ca_pem: ca.cert_pem().to_owned(),
@@ -247,6 +251,7 @@ impl EnrolmentBundle {
         let manifest = Manifest {
             terminal_id: self.terminal_id.clone(),
             host: self.host.clone(),
+            api: self.api.clone(),
             server_name: self.server_name.clone(),
             host_spki_sha256: Some(hex::encode(self.host_spki_sha256)),
             ca: CA_FILE.to_owned(),
@@ -333,6 +338,7 @@ impl EnrolmentBundle {
         Ok(Self {
             terminal_id: manifest.terminal_id,
             host: manifest.host,
+            api: manifest.api,
             server_name: manifest.server_name,
             host_spki_sha256: manifest
                 .host_spki_sha256
@@ -354,6 +360,7 @@ impl std::fmt::Debug for EnrolmentBundle {
         f.debug_struct("EnrolmentBundle")
             .field("terminal_id", &self.terminal_id)
             .field("host", &self.host)
+            .field("api", &self.api)
             .field("server_name", &self.server_name)
             .field(
                 "dukpt",
@@ -368,6 +375,8 @@ impl std::fmt::Debug for EnrolmentBundle {
 struct Manifest {
     terminal_id: String,
     host: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    api: Option<String>,
     server_name: String,
     #[serde(default)]
     host_spki_sha256: Option<String>,

@@ -257,6 +257,25 @@ pub fn server_config(
     Ok(Arc::new(config))
 }
 
+/// The API's rustls configuration ([`super::api`]): TLS 1.3 only, the host's certificate, client
+/// certificates optional (a wallet has none) but verified against the host CA when presented.
+pub(crate) fn server_config_optional_client(
+    ca_pem: &str,
+    cert_pem: &str,
+    key_pem: &str,
+) -> Result<ServerConfig, HostError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let roots = Arc::new(root_store(ca_pem)?);
+    let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider.clone())
+        .allow_unauthenticated()
+        .build()
+        .map_err(|e| HostError::Tls(e.to_string()))?;
+    Ok(ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(parse_certs(cert_pem)?, parse_key(key_pem)?)?)
+}
+
 /// The rustls configuration of the simulator's own test client ([`super::client`]): TLS 1.3
 /// only, trusting only the host CA, presenting the terminal certificate. It is a third-party
 /// client written from `docs/iso8583.md` §1, like any acquirer's test tool; the terminal's

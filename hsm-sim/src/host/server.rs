@@ -46,6 +46,7 @@ pub(crate) struct ServerState(Arc<Inner>);
 
 struct Inner {
     tls: Arc<rustls::ServerConfig>,
+    api_tls: Arc<rustls::ServerConfig>,
     worker: Mutex<Option<IssuerWorker>>,
     writer_thread: Mutex<Option<thread::JoinHandle<()>>>,
     security: Arc<dyn SecurityModule>,
@@ -89,6 +90,7 @@ impl ServerState {
             (cert, Zeroizing::new(key.serialize_pem()))
         };
         let tls = pki::server_config(ca.cert_pem(), &cert_pem, &key_pem)?;
+        let api_tls = super::api::tls_config(ca.cert_pem(), &cert_pem, &key_pem)?;
         let conn = ledger::open_writer(&data_dir.join(ledger::LEDGER_FILE))?;
         if !ledger::has_accounts(&conn)? {
             seed(&conn, security.as_ref(), &issuer::demo_accounts())?;
@@ -102,6 +104,7 @@ impl ServerState {
         let (worker, writer_thread) = IssuerWorker::start(conn, security.clone())?;
         Ok(Self(Arc::new(Inner {
             tls,
+            api_tls,
             worker: Mutex::new(Some(worker)),
             writer_thread: Mutex::new(Some(writer_thread)),
             security,
@@ -114,6 +117,11 @@ impl ServerState {
 
     pub(crate) fn faults(&self) -> &Faults {
         &self.0.faults
+    }
+
+    /// The HTTPS API's TLS configuration ([`super::api`]).
+    pub(crate) fn api_tls(&self) -> Arc<rustls::ServerConfig> {
+        self.0.api_tls.clone()
     }
 
     /// Closes the writer's queue and waits for its last commit.
