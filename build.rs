@@ -9,6 +9,13 @@ fn main() {
     // the package changes, the fuzz corpora under `fuzz/` included.
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=ui");
+    // The build's time, from which its expiry is counted (`src/attestation.rs`), unless the
+    // packaging sets `SOFTPOS_BUILD_EXPIRES_AT`.
+    println!("cargo:rerun-if-env-changed=SOFTPOS_BUILD_EXPIRES_AT");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    println!("cargo:rustc-env=SOFTPOS_BUILD_UNIX={now}");
     #[cfg(feature = "pinpad-window")]
     compile_ui();
 }

@@ -14,6 +14,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod activate;
 mod bench;
 #[cfg(feature = "demo")]
 mod bench_pay;
@@ -78,6 +79,8 @@ enum Command {
     /// image gave a payload, 1 some image held no readable code, 2 some file was not a readable
     /// image (or bad arguments).
     DecodeQr(decode_qr::DecodeQrArgs),
+    /// Enrols this terminal with a one-time activation code: `activate CODE --host HOST:PORT`.
+    Activate(activate::ActivateArgs),
     /// Benchmarks that print figures.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -118,6 +121,7 @@ impl Cli {
             Command::Demo(args) => tap::demo(args),
             Command::Bench(command) => bench::run(command),
             Command::DecodeQr(args) => decode_qr::run(args),
+            Command::Activate(args) => activate::run(args),
             Command::Pay(args) => pay::pay(args),
             Command::PayCode(args) => pay_code::pay_code(args),
             Command::Refund(args) => pay::refund(args),

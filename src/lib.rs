@@ -22,6 +22,8 @@
 
 pub mod acquirer;
 pub mod camera;
+pub mod activation;
+pub mod attestation;
 pub mod card_session;
 pub mod cli;
 pub mod config;

@@ -173,24 +173,7 @@ impl PinPadProcess {
     /// [`RunningEntry::wait_answer`] for the result and [`RunningEntry::cancel`] to stop it.
     pub fn start(&self, request: &PinRequest<'_>) -> Result<RunningEntry, PinEntryError> {
         let config = &self.config;
-        let mut command = Command::new(&config.program);
-        command
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        if std::env::var_os("WAYLAND_DISPLAY").is_some() {
-            // Under Wayland, keep winit from falling back to X11 (XWayland).
-            command.env_remove("DISPLAY");
-        }
-        // The pad takes taps only, no typed text: in the C locale Xlib and xkbcommon skip
-        // loading the 5 700-line UTF-8 Compose table for an input method it never uses, which
-        // took about a quarter of the window's start-up time (`docs/pinpad.md`, Figures). Its
-        // texts come from the request's language, not from the locale.
-        command.env("LC_ALL", "C");
-        if let Some(dir) = &config.store_dir {
-            command.env(keystore::STORE_ENV, dir);
-        }
-        command.envs(config.env.iter().map(|(k, v)| (k, v)));
+        let mut command = self.command();
         let started = Instant::now();
         let mut child = command
             .spawn()
@@ -240,6 +223,67 @@ impl PinPadProcess {
             ready: None,
             deadline: started + t.total.max(t.first_key) + STARTUP_ALLOWANCE,
         })
+    }
+
+    /// The PIN pad's own P-256 public key (SEC1 uncompressed), made in its store on first use:
+    /// the host wraps the PIN key for it (`docs/enrolment.md`).
+    pub fn public_key(&self) -> Result<[u8; 65], PinEntryError> {
+        match self.exchange(&TerminalMessage::PublicKey)? {
+            PinPadMessage::PublicKey(key) => Ok(key),
+            other => Err(final_error(other)),
+        }
+    }
+
+    /// Hands the pad a PIN key the host wrapped for it; the pad unwraps and seals it. Returns
+    /// the initial KSN. This process never sees the key: it cannot unwrap the blob.
+    pub fn install_wrapped_key(&self, blob: &[u8]) -> Result<[u8; 12], PinEntryError> {
+        match self.exchange(&TerminalMessage::InstallKey(blob.to_vec()))? {
+            PinPadMessage::KeyInstalled(ksn) => Ok(ksn),
+            other => Err(final_error(other)),
+        }
+    }
+
+    /// One request and its one answer, without a window.
+    fn exchange(&self, message: &TerminalMessage) -> Result<PinPadMessage, PinEntryError> {
+        let unavailable = |e: &dyn std::fmt::Display| PinEntryError::Unavailable(e.to_string());
+        let mut child = self
+            .command()
+            .spawn()
+            .map_err(|e| unavailable(&format!("cannot start the PIN pad: {e}")))?;
+        let (Some(mut stdin), Some(mut stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(unavailable(&"no pipe to the PIN pad"));
+        };
+        let answer = protocol::write_frame(&mut stdin, &message.encode())
+            .and_then(|()| protocol::read_frame(&mut stdout))
+            .and_then(|frame| PinPadMessage::decode(&frame));
+        drop(stdin);
+        let _ = child.wait();
+        answer.map_err(|e| unavailable(&format!("PIN pad protocol: {e}")))
+    }
+
+    fn command(&self) -> Command {
+        let config = &self.config;
+        let mut command = Command::new(&config.program);
+        command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        if std::env::var_os("WAYLAND_DISPLAY").is_some() {
+            // Under Wayland, keep winit from falling back to X11 (XWayland).
+            command.env_remove("DISPLAY");
+        }
+        // The pad takes taps only, no typed text: in the C locale Xlib and xkbcommon skip
+        // loading the 5 700-line UTF-8 Compose table for an input method it never uses, which
+        // took about a quarter of the window's start-up time (`docs/pinpad.md`, Figures). Its
+        // texts come from the request's language, not from the locale.
+        command.env("LC_ALL", "C");
+        if let Some(dir) = &config.store_dir {
+            command.env(keystore::STORE_ENV, dir);
+        }
+        command.envs(config.env.iter().map(|(k, v)| (k, v)));
+        command
     }
 }
 
@@ -411,7 +455,10 @@ fn final_error(message: PinPadMessage) -> PinEntryError {
         PinPadMessage::KeysExhausted => PinEntryError::KeysExhausted,
         PinPadMessage::Refused(Refusal::TooManyEntries) => PinEntryError::TooManyEntries,
         PinPadMessage::Refused(r) => PinEntryError::Unavailable(format!("PIN pad refused: {r}")),
-        PinPadMessage::Ready(_) | PinPadMessage::PinBlock(_) => {
+        PinPadMessage::Ready(_)
+        | PinPadMessage::PinBlock(_)
+        | PinPadMessage::PublicKey(_)
+        | PinPadMessage::KeyInstalled(_) => {
             PinEntryError::Unavailable("unexpected PIN pad message".into())
         }
     }

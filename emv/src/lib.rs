@@ -23,6 +23,7 @@
 #![forbid(unsafe_code)]
 
 pub mod apdu;
+pub mod attestation;
 pub mod config;
 pub mod crypto;
 pub mod display;

@@ -25,8 +25,10 @@ use tokio::sync::oneshot;
 
 use crate::iso8583::CodecError;
 
+pub mod activation;
 mod admission;
 mod api;
+pub mod attestation;
 pub mod bench;
 pub mod blocklist;
 pub mod client;

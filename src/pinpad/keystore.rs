@@ -95,6 +95,10 @@ pub enum KeystoreError {
     /// The store's lock could not be taken.
     #[error("cannot lock the key store")]
     Lock(#[source] LockError),
+    /// The wrapped PIN key does not open with this pad's key ([`pad_key::install_wrapped`]):
+    /// it was wrapped for another device, or altered, or the pad has no key pair yet.
+    #[error("{0}")]
+    WrappedKey(emv::crypto::key_wrap::KeyWrapError),
     /// [`MAX_ENTRIES_PER_HOUR`] PIN entries were already made in the last hour (security doc
     /// P11). The terminal should alert the merchant: this is what a PIN-guessing attack looks
     /// like.
@@ -136,22 +140,12 @@ impl Keystore {
         if KeyType::for_length(initial_key.len()).is_none() {
             return Err(KeystoreError::InvalidKey);
         }
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(io_error(dir))?;
-        fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io_error(dir))?;
+        create_dir(dir)?;
         let _lock = lock(dir)?;
         if dir.join(SEALED_KEY_FILE).exists() {
             return Err(KeystoreError::AlreadyInstalled(dir.to_path_buf()));
         }
-        let secret_path = dir.join(DEVICE_SECRET_FILE);
-        if !secret_path.exists() {
-            let mut secret = Zeroizing::new([0u8; 32]);
-            getrandom::fill(secret.as_mut()).map_err(|_| KeystoreError::Random)?;
-            write_durably(dir, DEVICE_SECRET_FILE, secret.as_ref())?;
-        }
+        ensure_device_secret(dir)?;
         let kek = derive_kek(dir, machine_id)?;
         // The counter files first and the key last: a crash before the key is written leaves a
         // store that is not installed, which installing again completes.
@@ -360,6 +354,26 @@ fn dir_from_env(var: impl Fn(&str) -> Option<OsString>) -> PathBuf {
         .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".local/state")))
         .unwrap_or_else(|| PathBuf::from("/var/lib"));
     base.join("softpos/pinpad")
+}
+
+/// Creates the store directory (mode 0700) if needed.
+fn create_dir(dir: &Path) -> Result<(), KeystoreError> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(io_error(dir))?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io_error(dir))
+}
+
+/// Makes the device secret if the store has none yet. The caller holds the store's lock.
+fn ensure_device_secret(dir: &Path) -> Result<(), KeystoreError> {
+    if !dir.join(DEVICE_SECRET_FILE).exists() {
+        let mut secret = Zeroizing::new([0u8; 32]);
+        getrandom::fill(secret.as_mut()).map_err(|_| KeystoreError::Random)?;
+        write_durably(dir, DEVICE_SECRET_FILE, secret.as_ref())?;
+    }
+    Ok(())
 }
 
 /// The KEK: SHA-256 of the label, the device secret and the machine ID. A machine ID that
@@ -592,5 +606,6 @@ const SEALED_HEADER_LEN: usize = 4 + 1 + 12;
 const KEK_LABEL: &[u8] = b"softpos-pinpad kek v1";
 const MAX_FILE: u64 = 4096;
 
+pub mod pad_key;
 #[cfg(test)]
 mod tests;

@@ -58,6 +58,10 @@ pub fn main(mode: InputMode) -> ExitCode {
     let request = match read_frame(&mut stdin).and_then(|f| TerminalMessage::decode(&f)) {
         Ok(TerminalMessage::EnterPin(r)) => r,
         Ok(TerminalMessage::Cancel) => return answer(&mut out, &PinPadMessage::Cancelled),
+        Ok(TerminalMessage::PublicKey) => return answer(&mut out, &public_key()),
+        Ok(TerminalMessage::InstallKey(blob)) => {
+            return answer(&mut out, &install_wrapped_key(&blob));
+        }
         Err(ProtocolError::Version(_)) => {
             return answer(&mut out, &PinPadMessage::Refused(Refusal::Version));
         }
@@ -99,7 +103,12 @@ pub fn main(mode: InputMode) -> ExitCode {
                 Ok(TerminalMessage::Cancel) => {
                     let _ = events.send(TerminalEvent::Cancel);
                 }
-                Ok(TerminalMessage::EnterPin(_)) | Err(ProtocolError::MessageType(_)) => {}
+                Ok(
+                    TerminalMessage::EnterPin(_)
+                    | TerminalMessage::PublicKey
+                    | TerminalMessage::InstallKey(_),
+                )
+                | Err(ProtocolError::MessageType(_)) => {}
                 Err(_) => {
                     let _ = events.send(TerminalEvent::Closed);
                     let _ = closed_tx.send(());
@@ -264,6 +273,27 @@ fn answer(out: &mut io::Stdout, message: &PinPadMessage) -> ExitCode {
     match write_frame(out, &message.encode()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(_) => ExitCode::FAILURE,
+    }
+}
+
+/// The answer to PUBLIC KEY: the pad's own public key, made on first use.
+fn public_key() -> PinPadMessage {
+    match keystore::pad_key::public_key(&keystore::default_dir()) {
+        Ok(key) => PinPadMessage::PublicKey(key),
+        Err(_) => PinPadMessage::Refused(Refusal::KeyStore),
+    }
+}
+
+/// The answer to INSTALL KEY: the wrapped PIN key unwrapped with the pad's private key and
+/// sealed into the store; refused if it is for another pad or the store has a key.
+fn install_wrapped_key(blob: &[u8]) -> PinPadMessage {
+    match keystore::pad_key::install_wrapped(&keystore::default_dir(), blob) {
+        Ok(ksn) => PinPadMessage::KeyInstalled(ksn.to_bytes()),
+        Err(KeystoreError::WrappedKey(_)) => PinPadMessage::Refused(Refusal::WrappedKey),
+        Err(KeystoreError::AlreadyInstalled(_)) => {
+            PinPadMessage::Refused(Refusal::AlreadyInstalled)
+        }
+        Err(_) => PinPadMessage::Refused(Refusal::KeyStore),
     }
 }
 

@@ -14,20 +14,30 @@
 //!   length (2 bytes, within 4-12), `09` timeouts in ms (first key, between keys, in all: 3 × 4
 //!   bytes BE).
 //! - `02` CANCEL: no body. The terminal gives up (card removed, operator abort).
+//! - `03` PUBLIC KEY: no body. The pad answers `87` with its own P-256 public key (made on first
+//!   use), for the host to wrap the PIN key for it (`docs/enrolment.md`).
+//! - `04` INSTALL KEY: body = the wrapped PIN key (`emv::crypto::key_wrap`, at most
+//!   [`key_wrap::MAX_BLOB_LEN`] bytes). The pad unwraps it with its private key and seals it
+//!   into its store; the answer is `88` or REFUSED.
 //!
 //! PIN pad → terminal:
 //! - `81` READY: body = display kind (1 byte, [`DisplayKind`]). The window is up.
 //! - `82` PIN BLOCK: body = KSN (12) ‖ encrypted format 4 PIN block (16) ‖ digit count (1).
 //! - `83` CANCELLED, `84` TIMED OUT, `85` KEYS EXHAUSTED: no body.
 //! - `86` REFUSED: body = reason (1 byte, [`Refusal`]).
+//! - `87` PUBLIC KEY: body = the pad's public key, SEC1 uncompressed (65).
+//! - `88` KEY INSTALLED: body = the installed key's initial KSN (12).
 //!
-//! The PIN pad sends READY at most once, then exactly one of `82`-`86`, and nothing else: no
+//! For ENTER PIN the PIN pad sends READY at most once, then exactly one of `82`-`86`, and
+//! nothing else: no
 //! digit, touch coordinate, key position or key ever leaves it (security doc P1).
 
 use std::io::{self, Read, Write};
 use std::time::Duration;
 
 use zeroize::Zeroizing;
+
+use emv::crypto::key_wrap::{self, PUBLIC_KEY_LEN};
 
 use super::EncryptedPin;
 
@@ -42,6 +52,10 @@ pub enum TerminalMessage {
     EnterPin(EntryRequest),
     /// Stop the entry in progress.
     Cancel,
+    /// Send the pad's public key.
+    PublicKey,
+    /// Install this wrapped PIN key.
+    InstallKey(Vec<u8>),
 }
 
 /// What the PIN pad needs for one entry. The PAN is secret: no `Debug`, zeroized on drop.
@@ -136,6 +150,10 @@ pub enum PinPadMessage {
     KeysExhausted,
     /// The PIN pad refused to take a PIN.
     Refused(Refusal),
+    /// The pad's public key (SEC1 uncompressed).
+    PublicKey([u8; PUBLIC_KEY_LEN]),
+    /// A wrapped key was installed; its initial KSN.
+    KeyInstalled([u8; 12]),
 }
 
 /// Where the PIN pad draws.
@@ -181,6 +199,12 @@ pub enum Refusal {
     /// `09` the hourly limit of PIN entries is reached (security doc P11).
     #[error("too many PIN entries in the last hour")]
     TooManyEntries,
+    /// `0A` the wrapped PIN key does not open with this pad's key (another device, altered).
+    #[error("the wrapped PIN key is not for this PIN pad")]
+    WrappedKey,
+    /// `0B` a PIN key is installed already: a key is installed once.
+    #[error("a PIN key is installed already")]
+    AlreadyInstalled,
     /// Any other code (from a newer PIN pad).
     #[error("refused (code {0:#04x})")]
     Other(u8),
@@ -199,6 +223,8 @@ impl Refusal {
             Self::Window => 0x07,
             Self::Encryption => 0x08,
             Self::TooManyEntries => 0x09,
+            Self::WrappedKey => 0x0A,
+            Self::AlreadyInstalled => 0x0B,
             Self::Other(c) => c,
         }
     }
@@ -216,6 +242,8 @@ impl From<u8> for Refusal {
             0x07 => Self::Window,
             0x08 => Self::Encryption,
             0x09 => Self::TooManyEntries,
+            0x0A => Self::WrappedKey,
+            0x0B => Self::AlreadyInstalled,
             c => Self::Other(c),
         }
     }
@@ -259,6 +287,11 @@ impl TerminalMessage {
         out.push(PROTOCOL_VERSION);
         match self {
             Self::Cancel => out.push(MSG_CANCEL),
+            Self::PublicKey => out.push(MSG_PUBLIC_KEY_REQUEST),
+            Self::InstallKey(blob) => {
+                out.push(MSG_INSTALL_KEY);
+                out.extend_from_slice(blob);
+            }
             Self::EnterPin(r) => {
                 out.push(MSG_ENTER_PIN);
                 let mut field = |tag: u8, value: &[u8]| {
@@ -299,6 +332,12 @@ impl TerminalMessage {
         match kind {
             MSG_CANCEL if body.is_empty() => Ok(Self::Cancel),
             MSG_CANCEL => Err(ProtocolError::Malformed(2)),
+            MSG_PUBLIC_KEY_REQUEST if body.is_empty() => Ok(Self::PublicKey),
+            MSG_PUBLIC_KEY_REQUEST => Err(ProtocolError::Malformed(2)),
+            MSG_INSTALL_KEY if !body.is_empty() && body.len() <= key_wrap::MAX_BLOB_LEN => {
+                Ok(Self::InstallKey(body.to_vec()))
+            }
+            MSG_INSTALL_KEY => Err(ProtocolError::Malformed(2)),
             MSG_ENTER_PIN => decode_request(body).map(Self::EnterPin),
             other => Err(ProtocolError::MessageType(other)),
         }
@@ -331,6 +370,14 @@ impl PinPadMessage {
             Self::Refused(r) => {
                 out.push(MSG_REFUSED);
                 out.push(r.code());
+            }
+            Self::PublicKey(key) => {
+                out.push(MSG_PUBLIC_KEY);
+                out.extend_from_slice(key);
+            }
+            Self::KeyInstalled(ksn) => {
+                out.push(MSG_KEY_INSTALLED);
+                out.extend_from_slice(ksn);
             }
         }
         out
@@ -379,6 +426,12 @@ impl PinPadMessage {
                 [code] => Ok(Self::Refused(Refusal::from(*code))),
                 _ => Err(ProtocolError::Malformed(2)),
             },
+            MSG_PUBLIC_KEY => <[u8; PUBLIC_KEY_LEN]>::try_from(body)
+                .map(Self::PublicKey)
+                .map_err(|_| ProtocolError::Malformed(2)),
+            MSG_KEY_INSTALLED => <[u8; 12]>::try_from(body)
+                .map(Self::KeyInstalled)
+                .map_err(|_| ProtocolError::Malformed(2)),
             other => Err(ProtocolError::MessageType(other)),
         }
     }
@@ -531,6 +584,10 @@ const MSG_CANCELLED: u8 = 0x83;
 const MSG_TIMED_OUT: u8 = 0x84;
 const MSG_KEYS_EXHAUSTED: u8 = 0x85;
 const MSG_REFUSED: u8 = 0x86;
+const MSG_PUBLIC_KEY_REQUEST: u8 = 0x03;
+const MSG_INSTALL_KEY: u8 = 0x04;
+const MSG_PUBLIC_KEY: u8 = 0x87;
+const MSG_KEY_INSTALLED: u8 = 0x88;
 
 const TAG_PAN: u8 = 0x01;
 const TAG_AMOUNT: u8 = 0x02;
@@ -678,6 +735,41 @@ mod tests {
             TerminalMessage::decode(&short),
             Err(ProtocolError::Malformed(0))
         ));
+    }
+
+    #[test]
+    fn key_messages_round_trip_and_reject_bad_lengths() {
+        let blob = vec![0x5A; 100];
+        let Ok(TerminalMessage::InstallKey(decoded)) =
+            TerminalMessage::decode(&TerminalMessage::InstallKey(blob.clone()).encode())
+        else {
+            panic!("install key");
+        };
+        assert_eq!(decoded, blob);
+        assert!(matches!(
+            TerminalMessage::decode(&TerminalMessage::PublicKey.encode()),
+            Ok(TerminalMessage::PublicKey)
+        ));
+        assert!(TerminalMessage::decode(&[PROTOCOL_VERSION, MSG_INSTALL_KEY]).is_err());
+        let mut long = vec![PROTOCOL_VERSION, MSG_INSTALL_KEY];
+        long.resize(3 + key_wrap::MAX_BLOB_LEN, 1);
+        assert!(TerminalMessage::decode(&long).is_err());
+        assert!(TerminalMessage::decode(&[PROTOCOL_VERSION, MSG_PUBLIC_KEY_REQUEST, 0]).is_err());
+
+        let key = [4u8; PUBLIC_KEY_LEN];
+        assert!(matches!(
+            PinPadMessage::decode(&PinPadMessage::PublicKey(key).encode()),
+            Ok(PinPadMessage::PublicKey(k)) if k == key
+        ));
+        assert!(matches!(
+            PinPadMessage::decode(&PinPadMessage::KeyInstalled([7; 12]).encode()),
+            Ok(PinPadMessage::KeyInstalled(k)) if k == [7; 12]
+        ));
+        assert!(PinPadMessage::decode(&[PROTOCOL_VERSION, MSG_PUBLIC_KEY, 4]).is_err());
+        assert!(PinPadMessage::decode(&[PROTOCOL_VERSION, MSG_KEY_INSTALLED, 1, 2]).is_err());
+        for refusal in [Refusal::WrappedKey, Refusal::AlreadyInstalled] {
+            assert_eq!(Refusal::from(refusal.code()), refusal);
+        }
     }
 
     #[test]

@@ -33,6 +33,19 @@ pub enum Command {
 /// `hsm-sim terminal` actions.
 #[derive(Debug, clap::Subcommand)]
 pub enum TerminalAction {
+    /// Makes a one-time activation code for a new terminal of a merchant
+    /// (`softpos activate CODE --host HOST:PORT`, `docs/enrolment.md`).
+    Add {
+        /// The merchant the terminal will belong to.
+        #[arg(long)]
+        merchant: String,
+        /// How long the code works, in hours.
+        #[arg(long, default_value_t = 24)]
+        valid_hours: u64,
+        /// The host's data directory.
+        #[arg(long, default_value = DEFAULT_DATA)]
+        data: PathBuf,
+    },
     /// Adds a terminal to the revocation list.
     Block(TerminalArgs),
     /// Removes a terminal from the revocation list.
@@ -142,6 +155,21 @@ impl Command {
 
 fn terminal(action: TerminalAction) -> anyhow::Result<ExitCode> {
     match action {
+        TerminalAction::Add {
+            merchant,
+            valid_hours,
+            data,
+        } => {
+            let validity = std::time::Duration::from_secs(valid_hours.saturating_mul(3600));
+            let issued = crate::host::activation::add_terminal(&data, &merchant, validity)
+                .context("making an activation code")?;
+            // The code on a line of its own first: scripts and tests read it.
+            println!("{}", issued.full());
+            println!(
+                "one-time activation code for a terminal of {merchant}, valid {valid_hours} h; \
+                 the last 12 characters are the host's fingerprint"
+            );
+        }
         TerminalAction::Block(TerminalArgs { terminal_id, data }) => {
             let added = blocklist::block(&data, &terminal_id)
                 .with_context(|| format!("blocking {terminal_id}"))?;

@@ -81,6 +81,10 @@ pub struct TerminalRecord {
     pub mac_key_id: Option<String>,
     /// Whether every request but 0800 must carry a MAC.
     pub mac_required: bool,
+    /// The device key's SubjectPublicKeyInfo (DER, hex) of a terminal enrolled by activation:
+    /// it signs the terminal's attestation evidence (`super::attestation`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_key: Option<String>,
 }
 
 impl TerminalRecord {
@@ -155,11 +159,41 @@ pub fn enroll_with(
     host: &str,
     options: EnrolOptions,
 ) -> Result<EnrolmentBundle, HostError> {
+    enroll_inner(data_dir, terminal_id, host, options, None)
+}
+
+/// Enrols `terminal_id` for a device key the terminal made itself (activation,
+/// `super::activation`): the certificate certifies `device_spki` (a DER SubjectPublicKeyInfo)
+/// and the returned bundle's [`EnrolmentBundle::key_pem`] is empty, since the private key never
+/// left the device.
+pub fn enroll_device(
+    data_dir: &Path,
+    terminal_id: &str,
+    host: &str,
+    options: EnrolOptions,
+    device_spki: &[u8],
+) -> Result<EnrolmentBundle, HostError> {
+    enroll_inner(data_dir, terminal_id, host, options, Some(device_spki))
+}
+
+fn enroll_inner(
+    data_dir: &Path,
+    terminal_id: &str,
+    host: &str,
+    options: EnrolOptions,
+    device_spki: Option<&[u8]>,
+) -> Result<EnrolmentBundle, HostError> {
     pki::check_terminal_id(terminal_id)?;
     let server_name = server_name_of(host)?;
     let ca = pki::HostCa::load_or_create(data_dir)?;
     let host_spki_sha256 = pki::host_key_pin(&pki::load_or_create_host_key(data_dir)?);
-    let (certificate_pem, key_pem) = ca.issue_terminal(terminal_id)?;
+    let (certificate_pem, key_pem) = match device_spki {
+        Some(spki) => (
+            ca.issue_terminal_for_key(terminal_id, spki)?,
+            Zeroizing::new(String::new()),
+        ),
+        None => ca.issue_terminal(terminal_id)?,
+    };
     let security = HsmSecurity::load_or_create(data_dir)?;
     let dukpt = match security.create_terminal_key(terminal_id) {
         Ok(k) => Some(DukptInitialKey {
@@ -192,6 +226,7 @@ pub fn enroll_with(
             .as_ref()
             .map(|k| hex::encode_upper(k.initial_key_id())),
         mac_required: options.mac,
+        device_key: device_spki.map(hex::encode),
     }
     .save(data_dir)?;
     Ok(EnrolmentBundle {

@@ -50,6 +50,7 @@ pub fn request(body: &[u8]) {
         pin_key_id: Some(PIN_KEY_ID.to_owned()),
         mac_key_id: None,
         mac_required: false,
+        device_key: None,
     };
     let security = HsmSecurity::new(Hsm::with_test_keys());
     let code = match request::validate(

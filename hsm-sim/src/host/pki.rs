@@ -89,19 +89,24 @@ impl HostCa {
         &self,
         terminal_id: &str,
     ) -> Result<(String, Zeroizing<String>), HostError> {
-        check_terminal_id(terminal_id)?;
-        let mut params = CertificateParams::new(vec![terminal_san(terminal_id)])?;
-        params
-            .distinguished_name
-            .push(DnType::CommonName, terminal_id);
-        params
-            .distinguished_name
-            .push(DnType::OrganizationalUnitName, "softpos terminals");
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.use_authority_key_identifier_extension = true;
-        set_validity(&mut params, LEAF_VALIDITY);
-        self.issue(params)
+        self.issue(terminal_params(terminal_id)?)
+    }
+
+    /// A client certificate for `terminal_id` certifying a key the terminal made itself
+    /// (`spki_der`, its SubjectPublicKeyInfo): activation (`super::activation`).
+    pub fn issue_terminal_for_key(
+        &self,
+        terminal_id: &str,
+        spki_der: &[u8],
+    ) -> Result<String, HostError> {
+        use p256::pkcs8::DecodePublicKey as _;
+        let params = terminal_params(terminal_id)?;
+        let public = p256::PublicKey::from_public_key_der(spki_der)
+            .map_err(|_| HostError::BadBundle("the device key is not a P-256 key".into()))?;
+        let key = DeviceKey(public.to_sec1_bytes().into_vec());
+        let ca_params = ca_params();
+        let issuer = Issuer::from_params(&ca_params, &self.key);
+        Ok(params.signed_by(&key, &issuer)?.pem())
     }
 
     fn issue(&self, params: CertificateParams) -> Result<(String, Zeroizing<String>), HostError> {
@@ -111,6 +116,37 @@ impl HostCa {
         let cert = params.signed_by(&key, &issuer)?;
         Ok((cert.pem(), Zeroizing::new(key.serialize_pem())))
     }
+}
+
+/// A device's P-256 public key (SEC1 uncompressed), as rcgen certifies it.
+struct DeviceKey(Vec<u8>);
+
+impl rcgen::PublicKeyData for DeviceKey {
+    fn der_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        &rcgen::PKCS_ECDSA_P256_SHA256
+    }
+}
+
+/// The certificate parameters of a terminal: CN and SAN name the terminal ID, client
+/// authentication only.
+fn terminal_params(terminal_id: &str) -> Result<CertificateParams, HostError> {
+    check_terminal_id(terminal_id)?;
+    let mut params = CertificateParams::new(vec![terminal_san(terminal_id)])?;
+    params
+        .distinguished_name
+        .push(DnType::CommonName, terminal_id);
+    params
+        .distinguished_name
+        .push(DnType::OrganizationalUnitName, "softpos terminals");
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.use_authority_key_identifier_extension = true;
+    set_validity(&mut params, LEAF_VALIDITY);
+    Ok(params)
 }
 
 /// The host's TLS key (`dir/host.key`, 0600), created on first use. It outlives every host
