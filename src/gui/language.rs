@@ -219,12 +219,17 @@ mod tests {
             (Language::English, "1,234.56"),
             (Language::German, "1.234,56"),
             (Language::French, "1\u{202f}234,56"),
-            (Language::Italian, "1.234,56"),
+            // Italian groups only from five integer digits (CLDR minimumGroupingDigits 2).
+            (Language::Italian, "1234,56"),
             (Language::Chinese, "1,234.56"),
         ];
         for (language, want) in cases {
             assert_eq!(format_number_in(language, 123_456, 2), want, "{language:?}");
         }
+        assert_eq!(
+            format_number_in(Language::Italian, 1_234_567, 2),
+            "12.345,67"
+        );
         assert_eq!(format_number_in(Language::English, 1230, 2), "12.30");
         assert_eq!(format_number_in(Language::German, 5, 2), "0,05");
         // JPY: no decimals.

@@ -27,7 +27,13 @@ impl ReceiptKey {
     /// The receipt key of the terminal whose data directory is `data_dir` (its device key,
     /// created there if it is missing, as the journal would).
     pub(crate) fn of_data_dir(data_dir: &Path) -> Option<Self> {
-        match seal::load_or_create_device_key(&data_dir.join(DEVICE_KEY_FILE)) {
+        let loaded = std::fs::create_dir_all(data_dir)
+            .map_err(|e| e.to_string())
+            .and_then(|()| {
+                seal::load_or_create_device_key(&data_dir.join(DEVICE_KEY_FILE))
+                    .map_err(|e| e.to_string())
+            });
+        match loaded {
             Ok(device) => Some(Self::derive(&device)),
             Err(e) => {
                 tracing::warn!(error = %e, "no device key: receipts get no QR code");
