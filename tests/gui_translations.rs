@@ -73,10 +73,10 @@ fn read_po(path: &Path) -> BTreeMap<String, String> {
     for line in text.lines() {
         if let Some(rest) = line.strip_prefix("msgid ") {
             id = Some(unquote(rest));
-        } else if let Some(rest) = line.strip_prefix("msgstr ") {
-            if let Some(id) = id.take().filter(|i| !i.is_empty()) {
-                catalog.insert(id, unquote(rest));
-            }
+        } else if let Some(rest) = line.strip_prefix("msgstr ")
+            && let Some(id) = id.take().filter(|i| !i.is_empty())
+        {
+            catalog.insert(id, unquote(rest));
         }
     }
     catalog

@@ -147,7 +147,7 @@ pub(super) fn bind(window: &MainWindow, context: Context) -> Shared {
 pub(super) fn on_sounds(window: &MainWindow, changed: impl Fn(bool) + 'static) {
     window
         .global::<SettingsAdapter>()
-        .on_sounds_changed(move |on| changed(on));
+        .on_sounds_changed(changed);
 }
 
 /// Shows the devices found by the poller (UI thread).

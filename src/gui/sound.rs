@@ -32,7 +32,7 @@ impl Sounds {
         let spawned = std::thread::Builder::new()
             .name("gui-sound".into())
             .spawn(move || {
-                let mut output = output::Output::default();
+                let mut output = output::Output::new();
                 while let Ok(tone) = rx.recv() {
                     output.play(tone);
                 }
@@ -108,6 +108,10 @@ mod output {
     }
 
     impl Output {
+        pub(super) fn new() -> Self {
+            Self::default()
+        }
+
         pub(super) fn play(&mut self, tone: Tone) {
             if let Err(why) = play(tone)
                 && !self.warned
@@ -172,10 +176,14 @@ mod output {
     use super::Tone;
 
     /// No audio in this build: every tone is silent.
-    #[derive(Debug, Default)]
+    #[derive(Debug)]
     pub(super) struct Output;
 
     impl Output {
+        pub(super) fn new() -> Self {
+            Self
+        }
+
         pub(super) fn play(&mut self, _tone: Tone) {}
     }
 }
