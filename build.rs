@@ -23,7 +23,12 @@ fn main() {
 #[cfg(feature = "pinpad-window")]
 fn compile_ui() {
     let debug_info = std::env::var("PROFILE").is_ok_and(|p| p == "debug");
-    let config = slint_build::CompilerConfiguration::new().with_debug_info(debug_info);
+    // The merchant's languages (`ui/translations/<lang>/LC_MESSAGES/softpos.po`), bundled into
+    // the binary; a string is looked up by its English text alone (no context).
+    let config = slint_build::CompilerConfiguration::new()
+        .with_debug_info(debug_info)
+        .with_bundled_translations("ui/translations")
+        .with_default_translation_context(slint_build::DefaultTranslationContext::None);
     if let Err(e) = slint_build::compile_with_config("ui/main.slint", config) {
         eprintln!("Slint compile error: {e}");
         std::process::exit(1);

@@ -41,8 +41,8 @@ use slint::platform::PointerEventButton;
 use softpos::demo::CardDrawer;
 use softpos::engine::EngineSettings;
 use softpos::gui::{
-    AppAdapter, Currency, Gui, GuiSetup, HistoryAdapter, MainWindow, PresentCardAdapter,
-    ReceiptAdapter, Screen, StatusAdapter, TerminalStatus,
+    AppAdapter, Currency, Gui, GuiSetup, HistoryAdapter, Language, MainWindow, PresentCardAdapter,
+    ReceiptAdapter, Screen, SettingsAdapter, StatusAdapter, TerminalStatus,
 };
 use softpos::pinpad::{EncryptedPin, PinEntry, PinEntryError, PinRequest};
 use support::{MASTERCARD_PAN, TestPin, VISA_PAN, World};
@@ -78,6 +78,7 @@ fn gui_headless() {
                 terminal_id: support::TERMINAL.into(),
                 development: true,
             },
+            data_dir: world.dir.path().join("gui"),
             drawer: Some(drawer),
         },
     )
@@ -150,6 +151,7 @@ fn gui_headless() {
     );
     assert!(!receipt.iter().any(|t| t.contains("MERCHANT COPY")));
     shots.take(&window, "receipt");
+    receipt_code_and_files(&window, &world);
     click(&window, "Merchant copy");
     assert!(has_text(&window, "MERCHANT COPY"));
     assert!(texts(&window).iter().any(|t| t.starts_with("TVR ")));
@@ -256,7 +258,14 @@ fn gui_headless() {
     void_the_last_sale(&window, &world, &mut shots);
     search_the_history(&window, &mut shots);
 
-    // 8. The host goes away: the next sale cannot reach it, and the status bar, refreshed after
+    // 8. End of day: the batch settled with the host, its totals per type and per scheme.
+    settle_the_day(&window, &world, &mut shots);
+
+    // 9. Settings: the readers found off the UI thread, tip presets, sounds, a bundle import,
+    // and a switch of language at run time (texts and amounts).
+    settings_and_language(&window, &world, &mut shots);
+
+    // 10. The host goes away: the next sale cannot reach it, and the status bar, refreshed after
     // the transaction, says the host is offline (it said online since the sign-on).
     let status = window.global::<StatusAdapter>();
     assert!(status.get_host_online());
@@ -280,10 +289,22 @@ fn gui_headless() {
     shots.check_all_taken();
     // The PAN check itself catches a PAN.
     assert!(is_full_pan(VISA_PAN) && is_full_pan(MASTERCARD_PAN));
-    let caught = std::panic::catch_unwind(|| {
-        assert_no_full_pan(&[format!("CARD {VISA_PAN}")], "a test text");
-    });
-    assert!(caught.is_err());
+    for secret in [
+        format!("CARD {VISA_PAN}"),
+        format!(";{VISA_PAN}D2812201?"),
+        "PIN block 0412AC89ABCDEF67".to_owned(),
+        "PIN 1234".to_owned(),
+        support::DEMO_PIN.to_owned(),
+    ] {
+        let caught = std::panic::catch_unwind(|| {
+            assert_no_full_pan(std::slice::from_ref(&secret), "a test text");
+        });
+        assert!(caught.is_err(), "{secret:?} not caught");
+    }
+    assert_no_full_pan(
+        &["AID A0000000031010".to_owned(), "EUR 1,234.56".to_owned()],
+        "a test text",
+    );
 }
 
 /// The history's rows (their accessible labels, "#1  13:15 EUR 13.57 Approved"), newest
@@ -411,6 +432,245 @@ fn void_the_last_sale(window: &MainWindow, world: &World, shots: &mut Screenshot
     assert_eq!(world.balance(VISA_PAN), before);
     click(window, "New sale");
     wait_for_screen(window, Screen::Sale);
+}
+
+/// End of day: the settlement closes the batch (two sales, 93.57; one refund, 5.00; the
+/// voided 3.00 sale), the host finds it in balance, Visa nets 88.57 over three transactions,
+/// and the report is saved as a PDF in the data directory.
+fn settle_the_day(window: &MainWindow, world: &World, shots: &mut Screenshots) {
+    click(window, "End of day");
+    wait_for_screen(window, Screen::EndOfDay);
+    shots.take(window, "end-of-day");
+    click(window, "Settle now");
+    wait_until(window, "settled", || {
+        texts(window)
+            .iter()
+            .any(|t| t.starts_with("Batch ") && t.ends_with(" closed"))
+    });
+    assert!(
+        has_text(window, "In balance: the host answered 00"),
+        "{:?}",
+        texts(window)
+    );
+    for line in [
+        "Sales: 2, EUR 93.57",
+        "Refunds: 1, EUR 5.00",
+        "Voided or reversed sales: 1, EUR 3.00",
+        "Visa: 3, EUR 88.57",
+    ] {
+        assert!(has_text(window, line), "{line}: {:?}", texts(window));
+    }
+    shots.take(window, "end-of-day-settled");
+    click(window, "Save report as PDF");
+    let saved = texts(window)
+        .into_iter()
+        .find_map(|t| t.strip_prefix("Report saved: ").map(PathBuf::from))
+        .unwrap_or_else(|| panic!("no report saved: {:?}", texts(window)));
+    assert!(saved.starts_with(world.dir.path()), "{}", saved.display());
+    let pdf = std::fs::read(&saved).unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    assert!(
+        pdf.windows(b"EUR 93.57".len()).any(|w| w == b"EUR 93.57"),
+        "the report's totals"
+    );
+    click(window, "Back to sale");
+    wait_for_screen(window, Screen::Sale);
+}
+
+/// The receipt on screen has the customer's QR code (a compact text with the last four digits
+/// only, signed), and saves as a PDF and as a PNG of the screen into the data directory.
+fn receipt_code_and_files(window: &MainWindow, world: &World) {
+    let adapter = window.global::<ReceiptAdapter>();
+    assert!(adapter.get_has_qr());
+    assert!(has_text(
+        window,
+        "QR code: the customer's signed copy of this receipt"
+    ));
+    let code = adapter.get_code_text().to_string();
+    assert!(code.starts_with("SOFTPOS RECEIPT 1\n"), "{code}");
+    assert!(
+        code.contains("****0119\n") && code.contains("\nMAC "),
+        "{code}"
+    );
+    assert_no_full_pan(std::slice::from_ref(&code), "the receipt's QR code");
+    let saved = |label: &str| -> PathBuf {
+        click(window, label);
+        let file = texts(window)
+            .into_iter()
+            .find_map(|t| t.strip_prefix("Saved: ").map(PathBuf::from))
+            .unwrap_or_else(|| panic!("{label}: nothing saved: {:?}", texts(window)));
+        assert!(file.starts_with(world.dir.path()), "{}", file.display());
+        file
+    };
+    let pdf = std::fs::read(saved("Save PDF")).unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    assert!(
+        pdf.windows(b"476173******0119".len())
+            .any(|w| w == b"476173******0119")
+    );
+    let png_file = saved("Save PNG");
+    let decoder = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(&png_file).unwrap(),
+    ));
+    let reader = decoder.read_info().unwrap();
+    assert_eq!((reader.info().width, reader.info().height), SIZES[0]);
+}
+
+/// Sets the text field labelled `label` to `value`, as a keyboard or screen reader would.
+fn type_into(window: &MainWindow, label: &str, value: &str) {
+    let fields: Vec<_> = ElementHandle::find_by_accessible_label(window, label).collect();
+    assert!(!fields.is_empty(), "no text field {label:?}");
+    fields[0].set_accessible_value(value);
+    pump();
+}
+
+/// The settings: the poller's reader list arrives, the tip presets change the sale screen's
+/// choices, sounds toggle, an enrolment bundle imports once (a directory that is not one is
+/// refused), and German then English switch the texts and the amounts; every choice is kept
+/// in the data directory's `gui.toml`.
+fn settings_and_language(window: &MainWindow, world: &World, shots: &mut Screenshots) {
+    use slint::Model;
+    let data_dir = world.dir.path().join("gui");
+    let prefs_file = data_dir.join("gui.toml");
+    click(window, "Settings");
+    wait_for_screen(window, Screen::Settings);
+    wait_until(window, "the readers listed", || {
+        window.global::<SettingsAdapter>().get_readers_note() != "Looking for readers…"
+    });
+    assert!(has_text(
+        window,
+        "Development profile: simulated or test keys. Not for real payments."
+    ));
+    assert!(
+        has_text(
+            window,
+            "No camera found: QR codes can still be read from image files."
+        ) || window.global::<SettingsAdapter>().get_cameras().row_count() > 0
+    );
+    shots.take(window, "settings");
+    // The whole list at once: the controls scrolled out of sight are not laid out.
+    let size = |(width, height): (u32, u32)| {
+        window
+            .window()
+            .set_size(slint::PhysicalSize::new(width, height));
+        pump();
+    };
+    size((1280, 2000));
+
+    type_into(window, "Tip presets", "5, 10, 12");
+    click(window, "Save tips");
+    assert!(has_text(window, "Tips saved."), "{:?}", texts(window));
+    type_into(window, "Tip presets", "0, 10");
+    click(window, "Save tips");
+    assert!(has_text(
+        window,
+        "Three whole percentages from 1 to 99, such as 10, 15, 20."
+    ));
+    click(window, "Sounds on");
+    assert_eq!(
+        button(window, "Sounds off").accessible_enabled(),
+        Some(true)
+    );
+    let kept = std::fs::read_to_string(&prefs_file).unwrap();
+    assert!(kept.contains("tip_presets = [5, 10, 12]"), "{kept}");
+    assert!(kept.contains("sounds = false"), "{kept}");
+
+    type_into(
+        window,
+        "Enrolment bundle directory to import",
+        &world.dir.path().display().to_string(),
+    );
+    click(window, "Import bundle");
+    assert!(
+        texts(window)
+            .iter()
+            .any(|t| t.starts_with("Not imported: ") && t.contains("is not an enrolment bundle")),
+        "{:?}",
+        texts(window)
+    );
+    let bundle = world.dir.path().join("terminal/enrolment");
+    type_into(
+        window,
+        "Enrolment bundle directory to import",
+        &bundle.display().to_string(),
+    );
+    click(window, "Import bundle");
+    assert!(
+        texts(window)
+            .iter()
+            .any(|t| t.starts_with(&format!("Imported terminal {}", support::TERMINAL))),
+        "{:?}",
+        texts(window)
+    );
+    assert!(data_dir.join("enrolment/terminal.toml").is_file());
+    assert!(
+        !data_dir.join("enrolment/dukpt-ik.hex").exists(),
+        "the PIN key is the pad's"
+    );
+    click(window, "Import bundle");
+    assert!(texts(window).iter().any(|t| t.contains("already enrolled")));
+
+    click(window, "Deutsch");
+    assert!(has_text(window, "Einstellungen"), "{:?}", texts(window));
+    size(SIZES[0]);
+    shots.take(window, "settings-german");
+    assert!(
+        std::fs::read_to_string(&prefs_file)
+            .unwrap()
+            .contains("language = \"de\"")
+    );
+    click(window, "Zurück zum Verkauf");
+    wait_for_screen(window, Screen::Sale);
+    assert_eq!(
+        button(window, "Einstellungen").accessible_enabled(),
+        Some(true)
+    );
+    assert!(has_text(window, "Betrag EUR 0,00"), "{:?}", texts(window));
+    for key in ["1", "2", "3", "4", "5", "6"] {
+        click(window, key);
+    }
+    assert!(
+        has_text(window, "Betrag EUR 1.234,56"),
+        "{:?}",
+        texts(window)
+    );
+    click(window, "Weiter");
+    // The tip presets of the settings.
+    for preset in ["5 %", "10 %", "12 %"] {
+        assert_eq!(
+            button(window, preset).accessible_enabled(),
+            Some(true),
+            "{preset}"
+        );
+    }
+    click(window, "12 %");
+    // 12 % of 1,234.56 is 148.15 (rounded either way, 1,382.7x).
+    assert!(
+        texts(window)
+            .iter()
+            .any(|t| t.starts_with("Gesamt EUR 1.382,7")),
+        "{:?}",
+        texts(window)
+    );
+    click(window, "Zurück");
+    click(window, "Einstellungen");
+    size((1280, 2000));
+    click(window, "English");
+    assert!(
+        std::fs::read_to_string(&prefs_file)
+            .unwrap()
+            .contains("language = \"en\"")
+    );
+    size(SIZES[0]);
+    click(window, "Back to sale");
+    wait_for_screen(window, Screen::Sale);
+    assert!(
+        has_text(window, "Amount EUR 1,234.56"),
+        "{:?}",
+        texts(window)
+    );
+    retype(window, &[]);
+    assert!(has_text(window, "Amount EUR 0.00"), "{:?}", texts(window));
 }
 
 /// Types `query` into the history's search field, as a screen reader or keyboard would.
@@ -649,24 +909,34 @@ impl Screenshots {
         }
     }
 
+    /// Renders the screen at both sizes, in English and in Chinese (`<name>-zh-…`), then
+    /// goes back to the language in force.
     fn take(&mut self, window: &MainWindow, name: &str) {
         pump();
-        assert_no_full_pan(&texts(window), name);
-        for (width, height) in SIZES {
-            window
-                .window()
-                .set_size(slint::PhysicalSize::new(width, height));
+        let language = softpos::gui::current_language();
+        for (suffix, shown) in [("", Language::English), ("-zh", Language::Chinese)] {
+            softpos::gui::select_language(shown);
             pump();
-            let shot = window.window().take_snapshot().unwrap();
-            assert_eq!((shot.width(), shot.height()), (width, height));
-            let rgba = shot.as_bytes();
-            assert_not_empty(rgba, &format!("{name} at {width}x{height}"));
-            let file = format!("{name}-{width}x{height}.png");
-            save_png(rgba, width, height, &self.dir.join(&file));
-            if let Some(extra) = &self.extra {
-                std::fs::copy(self.dir.join(&file), extra.join(&file)).unwrap();
+            let what = format!("{name}{suffix}");
+            assert_no_full_pan(&texts(window), &what);
+            for (width, height) in SIZES {
+                window
+                    .window()
+                    .set_size(slint::PhysicalSize::new(width, height));
+                pump();
+                let shot = window.window().take_snapshot().unwrap();
+                assert_eq!((shot.width(), shot.height()), (width, height));
+                let rgba = shot.as_bytes();
+                assert_not_empty(rgba, &format!("{what} at {width}x{height}"));
+                assert_touch_targets(window, &format!("{what} at {width}x{height}"));
+                let file = format!("{what}-{width}x{height}.png");
+                save_png(rgba, width, height, &self.dir.join(&file));
+                if let Some(extra) = &self.extra {
+                    std::fs::copy(self.dir.join(&file), extra.join(&file)).unwrap();
+                }
             }
         }
+        softpos::gui::select_language(language);
         window
             .window()
             .set_size(slint::PhysicalSize::new(SIZES[0].0, SIZES[0].1));
@@ -684,6 +954,13 @@ impl Screenshots {
             "declined",
             "cancelled",
             "receipt",
+            "history",
+            "refund-amount",
+            "void-confirm",
+            "end-of-day",
+            "end-of-day-settled",
+            "settings",
+            "settings-german",
         ] {
             assert!(
                 self.taken.iter().any(|t| t == screen),
@@ -693,8 +970,36 @@ impl Screenshots {
     }
 }
 
-/// No text holds a full PAN: a run of 13 to 19 digits that passes the Luhn check, or one of the
-/// test cards' PANs. (An AID such as `A0000000031010` is hex, and fails Luhn.)
+/// Every control on screen (a button, by role) has an accessible label and is a touch target
+/// of at least 48 x 48 px. Controls of a list scrolled out of sight keep their size.
+fn assert_touch_targets(window: &MainWindow, what: &str) {
+    for e in ElementQuery::from_root(window).find_all() {
+        if e.accessible_role() != Some(AccessibleRole::Button) {
+            continue;
+        }
+        let label = e
+            .accessible_label()
+            .map(|l| l.to_string())
+            .unwrap_or_default();
+        assert!(
+            !label.trim().is_empty(),
+            "a button without a label on {what}"
+        );
+        let size = e.size();
+        assert!(
+            size.width >= 48.0 && size.height >= 48.0,
+            "{label:?} on {what} is {} x {} px, below 48 x 48",
+            size.width,
+            size.height
+        );
+    }
+}
+
+/// No text holds a full PAN, track data, a PIN or a PIN block: no run of 13 to 19 digits
+/// that passes the Luhn check, nor a test card's PAN (an AID such as `A0000000031010` is hex,
+/// and fails Luhn); no track 2 (digits, the `D` or `=` separator, an expiry); no run of 16
+/// hex digits or more (a PIN block, a key, a cryptogram: the longest hex on a receipt is a
+/// 14-digit AID); not the test PIN as a text, nor "PIN" followed by digits.
 fn assert_no_full_pan(texts: &[String], screen: &str) {
     for text in texts {
         for run in text.split(|c: char| !c.is_ascii_digit()) {
@@ -702,6 +1007,33 @@ fn assert_no_full_pan(texts: &[String], screen: &str) {
         }
         for pan in [VISA_PAN, MASTERCARD_PAN] {
             assert!(!text.contains(pan), "a full PAN on {screen}: {text:?}");
+        }
+        for hex in text.split(|c: char| !c.is_ascii_hexdigit()) {
+            assert!(hex.len() < 16, "a PIN block or key on {screen}: {text:?}");
+        }
+        let chars: Vec<char> = text.chars().collect();
+        for (i, c) in chars.iter().enumerate() {
+            let digits_before = chars[..i]
+                .iter()
+                .rev()
+                .take_while(|c| c.is_ascii_digit())
+                .count();
+            let digits_after = chars[i + 1..]
+                .iter()
+                .take_while(|c| c.is_ascii_digit())
+                .count();
+            assert!(
+                !(matches!(c, 'D' | '=') && digits_before >= 12 && digits_after >= 4),
+                "track data on {screen}: {text:?}"
+            );
+        }
+        assert_ne!(text.trim(), support::DEMO_PIN, "the PIN on {screen}");
+        let after_pin = text.split("PIN").skip(1);
+        for rest in after_pin {
+            assert!(
+                !rest.trim_start().starts_with(|c: char| c.is_ascii_digit()),
+                "a PIN on {screen}: {text:?}"
+            );
         }
     }
 }

@@ -54,6 +54,7 @@ fn without_display() -> anyhow::Result<ExitCode> {
 #[cfg(feature = "gui")]
 fn terminal(data: &super::pay::DataArgs) -> anyhow::Result<ExitCode> {
     use crate::gui::{Currency, GuiSetup, TerminalStatus};
+    let data_dir = super::pay::data_dir(data)?;
     let (mut engine, config) = super::pay::open_engine(data, None)?;
     let host_online = engine.sign_on().is_ok();
     let offline_queue = engine.journal().advice_queue().map_or(0, |q| q.0);
@@ -74,6 +75,7 @@ fn terminal(data: &super::pay::DataArgs) -> anyhow::Result<ExitCode> {
             config.terminal.currency_exponent,
         ),
         status,
+        data_dir,
         #[cfg(feature = "demo")]
         drawer: None,
     })?;
@@ -111,6 +113,7 @@ fn demo() -> anyhow::Result<ExitCode> {
         pin: Box::new(crate::pinpad::PinPadProcess::new(demo.pin_pad.clone())),
         currency,
         status,
+        data_dir: demo.terminal_dir.clone(),
         drawer: Some(drawer),
     });
     demo.host.shutdown();

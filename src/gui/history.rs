@@ -195,10 +195,17 @@ pub(crate) fn matches(amount: &str, card: &str, query: &str) -> bool {
 const HISTORY_ROWS: usize = 200;
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn record(id: i64, kind: TxKind, state: TxState, amount: u64, approved: bool) -> TxRecord {
+    /// A journal row of today for the screens' tests.
+    pub(crate) fn record(
+        id: i64,
+        kind: TxKind,
+        state: TxState,
+        amount: u64,
+        approved: bool,
+    ) -> TxRecord {
         TxRecord {
             id,
             kind,

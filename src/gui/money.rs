@@ -33,12 +33,13 @@ impl Currency {
         }
     }
 
-    /// `minor` minor units as shown: `EUR 12.34`, `JPY 1234`.
+    /// `minor` minor units as shown, the number written as the language in force writes it
+    /// ([`super::language`]): `EUR 12.34`, `JPY 1,234`, in German `EUR 1.234,56`.
     pub fn format(&self, minor: u64) -> String {
         format!(
             "{} {}",
             self.alpha,
-            crate::journal::export::format_amount(minor, self.exponent)
+            super::language::format_number(minor, self.exponent)
         )
     }
 }
@@ -118,7 +119,7 @@ mod tests {
         // The yen has no minor unit, whatever the configuration says.
         let jpy = Currency::from_numeric(392, 2);
         assert_eq!((jpy.alpha.as_str(), jpy.exponent), ("JPY", 0));
-        assert_eq!(jpy.format(1234), "JPY 1234");
+        assert_eq!(jpy.format(1234), "JPY 1,234");
         let bhd = Currency::from_numeric(48, 2);
         assert_eq!(bhd.format(1234), "BHD 1.234");
         let unknown = Currency::from_numeric(1, 2);

@@ -124,7 +124,8 @@ pub(super) fn bind(
                 d.custom_tip.clear();
                 d.stage = Stage::CustomTip;
             }
-            10 | 15 | 20 => d.tip = TipChoice::Percent(u8::try_from(code).unwrap_or(0)),
+            // A preset of the settings (1 to 99 %).
+            1..=99 => d.tip = TipChoice::Percent(u8::try_from(code).unwrap_or(0)),
             _ => d.tip = TipChoice::None,
         });
     });
@@ -166,7 +167,8 @@ impl SaleController {
         start_card_operation(&window, &self.handle, &total, Command::Sale { amount, tip });
     }
 
-    fn refresh(&self) {
+    /// Shows the draft sale (amounts in the language in force).
+    pub(crate) fn refresh(&self) {
         let Some(window) = self.window.upgrade() else {
             return;
         };
