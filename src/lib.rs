@@ -21,9 +21,9 @@
 #![deny(unsafe_code)]
 
 pub mod acquirer;
-pub mod camera;
 pub mod activation;
 pub mod attestation;
+pub mod camera;
 pub mod card_session;
 pub mod cli;
 pub mod config;
