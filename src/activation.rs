@@ -5,7 +5,7 @@
 //!    host's fingerprint.
 //! 2. [`DeviceKey::generate`] makes the device's P-256 key pair here; its private key never
 //!    leaves this machine (it becomes the TLS client key, `terminal.key`).
-//! 3. [`ActivationRequest::new`] asks the PIN pad for its public key's bytes (given by the
+//! 3. [`signed_request`] asks the PIN pad for its public key's bytes (given by the
 //!    caller, [`crate::pinpad::PinPadProcess::public_key`]) and signs the code and both public
 //!    keys with the device key.
 //! 4. The request travels to the host over TLS pinned by the fingerprint.
@@ -19,22 +19,18 @@ use std::path::Path;
 use emv::crypto::dukpt::Ksn;
 use emv::crypto::key::AesKey;
 use emv::crypto::key_wrap;
+use emv::enrolment;
+pub use emv::enrolment::{ActivationRequest, ActivationResponse, PROOF_LABEL};
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
 use p256::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::acquirer::{MANIFEST_FILE, MacKey};
 
 pub mod client;
-
-/// What the device key signs before the code and the keys (the host checks the same).
-pub const PROOF_LABEL: &[u8] = b"softpos activation v1\0";
-
-/// Crockford's base32 alphabet: no I, L, O, U.
-const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 /// A code as the merchant types it. `Debug` hides the secret part.
 #[derive(Clone, PartialEq, Eq)]
@@ -47,19 +43,13 @@ impl ActivationCode {
     /// Parses `CODE-FINGERPRINT`: 8 then 12 base32 characters, dashes and spaces anywhere,
     /// any case, `O` read as `0` and `I`/`L` as `1`.
     pub fn parse(text: &str) -> Result<Self, ActivationError> {
-        let raw: String = text
-            .chars()
-            .filter(|c| !matches!(c, '-' | ' '))
-            .map(|c| match c.to_ascii_uppercase() {
-                'O' => '0',
-                'I' | 'L' => '1',
-                c => c,
-            })
-            .collect();
-        if raw.len() != 20 || !raw.bytes().all(|b| ALPHABET.contains(&b)) {
+        let raw = enrolment::normalize(text);
+        if raw.len() != enrolment::CODE_CHARS + enrolment::FINGERPRINT_CHARS
+            || !enrolment::is_base32(&raw)
+        {
             return Err(ActivationError::BadCode);
         }
-        let (code, fingerprint) = raw.split_at(8);
+        let (code, fingerprint) = raw.split_at(enrolment::CODE_CHARS);
         Ok(Self {
             code: code.to_owned(),
             fingerprint: fingerprint.to_owned(),
@@ -74,7 +64,7 @@ impl ActivationCode {
     /// Whether the host key pin (SHA-256 of its SubjectPublicKeyInfo) is the one the code
     /// names.
     pub fn matches_host(&self, host_spki_sha256: &[u8; 32]) -> bool {
-        fingerprint_of(host_spki_sha256) == self.fingerprint
+        enrolment::fingerprint(host_spki_sha256) == self.fingerprint
     }
 
     /// Whether a host key (its DER SubjectPublicKeyInfo) is the one the code names.
@@ -89,19 +79,6 @@ impl std::fmt::Debug for ActivationCode {
             .field("fingerprint", &self.fingerprint)
             .finish_non_exhaustive()
     }
-}
-
-/// The first 60 bits of a host key pin in base32 (12 characters).
-fn fingerprint_of(pin: &[u8; 32]) -> String {
-    (0..12)
-        .map(|i| {
-            let bit = i * 5;
-            let hi = u16::from(pin.get(bit / 8).copied().unwrap_or(0));
-            let lo = u16::from(pin.get(bit / 8 + 1).copied().unwrap_or(0));
-            let window = (hi << 8 | lo) >> (11 - bit % 8);
-            char::from(ALPHABET[usize::from(window & 0x1F)])
-        })
-        .collect()
 }
 
 /// The device's P-256 key pair, made on this machine. No `Debug`; zeroized on drop.
@@ -138,74 +115,21 @@ impl DeviceKey {
     }
 }
 
-/// What the terminal sends (JSON; the host's `ActivationRequest` reads the same fields).
-#[derive(Clone, Serialize, Deserialize)]
-pub struct ActivationRequest {
-    /// The secret part of the code.
-    pub code: String,
-    /// The device key's SubjectPublicKeyInfo (DER, hex).
-    pub device_public_key: String,
-    /// The PIN pad's public key (SEC1, hex).
-    pub pin_pad_public_key: String,
-    /// The device key's signature (DER, hex) over [`PROOF_LABEL`] ‖ code ‖ device SPKI ‖ PIN
-    /// pad key.
-    pub signature: String,
-}
-
-impl ActivationRequest {
-    /// The signed request for `code`, from `device` for the PIN pad key `pin_pad_public_key`.
-    pub fn new(
-        code: &ActivationCode,
-        device: &DeviceKey,
-        pin_pad_public_key: &[u8],
-    ) -> Result<Self, ActivationError> {
-        let spki = device.spki_der()?;
-        let mut message = Vec::with_capacity(PROOF_LABEL.len() + 8 + spki.len() + 65);
-        message.extend_from_slice(PROOF_LABEL);
-        message.extend_from_slice(code.code.as_bytes());
-        message.extend_from_slice(&spki);
-        message.extend_from_slice(pin_pad_public_key);
-        Ok(Self {
-            code: code.code.clone(),
-            device_public_key: hex::encode(&spki),
-            pin_pad_public_key: hex::encode(pin_pad_public_key),
-            signature: hex::encode(device.sign(&message)),
-        })
-    }
-}
-
-/// What the host answers (JSON).
-#[derive(Clone, Serialize, Deserialize)]
-pub struct ActivationResponse {
-    /// The terminal ID (DE 41).
-    pub terminal_id: String,
-    /// The merchant the terminal belongs to.
-    pub merchant: String,
-    /// The client certificate (PEM) for the device key.
-    pub certificate_pem: String,
-    /// The host CA (PEM).
-    pub ca_pem: String,
-    /// The ISO 8583 host address.
-    pub host: String,
-    /// The name the host's certificate carries.
-    pub server_name: String,
-    /// SHA-256 of the host key's SubjectPublicKeyInfo (hex).
-    pub host_spki_sha256: String,
-    /// The MAC initial key (hex). Secret.
-    pub mac_initial_key: String,
-    /// Its initial KSN (hex).
-    pub mac_initial_ksn: String,
-    /// The PIN key wrapped for the PIN pad (hex).
-    pub pin_key_wrapped: String,
-}
-
-impl std::fmt::Debug for ActivationResponse {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ActivationResponse")
-            .field("terminal_id", &self.terminal_id)
-            .field("host", &self.host)
-            .finish_non_exhaustive()
-    }
+/// The signed request for `code`, from `device` for the PIN pad key `pin_pad_public_key`:
+/// the device key signs [`enrolment::proof_message`].
+pub fn signed_request(
+    code: &ActivationCode,
+    device: &DeviceKey,
+    pin_pad_public_key: &[u8],
+) -> Result<ActivationRequest, ActivationError> {
+    let spki = device.spki_der()?;
+    let message = enrolment::proof_message(&code.code, &spki, pin_pad_public_key);
+    Ok(ActivationRequest {
+        code: code.code.clone(),
+        device_public_key: hex::encode(&spki),
+        pin_pad_public_key: hex::encode(pin_pad_public_key),
+        signature: hex::encode(device.sign(&message)),
+    })
 }
 
 /// What an activation left: the terminal ID and the wrapped PIN key, for the PIN pad.

@@ -16,6 +16,8 @@
 //! - [`kernel`]: Kernel 2 (Mastercard), Kernel 3 (Visa), Kernel 7 (UnionPay), CVM.
 //! - [`oda`]: offline data authentication (EMV Book 2): CA keys, certificates, SDA/DDA/fDDA/CDA.
 //! - [`crypto`]: DUKPT (X9.24), ISO 9564 PIN blocks, EMV session keys, cryptograms and MACs.
+//! - [`enrolment`]: the activation protocol: request and answer messages, the signed proof,
+//!   the activation code's alphabet and normalisation.
 //! - [`iso8583`]: the acquirer protocol: the ISO 8583 codec, its field table, the request
 //!   builders, response codes and the message MAC.
 //! - [`qr`]: EMVCo QR codes: the merchant-presented code and its CRC, the customer's codes
@@ -28,6 +30,7 @@ pub mod config;
 pub mod crypto;
 pub mod display;
 pub mod dol;
+pub mod enrolment;
 pub mod entry_point;
 #[doc(hidden)]
 pub mod fuzz;

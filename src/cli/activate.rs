@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use clap::Args;
 
 use super::pay::{DataArgs, ENROLMENT_DIR, data_dir};
-use crate::activation::{self, ActivationCode, ActivationRequest, DeviceKey};
+use crate::activation::{self, ActivationCode, DeviceKey};
 use crate::pinpad::{PinPadConfig, PinPadProcess};
 
 /// Arguments of `softpos activate`.
@@ -35,7 +35,7 @@ pub(crate) fn run(args: ActivateArgs) -> anyhow::Result<ExitCode> {
     let pad = PinPadProcess::new(PinPadConfig::next_to_current_exe()?);
     let pad_key = pad.public_key().context("asking the PIN pad for its key")?;
     let device = DeviceKey::generate()?;
-    let request = ActivationRequest::new(&code, &device, &pad_key)?;
+    let request = activation::signed_request(&code, &device, &pad_key)?;
     let answer = activation::client::post(&args.host, &code, &request)?;
     let activated = activation::install(&code, &device, &answer, &dir)?;
     let ksn = pad

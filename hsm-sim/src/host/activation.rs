@@ -24,6 +24,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use emv::crypto::dukpt::Ksn;
 use emv::crypto::key::AesKey;
 use emv::crypto::key_wrap;
+pub use emv::enrolment::{ActivationRequest, ActivationResponse, PROOF_LABEL, proof_message};
+use emv::enrolment::{CODE_CHARS, base32, normalize};
 use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::{Signature, VerifyingKey};
 use p256::pkcs8::DecodePublicKey;
@@ -39,13 +41,6 @@ pub const DEFAULT_VALIDITY: Duration = Duration::from_secs(24 * 3600);
 pub const MAX_WRONG_CODES: usize = 5;
 /// The window over which wrong codes are counted.
 pub const WRONG_CODE_WINDOW: Duration = Duration::from_secs(15 * 60);
-/// What the terminal signs before the code and the keys.
-pub const PROOF_LABEL: &[u8] = b"softpos activation v1\0";
-
-/// Crockford's base32 alphabet: no I, L, O, U.
-const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-const CODE_CHARS: usize = 8;
-const FINGERPRINT_CHARS: usize = 12;
 const DIR: &str = "activations";
 
 /// A code as the merchant receives it.
@@ -95,63 +90,6 @@ pub enum ActivationError {
     Host(#[from] HostError),
 }
 
-/// What the terminal sends (JSON over the host's HTTPS API).
-#[derive(Clone, Serialize, Deserialize)]
-pub struct ActivationRequest {
-    /// The secret part of the code (`XXXX-XXXX`; case, dashes and look-alikes tolerated).
-    pub code: String,
-    /// The device key's SubjectPublicKeyInfo (DER, hex): P-256.
-    pub device_public_key: String,
-    /// The PIN pad's public key (SEC1, hex).
-    pub pin_pad_public_key: String,
-    /// ECDSA P-256 SHA-256 signature (DER, hex) by the device key over [`proof_message`].
-    pub signature: String,
-}
-
-/// What the terminal receives.
-#[derive(Clone, Serialize, Deserialize)]
-pub struct ActivationResponse {
-    /// The terminal ID (DE 41).
-    pub terminal_id: String,
-    /// The merchant the terminal belongs to.
-    pub merchant: String,
-    /// The client certificate (PEM) for the device key.
-    pub certificate_pem: String,
-    /// The host CA (PEM).
-    pub ca_pem: String,
-    /// The ISO 8583 host address, `HOST:PORT`.
-    pub host: String,
-    /// The name the host's certificate carries.
-    pub server_name: String,
-    /// SHA-256 of the host key's SubjectPublicKeyInfo (hex).
-    pub host_spki_sha256: String,
-    /// The AES DUKPT MAC initial key (hex), for the link. Secret: only ever inside TLS.
-    pub mac_initial_key: String,
-    /// Its initial KSN (hex).
-    pub mac_initial_ksn: String,
-    /// The PIN initial key wrapped for the PIN pad (hex, [`key_wrap`]).
-    pub pin_key_wrapped: String,
-}
-
-impl std::fmt::Debug for ActivationResponse {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ActivationResponse")
-            .field("terminal_id", &self.terminal_id)
-            .field("host", &self.host)
-            .finish_non_exhaustive()
-    }
-}
-
-/// What the device key signs: [`PROOF_LABEL`] ‖ the normalised code ‖ its SPKI ‖ the pad's key.
-pub fn proof_message(code: &str, device_spki: &[u8], pin_pad_key: &[u8]) -> Vec<u8> {
-    let mut message = Vec::with_capacity(PROOF_LABEL.len() + 8 + device_spki.len() + 65);
-    message.extend_from_slice(PROOF_LABEL);
-    message.extend_from_slice(normalize(code).as_bytes());
-    message.extend_from_slice(device_spki);
-    message.extend_from_slice(pin_pad_key);
-    message
-}
-
 /// Makes a code for a new terminal of `merchant`, valid for `validity`.
 pub fn add_terminal(
     data_dir: &Path,
@@ -191,7 +129,7 @@ pub fn host_fingerprint(data_dir: &Path) -> Result<String, HostError> {
 
 /// The fingerprint of a host key pin (SHA-256 of its SPKI).
 pub fn fingerprint_of(host_spki_sha256: &[u8; 32]) -> String {
-    group(&base32(host_spki_sha256, FINGERPRINT_CHARS))
+    group(&emv::enrolment::fingerprint(host_spki_sha256))
 }
 
 /// Counts wrong codes per source address.
@@ -331,36 +269,11 @@ fn next_terminal_id(data_dir: &Path) -> Result<String, HostError> {
     Err(HostError::BadTerminalId)
 }
 
-/// Upper case, no dashes or spaces, look-alikes mapped (`O` → `0`, `I`/`L` → `1`).
-fn normalize(code: &str) -> String {
-    code.chars()
-        .filter(|c| !matches!(c, '-' | ' '))
-        .map(|c| match c.to_ascii_uppercase() {
-            'O' => '0',
-            'I' | 'L' => '1',
-            c => c,
-        })
-        .collect()
-}
-
 fn record_path(data_dir: &Path, raw_code: &str) -> PathBuf {
     let hash = Sha256::digest(raw_code.as_bytes());
     data_dir
         .join(DIR)
         .join(format!("{}.toml", hex::encode(hash)))
-}
-
-/// The first `chars` base32 characters of `bytes` (5 bits each, most significant first).
-fn base32(bytes: &[u8], chars: usize) -> String {
-    (0..chars)
-        .map(|i| {
-            let bit = i * 5;
-            let hi = u16::from(bytes.get(bit / 8).copied().unwrap_or(0));
-            let lo = u16::from(bytes.get(bit / 8 + 1).copied().unwrap_or(0));
-            let window = (hi << 8 | lo) >> (11 - bit % 8);
-            char::from(ALPHABET[usize::from(window & 0x1F)])
-        })
-        .collect()
 }
 
 /// Groups of four separated by dashes.

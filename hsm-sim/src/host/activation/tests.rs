@@ -6,6 +6,8 @@ use p256::ecdsa::SigningKey;
 use p256::ecdsa::signature::Signer;
 use p256::pkcs8::EncodePublicKey;
 
+use emv::enrolment::ALPHABET;
+
 use super::*;
 
 const LINK: &str = "127.0.0.1:8583";
