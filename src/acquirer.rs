@@ -36,7 +36,7 @@ use rustls::{ClientConfig, ClientConnection, StreamOwned};
 mod credentials;
 mod mac_counter;
 mod socket;
-mod tls;
+pub(crate) mod tls;
 
 use socket::CountingSocket;
 

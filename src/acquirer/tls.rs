@@ -35,7 +35,11 @@ pub fn client_config(
     let chain = certificates(cert_pem, "terminal certificate")?;
     let key = private_key(key_pem)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = PinnedHostVerifier::new(roots, provider.clone(), host_spki_sha256)?;
+    let verifier = PinnedHostVerifier::with_ca(
+        roots,
+        provider.clone(),
+        HostKeyPin::Sha256(host_spki_sha256),
+    )?;
     let config = ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(AcquirerError::Tls)?
@@ -46,26 +50,60 @@ pub fn client_config(
     Ok(Arc::new(config))
 }
 
-/// The host's certificate verification: rustls' WebPKI verifier, then the key pin.
+/// How the host's key is recognised: by its SubjectPublicKeyInfo's SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum HostKeyPin {
+    /// The whole hash (an enrolment's `host_spki_sha256`).
+    Sha256([u8; 32]),
+    /// The hash's first 60 bits in base32, as an activation code carries them
+    /// (12 characters, no dashes; [`emv::enrolment::fingerprint`]).
+    Fingerprint(String),
+}
+
+impl HostKeyPin {
+    fn matches(&self, spki_der: &[u8]) -> bool {
+        let hash: [u8; 32] = Sha256::digest(spki_der).into();
+        match self {
+            Self::Sha256(pin) => hash == *pin,
+            Self::Fingerprint(fingerprint) => emv::enrolment::fingerprint(&hash) == *fingerprint,
+        }
+    }
+}
+
+/// The host's certificate verification: rustls' WebPKI verifier when there is a CA, then the
+/// key pin. Without a CA (before activation) the pin alone decides, TLS 1.3 only, and the
+/// handshake must still be signed by the pinned key.
 #[derive(Debug)]
-struct PinnedHostVerifier {
-    inner: Arc<WebPkiServerVerifier>,
-    host_spki_sha256: [u8; 32],
+pub(crate) struct PinnedHostVerifier {
+    ca: Option<Arc<WebPkiServerVerifier>>,
+    provider: Arc<CryptoProvider>,
+    pin: HostKeyPin,
 }
 
 impl PinnedHostVerifier {
-    fn new(
+    /// The usual checks against `roots`, then `pin`.
+    pub(crate) fn with_ca(
         roots: RootCertStore,
         provider: Arc<CryptoProvider>,
-        host_spki_sha256: [u8; 32],
+        pin: HostKeyPin,
     ) -> Result<Self, AcquirerError> {
-        let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+        let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
             .build()
             .map_err(|_| AcquirerError::BadBundle("the host CA cannot verify servers".into()))?;
         Ok(Self {
-            inner,
-            host_spki_sha256,
+            ca: Some(inner),
+            provider,
+            pin,
         })
+    }
+
+    /// `pin` alone, whatever signed the host's certificate.
+    pub(crate) fn pin_only(provider: Arc<CryptoProvider>, pin: HostKeyPin) -> Self {
+        Self {
+            ca: None,
+            provider,
+            pin,
+        }
     }
 }
 
@@ -78,19 +116,23 @@ impl ServerCertVerifier for PinnedHostVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let verified = self.inner.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        )?;
+        let verified = match &self.ca {
+            Some(inner) => inner.verify_server_cert(
+                end_entity,
+                intermediates,
+                server_name,
+                ocsp_response,
+                now,
+            )?,
+            None => ServerCertVerified::assertion(),
+        };
         let certificate = webpki::EndEntityCert::try_from(end_entity).map_err(|_| {
             rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding)
         })?;
-        let spki = certificate.subject_public_key_info();
-        let pinned: [u8; 32] = Sha256::digest(spki.as_ref()).into();
-        if pinned == self.host_spki_sha256 {
+        if self
+            .pin
+            .matches(certificate.subject_public_key_info().as_ref())
+        {
             Ok(verified)
         } else {
             Err(rustls::Error::InvalidCertificate(
@@ -105,7 +147,13 @@ impl ServerCertVerifier for PinnedHostVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
+        match &self.ca {
+            Some(inner) => inner.verify_tls12_signature(message, cert, dss),
+            // Without a CA: TLS 1.3 only.
+            None => Err(rustls::Error::PeerIncompatible(
+                rustls::PeerIncompatible::Tls12NotOffered,
+            )),
+        }
     }
 
     fn verify_tls13_signature(
@@ -114,11 +162,25 @@ impl ServerCertVerifier for PinnedHostVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
+        match &self.ca {
+            Some(inner) => inner.verify_tls13_signature(message, cert, dss),
+            None => rustls::crypto::verify_tls13_signature(
+                message,
+                cert,
+                dss,
+                &self.provider.signature_verification_algorithms,
+            ),
+        }
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
+        match &self.ca {
+            Some(inner) => inner.supported_verify_schemes(),
+            None => self
+                .provider
+                .signature_verification_algorithms
+                .supported_schemes(),
+        }
     }
 }
 

@@ -8,10 +8,10 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{CryptoProvider, verify_tls13_signature};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
+use rustls::ClientConfig;
+use rustls::pki_types::ServerName;
+
+use crate::acquirer::tls::{HostKeyPin, PinnedHostVerifier};
 
 use super::{ActivationCode, ActivationError, ActivationRequest, ActivationResponse};
 
@@ -44,10 +44,10 @@ pub fn post(
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(|e| transport(&e))?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(FingerprintVerifier {
-            code: code.clone(),
+        .with_custom_certificate_verifier(Arc::new(PinnedHostVerifier::pin_only(
             provider,
-        }))
+            HostKeyPin::Fingerprint(code.fingerprint().to_owned()),
+        )))
         .with_no_client_auth();
     let connection =
         rustls::ClientConnection::new(Arc::new(config), server_name).map_err(|e| transport(&e))?;
@@ -117,70 +117,6 @@ fn parse_answer(answer: &[u8]) -> Result<ActivationResponse, ActivationError> {
         .map(|r| r.error)
         .unwrap_or_else(|_| format!("HTTP {status}"));
     Err(ActivationError::Refused(reason))
-}
-
-/// Accepts the host whose key the activation code names, whatever signed its certificate.
-#[derive(Debug)]
-struct FingerprintVerifier {
-    code: ActivationCode,
-    provider: Arc<CryptoProvider>,
-}
-
-impl ServerCertVerifier for FingerprintVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let certificate = webpki::EndEntityCert::try_from(end_entity).map_err(|_| {
-            rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding)
-        })?;
-        if self
-            .code
-            .matches_host_key(certificate.subject_public_key_info().as_ref())
-        {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::ApplicationVerificationFailure,
-            ))
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        _message: &[u8],
-        _cert: &CertificateDer<'_>,
-        _dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        // TLS 1.3 only.
-        Err(rustls::Error::PeerIncompatible(
-            rustls::PeerIncompatible::Tls12NotOffered,
-        ))
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
 }
 
 #[cfg(test)]
