@@ -225,6 +225,34 @@ impl Engine {
         self.journaled(|j| j.finish(id, state, approved, why))
     }
 
+    /// The end of an online approval that the journal holds: the crash hook's `done`, the
+    /// `Approved` event, and the result with the host's authorisation code.
+    pub(super) fn approved_online(
+        &self,
+        id: i64,
+        code: String,
+        auth_code: Option<String>,
+        events: &mut dyn FnMut(Event),
+        timings: Timings,
+        started: Instant,
+    ) -> TxResult {
+        self.crash.at(TxState::Done.as_str());
+        events(Event::Approved {
+            auth_code: auth_code.clone(),
+            offline: false,
+        });
+        let mut result = self.result(
+            id,
+            TxStatus::Approved,
+            Some(code),
+            "approved".into(),
+            timings,
+            started,
+        );
+        result.auth_code = auth_code;
+        result
+    }
+
     pub(super) fn result(
         &self,
         id: i64,

@@ -280,21 +280,7 @@ impl Engine {
             Ok(()) => {}
         }
         if approved {
-            self.crash.at(TxState::Done.as_str());
-            events(Event::Approved {
-                auth_code: auth.clone(),
-                offline: false,
-            });
-            let mut result = self.result(
-                id,
-                TxStatus::Approved,
-                Some(code),
-                "approved".into(),
-                timings,
-                started,
-            );
-            result.auth_code = auth;
-            return Ok(result);
+            return Ok(self.approved_online(id, code, auth, events, timings, started));
         }
         let why = decline_message(&code);
         self.finish(id, TxState::Done, false, &why)?;

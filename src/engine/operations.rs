@@ -399,21 +399,7 @@ impl Engine {
             }
             match code.as_str() {
                 _ if approved => {
-                    self.crash.at(TxState::Done.as_str());
-                    events(Event::Approved {
-                        auth_code: auth.clone(),
-                        offline: false,
-                    });
-                    let mut result = self.result(
-                        id,
-                        TxStatus::Approved,
-                        Some(code),
-                        "approved".into(),
-                        timings,
-                        started,
-                    );
-                    result.auth_code = auth;
-                    return Ok(result);
+                    return Ok(self.approved_online(id, code, auth, events, timings, started));
                 }
                 WRONG_PIN if pin_tries + 1 < self.settings.max_pin_tries => {
                     pin_tries += 1;
