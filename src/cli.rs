@@ -17,6 +17,8 @@ use clap::{Args, Parser, Subcommand};
 mod activate;
 mod bench;
 #[cfg(feature = "demo")]
+mod bench_code;
+#[cfg(feature = "demo")]
 mod bench_pay;
 mod bench_qr;
 mod decode_qr;
@@ -26,6 +28,7 @@ mod pay_code;
 mod read_card;
 mod readers;
 mod session;
+mod show_code;
 mod start;
 mod tap;
 
@@ -56,6 +59,9 @@ enum Command {
     /// A sale paid with the customer's code (EMVCo consumer-presented, or the signed offline
     /// code): `pay-code --amount 12.50 --payload <text>`.
     PayCode(pay_code::PayCodeArgs),
+    /// A sale paid with the merchant's code: shows the code (and `--png FILE`) until the
+    /// customer's wallet pays it: `show-code --amount 12.50`.
+    ShowCode(show_code::ShowCodeArgs),
     /// A refund, standalone or of a sale (`--of ID`).
     Refund(pay::RefundArgs),
     /// Voids the last approved sale or refund of the open batch.
@@ -124,6 +130,7 @@ impl Cli {
             Command::Activate(args) => activate::run(args),
             Command::Pay(args) => pay::pay(args),
             Command::PayCode(args) => pay_code::pay_code(args),
+            Command::ShowCode(args) => show_code::show_code(args),
             Command::Refund(args) => pay::refund(args),
             Command::Void(args) => pay::void(args),
             Command::Preauth(args) => pay::preauth(args),

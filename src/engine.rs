@@ -21,6 +21,7 @@ use emv::config::TerminalConfig;
 use emv::oda::OfflineDataAuthenticator;
 
 use crate::acquirer::{Acquirer, AcquirerError, TerminalCredentials};
+use crate::host_api::{HostApi, HostApiError};
 use crate::journal::{Journal, JournalError, TxState};
 
 pub mod cancel;
@@ -33,6 +34,7 @@ mod error;
 mod expiry;
 mod host;
 pub mod merchant_code;
+mod merchant_payment;
 mod messages;
 mod offline;
 mod operations;
@@ -75,6 +77,8 @@ pub struct Engine {
     clock: Clock,
     /// The host refused the terminal's DE 7 (`63`) at the last sign-on.
     clock_refused: bool,
+    /// The host's HTTPS API, when the enrolment names one (the merchant's code).
+    host_api: Option<HostApi>,
 }
 
 impl Engine {
@@ -90,6 +94,14 @@ impl Engine {
     ) -> Result<Self, EngineError> {
         let journal = Journal::open(data_dir)?;
         let acquirer = Acquirer::new(bundle, settings.link)?;
+        let host_api = match HostApi::new(bundle, settings.link.response_timeout) {
+            Ok(api) => Some(api),
+            Err(HostApiError::NoApi) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "the host's API cannot be used");
+                None
+            }
+        };
         Ok(Self {
             journal,
             acquirer,
@@ -101,6 +113,7 @@ impl Engine {
             cancel: Cancel::new(),
             clock: Clock::system(),
             clock_refused: false,
+            host_api,
         })
     }
 

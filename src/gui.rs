@@ -28,6 +28,7 @@ mod devices;
 mod end_of_day;
 mod history;
 mod language;
+mod merchant_code;
 mod money;
 mod pdf;
 mod pin_wait;
@@ -45,9 +46,9 @@ mod timing;
 
 pub use crate::pinpad::window::ui::{
     AppAdapter, CardDrawerAdapter, EndOfDayAdapter, EndOfDayStage, HistoryAdapter, HistoryRow,
-    MainWindow, PinWaitAdapter, PresentCardAdapter, ReaderRow, ReceiptAdapter, RefundAdapter,
-    RefundStage, ResultAdapter, ResultState, SaleAdapter, SaleStage, Screen, SettingsAdapter,
-    StatusAdapter, TotalRow,
+    MainWindow, MerchantCodeAdapter, PinWaitAdapter, PresentCardAdapter, ReaderRow, ReceiptAdapter,
+    RefundAdapter, RefundStage, ResultAdapter, ResultState, SaleAdapter, SaleStage, Screen,
+    SettingsAdapter, StatusAdapter, TotalRow,
 };
 pub use language::{Language, current as current_language, select as select_language};
 pub use money::{AmountEntry, Currency, MAX_DIGITS};
@@ -89,11 +90,18 @@ impl Gui {
         let mut engine = setup.engine;
         let card_wait = engine.settings().card_wait;
         let host = engine.acquirer_mut().host().to_owned();
+        let merchant_code = engine.merchant_code_available();
         let (handle, events, service) = EngineService::spawn(engine, setup.card, setup.pin)?;
         status::show(window, &setup.status);
-        let sale = sale::bind(window, handle.clone(), setup.currency.clone());
+        let sale = sale::bind(
+            window,
+            handle.clone(),
+            setup.currency.clone(),
+            merchant_code,
+        );
         let amounts = std::rc::Rc::clone(&sale);
         present_card::bind(window, handle.clone());
+        merchant_code::bind(window, handle.clone());
         pin_wait::bind(window, handle.clone());
         result::bind(window, sale);
         receipt::bind(window, &setup.data_dir);
@@ -213,6 +221,8 @@ pub enum GuiError {
 pub(crate) enum Update {
     /// The present-card screen, or a change on it.
     PresentCard(present_card::Show),
+    /// The merchant's code, or its next token.
+    MerchantCode(merchant_code::Show),
     /// The customer is entering the PIN.
     Pin,
     /// Authorising (or another step without a card: sending pending messages, reversing).
@@ -244,6 +254,9 @@ pub(crate) fn route(
         ServiceEvent::Progress { event, ui, .. } => {
             if let Some(show) = present_card::for_event(&event, ui.as_ref(), currency, card_wait) {
                 return Some(Update::PresentCard(show));
+            }
+            if let Some(show) = merchant_code::for_event(&event, currency) {
+                return Some(Update::MerchantCode(show));
             }
             match event {
                 Event::EnterPin => Some(Update::Pin),
@@ -306,6 +319,7 @@ impl Update {
                 present_card::apply(window, show);
                 app.set_screen(Screen::PresentCard);
             }
+            Self::MerchantCode(show) => merchant_code::apply(window, show),
             Self::Pin => app.set_screen(Screen::Pin),
             Self::Working(message) => {
                 result::working(window, &message);

@@ -50,6 +50,10 @@ pub struct TerminalSettings {
     /// `9F4E` merchant name and location.
     #[serde(default)]
     pub merchant_name_location: String,
+    /// The merchant's country, ISO 3166-1 alpha-2 (`DE`), for the merchant's code (EMVCo
+    /// merchant-presented QR tag `58`). Empty: the terminal shows no merchant's code.
+    #[serde(default)]
+    pub country_alpha2: String,
     /// Whether offline data authentication trusts the schemes' public *test* CA keys and the
     /// simulator's CA keys (`assets/capk/test.toml`, `simulator.toml`) besides the live keys.
     /// A development and demo setting: a production terminal leaves it `false`.

@@ -20,11 +20,13 @@
 //!   the activation code's alphabet and normalisation.
 //! - [`iso8583`]: the acquirer protocol: the ISO 8583 codec, its field table, the request
 //!   builders, response codes and the message MAC.
+//! - [`api`]: the JSON bodies of the host's HTTPS API that terminal and host share.
 //! - [`qr`]: EMVCo QR codes: the merchant-presented code and its CRC, the customer's codes
 //!   (EMVCo consumer-presented mode and the signed offline code).
 #![forbid(unsafe_code)]
 
 pub mod apdu;
+pub mod api;
 pub mod attestation;
 pub mod config;
 pub mod crypto;

@@ -17,3 +17,12 @@ pub const POS_ENTRY_CODE: &str = "031";
 /// The private data element that carries a signed offline code (binary, LLLVAR,
 /// `docs/iso8583.md`).
 pub const OFFLINE_CODE_FIELD: u8 = 104;
+
+/// DE 22 of a payment with the merchant's code (ISO 8583:1987: `10` credential on file, the
+/// wallet's account held at the host; `2` the terminal takes no PIN for it, the customer
+/// confirmed on their phone; `docs/iso8583.md`).
+pub const MERCHANT_CODE_ENTRY_MODE: &str = "102";
+
+/// The private data element that names the merchant's-code payment a 0200 completes (the
+/// host's reference, `ans..16` LLLVAR, `docs/iso8583.md`).
+pub const MERCHANT_CODE_FIELD: u8 = 105;

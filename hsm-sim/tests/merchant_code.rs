@@ -1,5 +1,6 @@
 //! The host's merchant-code service (`hsm_sim::host::merchant_code`): the rotating token, its
-//! window and grace, one use per token, the other merchant's code, cancel and expiry.
+//! window and grace, one use per token, the other merchant's code, the customer's consent and
+//! the terminal's 0200 that completes it, cancel and expiry.
 
 #![allow(clippy::unwrap_used)] // A panic in a test is a failure.
 
@@ -98,7 +99,9 @@ fn the_code_rotates_every_window_and_pays_once() {
         .unwrap();
     assert_eq!(charged.amount, 1250);
     assert!(rx.has_changed().unwrap());
-    assert!(matches!(&*rx.borrow_and_update(), Status::Paid { wallet, .. } if wallet == "W-ALICE"));
+    assert!(
+        matches!(&*rx.borrow_and_update(), Status::Confirmed { wallet, .. } if wallet == "W-ALICE")
+    );
     assert_eq!(
         codes.pay(
             &attempt(&first.reference, &token1),
@@ -107,6 +110,71 @@ fn the_code_rotates_every_window_and_pays_once() {
         ),
         Err(Refusal::AlreadyPaid)
     );
+    // The terminal's 0200 names the payment: only its own terminal, with its own amount.
+    let now = T0 + WINDOW_SECS + 3;
+    assert_eq!(
+        codes.resolve("T0000002", &first.reference, 1250, now),
+        Err(Refusal::Unknown)
+    );
+    assert_eq!(
+        codes.resolve("T0000001", &first.reference, 1251, now),
+        Err(Refusal::AmountMismatch)
+    );
+    assert_eq!(
+        codes
+            .resolve("T0000001", &first.reference, 1250, now)
+            .as_deref(),
+        Ok("W-ALICE")
+    );
+    codes.complete("T0000001", &first.reference, "00", now);
+    assert!(matches!(&*rx.borrow_and_update(), Status::Paid { wallet, .. } if wallet == "W-ALICE"));
+    // A retransmission of the same 0200 resolves again (the ledger answers it idempotently).
+    assert!(
+        codes
+            .resolve("T0000001", &first.reference, 1250, now)
+            .is_ok()
+    );
+}
+
+#[test]
+fn only_a_confirmed_payment_can_be_completed_and_a_decline_is_final() {
+    let codes = service();
+    let p = codes.create("T0000001", 800, 978, T0).unwrap();
+    assert_eq!(
+        codes.resolve("T0000001", &p.reference, 800, T0 + 1),
+        Err(Refusal::NotConfirmed)
+    );
+    codes.complete("T0000001", &p.reference, "00", T0 + 1);
+    assert_eq!(
+        codes
+            .snapshot("T0000001", &p.reference, T0 + 1)
+            .unwrap()
+            .status,
+        Status::Pending,
+        "an answer for an unconfirmed payment changes nothing"
+    );
+    let token = p.token.unwrap();
+    codes
+        .pay(&attempt800(&p.reference, &token), T0 + 2, ok)
+        .unwrap();
+    codes.complete("T0000001", &p.reference, "51", T0 + 3);
+    let status = codes
+        .snapshot("T0000001", &p.reference, T0 + 3)
+        .unwrap()
+        .status;
+    assert_eq!(status, Status::Declined { code: "51".into() });
+    assert!(status.is_final());
+    assert_eq!(
+        codes.resolve("T0000001", &p.reference, 800, T0 + 4),
+        Err(Refusal::NotConfirmed)
+    );
+}
+
+fn attempt800<'a>(reference: &'a str, token: &'a str) -> PayAttempt<'a> {
+    PayAttempt {
+        amount: Some(800),
+        ..attempt(reference, token)
+    }
 }
 
 #[test]
@@ -217,15 +285,33 @@ fn paid_after_cancel_and_after_expiry_are_refused() {
         codes.pay(&attempt(&p.reference, &token), later, ok),
         Err(Refusal::Expired)
     );
-    // Cancelling a paid payment leaves it paid.
+    // A confirmed payment is cancelled (its money moves only with the terminal's 0200)...
     let p = codes.create("T0000001", 1250, 978, T0).unwrap();
     let token = p.token.unwrap();
     codes
         .pay(&attempt(&p.reference, &token), T0 + 1, ok)
         .unwrap();
-    assert!(matches!(
+    assert_eq!(
         codes
             .cancel("T0000001", &p.reference, T0 + 2)
+            .unwrap()
+            .status,
+        Status::Cancelled
+    );
+    assert_eq!(
+        codes.resolve("T0000001", &p.reference, 1250, T0 + 3),
+        Err(Refusal::Cancelled)
+    );
+    // ... but cancelling a paid payment leaves it paid.
+    let p = codes.create("T0000001", 1250, 978, T0).unwrap();
+    let token = p.token.unwrap();
+    codes
+        .pay(&attempt(&p.reference, &token), T0 + 1, ok)
+        .unwrap();
+    codes.complete("T0000001", &p.reference, "00", T0 + 2);
+    assert!(matches!(
+        codes
+            .cancel("T0000001", &p.reference, T0 + 3)
             .unwrap()
             .status,
         Status::Paid { .. }

@@ -21,6 +21,10 @@ pub(crate) enum BenchCommand {
     /// 1.3 on loopback; no PIN. p50, p99 and where the time goes.
     #[cfg(feature = "demo")]
     Pay(super::bench_pay::BenchPayArgs),
+    /// The merchant's code on loopback: from the customer's signed consent to the terminal's
+    /// approval (the host's long poll, the 0200 with DE 105, the journal), p50 and p95.
+    #[cfg(feature = "demo")]
+    MerchantCode(super::bench_code::BenchCodeArgs),
     /// The QR decoder on generated 1280×720 camera-like frames (fixed seed): success rate,
     /// median and p95 ms per frame, overall and per degradation; wrong payloads fail the run.
     Qr(super::bench_qr::BenchQrArgs),
@@ -48,6 +52,8 @@ pub(super) fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
         }
         #[cfg(feature = "demo")]
         BenchCommand::Pay(args) => super::bench_pay::run(args),
+        #[cfg(feature = "demo")]
+        BenchCommand::MerchantCode(args) => super::bench_code::run(args),
         BenchCommand::Qr(args) => super::bench_qr::run(args),
     }
 }

@@ -438,6 +438,12 @@ pub(super) fn print_event(event: Event) {
             "Host unreachable: accepted offline AT THE MERCHANT'S RISK (not approved by the issuer)"
         ),
         Event::Approved { .. } | Event::Declined { .. } => {}
+        Event::ShowMerchantCode {
+            text, short_code, ..
+        } => println!(
+            "{}\nThe customer scans this code, or types {short_code}; waiting...",
+            super::show_code::code_blocks(&text)
+        ),
         Event::TryAgain { reason } => println!("Try again: {reason}"),
         Event::Reversing => println!("No answer from the host: reversing"),
         Event::SendingPending { count } => println!("Sending {count} pending message(s)"),

@@ -229,7 +229,7 @@ impl Engine {
     /// Sends a code's 0200 and ends the operation on the answer, or without one: reversed
     /// when it may have reached the host, accepted offline (an offline code within the cap)
     /// or aborted when it cannot have.
-    fn send_code_request(
+    pub(super) fn send_code_request(
         &mut self,
         id: i64,
         request: &Message,

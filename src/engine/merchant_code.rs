@@ -38,6 +38,19 @@ pub fn draw(
 
 /// Draws `text` as a QR code (error correction level M) in a greyscale PNG.
 pub fn render_png(text: &str, scale: usize) -> Result<Vec<u8>, DrawError> {
+    let (pixels, side) = raster(text, scale)?;
+    let side = u32::try_from(side).map_err(|_| qrcode::types::QrError::DataTooLong)?;
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, side, side);
+    encoder.set_color(png::ColorType::Grayscale);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.write_header()?.write_image_data(&pixels)?;
+    Ok(out)
+}
+
+/// Draws `text` as a QR code (error correction level M) with its quiet zone: grey pixels
+/// (0 dark, 255 light), `scale` pixels per module, row by row, and the side in pixels.
+pub fn raster(text: &str, scale: usize) -> Result<(Vec<u8>, usize), DrawError> {
     let code = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M)?;
     let modules = code.width();
     let colors = code.to_colors();
@@ -56,11 +69,5 @@ pub fn render_png(text: &str, scale: usize) -> Result<Vec<u8>, DrawError> {
             }
         }
     }
-    let side = u32::try_from(side).map_err(|_| qrcode::types::QrError::DataTooLong)?;
-    let mut out = Vec::new();
-    let mut encoder = png::Encoder::new(&mut out, side, side);
-    encoder.set_color(png::ColorType::Grayscale);
-    encoder.set_depth(png::BitDepth::Eight);
-    encoder.write_header()?.write_image_data(&pixels)?;
-    Ok(out)
+    Ok((pixels, side))
 }

@@ -70,6 +70,20 @@ pub enum Event {
         /// Whether the host acknowledged the reversal already.
         acknowledged: bool,
     },
+    /// Show the merchant's code for the customer's wallet to scan (again with each new
+    /// token); the same token typed as a short code pays too.
+    ShowMerchantCode {
+        /// The code's text (an EMVCo merchant-presented payload) to draw as a QR code.
+        text: String,
+        /// The token grouped for typing (`1234 5678 9012`).
+        short_code: String,
+        /// The amount (minor units).
+        amount: u64,
+        /// When the code changes (Unix seconds).
+        rotates_at: u64,
+        /// When the payment expires (Unix seconds).
+        expires_at: u64,
+    },
     /// Present the card again.
     TryAgain {
         /// Why.

@@ -44,6 +44,19 @@ pub enum Command {
         /// The sale refunded, if any.
         original_id: Option<i64>,
     },
+    /// A sale paid with the merchant's code: shown until the customer's wallet pays it
+    /// ([`Event::ShowMerchantCode`]), it expires or the operator cancels.
+    MerchantCode {
+        /// Minor units.
+        amount: u64,
+    },
+    /// A sale paid with the code the customer's phone shows, as the camera scanned it.
+    CustomerCode {
+        /// The scanned text.
+        text: String,
+        /// Minor units.
+        amount: u64,
+    },
     /// A void of the last voidable transaction.
     VoidLast,
     /// A void of transaction `id`, which must be the last voidable one (the one
@@ -348,6 +361,10 @@ impl Worker {
                 amount,
                 original_id,
             } => engine.refund(card, pin, amount, original_id, &mut progress),
+            Command::MerchantCode { amount } => engine.pay_merchant_code(amount, &mut progress),
+            Command::CustomerCode { text, amount } => {
+                engine.pay_code(&text, amount, None, &mut progress)
+            }
             Command::VoidLast => engine.void_last(&mut progress),
             Command::Void { id: tx } => {
                 if engine.journal().last_voidable()?.map(|r| r.id) != Some(tx) {

@@ -27,6 +27,8 @@ impl Event {
         let request = match self {
             // The approval that follows is shown; the screen adds its own warning.
             Self::OfflineAtMerchantRisk { .. } => return None,
+            // No EMV card message: the screen shows the code itself.
+            Self::ShowMerchantCode { .. } => return None,
             Self::PresentCard { amount } => UiRequest::new(M::PresentCard, S::ReadyToRead)
                 .with_value(UiValue::Amount {
                     value: *amount,

@@ -74,6 +74,7 @@ pub(super) fn bind(
     window: &MainWindow,
     handle: ServiceHandle,
     currency: Currency,
+    merchant_code: bool,
 ) -> Rc<SaleController> {
     let controller = Rc::new(SaleController {
         window: window.as_weak(),
@@ -131,6 +132,9 @@ pub(super) fn bind(
     });
     let c = Rc::clone(&controller);
     adapter.on_pay_by_card(move || c.pay_by_card());
+    let c = Rc::clone(&controller);
+    adapter.on_pay_by_merchant_code(move || c.pay_by_merchant_code());
+    adapter.set_merchant_code_available(merchant_code);
     controller.refresh();
     controller
 }
@@ -165,6 +169,19 @@ impl SaleController {
         }
         let total = self.currency.format(total);
         start_card_operation(&window, &self.handle, &total, Command::Sale { amount, tip });
+    }
+
+    /// Sends the sale to the engine to be paid with the merchant's code; the code shows when
+    /// the host has opened the payment.
+    fn pay_by_merchant_code(&self) {
+        let total = self.state.borrow().total();
+        let Some(window) = self.window.upgrade() else {
+            return;
+        };
+        if total == 0 {
+            return;
+        }
+        super::merchant_code::start(&window, &self.handle, &self.currency.format(total), total);
     }
 
     /// Shows the draft sale (amounts in the language in force).
@@ -213,13 +230,19 @@ pub(super) fn start_card_operation(
             .global::<AppAdapter>()
             .set_screen(Screen::PresentCard);
     } else {
-        result.set_state(super::ResultState::NothingCharged);
-        result.set_reason("The payment engine has stopped: restart the terminal.".into());
-        result.set_card_text("".into());
-        result.set_response_code("".into());
-        result.set_has_receipt(false);
-        window.global::<AppAdapter>().set_screen(Screen::Result);
+        engine_stopped(window);
     }
+}
+
+/// The result screen says the engine has stopped (nothing was charged).
+pub(super) fn engine_stopped(window: &MainWindow) {
+    let result = window.global::<ResultAdapter>();
+    result.set_state(super::ResultState::NothingCharged);
+    result.set_reason("The payment engine has stopped: restart the terminal.".into());
+    result.set_card_text("".into());
+    result.set_response_code("".into());
+    result.set_has_receipt(false);
+    window.global::<AppAdapter>().set_screen(Screen::Result);
 }
 
 /// The adapter's code of the custom tip.

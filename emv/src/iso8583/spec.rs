@@ -297,6 +297,14 @@ mod table {
             ),
         ),
         (
+            105,
+            FieldSpec::new(
+                "Private: the merchant's-code payment reference",
+                ANS,
+                LllVar(16),
+            ),
+        ),
+        (
             128,
             FieldSpec::new("Message authentication code", B, Fixed(8)),
         ),

@@ -103,7 +103,7 @@ pub fn read(scanned: &[u8], exponent: u32) -> Result<Payment, ReadError> {
     let fields = code.account(GUID).ok_or(ReadError::NotSoftpos)?;
     let field = |id: u8| fields.iter().find(|f| f.id == id).map(|f| f.value.clone());
     let token = field(2)
-        .filter(|t| t.len() == 12 && t.bytes().all(|b| b.is_ascii_digit()))
+        .filter(|t| t.len() == TOKEN_DIGITS && t.bytes().all(|b| b.is_ascii_digit()))
         .ok_or(ReadError::Missing("token"))?;
     let additional = code.additional.clone().unwrap_or_default();
     Ok(Payment {
@@ -118,4 +118,23 @@ pub fn read(scanned: &[u8], exponent: u32) -> Result<Payment, ReadError> {
         currency: code.currency,
         bill_number: additional.bill_number,
     })
+}
+
+/// Digits of a token (10^12 ≈ 2^39.9 values).
+pub const TOKEN_DIGITS: usize = 12;
+
+/// Formats a token as the short code shown beside the picture: `1234 5678 9012`.
+pub fn short_code(token: &str) -> String {
+    let digits: Vec<char> = token.chars().collect();
+    digits
+        .chunks(4)
+        .map(|c| c.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A typed short code back into a token: spaces and dashes dropped, twelve digits required.
+pub fn parse_short_code(typed: &str) -> Option<String> {
+    let digits: String = typed.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+    (digits.len() == TOKEN_DIGITS && digits.bytes().all(|b| b.is_ascii_digit())).then_some(digits)
 }

@@ -8,15 +8,19 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use zeroize::Zeroizing;
 
-use crate::host::wallets;
+use emv::api::merchant_code::PaymentStatus;
+
+use crate::host::{merchant_code, pki, wallets};
+use crate::wallet::api::{PayMerchantCode, WalletApi, WalletPayment};
 use crate::wallet::device::Device;
 use crate::wallet::offline::OfflineRequest;
-use crate::wallet::{cpm, offline};
+use crate::wallet::{cpm, offline, scan};
 
 /// The wallet commands.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// The customer's wallet: enrol its device key, show a code, revoke a device.
+    /// The customer's wallet: enrol its device key, show a code, pay a merchant's code, revoke
+    /// a device.
     Wallet {
         /// What to do.
         #[command(subcommand)]
@@ -65,6 +69,35 @@ pub enum Action {
         #[arg(long, value_name = "SECS", hide = true)]
         issued_at: Option<u32>,
     },
+    /// Pay the merchant's code in a picture (PNG) over the host's API: the PIN read from
+    /// standard input unlocks the device key that signs the customer's consent.
+    ScanAndPay {
+        /// The picture of the merchant's code.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// The wallet's directory.
+        #[arg(long, value_name = "DIR")]
+        wallet: PathBuf,
+        /// The host's API (HOST:PORT).
+        #[arg(long, value_name = "ADDR", default_value = DEFAULT_API)]
+        api: String,
+        /// Decimals of the code's currency.
+        #[arg(long, value_name = "N", default_value_t = 2)]
+        exponent: u32,
+    },
+    /// Pay a merchant's code by its short code (`1234 5678 9012`), for a phone without a
+    /// camera. The PIN is read from standard input.
+    PayShortCode {
+        /// The short code shown under the merchant's code.
+        #[arg(value_name = "CODE")]
+        code: String,
+        /// The wallet's directory.
+        #[arg(long, value_name = "DIR")]
+        wallet: PathBuf,
+        /// The host's API (HOST:PORT).
+        #[arg(long, value_name = "ADDR", default_value = DEFAULT_API)]
+        api: String,
+    },
     /// Revoke an enrolled device at the host (its codes are refused from now on).
     Revoke {
         /// The host's data directory.
@@ -88,6 +121,11 @@ impl Command {
                         .map(|e| (e.payer_token, e.certificate))
                         .map_err(|e| e.to_string())
                 })?;
+                // The app is given the host CA that its API's certificate chains to.
+                let ca = pki::HostCa::load_or_create(&host_data)?;
+                let path = wallet.join(HOST_CA_FILE);
+                std::fs::write(&path, ca.cert_pem())
+                    .with_context(|| format!("writing {}", path.display()))?;
                 println!("device {}", device.id_hex());
                 Ok(ExitCode::SUCCESS)
             }
@@ -132,6 +170,33 @@ impl Command {
                 println!("{}", offline::show_code(&mut device, &request)?);
                 Ok(ExitCode::SUCCESS)
             }
+            Action::ScanAndPay {
+                file,
+                wallet,
+                api,
+                exponent,
+            } => {
+                let payment = scan::scan_file(&file, exponent)?;
+                let client = wallet_api(&wallet, &api)?;
+                println!(
+                    "pay {} to terminal {} (reference {})?",
+                    emv::qr::mpm::format_amount(payment.amount, exponent),
+                    payment.terminal_id,
+                    payment.reference
+                );
+                let device = Device::load(&wallet, &read_pin()?)?;
+                let answer =
+                    client.pay_merchant_code(&PayMerchantCode::scanned(&device, &payment))?;
+                report(&answer, exponent)
+            }
+            Action::PayShortCode { code, wallet, api } => {
+                let token = merchant_code::parse_short_code(&code)
+                    .context("a short code is twelve digits, such as 1234 5678 9012")?;
+                let client = wallet_api(&wallet, &api)?;
+                let device = Device::load(&wallet, &read_pin()?)?;
+                let answer = client.pay_merchant_code(&PayMerchantCode::typed(&device, token))?;
+                report(&answer, 2)
+            }
             Action::Revoke { host_data, device } => {
                 wallets::revoke(&host_data, &device)?;
                 println!("device {device} revoked");
@@ -139,6 +204,40 @@ impl Command {
             }
         }
     }
+}
+
+/// The host's API when none is named: `hsm-sim serve`'s default.
+const DEFAULT_API: &str = "127.0.0.1:8443";
+/// The host CA in the wallet's directory, copied there at enrolment.
+const HOST_CA_FILE: &str = "host-ca.pem";
+
+fn wallet_api(wallet: &std::path::Path, api: &str) -> anyhow::Result<WalletApi> {
+    let path = wallet.join(HOST_CA_FILE);
+    let ca = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading {} (enrol the wallet again)", path.display()))?;
+    Ok(WalletApi::new(api, &ca)?)
+}
+
+/// Prints where the payment ended; succeeds only when it was paid.
+fn report(answer: &WalletPayment, exponent: u32) -> anyhow::Result<ExitCode> {
+    let amount = emv::qr::mpm::format_amount(answer.amount, exponent);
+    println!(
+        "{} {amount} to terminal {} (reference {})",
+        match answer.status {
+            PaymentStatus::Paid => "paid",
+            PaymentStatus::Declined => "declined",
+            PaymentStatus::Cancelled => "cancelled by the merchant",
+            PaymentStatus::Expired => "expired",
+            _ => "confirmed, the merchant's terminal has not completed",
+        },
+        answer.terminal_id,
+        answer.reference
+    );
+    Ok(if answer.status == PaymentStatus::Paid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn read_pin() -> anyhow::Result<Zeroizing<String>> {

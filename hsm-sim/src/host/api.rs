@@ -27,12 +27,14 @@ use super::pki;
 use super::server::ServerState;
 
 mod health;
+mod merchant_codes;
+mod payment_requests;
+mod wallet;
 
 /// What every route handler can reach: the running host.
 #[derive(Clone)]
 pub(crate) struct ApiState {
     /// The running host, for the topic routes that read or change it.
-    #[allow(dead_code)]
     pub(crate) server: ServerState,
 }
 
@@ -50,6 +52,41 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientCertificate {
             .get::<Self>()
             .cloned()
             .ok_or_else(|| ApiError::internal("no connection identity"))
+    }
+}
+
+impl ClientCertificate {
+    /// Checks that this connection is terminal `terminal_id`'s: its certificate names it, the
+    /// terminal is enrolled and not on the revocation list (the ISO 8583 port's checks).
+    pub(crate) fn check_terminal(
+        &self,
+        state: &ApiState,
+        terminal_id: &str,
+    ) -> Result<(), ApiError> {
+        let certificate = self.0.as_ref().ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "a terminal certificate is required",
+            )
+        })?;
+        let refused = || ApiError::new(StatusCode::FORBIDDEN, "not this terminal's certificate");
+        if !pki::certificate_names_terminal(certificate, terminal_id) {
+            return Err(refused());
+        }
+        let data_dir = state.server.data_dir();
+        match super::enrol::TerminalRecord::load(data_dir, terminal_id) {
+            Ok(Some(_)) => {}
+            Ok(None) => return Err(refused()),
+            Err(e) => return Err(ApiError::internal(e)),
+        }
+        match super::blocklist::is_blocked(data_dir, terminal_id) {
+            Ok(false) => Ok(()),
+            Ok(true) => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "this terminal is revoked",
+            )),
+            Err(e) => Err(ApiError::internal(e)),
+        }
     }
 }
 
@@ -88,7 +125,12 @@ impl IntoResponse for ApiError {
 
 /// The API's routes, one topic per file.
 pub(crate) fn router(state: ApiState) -> Router {
-    Router::new().merge(health::routes()).with_state(state)
+    Router::new()
+        .merge(health::routes())
+        .merge(merchant_codes::routes())
+        .merge(payment_requests::routes())
+        .merge(wallet::routes())
+        .with_state(state)
 }
 
 /// The API's rustls configuration: the host's certificate, TLS 1.3, ALPN `http/1.1`, client

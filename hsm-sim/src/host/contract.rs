@@ -387,10 +387,17 @@ pub const TABLE: &[Row] = &[
         elements: &[104],
         cells: [C(OFFLINE_CODE), A, C(OFFLINE_CODE), A, A, A, A, A, A, A],
     },
+    Row {
+        label: "105",
+        elements: &[105],
+        cells: [C(MERCHANT_CODE), A, A, A, A, A, A, A, A, A],
+    },
 ];
 
 /// The condition of DE 104 in a request.
 const OFFLINE_CODE: &str = "offline code";
+/// The condition of DE 105 in a request.
+const MERCHANT_CODE: &str = "merchant's code";
 
 /// The condition of DE 61 in a request.
 const MAC: &str = "MAC";

@@ -6,10 +6,15 @@
 //! current one). A wallet pays with the token from the picture or typed as a short code
 //! ([`MerchantCodes::pay`]): the host accepts a token only inside its window (plus a short
 //! grace for the scan) and only once, only for the terminal and amount it was made for, and
-//! never after the terminal cancelled or the payment expired. Every change is published to
-//! subscribers ([`MerchantCodes::subscribe`]) so a terminal waiting on the host learns it at
+//! never after the terminal cancelled or the payment expired. The customer's consent makes the
+//! payment [`Status::Confirmed`]; the money moves when the terminal then sends its 0200 naming
+//! the payment ([`MerchantCodes::resolve`], [`MerchantCodes::complete`]), so the charge has the
+//! link's guarantees (journal, reversal, settlement). Every change is published to subscribers
+//! ([`MerchantCodes::subscribe`]) so a terminal or wallet waiting on the host learns it at
 //! once. Times are Unix seconds passed in by the caller.
 
+pub(crate) mod link;
+mod request;
 mod token;
 
 use std::collections::HashMap;
@@ -17,10 +22,9 @@ use std::sync::{Mutex, MutexGuard};
 
 use tokio::sync::watch;
 
-pub use token::{
-    TOKEN_DIGITS, TokenInput, TokenKey, WINDOW_SECS, parse_short_code, short_code, window_end,
-    window_of,
-};
+pub use emv::qr::merchant_payment::{parse_short_code, short_code};
+pub use request::{PaymentRequest, REQUEST_LIFETIME_SECS};
+pub use token::{TOKEN_DIGITS, TokenInput, TokenKey, WINDOW_SECS, window_end, window_of};
 
 /// How long after its window a token is still accepted, for the time between the scan and the
 /// payment reaching the host.
@@ -42,7 +46,14 @@ pub struct MerchantCodes {
 pub enum Status {
     /// Waiting for the customer.
     Pending,
-    /// Paid by `wallet`.
+    /// The customer's wallet consented; waiting for the terminal's 0200 that moves the money.
+    Confirmed {
+        /// The paying wallet.
+        wallet: String,
+        /// When (Unix seconds).
+        at: u64,
+    },
+    /// Paid by `wallet`: the terminal's 0200 was approved.
     Paid {
         /// The paying wallet.
         wallet: String,
@@ -53,6 +64,27 @@ pub enum Status {
     Cancelled,
     /// Not paid within its lifetime.
     Expired,
+    /// The terminal's 0200 was declined (`code` is its DE 39).
+    Declined {
+        /// The DE 39 of the decline.
+        code: String,
+    },
+    /// The customer refused a request to pay on their phone.
+    Refused,
+}
+
+impl Status {
+    /// Whether nothing can change it any more.
+    pub fn is_final(&self) -> bool {
+        matches!(
+            self,
+            Self::Paid { .. }
+                | Self::Cancelled
+                | Self::Expired
+                | Self::Declined { .. }
+                | Self::Refused
+        )
+    }
 }
 
 /// What a terminal shows: the payment, its current token and when the token changes.
@@ -124,9 +156,12 @@ pub enum Refusal {
     /// The token was already used.
     #[error("this code was already used: scan the code on the terminal again")]
     ReplayedToken,
-    /// Already paid.
+    /// Already paid, or consented to by a wallet.
     #[error("already paid")]
     AlreadyPaid,
+    /// The terminal names a payment that no wallet has consented to, or with another amount.
+    #[error("the payment is not confirmed by the customer")]
+    NotConfirmed,
     /// Cancelled by the terminal.
     #[error("the merchant cancelled this payment")]
     Cancelled,
@@ -140,6 +175,10 @@ pub enum Refusal {
 
 struct Payment {
     terminal_id: String,
+    /// For a request to pay: the one wallet it is addressed to (it has no token).
+    payer: Option<String>,
+    /// For a request to pay: the merchant's name the wallet shows.
+    merchant: String,
     amount: u64,
     currency: u16,
     created_window: u64,
@@ -167,16 +206,36 @@ impl MerchantCodes {
         currency: u16,
         now: u64,
     ) -> Result<Snapshot, getrandom::Error> {
+        self.open(terminal_id, amount, currency, None, "", now)
+    }
+
+    /// Opens a payment; `payer` and `merchant` for a request to pay.
+    fn open(
+        &self,
+        terminal_id: &str,
+        amount: u64,
+        currency: u16,
+        payer: Option<&str>,
+        merchant: &str,
+        now: u64,
+    ) -> Result<Snapshot, getrandom::Error> {
         let mut bytes = [0u8; 8];
         getrandom::fill(&mut bytes)?;
         let reference = hex::encode_upper(bytes);
         let (changes, _) = watch::channel(Status::Pending);
+        let lifetime = if payer.is_some() {
+            REQUEST_LIFETIME_SECS.min(self.lifetime)
+        } else {
+            self.lifetime
+        };
         let payment = Payment {
             terminal_id: terminal_id.to_owned(),
+            payer: payer.map(str::to_owned),
+            merchant: merchant.to_owned(),
             amount,
             currency,
             created_window: window_of(now),
-            expires_at: now.saturating_add(self.lifetime),
+            expires_at: now.saturating_add(lifetime),
             status: Status::Pending,
             used_windows: Vec::new(),
             changes,
@@ -216,7 +275,73 @@ impl MerchantCodes {
             .ok_or(Refusal::Unknown)
     }
 
-    /// The terminal cancels. A payment already paid stays paid (the terminal then refunds).
+    /// A receiver of the payment's status for whoever knows its reference (the wallet that
+    /// pays it waits on it for the terminal's outcome).
+    pub fn watch(&self, reference: &str) -> Result<watch::Receiver<Status>, Refusal> {
+        self.lock()
+            .get(reference)
+            .map(|p| p.changes.subscribe())
+            .ok_or(Refusal::Unknown)
+    }
+
+    /// The terminal's 0200 names this payment: the wallet that consented to it, if the payment
+    /// is `terminal_id`'s, of `amount`, and confirmed (or already paid by this same request,
+    /// a retransmission). Anything else is refused and nothing is charged.
+    pub fn resolve(
+        &self,
+        terminal_id: &str,
+        reference: &str,
+        amount: u64,
+        now: u64,
+    ) -> Result<String, Refusal> {
+        let mut payments = self.lock();
+        let payment = payments
+            .get_mut(reference)
+            .filter(|p| p.terminal_id == terminal_id)
+            .ok_or(Refusal::Unknown)?;
+        expire(payment, now);
+        if payment.amount != amount {
+            return Err(Refusal::AmountMismatch);
+        }
+        match &payment.status {
+            Status::Confirmed { wallet, .. } | Status::Paid { wallet, .. } => Ok(wallet.clone()),
+            Status::Cancelled => Err(Refusal::Cancelled),
+            Status::Expired => Err(Refusal::Expired),
+            Status::Pending | Status::Declined { .. } | Status::Refused => {
+                Err(Refusal::NotConfirmed)
+            }
+        }
+    }
+
+    /// The host answered the terminal's 0200 for this payment: paid when `approved`, else
+    /// declined with `code`. A payment no longer confirmed is left as it is.
+    pub fn complete(&self, terminal_id: &str, reference: &str, code: &str, now: u64) {
+        let mut payments = self.lock();
+        let Some(payment) = payments
+            .get_mut(reference)
+            .filter(|p| p.terminal_id == terminal_id)
+        else {
+            return;
+        };
+        let Status::Confirmed { wallet, .. } = &payment.status else {
+            return;
+        };
+        let status = if code == "00" {
+            Status::Paid {
+                wallet: wallet.clone(),
+                at: now,
+            }
+        } else {
+            Status::Declined {
+                code: code.to_owned(),
+            }
+        };
+        set_status(payment, status);
+    }
+
+    /// The terminal cancels. A payment the customer confirmed is cancelled too: its money only
+    /// moves with the terminal's 0200. A payment already paid stays paid (the terminal then
+    /// refunds).
     pub fn cancel(
         &self,
         terminal_id: &str,
@@ -229,20 +354,21 @@ impl MerchantCodes {
             .filter(|p| p.terminal_id == terminal_id)
             .ok_or(Refusal::Unknown)?;
         expire(payment, now);
-        if payment.status == Status::Pending {
+        if matches!(payment.status, Status::Pending | Status::Confirmed { .. }) {
             set_status(payment, Status::Cancelled);
         }
         Ok(self.snapshot_of(reference, payment, now))
     }
 
-    /// A wallet pays. `charge` moves the money (it runs under the service's lock, so a cancel
-    /// cannot overtake it); the payment is paid only if it succeeds. The token is spent by any
-    /// attempt that presents it, paid or declined.
+    /// A wallet pays: its consent makes the payment [`Status::Confirmed`]. `authorise` checks
+    /// the payer (it runs under the service's lock, so a cancel cannot overtake it); the
+    /// payment is confirmed only if it succeeds. The token is spent by any attempt that
+    /// presents it, confirmed or refused.
     pub fn pay(
         &self,
         attempt: &PayAttempt<'_>,
         now: u64,
-        charge: impl FnOnce(&Charged) -> Result<(), Refusal>,
+        authorise: impl FnOnce(&Charged) -> Result<(), Refusal>,
     ) -> Result<Charged, Refusal> {
         let mut payments = self.lock();
         let reference = match attempt.reference {
@@ -251,7 +377,10 @@ impl MerchantCodes {
                 .find_by_token(&payments, attempt.token, now)
                 .ok_or(Refusal::Unknown)?,
         };
-        let payment = payments.get_mut(&reference).ok_or(Refusal::Unknown)?;
+        let payment = payments
+            .get_mut(&reference)
+            .filter(|p| p.payer.is_none())
+            .ok_or(Refusal::Unknown)?;
         if attempt
             .terminal_id
             .is_some_and(|t| t != payment.terminal_id)
@@ -261,9 +390,12 @@ impl MerchantCodes {
         expire(payment, now);
         match &payment.status {
             Status::Pending => {}
-            Status::Paid { .. } => return Err(Refusal::AlreadyPaid),
+            Status::Paid { .. } | Status::Confirmed { .. } => return Err(Refusal::AlreadyPaid),
             Status::Cancelled => return Err(Refusal::Cancelled),
             Status::Expired => return Err(Refusal::Expired),
+            Status::Declined { .. } | Status::Refused => {
+                return Err(Refusal::Declined("declined".to_owned()));
+            }
         }
         if attempt.amount.is_some_and(|a| a != payment.amount) {
             return Err(Refusal::AmountMismatch);
@@ -279,10 +411,10 @@ impl MerchantCodes {
             amount: payment.amount,
             currency: payment.currency,
         };
-        charge(&charged)?;
+        authorise(&charged)?;
         set_status(
             payment,
-            Status::Paid {
+            Status::Confirmed {
                 wallet: attempt.wallet.to_owned(),
                 at: now,
             },
@@ -327,6 +459,7 @@ impl MerchantCodes {
     ) -> Option<String> {
         payments.iter().find_map(|(reference, payment)| {
             (payment.status == Status::Pending
+                && payment.payer.is_none()
                 && now < payment.expires_at
                 && self.token_window(reference, payment, token, now).is_ok())
             .then(|| reference.clone())
@@ -338,7 +471,7 @@ impl MerchantCodes {
         Snapshot {
             reference: reference.to_owned(),
             status: payment.status.clone(),
-            token: (payment.status == Status::Pending)
+            token: (payment.status == Status::Pending && payment.payer.is_none())
                 .then(|| self.key.token(&input_of(reference, payment), window)),
             rotates_at: window_end(window),
             expires_at: payment.expires_at,
@@ -372,10 +505,18 @@ fn input_of<'a>(reference: &'a str, payment: &'a Payment) -> TokenInput<'a> {
 }
 
 fn expire(payment: &mut Payment, now: u64) {
-    if payment.status == Status::Pending && now >= payment.expires_at {
+    let expired = match payment.status {
+        Status::Pending => now >= payment.expires_at,
+        Status::Confirmed { .. } => now >= payment.expires_at.saturating_add(CONFIRMED_GRACE_SECS),
+        _ => false,
+    };
+    if expired {
         set_status(payment, Status::Expired);
     }
 }
+
+/// How long past its lifetime a confirmed payment still waits for the terminal's 0200.
+const CONFIRMED_GRACE_SECS: u64 = 60;
 
 fn set_status(payment: &mut Payment, status: Status) {
     payment.status = status.clone();

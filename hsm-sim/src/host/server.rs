@@ -34,6 +34,7 @@ use super::enrol::TerminalRecord;
 use super::issuer::{self, IdempotencyKey, IssuerWorker};
 use super::mac::{MAC_KSN_FIELD, MacParts};
 use super::mac_counters::MacCounters;
+use super::merchant_code::{self, MerchantCodes, TokenKey};
 use super::security::{SecurityError, SecurityModule};
 use super::{Faults, HostError, blocklist, freshness, ledger, pki, request, wallets};
 use crate::iso8583::{self, Message, Mti};
@@ -54,6 +55,7 @@ struct Inner {
     faults: Faults,
     data_dir: PathBuf,
     mac_counters: MacCounters,
+    merchant_codes: MerchantCodes,
 }
 
 impl ServerState {
@@ -112,11 +114,26 @@ impl ServerState {
             faults: Faults::default(),
             data_dir: data_dir.to_path_buf(),
             mac_counters,
+            merchant_codes: MerchantCodes::new(
+                TokenKey::random()
+                    .map_err(|_| HostError::Hsm("the OS random source failed".to_owned()))?,
+                merchant_code::DEFAULT_LIFETIME_SECS,
+            ),
         })))
     }
 
     pub(crate) fn faults(&self) -> &Faults {
         &self.0.faults
+    }
+
+    /// The host's data directory (enrolment records, wallets).
+    pub(crate) fn data_dir(&self) -> &Path {
+        &self.0.data_dir
+    }
+
+    /// The merchant's-code payments.
+    pub(crate) fn merchant_codes(&self) -> &MerchantCodes {
+        &self.0.merchant_codes
     }
 
     /// The HTTPS API's TLS configuration ([`super::api`]).
@@ -386,6 +403,16 @@ async fn handle(
     if let Err(code) = wallets::resolve_offline_code(&state.0.data_dir, &mut message, &key) {
         return reject(code);
     }
+    // A merchant's-code payment (DE 105) names the wallet that confirmed it.
+    let merchant_code = match merchant_code::link::resolve(
+        &state.0.merchant_codes,
+        &state.0.data_dir,
+        &mut message,
+        &terminal_id,
+    ) {
+        Ok(reference) => reference,
+        Err(code) => return reject(code),
+    };
     let request = match request::validate(
         state.0.security.as_ref(),
         &state.0.pin_verification_values,
@@ -403,6 +430,9 @@ async fn handle(
     let Some(reply) = worker.submit(request).await else {
         return (None, false);
     };
+    if let Some(reference) = merchant_code {
+        merchant_code::link::complete(&state.0.merchant_codes, &terminal_id, &reference, &reply);
+    }
     match mac_ksn {
         None => (Some(reply), true),
         Some(ksn) => match issuer::sign_response(state.0.security.as_ref(), &ksn, reply) {

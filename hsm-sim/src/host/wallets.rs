@@ -84,6 +84,9 @@ pub struct DeviceRecord {
     /// The request that carried it (DE 41, DE 11, DE 7, MTI class): a retransmission of the
     /// same request is let through to get its stored answer.
     pub last_request: Option<String>,
+    /// The customer's alias for requests to pay (a phone number such as `+4915112345678`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
 }
 
 /// What the device gets at enrolment.
@@ -160,6 +163,7 @@ pub fn register(
         status: ACTIVE.to_owned(),
         last_counter: None,
         last_request: None,
+        alias: None,
     };
     let _guard = RECORDS
         .lock()
@@ -180,6 +184,69 @@ pub fn revoke(data_dir: &Path, device_id: &str) -> Result<(), WalletRegistryErro
         .ok_or_else(|| WalletRegistryError::UnknownDevice(device_id.to_owned()))?;
     record.status = REVOKED.to_owned();
     save(data_dir, &record)
+}
+
+/// Gives the device `alias` (a phone number: `+` and 6 to 15 digits, spaces and dashes
+/// ignored) for requests to pay; an alias another device has is refused.
+pub fn set_alias(data_dir: &Path, device_id: &str, alias: &str) -> Result<(), WalletRegistryError> {
+    let alias = normalise_alias(alias).ok_or_else(|| {
+        WalletRegistryError::Malformed(format!("{alias:?} is not a phone number"))
+    })?;
+    let _guard = RECORDS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(other) = find_alias(data_dir, &alias)?
+        && other.device_id != device_id.to_ascii_uppercase()
+    {
+        return Err(WalletRegistryError::Malformed(format!(
+            "{alias} is another wallet's alias"
+        )));
+    }
+    let mut record = load(data_dir, device_id)?
+        .ok_or_else(|| WalletRegistryError::UnknownDevice(device_id.to_owned()))?;
+    record.alias = Some(alias);
+    save(data_dir, &record)
+}
+
+/// The active device a request to pay addressed to `alias` goes to: a phone number given with
+/// [`set_alias`], or the wallet ID (the device ID) itself.
+pub fn find_by_alias(
+    data_dir: &Path,
+    alias: &str,
+) -> Result<Option<DeviceRecord>, WalletRegistryError> {
+    let found = match normalise_alias(alias) {
+        Some(phone) => find_alias(data_dir, &phone)?,
+        None => load(data_dir, alias.trim())?,
+    };
+    Ok(found.filter(|r| r.status == ACTIVE))
+}
+
+fn find_alias(data_dir: &Path, alias: &str) -> Result<Option<DeviceRecord>, WalletRegistryError> {
+    let dir = data_dir.join(WALLETS_DIR);
+    let entries = match fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(&dir)(e)),
+    };
+    for entry in entries {
+        let path = entry.map_err(io(&dir))?.path();
+        let Some(device) = path.file_stem().and_then(|s| s.to_str()) else {
+            continue;
+        };
+        if let Some(record) = load(data_dir, device)?
+            && record.alias.as_deref() == Some(alias)
+        {
+            return Ok(Some(record));
+        }
+    }
+    Ok(None)
+}
+
+/// `+49 151-1234 5678` → `+4915112345678`; `None` for anything but `+` and 6 to 15 digits.
+pub fn normalise_alias(text: &str) -> Option<String> {
+    let kept: String = text.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+    let digits = kept.strip_prefix('+')?;
+    ((6..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())).then_some(kept)
 }
 
 /// The record of `device_id` (16 hex digits), if enrolled.
@@ -319,6 +386,47 @@ pub(crate) fn resolve_offline_code(
     }
     message.set(2, account);
     Ok(())
+}
+
+/// Why a wallet's signed consent is refused by the host.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConsentRefused {
+    /// No device with that ID is enrolled.
+    #[error("this wallet is not enrolled")]
+    UnknownDevice,
+    /// The device was revoked.
+    #[error("this wallet's device was revoked")]
+    Revoked,
+    /// The signature or its time is wrong.
+    #[error(transparent)]
+    Consent(#[from] crate::wallet::consent::ConsentError),
+    /// The registry cannot be read.
+    #[error(transparent)]
+    Registry(#[from] WalletRegistryError),
+}
+
+/// Checks a wallet's signed consent to `purpose` with `fields`: the device is enrolled and
+/// active and its key signed them recently. Gives the device's record.
+pub fn check_consent(
+    data_dir: &Path,
+    consent: &crate::wallet::consent::Consent,
+    purpose: &str,
+    fields: &[&str],
+) -> Result<DeviceRecord, ConsentRefused> {
+    let record = load(data_dir, &consent.device_id)?.ok_or(ConsentRefused::UnknownDevice)?;
+    if record.status != ACTIVE {
+        return Err(ConsentRefused::Revoked);
+    }
+    let key = hex::decode(&record.public_key)
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .and_then(|b| VerifyingKey::from_bytes(&b).ok())
+        .ok_or_else(|| {
+            WalletRegistryError::Malformed(format!("device {}: bad public key", record.device_id))
+        })?;
+    crate::wallet::consent::verify(consent, &key, purpose, fields, now())?;
+    Ok(record)
 }
 
 fn now() -> u64 {

@@ -13,8 +13,7 @@ use subtle::ConstantTimeEq;
 /// How long one token lives, in seconds.
 pub const WINDOW_SECS: u64 = 30;
 
-/// Digits of a token (10^12 ≈ 2^39.9 values).
-pub const TOKEN_DIGITS: usize = 12;
+pub use emv::qr::merchant_payment::TOKEN_DIGITS;
 
 /// The host's token key. No `Debug`; zeroized on drop (by [`AesKey`]).
 pub struct TokenKey(AesKey);
@@ -78,20 +77,4 @@ pub fn window_of(unix_secs: u64) -> u64 {
 /// When a window ends (Unix seconds).
 pub fn window_end(window: u64) -> u64 {
     window.saturating_add(1).saturating_mul(WINDOW_SECS)
-}
-
-/// Formats a token as the short code shown beside the picture: `1234 5678 9012`.
-pub fn short_code(token: &str) -> String {
-    let digits: Vec<char> = token.chars().collect();
-    digits
-        .chunks(4)
-        .map(|c| c.iter().collect::<String>())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// A typed short code back into a token: spaces and dashes dropped, twelve digits required.
-pub fn parse_short_code(typed: &str) -> Option<String> {
-    let digits: String = typed.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
-    (digits.len() == TOKEN_DIGITS && digits.bytes().all(|b| b.is_ascii_digit())).then_some(digits)
 }

@@ -1,0 +1,149 @@
+//! The merchant's code on the merchant's GUI, headless (`i-slint-backend-testing`, software
+//! renderer), against the real engine service and the embedded hsm-sim host:
+//!
+//! - a sale of 4.50 paid with "Show my code": the code on screen is rendered, saved as a PNG
+//!   screenshot and read from that picture by the wallet's camera (`hsm_sim::wallet::scan`),
+//!   the wallet pays it over the host's HTTPS API, and the terminal shows the approval; the
+//!   host's ledger moved the wallet's account by 4.50;
+//! - a second code cancelled on screen: nothing charged, and the wallet that scanned it is told
+//!   the merchant cancelled.
+//!
+//! Both screens are rendered at 360 x 640 and 1280 x 800 (to `target/tmp/gui/`, and to
+//! `$SOFTPOS_SCREENSHOTS` when set). One test function only: the testing platform can be set
+//! once per process.
+#![cfg(all(feature = "gui", feature = "demo"))]
+#![allow(clippy::unwrap_used)] // A panic in a test is a failure.
+
+#[path = "support/gui.rs"]
+mod gui;
+#[path = "support/png.rs"]
+mod png_file;
+#[path = "support/engine.rs"]
+mod support;
+
+use emv::api::merchant_code::PaymentStatus;
+use gui::{Screenshots, click, has_text, wait_for_screen, wait_until};
+use hsm_sim::host::wallets::{self, WALLET_ACCOUNT_PAN};
+use hsm_sim::wallet::api::{PayMerchantCode, WalletApi, WalletApiError};
+use hsm_sim::wallet::device::Device;
+use hsm_sim::wallet::scan;
+use i_slint_backend_testing::{TestingBackend, TestingBackendOptions};
+use slint::ComponentHandle;
+use softpos::demo::CardDrawer;
+use softpos::engine::EngineSettings;
+use softpos::gui::{Currency, Gui, GuiSetup, MainWindow, Screen, TerminalStatus};
+use support::{TestPin, World};
+
+const PIN: &str = "2468";
+
+#[test]
+fn gui_merchant_code() {
+    slint::platform::set_platform(Box::new(TestingBackend::new(TestingBackendOptions {
+        mock_time: true,
+        threading: true,
+        renderer_name: Some("software".into()),
+    })))
+    .unwrap();
+
+    let world = World::start();
+    let before = world.balance(WALLET_ACCOUNT_PAN);
+    let wallet = world.dir.path().join("wallet");
+    let host_dir = world.dir.path().join("host");
+    Device::create(&wallet, PIN, |id, key| {
+        wallets::register(&host_dir, id, key)
+            .map(|e| (e.payer_token, e.certificate))
+            .map_err(|e| e.to_string())
+    })
+    .unwrap();
+    let ca = std::fs::read_to_string(host_dir.join("ca.pem")).unwrap();
+    let api = WalletApi::new(&world.host().api_addr().to_string(), &ca).unwrap();
+    let (_drawer, reader) = CardDrawer::new(None);
+    let engine = support::signed_on_engine(&world, "", EngineSettings::default());
+    let window = MainWindow::new().unwrap();
+    let gui = Gui::attach(
+        &window,
+        GuiSetup {
+            engine,
+            card: Box::new(reader),
+            pin: Box::new(TestPin::new(&world.bundle, &[])),
+            currency: Currency::from_numeric(978, 2),
+            status: TerminalStatus {
+                host_online: true,
+                offline_queue: 0,
+                reader: "In-process virtual cards".into(),
+                terminal_id: support::TERMINAL.into(),
+                development: true,
+            },
+            data_dir: world.dir.path().join("gui"),
+            drawer: None,
+        },
+    )
+    .unwrap();
+    window.show().unwrap();
+    let mut shots = Screenshots::new();
+
+    // 1. Paid: the wallet scans the code from a screenshot of the terminal's screen.
+    show_code_for(&window, &["4", "5", "0"]);
+    assert!(has_text(&window, "Amount EUR 4.50"));
+    shots.take(&window, "merchant-code");
+    let payment = scan_screen(&window, &world);
+    assert_eq!(payment.amount, 450);
+    assert!(
+        has_text(
+            &window,
+            &format!("Short code {}", short_code(&payment.token))
+        ),
+        "the short code on screen is the code's token"
+    );
+    let device = Device::load(&wallet, PIN).unwrap();
+    let answer = api
+        .pay_merchant_code(&PayMerchantCode::scanned(&device, &payment))
+        .unwrap();
+    assert_eq!(answer.status, PaymentStatus::Paid, "{answer:?}");
+    wait_for_screen(&window, Screen::Result);
+    wait_until(&window, "approved", || has_text(&window, "Approved"));
+    assert!(has_text(&window, "EUR 4.50"));
+    shots.take(&window, "merchant-code-approved");
+    assert_eq!(world.balance(WALLET_ACCOUNT_PAN), before - 450);
+    click(&window, "New sale");
+    wait_for_screen(&window, Screen::Sale);
+
+    // 2. Cancelled on screen: the wallet that scanned it cannot pay it.
+    show_code_for(&window, &["9", "9", "0"]);
+    let payment = scan_screen(&window, &world);
+    click(&window, "Cancel");
+    wait_until(&window, "the code gone", || {
+        window.global::<softpos::gui::AppAdapter>().get_screen() != Screen::MerchantCode
+    });
+    let refused = api.pay_merchant_code(&PayMerchantCode::scanned(&device, &payment));
+    match refused {
+        Err(WalletApiError::Refused { status: 409, .. }) => {}
+        other => panic!("a cancelled code was not refused: {other:?}"),
+    }
+    assert_eq!(world.balance(WALLET_ACCOUNT_PAN), before - 450);
+    shots.check_all_taken(&["merchant-code", "merchant-code-approved"]);
+    gui.shutdown();
+}
+
+/// Types `keys` as the amount, continues without a tip, and taps "Show my code"; waits for
+/// the code.
+fn show_code_for(window: &MainWindow, keys: &[&str]) {
+    for key in keys {
+        click(window, key);
+    }
+    click(window, "Continue");
+    click(window, "Show my code");
+    wait_for_screen(window, Screen::MerchantCode);
+}
+
+/// The payment in the code on screen, as a wallet's camera reads it from a screenshot.
+fn scan_screen(window: &MainWindow, world: &World) -> emv::qr::merchant_payment::Payment {
+    let shot = window.window().take_snapshot().unwrap();
+    let path = world.dir.path().join("screen.png");
+    png_file::save_png(shot.as_bytes(), shot.width(), shot.height(), &path);
+    scan::scan_file(&path, 2).unwrap()
+}
+
+fn short_code(token: &str) -> String {
+    emv::qr::merchant_payment::short_code(token)
+}

@@ -1,0 +1,224 @@
+//! The merchant's code end to end (`docs/qr-merchant-code.md` § Payment): the terminal through
+//! the engine (the host's HTTPS API to open and wait, then the 0200 with DE 105 over mutual
+//! TLS), the code drawn as a PNG picture, and the customer's wallet reading the picture and
+//! paying over the host's API (`hsm_sim::wallet`, the functions behind `hsm-sim wallet
+//! scan-and-pay`). Each payment is checked against the host's ledger and the settlement.
+
+#![allow(clippy::unwrap_used)] // A panic in a test is a failure.
+
+#[path = "support/engine.rs"]
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use emv::api::merchant_code::PaymentStatus;
+use emv::qr::merchant_payment::Payment;
+use hsm_sim::host::wallets::{self, WALLET_ACCOUNT_PAN};
+use hsm_sim::wallet::api::{PayMerchantCode, WalletApi, WalletApiError};
+use hsm_sim::wallet::device::Device;
+use hsm_sim::wallet::scan;
+use softpos::engine::merchant_code::render_png;
+use softpos::engine::{Cancel, Engine, Event, TxResult, TxStatus};
+use softpos::journal::{PaymentMethod, TxState};
+use support::World;
+
+const PIN: &str = "2468";
+
+/// Enrols a wallet at the world's host in `name`; returns its directory.
+fn enrol(world: &World, name: &str) -> PathBuf {
+    let dir = world.dir.path().join(name);
+    let host = world.dir.path().join("host");
+    Device::create(&dir, PIN, |id, key| {
+        wallets::register(&host, id, key)
+            .map(|e| (e.payer_token, e.certificate))
+            .map_err(|e| e.to_string())
+    })
+    .unwrap();
+    dir
+}
+
+fn wallet_api(world: &World) -> WalletApi {
+    let ca = std::fs::read_to_string(world.dir.path().join("host").join("ca.pem")).unwrap();
+    WalletApi::new(&world.host().api_addr().to_string(), &ca).unwrap()
+}
+
+/// A sale of `amount` with the merchant's code on its own thread; its events come out of the
+/// channel as they happen.
+struct Showing {
+    events: mpsc::Receiver<Event>,
+    cancel: Cancel,
+    done: thread::JoinHandle<(Engine, TxResult)>,
+}
+
+fn show(mut engine: Engine, amount: u64) -> Showing {
+    let (tx, events) = mpsc::channel();
+    let cancel = engine.cancel_handle();
+    let done = thread::spawn(move || {
+        let result = engine
+            .pay_merchant_code(amount, &mut |e| {
+                let _ = tx.send(e);
+            })
+            .unwrap();
+        (engine, result)
+    });
+    Showing {
+        events,
+        cancel,
+        done,
+    }
+}
+
+impl Showing {
+    /// The next code the terminal shows, drawn into `dir/code.png` and read back by the
+    /// wallet's camera.
+    fn next_code(&self, dir: &Path) -> Payment {
+        loop {
+            match self.events.recv_timeout(Duration::from_secs(20)).unwrap() {
+                Event::ShowMerchantCode {
+                    text, short_code, ..
+                } => {
+                    assert_eq!(short_code.len(), 14, "{short_code}");
+                    let picture = dir.join("code.png");
+                    std::fs::write(&picture, render_png(&text, 6).unwrap()).unwrap();
+                    let payment = scan::scan_file(&picture, 2).unwrap();
+                    assert_eq!(short_code.replace(' ', ""), payment.token);
+                    return payment;
+                }
+                Event::Aborted { reason, .. } => panic!("aborted: {reason}"),
+                _ => {}
+            }
+        }
+    }
+
+    fn finish(self) -> (Engine, TxResult) {
+        self.done.join().unwrap()
+    }
+}
+
+fn engine(world: &World) -> Engine {
+    support::signed_on_engine(world, "", support::engine_settings(Duration::from_secs(5)))
+}
+
+fn refused_status(result: Result<impl std::fmt::Debug, WalletApiError>) -> (u16, String) {
+    match result {
+        Err(WalletApiError::Refused { status, message }) => (status, message),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_wallet_pays_the_code_in_the_picture_and_the_terminal_completes_it_once() {
+    let world = World::start();
+    let before = world.balance(WALLET_ACCOUNT_PAN);
+    let wallet = enrol(&world, "wallet");
+    let api = wallet_api(&world);
+    let showing = show(engine(&world), 1_250);
+    let payment = showing.next_code(world.dir.path());
+    assert_eq!(payment.amount, 1_250);
+    assert_eq!(payment.terminal_id, support::TERMINAL);
+    let device = Device::load(&wallet, PIN).unwrap();
+    let request = PayMerchantCode::scanned(&device, &payment);
+    let answer = api.pay_merchant_code(&request).unwrap();
+    assert_eq!(answer.status, PaymentStatus::Paid, "{answer:?}");
+    assert_eq!(answer.amount, 1_250);
+    let (mut engine, result) = showing.finish();
+    assert_eq!(result.status, TxStatus::Approved, "{}", result.message);
+    let record = engine.journal().get(result.id).unwrap().unwrap();
+    assert_eq!(record.method, PaymentMethod::MerchantCode);
+    assert_eq!(record.state, TxState::Done);
+    assert_eq!(record.pan_masked, None, "no card number on the terminal");
+    // The same signed request again: the token was spent, the payment is paid.
+    let (status, _) = refused_status(api.pay_merchant_code(&request));
+    assert_eq!(status, 409);
+    let purchases: Vec<_> = world
+        .ledger()
+        .into_iter()
+        .filter(|e| e.kind == "purchase" && e.approved)
+        .collect();
+    assert_eq!(purchases.len(), 1, "{purchases:?}");
+    assert_eq!(purchases[0].amount, 1_250);
+    let report = engine.settle().unwrap();
+    assert!(report.in_balance, "{report:?}");
+    support::assert_journal_consistent(engine.journal(), &world, WALLET_ACCOUNT_PAN, before);
+    assert_eq!(world.balance(WALLET_ACCOUNT_PAN), before - 1_250);
+}
+
+#[test]
+fn a_cancelled_code_cannot_be_paid_and_nothing_is_charged() {
+    let world = World::start();
+    let before = world.balance(WALLET_ACCOUNT_PAN);
+    let wallet = enrol(&world, "wallet");
+    let api = wallet_api(&world);
+    let showing = show(engine(&world), 700);
+    let payment = showing.next_code(world.dir.path());
+    showing.cancel.cancel();
+    let (engine, result) = showing.finish();
+    assert_eq!(result.status, TxStatus::Aborted, "{}", result.message);
+    let device = Device::load(&wallet, PIN).unwrap();
+    let (status, message) =
+        refused_status(api.pay_merchant_code(&PayMerchantCode::scanned(&device, &payment)));
+    assert_eq!(status, 409, "{message}");
+    assert!(message.contains("cancelled"), "{message}");
+    assert!(world.ledger().iter().all(|e| e.kind != "purchase"));
+    assert_eq!(world.balance(WALLET_ACCOUNT_PAN), before);
+    let record = engine.journal().get(result.id).unwrap().unwrap();
+    assert_eq!(record.state, TxState::Aborted);
+}
+
+#[test]
+fn requests_the_host_cannot_trust_spend_no_token() {
+    let world = World::start();
+    let wallet = enrol(&world, "wallet");
+    let other = enrol(&world, "other-wallet");
+    let api = wallet_api(&world);
+    let showing = show(engine(&world), 990);
+    let payment = showing.next_code(world.dir.path());
+    let device = Device::load(&wallet, PIN).unwrap();
+    // A signature that does not cover what is sent: the amount changed after signing.
+    let mut tampered = PayMerchantCode::scanned(&device, &payment);
+    tampered.amount = Some(1);
+    let (status, message) = refused_status(api.pay_merchant_code(&tampered));
+    assert_eq!(status, 401, "{message}");
+    // A code for another merchant (properly signed, but naming another terminal).
+    let elsewhere = Payment {
+        terminal_id: "T0000002".into(),
+        ..payment.clone()
+    };
+    let (status, message) =
+        refused_status(api.pay_merchant_code(&PayMerchantCode::scanned(&device, &elsewhere)));
+    assert_eq!(status, 422, "{message}");
+    assert!(message.contains("another merchant"), "{message}");
+    // A revoked device.
+    let revoked = Device::load(&other, PIN).unwrap();
+    wallets::revoke(&world.dir.path().join("host"), revoked.id_hex()).unwrap();
+    let (status, message) =
+        refused_status(api.pay_merchant_code(&PayMerchantCode::scanned(&revoked, &payment)));
+    assert_eq!(status, 403, "{message}");
+    // The token is still good for the customer.
+    let answer = api
+        .pay_merchant_code(&PayMerchantCode::scanned(&device, &payment))
+        .unwrap();
+    assert_eq!(answer.status, PaymentStatus::Paid, "{answer:?}");
+    let (_, result) = showing.finish();
+    assert_eq!(result.status, TxStatus::Approved, "{}", result.message);
+}
+
+#[test]
+fn the_short_code_pays_like_the_picture() {
+    let world = World::start();
+    let wallet = enrol(&world, "wallet");
+    let api = wallet_api(&world);
+    let showing = show(engine(&world), 450);
+    let payment = showing.next_code(world.dir.path());
+    let device = Device::load(&wallet, PIN).unwrap();
+    let answer = api
+        .pay_merchant_code(&PayMerchantCode::typed(&device, payment.token.clone()))
+        .unwrap();
+    assert_eq!(answer.status, PaymentStatus::Paid, "{answer:?}");
+    assert_eq!(answer.reference, payment.reference);
+    let (_, result) = showing.finish();
+    assert_eq!(result.status, TxStatus::Approved, "{}", result.message);
+}
