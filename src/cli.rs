@@ -27,6 +27,7 @@ mod pay;
 mod pay_code;
 mod read_card;
 mod readers;
+mod request_pay;
 mod session;
 mod show_code;
 mod start;
@@ -62,6 +63,9 @@ enum Command {
     /// A sale paid with the merchant's code: shows the code (and `--png FILE`) until the
     /// customer's wallet pays it: `show-code --amount 12.50`.
     ShowCode(show_code::ShowCodeArgs),
+    /// A sale paid by a request to the customer's phone, confirmed there with their PIN:
+    /// `request-pay --amount 12.50 --to +4915112345678`.
+    RequestPay(request_pay::RequestPayArgs),
     /// A refund, standalone or of a sale (`--of ID`).
     Refund(pay::RefundArgs),
     /// Voids the last approved sale or refund of the open batch.
@@ -131,6 +135,7 @@ impl Cli {
             Command::Pay(args) => pay::pay(args),
             Command::PayCode(args) => pay_code::pay_code(args),
             Command::ShowCode(args) => show_code::show_code(args),
+            Command::RequestPay(args) => request_pay::request_pay(args),
             Command::Refund(args) => pay::refund(args),
             Command::Void(args) => pay::void(args),
             Command::Preauth(args) => pay::preauth(args),

@@ -8,105 +8,51 @@
 
 #[path = "support/engine.rs"]
 mod support;
+#[path = "support/wallet.rs"]
+mod wallet;
 
-use std::path::{Path, PathBuf};
-use std::sync::mpsc;
-use std::thread;
+use std::path::Path;
 use std::time::Duration;
 
 use emv::api::merchant_code::PaymentStatus;
 use emv::qr::merchant_payment::Payment;
 use hsm_sim::host::wallets::{self, WALLET_ACCOUNT_PAN};
-use hsm_sim::wallet::api::{PayMerchantCode, WalletApi, WalletApiError};
+use hsm_sim::wallet::api::PayMerchantCode;
 use hsm_sim::wallet::device::Device;
 use hsm_sim::wallet::scan;
 use softpos::engine::merchant_code::render_png;
-use softpos::engine::{Cancel, Engine, Event, TxResult, TxStatus};
+use softpos::engine::{Engine, Event, TxStatus};
 use softpos::journal::{PaymentMethod, TxState};
 use support::World;
+use wallet::{Running, WALLET_PIN as PIN, enrol, refused_status, wallet_api};
 
-const PIN: &str = "2468";
-
-/// Enrols a wallet at the world's host in `name`; returns its directory.
-fn enrol(world: &World, name: &str) -> PathBuf {
-    let dir = world.dir.path().join(name);
-    let host = world.dir.path().join("host");
-    Device::create(&dir, PIN, |id, key| {
-        wallets::register(&host, id, key)
-            .map(|e| (e.payer_token, e.certificate))
-            .map_err(|e| e.to_string())
+/// The next code the terminal shows, drawn into `dir/code.png` and read back by the wallet's
+/// camera.
+fn next_code(showing: &Running, dir: &Path) -> Payment {
+    showing.next(|event| {
+        let Event::ShowMerchantCode {
+            text, short_code, ..
+        } = event
+        else {
+            return None;
+        };
+        assert_eq!(short_code.len(), 14, "{short_code}");
+        let picture = dir.join("code.png");
+        std::fs::write(&picture, render_png(&text, 6).unwrap()).unwrap();
+        let payment = scan::scan_file(&picture, 2).unwrap();
+        assert_eq!(short_code.replace(' ', ""), payment.token);
+        Some(payment)
     })
-    .unwrap();
-    dir
 }
 
-fn wallet_api(world: &World) -> WalletApi {
-    let ca = std::fs::read_to_string(world.dir.path().join("host").join("ca.pem")).unwrap();
-    WalletApi::new(&world.host().api_addr().to_string(), &ca).unwrap()
-}
-
-/// A sale of `amount` with the merchant's code on its own thread; its events come out of the
-/// channel as they happen.
-struct Showing {
-    events: mpsc::Receiver<Event>,
-    cancel: Cancel,
-    done: thread::JoinHandle<(Engine, TxResult)>,
-}
-
-fn show(mut engine: Engine, amount: u64) -> Showing {
-    let (tx, events) = mpsc::channel();
-    let cancel = engine.cancel_handle();
-    let done = thread::spawn(move || {
-        let result = engine
-            .pay_merchant_code(amount, &mut |e| {
-                let _ = tx.send(e);
-            })
-            .unwrap();
-        (engine, result)
-    });
-    Showing {
-        events,
-        cancel,
-        done,
-    }
-}
-
-impl Showing {
-    /// The next code the terminal shows, drawn into `dir/code.png` and read back by the
-    /// wallet's camera.
-    fn next_code(&self, dir: &Path) -> Payment {
-        loop {
-            match self.events.recv_timeout(Duration::from_secs(20)).unwrap() {
-                Event::ShowMerchantCode {
-                    text, short_code, ..
-                } => {
-                    assert_eq!(short_code.len(), 14, "{short_code}");
-                    let picture = dir.join("code.png");
-                    std::fs::write(&picture, render_png(&text, 6).unwrap()).unwrap();
-                    let payment = scan::scan_file(&picture, 2).unwrap();
-                    assert_eq!(short_code.replace(' ', ""), payment.token);
-                    return payment;
-                }
-                Event::Aborted { reason, .. } => panic!("aborted: {reason}"),
-                _ => {}
-            }
-        }
-    }
-
-    fn finish(self) -> (Engine, TxResult) {
-        self.done.join().unwrap()
-    }
+fn show(engine: Engine, amount: u64) -> Running {
+    Running::start(engine, move |engine, events| {
+        engine.pay_merchant_code(amount, events)
+    })
 }
 
 fn engine(world: &World) -> Engine {
     support::signed_on_engine(world, "", support::engine_settings(Duration::from_secs(5)))
-}
-
-fn refused_status(result: Result<impl std::fmt::Debug, WalletApiError>) -> (u16, String) {
-    match result {
-        Err(WalletApiError::Refused { status, message }) => (status, message),
-        other => panic!("expected a refusal, got {other:?}"),
-    }
 }
 
 #[test]
@@ -116,7 +62,7 @@ fn the_wallet_pays_the_code_in_the_picture_and_the_terminal_completes_it_once() 
     let wallet = enrol(&world, "wallet");
     let api = wallet_api(&world);
     let showing = show(engine(&world), 1_250);
-    let payment = showing.next_code(world.dir.path());
+    let payment = next_code(&showing, world.dir.path());
     assert_eq!(payment.amount, 1_250);
     assert_eq!(payment.terminal_id, support::TERMINAL);
     let device = Device::load(&wallet, PIN).unwrap();
@@ -153,7 +99,7 @@ fn a_cancelled_code_cannot_be_paid_and_nothing_is_charged() {
     let wallet = enrol(&world, "wallet");
     let api = wallet_api(&world);
     let showing = show(engine(&world), 700);
-    let payment = showing.next_code(world.dir.path());
+    let payment = next_code(&showing, world.dir.path());
     showing.cancel.cancel();
     let (engine, result) = showing.finish();
     assert_eq!(result.status, TxStatus::Aborted, "{}", result.message);
@@ -175,7 +121,7 @@ fn requests_the_host_cannot_trust_spend_no_token() {
     let other = enrol(&world, "other-wallet");
     let api = wallet_api(&world);
     let showing = show(engine(&world), 990);
-    let payment = showing.next_code(world.dir.path());
+    let payment = next_code(&showing, world.dir.path());
     let device = Device::load(&wallet, PIN).unwrap();
     // A signature that does not cover what is sent: the amount changed after signing.
     let mut tampered = PayMerchantCode::scanned(&device, &payment);
@@ -212,7 +158,7 @@ fn the_short_code_pays_like_the_picture() {
     let wallet = enrol(&world, "wallet");
     let api = wallet_api(&world);
     let showing = show(engine(&world), 450);
-    let payment = showing.next_code(world.dir.path());
+    let payment = next_code(&showing, world.dir.path());
     let device = Device::load(&wallet, PIN).unwrap();
     let answer = api
         .pay_merchant_code(&PayMerchantCode::typed(&device, payment.token.clone()))

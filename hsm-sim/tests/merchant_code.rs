@@ -5,8 +5,8 @@
 #![allow(clippy::unwrap_used)] // A panic in a test is a failure.
 
 use hsm_sim::host::merchant_code::{
-    Charged, GRACE_SECS, MerchantCodes, PayAttempt, Refusal, Status, TokenInput, TokenKey,
-    WINDOW_SECS, parse_short_code, short_code,
+    Charged, GRACE_SECS, MerchantCodes, PayAttempt, REQUEST_LIFETIME_SECS, Refusal, Status,
+    TokenInput, TokenKey, WINDOW_SECS, parse_short_code, short_code,
 };
 
 /// A time at the start of a window.
@@ -340,4 +340,74 @@ fn a_typed_short_code_finds_its_payment() {
         .unwrap();
     assert_eq!(charged.reference, p.reference);
     assert_eq!(charged.terminal_id, "T0000001");
+}
+
+#[test]
+fn a_request_to_pay_is_answered_once_by_its_wallet_and_expires() {
+    let codes = service();
+    let r = codes
+        .request("T0000001", 2_000, 978, "DEVICE-A", "Market stall", T0)
+        .unwrap();
+    assert_eq!(r.token, None, "a request has no token to scan or guess");
+    assert_eq!(r.expires_at, T0 + REQUEST_LIFETIME_SECS);
+    let inbox = codes.inbox("DEVICE-A", T0 + 1);
+    assert_eq!(inbox.len(), 1);
+    assert_eq!(inbox[0].merchant, "Market stall");
+    assert_eq!(inbox[0].amount, 2_000);
+    assert!(codes.inbox("DEVICE-B", T0 + 1).is_empty());
+    // Only its wallet answers it, and only once.
+    assert_eq!(
+        codes.answer(&r.reference, "DEVICE-B", true, T0 + 2),
+        Err(Refusal::Unknown)
+    );
+    codes
+        .answer(&r.reference, "DEVICE-A", true, T0 + 2)
+        .unwrap();
+    assert_eq!(
+        codes.answer(&r.reference, "DEVICE-A", false, T0 + 3),
+        Err(Refusal::AlreadyPaid)
+    );
+    assert_eq!(
+        codes
+            .resolve("T0000001", &r.reference, 2_000, T0 + 3)
+            .as_deref(),
+        Ok("DEVICE-A")
+    );
+    // A refused request is final; an unanswered one expires.
+    let refused = codes
+        .request("T0000001", 500, 978, "DEVICE-A", "Market stall", T0)
+        .unwrap();
+    codes
+        .answer(&refused.reference, "DEVICE-A", false, T0 + 1)
+        .unwrap();
+    let status = codes
+        .snapshot("T0000001", &refused.reference, T0 + 1)
+        .unwrap()
+        .status;
+    assert_eq!(status, Status::Refused);
+    assert!(status.is_final());
+    let late = codes
+        .request("T0000001", 500, 978, "DEVICE-A", "Market stall", T0)
+        .unwrap();
+    let after = T0 + REQUEST_LIFETIME_SECS;
+    assert!(codes.inbox("DEVICE-A", after).is_empty());
+    assert_eq!(
+        codes.answer(&late.reference, "DEVICE-A", true, after),
+        Err(Refusal::Expired)
+    );
+    // A request cannot be paid with a token, even one of its own inputs.
+    let key = TokenKey::from_bytes(&[7; 32]);
+    let forged = key.token(
+        &TokenInput {
+            terminal_id: "T0000001",
+            reference: &late.reference,
+            amount: 500,
+            currency: 978,
+        },
+        T0 / WINDOW_SECS,
+    );
+    assert_eq!(
+        codes.pay(&attempt800(&late.reference, &forged), T0 + 1, ok),
+        Err(Refusal::Unknown)
+    );
 }

@@ -1,6 +1,7 @@
-//! The merchant's code from the customer's side (`docs/qr-merchant-code.md` § Payment,
-//! `docs/wallet-api.md`): `hsm-sim wallet scan-and-pay` reads a picture of the code and pays it
-//! over the host's HTTPS API, and the host's ISO 8583 port takes the terminal's 0200 naming the
+//! The merchant's code and requests to pay from the customer's side
+//! (`docs/qr-merchant-code.md` § Payment, `docs/request-to-pay.md`, `docs/wallet-api.md`):
+//! `hsm-sim wallet scan-and-pay` reads a picture of the code and pays it over the host's HTTPS
+//! API, `inbox`, `decline` and `confirm` answer requests to pay, and the host's ISO 8583 port takes the terminal's 0200 naming the
 //! payment (DE 105) only for a payment that the wallet confirmed, of that terminal and amount,
 //! without card data. The terminal here is a bare client: its API requests carry its
 //! certificate, its 0200s go through `TerminalClient`.
@@ -13,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use emv::api::merchant_code::{CreatePayment, PaymentStatus, PaymentView};
+use emv::api::merchant_code::{CreatePayment, CreateRequest, PaymentStatus, PaymentView};
 use emv::qr::merchant_payment::{Merchant, Payment, build};
 use emv::qr::{MERCHANT_CODE_ENTRY_MODE, MERCHANT_CODE_FIELD};
 use hsm_sim::host::client::TerminalClient;
@@ -285,4 +286,105 @@ async fn the_wallet_cli_pays_a_picture_and_the_host_takes_only_the_confirmed_020
         "{again:?}"
     );
     assert_eq!(f.balance(), before - 1_250);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wallet_cli_lists_declines_and_confirms_requests_to_pay() {
+    let f = fixture();
+    let host_dir = f.dir.path().join("host");
+    let wallet_dir = f.wallet_dir();
+    let wallet_path = wallet_dir.to_str().unwrap();
+    let api = f.host.api_addr().to_string();
+    let enrolled = wallet(&[
+        "enroll",
+        "--wallet",
+        wallet_path,
+        "--host-data",
+        host_dir.to_str().unwrap(),
+        "--alias",
+        "+49 151 2222 3333",
+    ])
+    .wait_with_output()
+    .unwrap();
+    assert!(enrolled.status.success(), "{enrolled:?}");
+    let before = f.balance();
+    // The terminal's request: the payment, or the host's refusal status.
+    let ask = |amount: u64, alias: &str| -> Result<PaymentView, u16> {
+        let sent = f
+            .api
+            .post(&f.url("/v1/payment-requests"))
+            .send_json(CreateRequest {
+                terminal_id: TERMINAL.into(),
+                amount,
+                currency: 978,
+                alias: alias.into(),
+                merchant: "Market stall".into(),
+            });
+        match sent {
+            Ok(answer) => Ok(answer.into_json().unwrap()),
+            Err(ureq::Error::Status(status, _)) => Err(status),
+            Err(e) => panic!("{e}"),
+        }
+    };
+    // Nobody has this number.
+    assert_eq!(ask(100, "+1 555 0100").err(), Some(404));
+    let first = ask(700, "+4915122223333").unwrap();
+    let second = ask(1_900, "+4915122223333").unwrap();
+    let inbox = wallet(&["inbox", "--wallet", wallet_path, "--api", &api])
+        .wait_with_output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&inbox.stdout);
+    assert!(
+        listed.contains(&first.reference) && listed.contains("7.00"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains(&second.reference) && listed.contains("19.00"),
+        "{listed}"
+    );
+    assert!(listed.contains("Market stall"), "{listed}");
+
+    let declined = wallet(&[
+        "decline",
+        &first.reference,
+        "--wallet",
+        wallet_path,
+        "--api",
+        &api,
+    ])
+    .wait_with_output()
+    .unwrap();
+    assert!(declined.status.success(), "{declined:?}");
+    assert_eq!(
+        f.wait_past(&first, PaymentStatus::Pending).status,
+        PaymentStatus::Refused
+    );
+
+    let confirming = wallet(&[
+        "confirm",
+        &second.reference,
+        "--wallet",
+        wallet_path,
+        "--api",
+        &api,
+    ]);
+    let confirmed = f.wait_past(&second, PaymentStatus::Pending);
+    assert_eq!(confirmed.status, PaymentStatus::Confirmed);
+    let mut client = TerminalClient::connect(&f.bundle).await.unwrap();
+    // The refused one cannot be completed; the confirmed one can.
+    assert_eq!(
+        answer(&mut client, &completion(1, &first.reference, 700)).await,
+        "12"
+    );
+    assert_eq!(
+        answer(&mut client, &completion(2, &second.reference, 1_900)).await,
+        "00"
+    );
+    let out = confirming.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("paid 19.00"),
+        "{out:?}"
+    );
+    assert_eq!(f.balance(), before - 1_900);
 }

@@ -21,8 +21,9 @@ pub(crate) enum BenchCommand {
     /// 1.3 on loopback; no PIN. p50, p99 and where the time goes.
     #[cfg(feature = "demo")]
     Pay(super::bench_pay::BenchPayArgs),
-    /// The merchant's code on loopback: from the customer's signed consent to the terminal's
-    /// approval (the host's long poll, the 0200 with DE 105, the journal), p50 and p95.
+    /// The merchant's code (or with `--request` a request to pay) on loopback: from the
+    /// customer's signed consent to the terminal's approval (the host's long poll, the 0200
+    /// with DE 105, the journal), p50 and p95.
     #[cfg(feature = "demo")]
     MerchantCode(super::bench_code::BenchCodeArgs),
     /// The QR decoder on generated 1280×720 camera-like frames (fixed seed): success rate,

@@ -1,8 +1,10 @@
-//! `softpos bench merchant-code`: how soon the terminal knows the customer paid its code, on
-//! loopback. Each round the engine opens a payment at an embedded host and shows the code; a
-//! simulated wallet reads it and pays with its signed consent over the host's HTTPS API; the
-//! figure is the time from the wallet sending its consent to the terminal's approval (the
-//! long poll's answer, the 0200 with DE 105 and its journal commits included).
+//! `softpos bench merchant-code [--request]`: how soon the terminal knows the customer paid,
+//! on loopback. Each round the engine opens a payment at an embedded host and shows the code
+//! (or, with `--request`, sends a request to pay to the wallet's phone number); a simulated
+//! wallet reads the code and pays (or finds the request in its inbox and confirms it) with its
+//! signed consent over the host's HTTPS API. The figure is the time from the wallet sending its
+//! consent to the terminal's approval (the long poll's answer, the 0200 with DE 105 and its
+//! journal commits included).
 
 use std::process::ExitCode;
 use std::sync::mpsc;
@@ -24,7 +26,13 @@ pub(crate) struct BenchCodeArgs {
     /// Number of payments.
     #[arg(long, default_value_t = 50)]
     count: usize,
+    /// Requests to pay confirmed on the phone instead of codes scanned.
+    #[arg(long)]
+    request: bool,
 }
+
+/// The simulated customer's phone number.
+const WALLET_PHONE: &str = "+4915100000000";
 
 /// The simulated customer's PIN (it unlocks the device key on the phone).
 const WALLET_PIN: &str = "2468";
@@ -54,6 +62,7 @@ pub(super) fn run(args: BenchCodeArgs) -> anyhow::Result<ExitCode> {
             .map(|e| (e.payer_token, e.certificate))
             .map_err(|e| e.to_string())
     })?;
+    wallets::set_alias(&host_dir, device.id_hex(), WALLET_PHONE)?;
     let ca = pki::HostCa::load_or_create(&host_dir)?;
     let wallet = WalletApi::new(&host.api_addr().to_string(), ca.cert_pem())?;
     let mut consent_to_result = Vec::with_capacity(args.count);
@@ -65,24 +74,42 @@ pub(super) fn run(args: BenchCodeArgs) -> anyhow::Result<ExitCode> {
         let (result, approved_at, sent_at) = std::thread::scope(|scope| {
             let terminal = scope.spawn(|| {
                 let mut approved_at = None;
-                let result = engine.pay_merchant_code(100, &mut |event| match event {
+                let mut events = |event| match event {
                     Event::ShowMerchantCode { text, .. } => {
-                        let _ = codes.send((text, Instant::now()));
+                        let _ = codes.send((Some(text), Instant::now()));
+                    }
+                    Event::RequestSent { .. } => {
+                        let _ = codes.send((None, Instant::now()));
                     }
                     Event::Approved { .. } => approved_at = Some(Instant::now()),
                     _ => {}
-                });
+                };
+                let result = if args.request {
+                    engine.request_to_pay(WALLET_PHONE, 100, &mut events)
+                } else {
+                    engine.pay_merchant_code(100, &mut events)
+                };
                 (result, approved_at)
             });
             let paid = shown
                 .recv_timeout(Duration::from_secs(30))
-                .context("the terminal showed no code")
+                .context("the terminal showed no code and sent no request")
                 .and_then(|(text, at)| {
                     open_to_code.push(at - started);
-                    let payment = read(text.as_bytes(), exponent)?;
-                    let request = PayMerchantCode::scanned(&device, &payment);
+                    if let Some(text) = text {
+                        let payment = read(text.as_bytes(), exponent)?;
+                        let request = PayMerchantCode::scanned(&device, &payment);
+                        let sent_at = Instant::now();
+                        wallet.pay_merchant_code(&request)?;
+                        return Ok(sent_at);
+                    }
+                    let item = wallet
+                        .inbox(&device)?
+                        .into_iter()
+                        .next()
+                        .context("the request is not in the wallet's inbox")?;
                     let sent_at = Instant::now();
-                    wallet.pay_merchant_code(&request)?;
+                    wallet.answer(&device, &item.reference, true)?;
                     Ok(sent_at)
                 });
             let (result, approved_at) = terminal
@@ -104,13 +131,18 @@ pub(super) fn run(args: BenchCodeArgs) -> anyhow::Result<ExitCode> {
     let _ = std::fs::remove_dir_all(&dir);
     consent_to_result.sort();
     open_to_code.sort();
+    let (what, opened) = if args.request {
+        ("requests to pay", "sale started to request delivered")
+    } else {
+        ("merchant's-code payments", "sale started to code shown")
+    };
     println!(
-        "merchant's-code payments: {} ({failed} not paid), embedded host on loopback",
+        "{what}: {} ({failed} not paid), embedded host on loopback",
         args.count
     );
     for (name, figures) in [
         ("customer's consent to approval", &consent_to_result),
-        ("sale started to code shown", &open_to_code),
+        (opened, &open_to_code),
     ] {
         println!(
             "{name}: p50 {:.2} ms, p95 {:.2} ms, max {:.2} ms",

@@ -444,6 +444,9 @@ pub(super) fn print_event(event: Event) {
             "{}\nThe customer scans this code, or types {short_code}; waiting...",
             super::show_code::code_blocks(&text)
         ),
+        Event::RequestSent { alias, .. } => {
+            println!("Request sent to {alias}: waiting for the customer to confirm on their phone");
+        }
         Event::TryAgain { reason } => println!("Try again: {reason}"),
         Event::Reversing => println!("No answer from the host: reversing"),
         Event::SendingPending { count } => println!("Sending {count} pending message(s)"),

@@ -1,6 +1,7 @@
-//! A sale paid with the merchant's code (`docs/qr-merchant-code.md` § Payment): the terminal
-//! opens the payment on the host's API, shows the code with each new token, and waits on the
-//! host (a long poll, so it learns the customer's consent at once). Once the customer's wallet
+//! A sale paid with the merchant's code (`docs/qr-merchant-code.md` § Payment) or by a request
+//! to the customer's phone (`docs/request-to-pay.md`): the terminal opens the payment on the
+//! host's API, shows the code with each new token (or says the request went out), and waits on
+//! the host (a long poll, so it learns the customer's consent at once). Once the customer's wallet
 //! has confirmed, the money moves with an ordinary 0200 naming the payment in DE 105, with
 //! every guarantee of the link: journalled before it is sent, reversed when unanswered.
 //!
@@ -11,7 +12,7 @@
 use std::time::{Duration, Instant};
 
 use emv::api::merchant_code::{
-    CancelPayment, CreatePayment, MAX_WAIT_SECS, PaymentStatus, PaymentView,
+    CancelPayment, CreatePayment, CreateRequest, MAX_WAIT_SECS, PaymentStatus, PaymentView,
 };
 use emv::config::TerminalSettings;
 use emv::iso8583::Mti;
@@ -19,19 +20,27 @@ use emv::iso8583::messages::{self as build, CardData};
 use emv::qr::merchant_payment::{Merchant, Payment, build as build_code, short_code};
 use emv::qr::{MERCHANT_CODE_ENTRY_MODE, MERCHANT_CODE_FIELD};
 
-use crate::host_api::HostApi;
+use crate::host_api::{HostApi, HostApiError};
 use crate::journal::{CardDetails, PaymentMethod, TxKind, TxState};
 
+use super::cancel::WakeGuard;
 use super::{Engine, EngineError, Event, Timings, TxResult, messages};
 
 /// The receipt's entry-mode line of a merchant's-code payment.
 const RECEIPT_MERCHANT_CODE: &str = "MERCHANT'S QR CODE (EMV MPM)";
+/// The receipt's entry-mode line of a request to pay.
+const RECEIPT_REQUEST: &str = "REQUEST TO PAY, CONFIRMED ON PHONE";
 
 impl Engine {
     /// Whether this terminal can show its own code: the enrolment names the host's API and the
     /// configuration the merchant's country.
     pub fn merchant_code_available(&self) -> bool {
         self.host_api.is_some() && merchant_of(&self.terminal.terminal).is_ok()
+    }
+
+    /// Whether this terminal can send requests to pay: the enrolment names the host's API.
+    pub fn request_to_pay_available(&self) -> bool {
+        self.host_api.is_some()
     }
 
     /// A sale of `amount` paid with the merchant's code: shown until the customer's wallet
@@ -41,8 +50,32 @@ impl Engine {
         amount: u64,
         events: &mut dyn FnMut(Event),
     ) -> Result<TxResult, EngineError> {
-        self.check_clock()?;
         let merchant = merchant_of(&self.terminal.terminal).map_err(EngineError::Code)?;
+        self.pay_through_host(&Door::Code(merchant), amount, events)
+    }
+
+    /// A sale of `amount` paid by a request to the customer's phone (`docs/request-to-pay.md`):
+    /// `alias` is their phone number or wallet ID; the customer confirms with their PIN on
+    /// their own phone, or refuses. Ends when they answered and the money moved, the request
+    /// expired, or the operator cancels.
+    pub fn request_to_pay(
+        &mut self,
+        alias: &str,
+        amount: u64,
+        events: &mut dyn FnMut(Event),
+    ) -> Result<TxResult, EngineError> {
+        self.pay_through_host(&Door::Request(alias.trim()), amount, events)
+    }
+
+    /// Opens the payment at the host, waits for the customer's consent, then moves the money
+    /// with the 0200 naming it.
+    fn pay_through_host(
+        &mut self,
+        door: &Door<'_>,
+        amount: u64,
+        events: &mut dyn FnMut(Event),
+    ) -> Result<TxResult, EngineError> {
+        self.check_clock()?;
         let api = self.host_api.clone().ok_or_else(|| {
             EngineError::Code("the enrolment names no host API: enrol the terminal again".into())
         })?;
@@ -53,10 +86,10 @@ impl Engine {
         let currency = self.terminal.terminal.currency_code;
         let terminal_id = self.acquirer.terminal_id().to_owned();
         let id = self.journaled(|j| j.create(TxKind::Sale, amount, 0, currency, None))?;
-        self.journaled(|j| j.set_method(id, PaymentMethod::MerchantCode))?;
+        self.journaled(|j| j.set_method(id, door.method()))?;
         let details = CardDetails {
             aid: None,
-            entry_mode: Some(RECEIPT_MERCHANT_CODE.to_owned()),
+            entry_mode: Some(door.receipt_line().to_owned()),
             cvm: None,
             tvr: None,
             tsi: None,
@@ -66,41 +99,45 @@ impl Engine {
         if self.cancelled() {
             return self.aborted(id, String::new(), events, timings, started);
         }
-        let create = CreatePayment {
-            terminal_id: terminal_id.clone(),
-            amount,
-            currency,
+        let opened = match door {
+            Door::Code(_) => api.post::<_, PaymentView>(
+                CODES,
+                &CreatePayment {
+                    terminal_id: terminal_id.clone(),
+                    amount,
+                    currency,
+                },
+            ),
+            Door::Request(alias) => api.post::<_, PaymentView>(
+                REQUESTS,
+                &CreateRequest {
+                    terminal_id: terminal_id.clone(),
+                    amount,
+                    currency,
+                    alias: (*alias).to_owned(),
+                    merchant: merchant_name(&self.terminal.terminal),
+                },
+            ),
         };
-        let opened = api.post::<_, PaymentView>("/v1/merchant-codes", &create);
         let mut view = match opened {
             Ok(view) => view,
+            Err(HostApiError::Refused { status: 404, .. }) if matches!(door, Door::Request(_)) => {
+                let why = "no wallet has this phone number or wallet ID: nothing was charged";
+                return self.aborted(id, why.into(), events, timings, started);
+            }
             Err(e) => {
-                let why = format!("the merchant's code cannot be opened: {e}; nothing was charged");
+                let why = format!("the host cannot open the payment: {e}; nothing was charged");
                 return self.aborted(id, why, events, timings, started);
             }
         };
-        let path = format!("/v1/merchant-codes/{}", view.reference);
-        // A cancel tells the host at once (from its own thread), which also ends the wait.
-        let _wake = {
-            let api = api.clone();
-            let cancel_path = format!("{path}/cancel");
-            let body = CancelPayment {
-                terminal_id: terminal_id.clone(),
-            };
-            self.cancel.on_cancel(move || {
-                let (api, path, body) = (api.clone(), cancel_path.clone(), body.clone());
-                std::thread::spawn(move || {
-                    if let Err(e) = api.post::<_, PaymentView>(&path, &body) {
-                        tracing::warn!(error = %e, "the host was not told of the cancel");
-                    }
-                });
-            })
-        };
+        let path = format!("{}/{}", door.base(), view.reference);
+        let _wake = self.cancel_at_host(&api, &path, &terminal_id);
         let exponent = u32::from(self.terminal.terminal.currency_exponent);
         let mut shown: Option<String> = None;
+        let mut announced = false;
         loop {
-            match view.status {
-                PaymentStatus::Pending => {
+            match (view.status, door) {
+                (PaymentStatus::Pending, Door::Code(merchant)) => {
                     if view.token != shown
                         && let Some(token) = view.token.clone()
                     {
@@ -112,7 +149,7 @@ impl Engine {
                             currency,
                             bill_number: Some(id.to_string()),
                         };
-                        let text = build_code(&merchant, &payment, exponent)
+                        let text = build_code(merchant, &payment, exponent)
                             .map_err(|e| EngineError::Code(e.to_string()))?;
                         events(Event::ShowMerchantCode {
                             text,
@@ -124,12 +161,25 @@ impl Engine {
                         shown = Some(token);
                     }
                 }
-                PaymentStatus::Confirmed => break,
-                PaymentStatus::Cancelled => {
+                (PaymentStatus::Pending, Door::Request(alias)) => {
+                    if !announced {
+                        events(Event::RequestSent {
+                            alias: (*alias).to_owned(),
+                            amount,
+                            expires_at: view.expires_at,
+                        });
+                        announced = true;
+                    }
+                }
+                (PaymentStatus::Confirmed, _) => break,
+                (PaymentStatus::Cancelled, _) => {
                     return self.aborted(id, CANCELLED_AT_HOST.into(), events, timings, started);
                 }
-                PaymentStatus::Expired => {
+                (PaymentStatus::Expired, _) => {
                     return self.aborted(id, EXPIRED.into(), events, timings, started);
+                }
+                (PaymentStatus::Refused, _) => {
+                    return self.aborted(id, REFUSED.into(), events, timings, started);
                 }
                 _ => {
                     let why = format!(
@@ -174,7 +224,57 @@ impl Engine {
         request.set(MERCHANT_CODE_FIELD, view.reference.into_bytes());
         self.send_code_request(id, &request, None, events, started)
     }
+
+    /// A cancel tells the host at once (from its own thread), which also ends the wait.
+    fn cancel_at_host(&self, api: &HostApi, path: &str, terminal_id: &str) -> WakeGuard {
+        let api = api.clone();
+        let cancel_path = format!("{path}/cancel");
+        let body = CancelPayment {
+            terminal_id: terminal_id.to_owned(),
+        };
+        self.cancel.on_cancel(move || {
+            let (api, path, body) = (api.clone(), cancel_path.clone(), body.clone());
+            std::thread::spawn(move || {
+                if let Err(e) = api.post::<_, PaymentView>(&path, &body) {
+                    tracing::warn!(error = %e, "the host was not told of the cancel");
+                }
+            });
+        })
+    }
 }
+
+/// How the customer is asked: the code on screen, or a request to their phone.
+enum Door<'a> {
+    Code(Merchant),
+    Request(&'a str),
+}
+
+impl Door<'_> {
+    fn method(&self) -> PaymentMethod {
+        match self {
+            Self::Code(_) => PaymentMethod::MerchantCode,
+            Self::Request(_) => PaymentMethod::RequestToPay,
+        }
+    }
+
+    fn receipt_line(&self) -> &'static str {
+        match self {
+            Self::Code(_) => RECEIPT_MERCHANT_CODE,
+            Self::Request(_) => RECEIPT_REQUEST,
+        }
+    }
+
+    fn base(&self) -> &'static str {
+        match self {
+            Self::Code(_) => CODES,
+            Self::Request(_) => REQUESTS,
+        }
+    }
+}
+
+/// The host's routes of each door (`docs/host-api.md`).
+const CODES: &str = "/v1/merchant-codes";
+const REQUESTS: &str = "/v1/payment-requests";
 
 /// The wait on the host: the payment once its status or token changes (or the wait ends).
 fn wait(
@@ -195,6 +295,21 @@ fn wait(
     }
     api.get_waiting(&query, Duration::from_secs(MAX_WAIT_SECS))
         .map_err(|e| format!("the host's API stopped answering: {e}; nothing was charged"))
+}
+
+/// The merchant's name a request to pay shows on the customer's phone: the name part of
+/// `merchant_name_location`.
+fn merchant_name(settings: &TerminalSettings) -> String {
+    let whole = settings.merchant_name_location.as_str();
+    let name = whole
+        .rsplit_once(',')
+        .map_or(whole, |(name, _)| name)
+        .trim();
+    if name.is_empty() {
+        settings.terminal_id.clone()
+    } else {
+        name.to_owned()
+    }
 }
 
 /// The merchant's details for the code, from the terminal's configuration: the name before the
@@ -240,3 +355,4 @@ pub(super) fn merchant_of(settings: &TerminalSettings) -> Result<Merchant, Strin
 
 const CANCELLED_AT_HOST: &str = "the payment was cancelled at the host: nothing was charged";
 const EXPIRED: &str = "the customer did not pay in time: nothing was charged";
+const REFUSED: &str = "the customer refused on their phone: nothing was charged";

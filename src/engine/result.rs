@@ -84,6 +84,15 @@ pub enum Event {
         /// When the payment expires (Unix seconds).
         expires_at: u64,
     },
+    /// The request to pay went to the customer's phone; waiting for their answer.
+    RequestSent {
+        /// The phone number or wallet ID it went to.
+        alias: String,
+        /// The amount (minor units).
+        amount: u64,
+        /// When the request expires (Unix seconds).
+        expires_at: u64,
+    },
     /// Present the card again.
     TryAgain {
         /// Why.

@@ -50,6 +50,14 @@ pub enum Command {
         /// Minor units.
         amount: u64,
     },
+    /// A sale paid by a request to the customer's phone ([`Event::RequestSent`]), confirmed
+    /// there or refused, until it expires or the operator cancels.
+    RequestToPay {
+        /// The customer's phone number or wallet ID.
+        alias: String,
+        /// Minor units.
+        amount: u64,
+    },
     /// A sale paid with the code the customer's phone shows, as the camera scanned it.
     CustomerCode {
         /// The scanned text.
@@ -362,6 +370,9 @@ impl Worker {
                 original_id,
             } => engine.refund(card, pin, amount, original_id, &mut progress),
             Command::MerchantCode { amount } => engine.pay_merchant_code(amount, &mut progress),
+            Command::RequestToPay { alias, amount } => {
+                engine.request_to_pay(&alias, amount, &mut progress)
+            }
             Command::CustomerCode { text, amount } => {
                 engine.pay_code(&text, amount, None, &mut progress)
             }

@@ -28,7 +28,7 @@ impl Event {
             // The approval that follows is shown; the screen adds its own warning.
             Self::OfflineAtMerchantRisk { .. } => return None,
             // No EMV card message: the screen shows the code itself.
-            Self::ShowMerchantCode { .. } => return None,
+            Self::ShowMerchantCode { .. } | Self::RequestSent { .. } => return None,
             Self::PresentCard { amount } => UiRequest::new(M::PresentCard, S::ReadyToRead)
                 .with_value(UiValue::Amount {
                     value: *amount,

@@ -40,6 +40,9 @@ pub enum Action {
         /// The host's data directory.
         #[arg(long, value_name = "DIR")]
         host_data: PathBuf,
+        /// The customer's phone number, for requests to pay (`+4915112345678`).
+        #[arg(long, value_name = "PHONE")]
+        alias: Option<String>,
     },
     /// Print a code to scan: the EMVCo consumer-presented code, or with --offline the signed
     /// offline code. The PIN is read from standard input.
@@ -98,6 +101,41 @@ pub enum Action {
         #[arg(long, value_name = "ADDR", default_value = DEFAULT_API)]
         api: String,
     },
+    /// List the requests to pay waiting for this wallet: merchant, amount, reference. The PIN
+    /// is read from standard input.
+    Inbox {
+        /// The wallet's directory.
+        #[arg(long, value_name = "DIR")]
+        wallet: PathBuf,
+        /// The host's API (HOST:PORT).
+        #[arg(long, value_name = "ADDR", default_value = DEFAULT_API)]
+        api: String,
+    },
+    /// Confirm a request to pay (signed with the device key the PIN unlocks); waits until the
+    /// merchant's terminal has completed the payment.
+    Confirm {
+        /// The request's reference (from the inbox).
+        #[arg(value_name = "REFERENCE")]
+        reference: String,
+        /// The wallet's directory.
+        #[arg(long, value_name = "DIR")]
+        wallet: PathBuf,
+        /// The host's API (HOST:PORT).
+        #[arg(long, value_name = "ADDR", default_value = DEFAULT_API)]
+        api: String,
+    },
+    /// Decline a request to pay.
+    Decline {
+        /// The request's reference (from the inbox).
+        #[arg(value_name = "REFERENCE")]
+        reference: String,
+        /// The wallet's directory.
+        #[arg(long, value_name = "DIR")]
+        wallet: PathBuf,
+        /// The host's API (HOST:PORT).
+        #[arg(long, value_name = "ADDR", default_value = DEFAULT_API)]
+        api: String,
+    },
     /// Revoke an enrolled device at the host (its codes are refused from now on).
     Revoke {
         /// The host's data directory.
@@ -113,8 +151,13 @@ impl Command {
     /// Runs the command.
     pub fn run(self) -> anyhow::Result<ExitCode> {
         let Self::Wallet { action } = self;
+        let confirm = matches!(action, Action::Confirm { .. });
         match action {
-            Action::Enroll { wallet, host_data } => {
+            Action::Enroll {
+                wallet,
+                host_data,
+                alias,
+            } => {
                 let pin = read_pin()?;
                 let device = Device::create(&wallet, &pin, |id, key| {
                     wallets::register(&host_data, id, key)
@@ -126,6 +169,9 @@ impl Command {
                 let path = wallet.join(HOST_CA_FILE);
                 std::fs::write(&path, ca.cert_pem())
                     .with_context(|| format!("writing {}", path.display()))?;
+                if let Some(alias) = alias {
+                    wallets::set_alias(&host_data, device.id_hex(), &alias)?;
+                }
                 println!("device {}", device.id_hex());
                 Ok(ExitCode::SUCCESS)
             }
@@ -196,6 +242,44 @@ impl Command {
                 let device = Device::load(&wallet, &read_pin()?)?;
                 let answer = client.pay_merchant_code(&PayMerchantCode::typed(&device, token))?;
                 report(&answer, 2)
+            }
+            Action::Inbox { wallet, api } => {
+                let client = wallet_api(&wallet, &api)?;
+                let device = Device::load(&wallet, &read_pin()?)?;
+                let waiting = client.inbox(&device)?;
+                if waiting.is_empty() {
+                    println!("no request to pay");
+                }
+                for r in waiting {
+                    println!(
+                        "{}  {}  {}  (terminal {})",
+                        r.reference,
+                        emv::qr::mpm::format_amount(r.amount, 2),
+                        emv::display::sanitize(&r.merchant),
+                        r.terminal_id
+                    );
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            Action::Confirm {
+                reference,
+                wallet,
+                api,
+            }
+            | Action::Decline {
+                reference,
+                wallet,
+                api,
+            } => {
+                let client = wallet_api(&wallet, &api)?;
+                let device = Device::load(&wallet, &read_pin()?)?;
+                let answer = client.answer(&device, &reference, confirm)?;
+                if confirm {
+                    report(&answer, 2)
+                } else {
+                    println!("declined: the merchant is told");
+                    Ok(ExitCode::SUCCESS)
+                }
             }
             Action::Revoke { host_data, device } => {
                 wallets::revoke(&host_data, &device)?;
