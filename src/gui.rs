@@ -37,6 +37,7 @@ mod present_card;
 mod receipt;
 mod receipt_code;
 mod refund;
+mod request_to_pay;
 mod result;
 mod sale;
 mod settings;
@@ -47,8 +48,8 @@ mod timing;
 pub use crate::pinpad::window::ui::{
     AppAdapter, CardDrawerAdapter, EndOfDayAdapter, EndOfDayStage, HistoryAdapter, HistoryRow,
     MainWindow, MerchantCodeAdapter, PinWaitAdapter, PresentCardAdapter, ReaderRow, ReceiptAdapter,
-    RefundAdapter, RefundStage, ResultAdapter, ResultState, SaleAdapter, SaleStage, Screen,
-    SettingsAdapter, StatusAdapter, TotalRow,
+    RefundAdapter, RefundStage, RequestToPayAdapter, ResultAdapter, ResultState, SaleAdapter,
+    SaleStage, Screen, SettingsAdapter, StatusAdapter, TotalRow,
 };
 pub use language::{Language, current as current_language, select as select_language};
 pub use money::{AmountEntry, Currency, MAX_DIGITS};
@@ -90,14 +91,19 @@ impl Gui {
         let mut engine = setup.engine;
         let card_wait = engine.settings().card_wait;
         let host = engine.acquirer_mut().host().to_owned();
-        let merchant_code = engine.merchant_code_available();
+        let doors = sale::Doors {
+            merchant_code: engine.merchant_code_available(),
+            request_to_pay: engine.request_to_pay_available(),
+        };
         let (handle, events, service) = EngineService::spawn(engine, setup.card, setup.pin)?;
         status::show(window, &setup.status);
+        let requests = request_to_pay::bind(window, handle.clone());
         let sale = sale::bind(
             window,
             handle.clone(),
             setup.currency.clone(),
-            merchant_code,
+            doors,
+            requests,
         );
         let amounts = std::rc::Rc::clone(&sale);
         present_card::bind(window, handle.clone());
@@ -223,6 +229,8 @@ pub(crate) enum Update {
     PresentCard(present_card::Show),
     /// The merchant's code, or its next token.
     MerchantCode(merchant_code::Show),
+    /// The request to pay went out; waiting for the customer.
+    RequestSent(request_to_pay::Show),
     /// The customer is entering the PIN.
     Pin,
     /// Authorising (or another step without a card: sending pending messages, reversing).
@@ -257,6 +265,9 @@ pub(crate) fn route(
             }
             if let Some(show) = merchant_code::for_event(&event, currency) {
                 return Some(Update::MerchantCode(show));
+            }
+            if let Some(show) = request_to_pay::for_event(&event) {
+                return Some(Update::RequestSent(show));
             }
             match event {
                 Event::EnterPin => Some(Update::Pin),
@@ -320,6 +331,7 @@ impl Update {
                 app.set_screen(Screen::PresentCard);
             }
             Self::MerchantCode(show) => merchant_code::apply(window, show),
+            Self::RequestSent(show) => request_to_pay::apply(window, show),
             Self::Pin => app.set_screen(Screen::Pin),
             Self::Working(message) => {
                 result::working(window, &message);

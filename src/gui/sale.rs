@@ -18,6 +18,7 @@ pub(crate) struct SaleController {
     handle: ServiceHandle,
     currency: Currency,
     state: RefCell<Draft>,
+    requests: Rc<super::request_to_pay::RequestController>,
 }
 
 #[derive(Debug, Default)]
@@ -70,17 +71,28 @@ impl Draft {
     }
 }
 
+/// Which of the doors besides the card this terminal offers.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Doors {
+    /// The merchant's code (the host's API and the merchant's country configured).
+    pub(super) merchant_code: bool,
+    /// Requests to pay (the host's API configured).
+    pub(super) request_to_pay: bool,
+}
+
 pub(super) fn bind(
     window: &MainWindow,
     handle: ServiceHandle,
     currency: Currency,
-    merchant_code: bool,
+    doors: Doors,
+    requests: Rc<super::request_to_pay::RequestController>,
 ) -> Rc<SaleController> {
     let controller = Rc::new(SaleController {
         window: window.as_weak(),
         handle,
         currency,
         state: RefCell::new(Draft::default()),
+        requests,
     });
     let adapter = window.global::<SaleAdapter>();
     adapter.set_has_decimals(controller.currency.exponent > 0);
@@ -134,7 +146,10 @@ pub(super) fn bind(
     adapter.on_pay_by_card(move || c.pay_by_card());
     let c = Rc::clone(&controller);
     adapter.on_pay_by_merchant_code(move || c.pay_by_merchant_code());
-    adapter.set_merchant_code_available(merchant_code);
+    adapter.set_merchant_code_available(doors.merchant_code);
+    let c = Rc::clone(&controller);
+    adapter.on_pay_by_request(move || c.pay_by_request());
+    adapter.set_request_to_pay_available(doors.request_to_pay);
     controller.refresh();
     controller
 }
@@ -182,6 +197,14 @@ impl SaleController {
             return;
         }
         super::merchant_code::start(&window, &self.handle, &self.currency.format(total), total);
+    }
+
+    /// Opens the request-to-pay screen for the sale's total.
+    fn pay_by_request(&self) {
+        let total = self.state.borrow().total();
+        if total > 0 {
+            self.requests.open(&self.currency.format(total), total);
+        }
     }
 
     /// Shows the draft sale (amounts in the language in force).

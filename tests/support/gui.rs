@@ -247,3 +247,11 @@ pub fn assert_not_empty(rgba: &[u8], what: &str) {
     );
     assert!(colours.len() > 8, "{what} has {} colours", colours.len());
 }
+
+/// Sets the text field labelled `label` to `value`, as a keyboard or screen reader would.
+pub fn type_into(window: &MainWindow, label: &str, value: &str) {
+    let fields: Vec<_> = ElementHandle::find_by_accessible_label(window, label).collect();
+    assert!(!fields.is_empty(), "no text field {label:?}");
+    fields[0].set_accessible_value(value);
+    pump();
+}

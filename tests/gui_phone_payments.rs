@@ -1,14 +1,17 @@
-//! The merchant's code on the merchant's GUI, headless (`i-slint-backend-testing`, software
-//! renderer), against the real engine service and the embedded hsm-sim host:
+//! The merchant's code and the request to pay on the merchant's GUI, headless
+//! (`i-slint-backend-testing`, software renderer), against the real engine service and the
+//! embedded hsm-sim host:
 //!
 //! - a sale of 4.50 paid with "Show my code": the code on screen is rendered, saved as a PNG
 //!   screenshot and read from that picture by the wallet's camera (`hsm_sim::wallet::scan`),
 //!   the wallet pays it over the host's HTTPS API, and the terminal shows the approval; the
 //!   host's ledger moved the wallet's account by 4.50;
 //! - a second code cancelled on screen: nothing charged, and the wallet that scanned it is told
-//!   the merchant cancelled.
+//!   the merchant cancelled;
+//! - a sale of 2.00 by "Request to phone": the customer's number typed, the request sent, the
+//!   wallet finds it in its inbox and confirms it, and the terminal shows the approval.
 //!
-//! Both screens are rendered at 360 x 640 and 1280 x 800 (to `target/tmp/gui/`, and to
+//! The screens are rendered at 360 x 640 and 1280 x 800 (to `target/tmp/gui/`, and to
 //! `$SOFTPOS_SCREENSHOTS` when set). One test function only: the testing platform can be set
 //! once per process.
 #![cfg(all(feature = "gui", feature = "demo"))]
@@ -22,7 +25,7 @@ mod png_file;
 mod support;
 
 use emv::api::merchant_code::PaymentStatus;
-use gui::{Screenshots, click, has_text, wait_for_screen, wait_until};
+use gui::{Screenshots, click, has_text, type_into, wait_for_screen, wait_until};
 use hsm_sim::host::wallets::{self, WALLET_ACCOUNT_PAN};
 use hsm_sim::wallet::api::{PayMerchantCode, WalletApi, WalletApiError};
 use hsm_sim::wallet::device::Device;
@@ -37,7 +40,7 @@ use support::{TestPin, World};
 const PIN: &str = "2468";
 
 #[test]
-fn gui_merchant_code() {
+fn gui_phone_payments() {
     slint::platform::set_platform(Box::new(TestingBackend::new(TestingBackendOptions {
         mock_time: true,
         threading: true,
@@ -121,7 +124,42 @@ fn gui_merchant_code() {
         other => panic!("a cancelled code was not refused: {other:?}"),
     }
     assert_eq!(world.balance(WALLET_ACCOUNT_PAN), before - 450);
-    shots.check_all_taken(&["merchant-code", "merchant-code-approved"]);
+    click(&window, "New sale");
+    wait_for_screen(&window, Screen::Sale);
+
+    // 3. A request to the customer's phone, confirmed there.
+    wallets::set_alias(&host_dir, device.id_hex(), "+4915122223333").unwrap();
+    for key in ["2", "0", "0"] {
+        click(&window, key);
+    }
+    click(&window, "Continue");
+    click(&window, "Request to phone");
+    wait_for_screen(&window, Screen::RequestToPay);
+    type_into(
+        &window,
+        "Customer's phone number or wallet ID",
+        "+49 151 2222 3333",
+    );
+    shots.take(&window, "request-to-pay");
+    click(&window, "Send request");
+    wait_until(&window, "the request sent", || {
+        has_text(&window, "Request sent to +49 151 2222 3333")
+    });
+    shots.take(&window, "request-to-pay-waiting");
+    let inbox = api.inbox(&device).unwrap();
+    assert_eq!(inbox.len(), 1, "{inbox:?}");
+    assert_eq!(inbox[0].amount, 200);
+    let answer = api.answer(&device, &inbox[0].reference, true).unwrap();
+    assert_eq!(answer.status, PaymentStatus::Paid, "{answer:?}");
+    wait_for_screen(&window, Screen::Result);
+    wait_until(&window, "approved", || has_text(&window, "Approved"));
+    assert_eq!(world.balance(WALLET_ACCOUNT_PAN), before - 650);
+    shots.check_all_taken(&[
+        "merchant-code",
+        "merchant-code-approved",
+        "request-to-pay",
+        "request-to-pay-waiting",
+    ]);
     gui.shutdown();
 }
 
