@@ -34,15 +34,13 @@ use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::Duration;
 
-use i_slint_backend_testing::{
-    AccessibleRole, ElementHandle, ElementQuery, TestingBackend, TestingBackendOptions,
-};
+use i_slint_backend_testing::{AccessibleRole, ElementHandle, ElementQuery};
 use slint::ComponentHandle;
 use softpos::demo::CardDrawer;
 use softpos::engine::EngineSettings;
 use softpos::gui::{
-    AppAdapter, Currency, Gui, GuiSetup, HistoryAdapter, MainWindow, PresentCardAdapter,
-    ReceiptAdapter, Screen, SettingsAdapter, StatusAdapter, TerminalStatus,
+    AppAdapter, Gui, HistoryAdapter, MainWindow, PresentCardAdapter, ReceiptAdapter, Screen,
+    SettingsAdapter, StatusAdapter,
 };
 use softpos::pinpad::{EncryptedPin, PinEntry, PinEntryError, PinRequest};
 use support::{MASTERCARD_PAN, TestPin, VISA_PAN, World};
@@ -54,38 +52,21 @@ use gui::{
 
 #[test]
 fn gui_headless() {
-    slint::platform::set_platform(Box::new(TestingBackend::new(TestingBackendOptions {
-        mock_time: true,
-        threading: true,
-        renderer_name: Some("software".into()),
-    })))
-    .unwrap();
-
+    gui::headless();
     let mut world = World::start();
     let before = world.balance(VISA_PAN);
     let (pins, pin) = GatedPin::new(&world);
     let (drawer, reader) = CardDrawer::new(None);
     let engine = support::signed_on_engine(&world, "", EngineSettings::default());
     let window = MainWindow::new().unwrap();
-    let gui = Gui::attach(
-        &window,
-        GuiSetup {
-            engine,
-            card: Box::new(reader),
-            pin: Box::new(pin),
-            currency: Currency::from_numeric(978, 2),
-            status: TerminalStatus {
-                host_online: true,
-                offline_queue: 0,
-                reader: "In-process virtual cards".into(),
-                terminal_id: support::TERMINAL.into(),
-                development: true,
-            },
-            data_dir: world.dir.path().join("gui"),
-            drawer: Some(drawer),
-        },
-    )
-    .unwrap();
+    let setup = gui::demo_setup(
+        &world,
+        engine,
+        Box::new(reader),
+        Box::new(pin),
+        Some(drawer),
+    );
+    let gui = Gui::attach(&window, setup).unwrap();
     window.show().unwrap();
     let mut shots = Screenshots::new();
 

@@ -23,65 +23,36 @@ mod gui;
 mod png_file;
 #[path = "support/engine.rs"]
 mod support;
+#[path = "support/wallet.rs"]
+mod wallet;
 
 use emv::api::merchant_code::PaymentStatus;
 use gui::{Screenshots, click, has_text, type_into, wait_for_screen, wait_until};
 use hsm_sim::host::wallets::{self, WALLET_ACCOUNT_PAN};
-use hsm_sim::wallet::api::{PayMerchantCode, WalletApi, WalletApiError};
+use hsm_sim::wallet::api::{PayMerchantCode, WalletApiError};
 use hsm_sim::wallet::device::Device;
 use hsm_sim::wallet::scan;
-use i_slint_backend_testing::{TestingBackend, TestingBackendOptions};
 use slint::ComponentHandle;
 use softpos::demo::CardDrawer;
 use softpos::engine::EngineSettings;
-use softpos::gui::{Currency, Gui, GuiSetup, MainWindow, Screen, TerminalStatus};
+use softpos::gui::{Gui, MainWindow, Screen};
 use support::{TestPin, World};
-
-const PIN: &str = "2468";
+use wallet::WALLET_PIN;
 
 #[test]
 fn gui_phone_payments() {
-    slint::platform::set_platform(Box::new(TestingBackend::new(TestingBackendOptions {
-        mock_time: true,
-        threading: true,
-        renderer_name: Some("software".into()),
-    })))
-    .unwrap();
-
+    gui::headless();
     let world = World::start();
     let before = world.balance(WALLET_ACCOUNT_PAN);
-    let wallet = world.dir.path().join("wallet");
     let host_dir = world.dir.path().join("host");
-    Device::create(&wallet, PIN, |id, key| {
-        wallets::register(&host_dir, id, key)
-            .map(|e| (e.payer_token, e.certificate))
-            .map_err(|e| e.to_string())
-    })
-    .unwrap();
-    let ca = std::fs::read_to_string(host_dir.join("ca.pem")).unwrap();
-    let api = WalletApi::new(&world.host().api_addr().to_string(), &ca).unwrap();
+    let device = Device::load(&wallet::enrol(&world, "wallet"), WALLET_PIN).unwrap();
+    let api = wallet::wallet_api(&world);
     let (_drawer, reader) = CardDrawer::new(None);
     let engine = support::signed_on_engine(&world, "", EngineSettings::default());
     let window = MainWindow::new().unwrap();
-    let gui = Gui::attach(
-        &window,
-        GuiSetup {
-            engine,
-            card: Box::new(reader),
-            pin: Box::new(TestPin::new(&world.bundle, &[])),
-            currency: Currency::from_numeric(978, 2),
-            status: TerminalStatus {
-                host_online: true,
-                offline_queue: 0,
-                reader: "In-process virtual cards".into(),
-                terminal_id: support::TERMINAL.into(),
-                development: true,
-            },
-            data_dir: world.dir.path().join("gui"),
-            drawer: None,
-        },
-    )
-    .unwrap();
+    let pin = Box::new(TestPin::new(&world.bundle, &[]));
+    let setup = gui::demo_setup(&world, engine, Box::new(reader), pin, None);
+    let gui = Gui::attach(&window, setup).unwrap();
     window.show().unwrap();
     let mut shots = Screenshots::new();
 
@@ -98,7 +69,6 @@ fn gui_phone_payments() {
         ),
         "the short code on screen is the code's token"
     );
-    let device = Device::load(&wallet, PIN).unwrap();
     let answer = api
         .pay_merchant_code(&PayMerchantCode::scanned(&device, &payment))
         .unwrap();

@@ -5,30 +5,19 @@
 
 #![allow(clippy::unwrap_used)] // A panic in a test is a failure.
 
-use std::io::Write as _;
+#[path = "support/wallet_cli.rs"]
+mod wallet_cli;
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use emv::qr::cpm;
 use emv::qr::offline_code::{Check, OfflineCode};
 use hsm_sim::host::wallets;
+use wallet_cli::start_wallet;
 
 fn wallet(args: &[&str], pin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hsm-sim"))
-        .arg("wallet")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{pin}\n").as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    start_wallet(args, pin).wait_with_output().unwrap()
 }
 
 fn text(out: &Output) -> String {

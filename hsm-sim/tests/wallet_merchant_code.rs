@@ -8,9 +8,11 @@
 
 #![allow(clippy::unwrap_used)] // A panic in a test is a failure.
 
-use std::io::Write as _;
+#[path = "support/wallet_cli.rs"]
+mod wallet_cli;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,6 +25,7 @@ use hsm_sim::host::ledger::LedgerView;
 use hsm_sim::host::wallets::WALLET_ACCOUNT_PAN;
 use hsm_sim::host::{EnrolOptions, EnrolmentBundle, Host, HostConfig, HostHandle, pki};
 use hsm_sim::iso8583::Message;
+use wallet_cli::start_wallet;
 
 const TERMINAL: &str = "T0000001";
 const PIN: &str = "2468";
@@ -136,21 +139,21 @@ impl Fixture {
 
 /// Runs `hsm-sim wallet ARGS` with the PIN on standard input.
 fn wallet(args: &[&str]) -> Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hsm-sim"))
-        .arg("wallet")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{PIN}\n").as_bytes())
-        .unwrap();
-    child
+    start_wallet(args, PIN)
+}
+
+/// Runs `hsm-sim wallet scan-and-pay PICTURE` against the fixture's host.
+fn scan_and_pay(f: &Fixture, picture: &Path) -> Child {
+    let api = f.host.api_addr().to_string();
+    let wallet_dir = f.wallet_dir();
+    wallet(&[
+        "scan-and-pay",
+        picture.to_str().unwrap(),
+        "--wallet",
+        wallet_dir.to_str().unwrap(),
+        "--api",
+        &api,
+    ])
 }
 
 fn write_png(text: &str, path: &Path) {
@@ -230,15 +233,7 @@ async fn the_wallet_cli_pays_a_picture_and_the_host_takes_only_the_confirmed_020
     // The customer pays the picture of another payment with the wallet's command line.
     let view = f.open(1_250);
     let picture = f.picture(&view);
-    let api = f.host.api_addr().to_string();
-    let paying = wallet(&[
-        "scan-and-pay",
-        picture.to_str().unwrap(),
-        "--wallet",
-        wallet_dir.to_str().unwrap(),
-        "--api",
-        &api,
-    ]);
+    let paying = scan_and_pay(&f, &picture);
     let confirmed = f.wait_past(&view, PaymentStatus::Pending);
     assert_eq!(confirmed.status, PaymentStatus::Confirmed);
     // Card data beside DE 105, or another amount: refused.
@@ -270,16 +265,7 @@ async fn the_wallet_cli_pays_a_picture_and_the_host_takes_only_the_confirmed_020
     );
 
     // The same picture again: the token was spent; the wallet says so and fails.
-    let again = wallet(&[
-        "scan-and-pay",
-        picture.to_str().unwrap(),
-        "--wallet",
-        wallet_dir.to_str().unwrap(),
-        "--api",
-        &api,
-    ])
-    .wait_with_output()
-    .unwrap();
+    let again = scan_and_pay(&f, &picture).wait_with_output().unwrap();
     assert!(!again.status.success());
     assert!(
         String::from_utf8_lossy(&again.stderr).contains("already paid"),

@@ -13,12 +13,12 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use clap::Args;
 use emv::qr::merchant_payment::read;
-use hsm_sim::host::{Host, HostConfig, pki, wallets};
+use hsm_sim::host::{pki, wallets};
 use hsm_sim::wallet::api::{PayMerchantCode, WalletApi};
 use hsm_sim::wallet::device::Device;
 
 use super::bench::{ms, percentile};
-use crate::engine::{Engine, EngineSettings, Event, TxStatus};
+use crate::engine::{Event, TxStatus};
 
 /// Arguments of `softpos bench merchant-code`.
 #[derive(Debug, Args)]
@@ -40,23 +40,8 @@ const WALLET_PIN: &str = "2468";
 pub(super) fn run(args: BenchCodeArgs) -> anyhow::Result<ExitCode> {
     let dir = std::env::temp_dir().join(format!("softpos-bench-code-{}", std::process::id()));
     let host_dir = dir.join("host");
-    let host = Host::start(HostConfig::new(&host_dir)).context("starting the host")?;
-    let bundle = crate::demo::enrol_terminal(
-        &host,
-        "T0000001",
-        &dir.join("terminal").join(super::pay::ENROLMENT_DIR),
-    )?;
-    let config = crate::config::load(None)?;
-    let exponent = u32::from(config.terminal.currency_exponent);
-    let oda = crate::tap::authenticator(&config)?;
-    let mut engine = Engine::open(
-        &dir.join("terminal"),
-        &bundle,
-        config,
-        oda,
-        EngineSettings::default(),
-    )?;
-    engine.sign_on()?;
+    let (host, mut engine) = super::bench_pay::engine_on_embedded_host(&dir)?;
+    let exponent = u32::from(crate::config::load(None)?.terminal.currency_exponent);
     let device = Device::create(&dir.join("wallet"), WALLET_PIN, |id, key| {
         wallets::register(&host_dir, id, key)
             .map(|e| (e.payer_token, e.certificate))

@@ -1,12 +1,13 @@
 //! `softpos bench pay`: tap to approval through the whole engine, on loopback.
 
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Args;
 use hsm_sim::host::ledger::{AccountSeed, AccountStatus};
-use hsm_sim::host::{Host, HostConfig};
+use hsm_sim::host::{Host, HostConfig, HostHandle};
 
 use super::CardArgs;
 use super::bench::{ms, percentile};
@@ -45,22 +46,7 @@ pub(super) fn run(args: BenchPayArgs) -> anyhow::Result<ExitCode> {
         }],
     )
     .context("seeding the bench account")?;
-    let host = Host::start(HostConfig::new(&host_dir)).context("starting the host")?;
-    let bundle = crate::demo::enrol_terminal(
-        &host,
-        "T0000001",
-        &dir.join("terminal").join(super::pay::ENROLMENT_DIR),
-    )?;
-    let config = crate::config::load(None)?;
-    let oda = crate::tap::authenticator(&config)?;
-    let mut engine = Engine::open(
-        &dir.join("terminal"),
-        &bundle,
-        config,
-        oda,
-        EngineSettings::default(),
-    )?;
-    engine.sign_on()?;
+    let (host, mut engine) = engine_on_embedded_host(&dir)?;
     let mut session = if args.in_process {
         None
     } else {
@@ -92,6 +78,27 @@ pub(super) fn run(args: BenchPayArgs) -> anyhow::Result<ExitCode> {
     let _ = std::fs::remove_dir_all(&dir);
     print_figures(&runs, declined, args.in_process);
     Ok(ExitCode::SUCCESS)
+}
+
+/// An embedded host in `dir/host` and an engine enrolled with it in `dir/terminal`, signed on.
+pub(super) fn engine_on_embedded_host(dir: &Path) -> anyhow::Result<(HostHandle, Engine)> {
+    let host = Host::start(HostConfig::new(dir.join("host"))).context("starting the host")?;
+    let bundle = crate::demo::enrol_terminal(
+        &host,
+        "T0000001",
+        &dir.join("terminal").join(super::pay::ENROLMENT_DIR),
+    )?;
+    let config = crate::config::load(None)?;
+    let oda = crate::tap::authenticator(&config)?;
+    let mut engine = Engine::open(
+        &dir.join("terminal"),
+        &bundle,
+        config,
+        oda,
+        EngineSettings::default(),
+    )?;
+    engine.sign_on()?;
+    Ok((host, engine))
 }
 
 fn print_figures(runs: &[Timings], declined: usize, in_process: bool) {

@@ -203,9 +203,22 @@ impl Engine {
         transmission: &str,
         code: &[u8],
     ) -> Message {
+        let request = (mti, amount, stan, transmission);
+        self.cardless_message(request, POS_ENTRY_CODE, OFFLINE_CODE_FIELD, code.to_vec())
+    }
+
+    /// A purchase message `(mti, amount, stan, transmission)` without card data (no DE 2, 35
+    /// or 55), entry mode `entry_mode`, the payment named by `value` in private field `field`.
+    pub(super) fn cardless_message(
+        &self,
+        (mti, amount, stan, transmission): (Mti, u64, u32, &str),
+        entry_mode: &str,
+        field: u8,
+        value: Vec<u8>,
+    ) -> Message {
         let card = CardData {
             pan: "",
-            entry_mode: POS_ENTRY_CODE,
+            entry_mode,
             expiry_yymm: None,
             pan_sequence_number: None,
             track2: None,
@@ -222,7 +235,7 @@ impl Engine {
             None,
         );
         m.remove(2);
-        m.set(OFFLINE_CODE_FIELD, code.to_vec());
+        m.set(field, value);
         m
     }
 

@@ -16,7 +16,6 @@ use emv::api::merchant_code::{
 };
 use emv::config::TerminalSettings;
 use emv::iso8583::Mti;
-use emv::iso8583::messages::{self as build, CardData};
 use emv::qr::merchant_payment::{Merchant, Payment, build as build_code, short_code};
 use emv::qr::{MERCHANT_CODE_ENTRY_MODE, MERCHANT_CODE_FIELD};
 
@@ -24,7 +23,7 @@ use crate::host_api::{HostApi, HostApiError};
 use crate::journal::{CardDetails, PaymentMethod, TxKind, TxState};
 
 use super::cancel::WakeGuard;
-use super::{Engine, EngineError, Event, Timings, TxResult, messages};
+use super::{Engine, EngineError, Event, Timings, TxResult};
 
 /// The receipt's entry-mode line of a merchant's-code payment.
 const RECEIPT_MERCHANT_CODE: &str = "MERCHANT'S QR CODE (EMV MPM)";
@@ -202,26 +201,12 @@ impl Engine {
         // The customer confirmed: the money moves with this terminal's 0200.
         let stan = self.journal.next_stan()?;
         let transmission = self.transmission_now();
-        let card = CardData {
-            pan: "",
-            entry_mode: MERCHANT_CODE_ENTRY_MODE,
-            expiry_yymm: None,
-            pan_sequence_number: None,
-            track2: None,
-            icc_data: None,
-        };
-        let mut request = build::financial(
-            &self.terminal_fields(),
-            Mti::FINANCIAL_REQUEST,
-            messages::PROCESSING_PURCHASE,
-            amount,
-            stan,
-            &transmission,
-            &card,
-            None,
+        let request = self.cardless_message(
+            (Mti::FINANCIAL_REQUEST, amount, stan, &transmission),
+            MERCHANT_CODE_ENTRY_MODE,
+            MERCHANT_CODE_FIELD,
+            view.reference.into_bytes(),
         );
-        request.remove(2);
-        request.set(MERCHANT_CODE_FIELD, view.reference.into_bytes());
         self.send_code_request(id, &request, None, events, started)
     }
 

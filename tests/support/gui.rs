@@ -7,13 +7,55 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use i_slint_backend_testing::{AccessibleRole, ElementHandle, ElementQuery};
+use i_slint_backend_testing::{
+    AccessibleRole, ElementHandle, ElementQuery, TestingBackend, TestingBackendOptions,
+};
 use slint::ComponentHandle;
 use slint::platform::PointerEventButton;
-use softpos::gui::{AppAdapter, Language, MainWindow, Screen};
+use softpos::demo::CardDrawer;
+use softpos::engine::{CardSource, Engine};
+use softpos::gui::{AppAdapter, Currency, GuiSetup, Language, MainWindow, Screen, TerminalStatus};
+use softpos::pinpad::PinEntry;
 
 use super::png_file::save_png;
-use super::support::{DEMO_PIN, MASTERCARD_PAN, VISA_PAN};
+use super::support::{DEMO_PIN, MASTERCARD_PAN, VISA_PAN, World};
+
+/// Sets the headless platform: the testing backend with mocked time, threads, and the software
+/// renderer. Once per process.
+pub fn headless() {
+    slint::platform::set_platform(Box::new(TestingBackend::new(TestingBackendOptions {
+        mock_time: true,
+        threading: true,
+        renderer_name: Some("software".into()),
+    })))
+    .expect("the testing platform");
+}
+
+/// What the GUI drives in these tests: `engine` on the world's terminal, cards from `card`,
+/// PINs from `pin`, EUR, a reachable host, and the testers' `drawer` if any.
+pub fn demo_setup(
+    world: &World,
+    engine: Engine,
+    card: Box<dyn CardSource>,
+    pin: Box<dyn PinEntry + Send>,
+    drawer: Option<CardDrawer>,
+) -> GuiSetup {
+    GuiSetup {
+        engine,
+        card,
+        pin,
+        currency: Currency::from_numeric(978, 2),
+        status: TerminalStatus {
+            host_online: true,
+            offline_queue: 0,
+            reader: "In-process virtual cards".into(),
+            terminal_id: super::support::TERMINAL.into(),
+            development: true,
+        },
+        data_dir: world.dir.path().join("gui"),
+        drawer,
+    }
+}
 
 /// The phone and the desktop sizes every screen is rendered at.
 pub const SIZES: [(u32, u32); 2] = [(360, 640), (1280, 800)];

@@ -113,29 +113,9 @@ pub enum Action {
     },
     /// Confirm a request to pay (signed with the device key the PIN unlocks); waits until the
     /// merchant's terminal has completed the payment.
-    Confirm {
-        /// The request's reference (from the inbox).
-        #[arg(value_name = "REFERENCE")]
-        reference: String,
-        /// The wallet's directory.
-        #[arg(long, value_name = "DIR")]
-        wallet: PathBuf,
-        /// The host's API (HOST:PORT).
-        #[arg(long, value_name = "ADDR", default_value = DEFAULT_API)]
-        api: String,
-    },
+    Confirm(AnswerArgs),
     /// Decline a request to pay.
-    Decline {
-        /// The request's reference (from the inbox).
-        #[arg(value_name = "REFERENCE")]
-        reference: String,
-        /// The wallet's directory.
-        #[arg(long, value_name = "DIR")]
-        wallet: PathBuf,
-        /// The host's API (HOST:PORT).
-        #[arg(long, value_name = "ADDR", default_value = DEFAULT_API)]
-        api: String,
-    },
+    Decline(AnswerArgs),
     /// Revoke an enrolled device at the host (its codes are refused from now on).
     Revoke {
         /// The host's data directory.
@@ -151,7 +131,7 @@ impl Command {
     /// Runs the command.
     pub fn run(self) -> anyhow::Result<ExitCode> {
         let Self::Wallet { action } = self;
-        let confirm = matches!(action, Action::Confirm { .. });
+        let confirm = matches!(action, Action::Confirm(_));
         match action {
             Action::Enroll {
                 wallet,
@@ -261,16 +241,16 @@ impl Command {
                 }
                 Ok(ExitCode::SUCCESS)
             }
-            Action::Confirm {
+            Action::Confirm(AnswerArgs {
                 reference,
                 wallet,
                 api,
-            }
-            | Action::Decline {
+            })
+            | Action::Decline(AnswerArgs {
                 reference,
                 wallet,
                 api,
-            } => {
+            }) => {
                 let client = wallet_api(&wallet, &api)?;
                 let device = Device::load(&wallet, &read_pin()?)?;
                 let answer = client.answer(&device, &reference, confirm)?;
@@ -288,6 +268,20 @@ impl Command {
             }
         }
     }
+}
+
+/// Which request to answer, from which wallet.
+#[derive(Debug, clap::Args)]
+pub struct AnswerArgs {
+    /// The request's reference (from the inbox).
+    #[arg(value_name = "REFERENCE")]
+    reference: String,
+    /// The wallet's directory.
+    #[arg(long, value_name = "DIR")]
+    wallet: PathBuf,
+    /// The host's API (HOST:PORT).
+    #[arg(long, value_name = "ADDR", default_value = DEFAULT_API)]
+    api: String,
 }
 
 /// The host's API when none is named: `hsm-sim serve`'s default.

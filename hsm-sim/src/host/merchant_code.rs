@@ -254,11 +254,7 @@ impl MerchantCodes {
         now: u64,
     ) -> Result<Snapshot, Refusal> {
         let mut payments = self.lock();
-        let payment = payments
-            .get_mut(reference)
-            .filter(|p| p.terminal_id == terminal_id)
-            .ok_or(Refusal::Unknown)?;
-        expire(payment, now);
+        let payment = terminals_payment(&mut payments, terminal_id, reference, now)?;
         Ok(self.snapshot_of(reference, payment, now))
     }
 
@@ -295,11 +291,7 @@ impl MerchantCodes {
         now: u64,
     ) -> Result<String, Refusal> {
         let mut payments = self.lock();
-        let payment = payments
-            .get_mut(reference)
-            .filter(|p| p.terminal_id == terminal_id)
-            .ok_or(Refusal::Unknown)?;
-        expire(payment, now);
+        let payment = terminals_payment(&mut payments, terminal_id, reference, now)?;
         if payment.amount != amount {
             return Err(Refusal::AmountMismatch);
         }
@@ -349,11 +341,7 @@ impl MerchantCodes {
         now: u64,
     ) -> Result<Snapshot, Refusal> {
         let mut payments = self.lock();
-        let payment = payments
-            .get_mut(reference)
-            .filter(|p| p.terminal_id == terminal_id)
-            .ok_or(Refusal::Unknown)?;
-        expire(payment, now);
+        let payment = terminals_payment(&mut payments, terminal_id, reference, now)?;
         if matches!(payment.status, Status::Pending | Status::Confirmed { .. }) {
             set_status(payment, Status::Cancelled);
         }
@@ -502,6 +490,22 @@ fn input_of<'a>(reference: &'a str, payment: &'a Payment) -> TokenInput<'a> {
         amount: payment.amount,
         currency: payment.currency,
     }
+}
+
+/// `terminal_id`'s payment `reference`, expired if its time is up; another terminal's payment
+/// is [`Refusal::Unknown`].
+fn terminals_payment<'a>(
+    payments: &'a mut HashMap<String, Payment>,
+    terminal_id: &str,
+    reference: &str,
+    now: u64,
+) -> Result<&'a mut Payment, Refusal> {
+    let payment = payments
+        .get_mut(reference)
+        .filter(|p| p.terminal_id == terminal_id)
+        .ok_or(Refusal::Unknown)?;
+    expire(payment, now);
+    Ok(payment)
 }
 
 fn expire(payment: &mut Payment, now: u64) {

@@ -97,21 +97,7 @@ pub struct Inbox {
 }
 
 /// A request to pay in the inbox: what the phone shows before the customer answers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InboxItem {
-    /// The payment's reference.
-    pub reference: String,
-    /// The merchant's terminal.
-    pub terminal_id: String,
-    /// The merchant's name.
-    pub merchant: String,
-    /// The amount in minor units.
-    pub amount: u64,
-    /// ISO 4217 numeric currency.
-    pub currency: u16,
-    /// When the request expires (Unix seconds).
-    pub expires_at: u64,
-}
+pub use crate::host::merchant_code::PaymentRequest as InboxItem;
 
 /// `POST /v1/wallet/payment-requests/{reference}`: the customer's answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

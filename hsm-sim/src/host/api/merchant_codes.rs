@@ -29,7 +29,18 @@ pub(super) fn routes() -> Router<ApiState> {
 }
 
 /// The largest amount a code may carry (minor units): what fits DE 4.
-pub(super) const MAX_AMOUNT: u64 = 999_999_999_999;
+const MAX_AMOUNT: u64 = 999_999_999_999;
+
+/// An amount a payment can be opened for: above zero, and fitting DE 4.
+pub(super) fn check_amount(amount: u64) -> Result<(), ApiError> {
+    if amount == 0 || amount > MAX_AMOUNT {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "the amount must be above zero and fit twelve digits",
+        ));
+    }
+    Ok(())
+}
 
 async fn create(
     State(state): State<ApiState>,
@@ -37,12 +48,7 @@ async fn create(
     Json(body): Json<CreatePayment>,
 ) -> Result<(StatusCode, Json<PaymentView>), ApiError> {
     certificate.check_terminal(&state, &body.terminal_id)?;
-    if body.amount == 0 || body.amount > MAX_AMOUNT {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "the amount must be above zero and fit twelve digits",
-        ));
-    }
+    check_amount(body.amount)?;
     let snapshot = state
         .server
         .merchant_codes()

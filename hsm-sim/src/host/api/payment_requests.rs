@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use emv::api::merchant_code::{CreateRequest, PaymentView};
 
-use super::merchant_codes::{MAX_AMOUNT, cancel, now, view, wait};
+use super::merchant_codes::{cancel, check_amount, now, view, wait};
 use super::{ApiError, ApiState, ClientCertificate};
 use crate::host::wallets;
 
@@ -33,12 +33,7 @@ async fn create(
     Json(body): Json<CreateRequest>,
 ) -> Result<(StatusCode, Json<PaymentView>), ApiError> {
     certificate.check_terminal(&state, &body.terminal_id)?;
-    if body.amount == 0 || body.amount > MAX_AMOUNT {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "the amount must be above zero and fit twelve digits",
-        ));
-    }
+    check_amount(body.amount)?;
     let merchant: String = body
         .merchant
         .chars()

@@ -77,17 +77,7 @@ async fn inbox(
     let waiting = state
         .server
         .merchant_codes()
-        .inbox(&record.device_id, now())
-        .into_iter()
-        .map(|r| InboxItem {
-            reference: r.reference,
-            terminal_id: r.terminal_id,
-            merchant: r.merchant,
-            amount: r.amount,
-            currency: r.currency,
-            expires_at: r.expires_at,
-        })
-        .collect();
+        .inbox(&record.device_id, now());
     Ok(Json(waiting))
 }
 

@@ -9,8 +9,9 @@ use super::{Charged, MerchantCodes, Refusal, Snapshot, Status, expire, set_statu
 /// How long a request to pay waits for the customer by default.
 pub const REQUEST_LIFETIME_SECS: u64 = 120;
 
-/// A request in a wallet's inbox: what the phone shows the customer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A request in a wallet's inbox: what the phone shows the customer (also the JSON of
+/// `POST /v1/wallet/inbox`, `docs/wallet-api.md`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PaymentRequest {
     /// The payment's reference.
     pub reference: String,
