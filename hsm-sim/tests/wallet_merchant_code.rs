@@ -24,7 +24,7 @@ use hsm_sim::host::client::requests;
 use hsm_sim::host::ledger::LedgerView;
 use hsm_sim::host::wallets::WALLET_ACCOUNT_PAN;
 use hsm_sim::host::{EnrolOptions, EnrolmentBundle, Host, HostConfig, HostHandle, pki};
-use hsm_sim::iso8583::Message;
+use hsm_sim::iso8583::{Message, Mti};
 use wallet_cli::start_wallet;
 
 const TERMINAL: &str = "T0000001";
@@ -240,6 +240,20 @@ async fn the_wallet_cli_pays_a_picture_and_the_host_takes_only_the_confirmed_020
     let mut with_card = completion(2, &view.reference, 1_250);
     with_card.set(2, WALLET_ACCOUNT_PAN);
     assert_eq!(answer(&mut client, &with_card).await, "30");
+    // Only a 0200 completes a payment: a pre-authorisation naming it is refused.
+    let mut hold = requests::financial(
+        Mti::AUTHORIZATION_REQUEST,
+        "000000",
+        TERMINAL,
+        5,
+        &requests::transmission_now(),
+        "",
+        1_250,
+    );
+    hold.remove(2);
+    hold.set(22, MERCHANT_CODE_ENTRY_MODE);
+    hold.set(MERCHANT_CODE_FIELD, view.reference.as_str());
+    assert_eq!(answer(&mut client, &hold).await, "30");
     assert_eq!(
         answer(&mut client, &completion(3, &view.reference, 1_000)).await,
         "12"

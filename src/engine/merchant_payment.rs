@@ -129,6 +129,14 @@ impl Engine {
                 return self.aborted(id, why, events, timings, started);
             }
         };
+        // The reference goes into a URL path and DE 105 (ans..16): only what fits both.
+        if view.reference.is_empty()
+            || view.reference.len() > 16
+            || !view.reference.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
+            let why = "the host answered a malformed payment reference: nothing was charged";
+            return self.aborted(id, why.into(), events, timings, started);
+        }
         let path = format!("{}/{}", door.base(), view.reference);
         let _wake = self.cancel_at_host(&api, &path, &terminal_id);
         let exponent = u32::from(self.terminal.terminal.currency_exponent);

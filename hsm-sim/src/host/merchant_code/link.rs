@@ -9,11 +9,11 @@ use emv::qr::{MERCHANT_CODE_FIELD, OFFLINE_CODE_FIELD};
 
 use super::MerchantCodes;
 use crate::host::wallets;
-use crate::iso8583::Message;
+use crate::iso8583::{Message, Mti};
 
 /// The payment's reference when `message` carries DE 105, with DE 2 set to the account of the
 /// wallet that confirmed it; `Ok(None)` without DE 105. `Err` is the DE 39 to answer: `30` for
-/// a request that also carries card data, `12` for a payment that is not this terminal's,
+/// a request other than a 0200 or one that also carries card data, `12` for a payment that is not this terminal's,
 /// not of DE 4's amount or not confirmed, `57` when the wallet has no account, `91` when its
 /// registry cannot be read.
 pub(crate) fn resolve(
@@ -25,9 +25,11 @@ pub(crate) fn resolve(
     let Some(reference) = message.text(MERCHANT_CODE_FIELD).map(str::to_owned) else {
         return Ok(None);
     };
-    if [2, 35, 55, OFFLINE_CODE_FIELD]
-        .into_iter()
-        .any(|f| message.has(f))
+    // Only a purchase (0200) completes a payment, and it carries no card of its own.
+    if message.mti() != Mti::FINANCIAL_REQUEST
+        || [2, 35, 55, OFFLINE_CODE_FIELD]
+            .into_iter()
+            .any(|f| message.has(f))
     {
         return Err("30");
     }
