@@ -113,26 +113,31 @@ fn the_code_rotates_every_window_and_pays_once() {
     // The terminal's 0200 names the payment: only its own terminal, with its own amount.
     let now = T0 + WINDOW_SECS + 3;
     assert_eq!(
-        codes.resolve("T0000002", &first.reference, 1250, now),
+        codes.resolve("T0000002", &first.reference, 1250, "000001/1203120000", now),
         Err(Refusal::Unknown)
     );
     assert_eq!(
-        codes.resolve("T0000001", &first.reference, 1251, now),
+        codes.resolve("T0000001", &first.reference, 1251, "000001/1203120000", now),
         Err(Refusal::AmountMismatch)
     );
     assert_eq!(
         codes
-            .resolve("T0000001", &first.reference, 1250, now)
+            .resolve("T0000001", &first.reference, 1250, "000001/1203120000", now)
             .as_deref(),
         Ok("W-ALICE")
     );
     codes.complete("T0000001", &first.reference, "00", now);
     assert!(matches!(&*rx.borrow_and_update(), Status::Paid { wallet, .. } if wallet == "W-ALICE"));
-    // A retransmission of the same 0200 resolves again (the ledger answers it idempotently).
+    // A retransmission of the same 0200 resolves again (the ledger answers it idempotently);
+    // another 0200 for the same payment does not: it is charged once.
     assert!(
         codes
-            .resolve("T0000001", &first.reference, 1250, now)
+            .resolve("T0000001", &first.reference, 1250, "000001/1203120000", now)
             .is_ok()
+    );
+    assert_eq!(
+        codes.resolve("T0000001", &first.reference, 1250, "000002/1203120005", now),
+        Err(Refusal::AlreadyPaid)
     );
 }
 
@@ -141,7 +146,7 @@ fn only_a_confirmed_payment_can_be_completed_and_a_decline_is_final() {
     let codes = service();
     let p = codes.create("T0000001", 800, 978, T0).unwrap();
     assert_eq!(
-        codes.resolve("T0000001", &p.reference, 800, T0 + 1),
+        codes.resolve("T0000001", &p.reference, 800, "000001/1203120000", T0 + 1),
         Err(Refusal::NotConfirmed)
     );
     codes.complete("T0000001", &p.reference, "00", T0 + 1);
@@ -165,7 +170,7 @@ fn only_a_confirmed_payment_can_be_completed_and_a_decline_is_final() {
     assert_eq!(status, Status::Declined { code: "51".into() });
     assert!(status.is_final());
     assert_eq!(
-        codes.resolve("T0000001", &p.reference, 800, T0 + 4),
+        codes.resolve("T0000001", &p.reference, 800, "000001/1203120000", T0 + 4),
         Err(Refusal::NotConfirmed)
     );
 }
@@ -299,7 +304,7 @@ fn paid_after_cancel_and_after_expiry_are_refused() {
         Status::Cancelled
     );
     assert_eq!(
-        codes.resolve("T0000001", &p.reference, 1250, T0 + 3),
+        codes.resolve("T0000001", &p.reference, 1250, "000001/1203120000", T0 + 3),
         Err(Refusal::Cancelled)
     );
     // ... but cancelling a paid payment leaves it paid.
@@ -369,7 +374,7 @@ fn a_request_to_pay_is_answered_once_by_its_wallet_and_expires() {
     );
     assert_eq!(
         codes
-            .resolve("T0000001", &r.reference, 2_000, T0 + 3)
+            .resolve("T0000001", &r.reference, 2_000, "000001/1203120000", T0 + 3)
             .as_deref(),
         Ok("DEVICE-A")
     );

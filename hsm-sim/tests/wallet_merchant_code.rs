@@ -259,10 +259,14 @@ async fn the_wallet_cli_pays_a_picture_and_the_host_takes_only_the_confirmed_020
         "12"
     );
     assert_eq!(f.balance(), before);
-    // The terminal's own 0200: approved, and the wallet hears it.
+    // The terminal's own 0200: approved, and the wallet hears it. Sent again (a
+    // retransmission), the same answer; another 0200 for the same payment is refused.
+    let own = completion(4, &view.reference, 1_250);
+    assert_eq!(answer(&mut client, &own).await, "00");
+    assert_eq!(answer(&mut client, &own).await, "00");
     assert_eq!(
-        answer(&mut client, &completion(4, &view.reference, 1_250)).await,
-        "00"
+        answer(&mut client, &completion(7, &view.reference, 1_250)).await,
+        "12"
     );
     let out = paying.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -179,6 +179,9 @@ struct Payment {
     payer: Option<String>,
     /// For a request to pay: the merchant's name the wallet shows.
     merchant: String,
+    /// The terminal's 0200 that completes the payment (`DE 11/DE 7`), once one named it: only
+    /// that request (or its retransmission) may complete it.
+    claimed_by: Option<String>,
     amount: u64,
     currency: u16,
     created_window: u64,
@@ -232,6 +235,7 @@ impl MerchantCodes {
             terminal_id: terminal_id.to_owned(),
             payer: payer.map(str::to_owned),
             merchant: merchant.to_owned(),
+            claimed_by: None,
             amount,
             currency,
             created_window: window_of(now),
@@ -280,14 +284,17 @@ impl MerchantCodes {
             .ok_or(Refusal::Unknown)
     }
 
-    /// The terminal's 0200 names this payment: the wallet that consented to it, if the payment
-    /// is `terminal_id`'s, of `amount`, and confirmed (or already paid by this same request,
-    /// a retransmission). Anything else is refused and nothing is charged.
+    /// The terminal's 0200 `request` (its DE 11 and DE 7) names this payment: the wallet that
+    /// consented to it, if the payment is `terminal_id`'s, of `amount`, confirmed, and not
+    /// named by another request (the same request again, a retransmission, is let through:
+    /// the ledger answers it from its record). Anything else is refused and nothing is
+    /// charged: a payment is charged by one 0200 at most.
     pub fn resolve(
         &self,
         terminal_id: &str,
         reference: &str,
         amount: u64,
+        request: &str,
         now: u64,
     ) -> Result<String, Refusal> {
         let mut payments = self.lock();
@@ -295,8 +302,17 @@ impl MerchantCodes {
         if payment.amount != amount {
             return Err(Refusal::AmountMismatch);
         }
+        let claimed_by_another = payment.claimed_by.as_deref().is_some_and(|c| c != request);
         match &payment.status {
-            Status::Confirmed { wallet, .. } | Status::Paid { wallet, .. } => Ok(wallet.clone()),
+            Status::Confirmed { .. } | Status::Paid { .. } if claimed_by_another => {
+                Err(Refusal::AlreadyPaid)
+            }
+            Status::Confirmed { wallet, .. } => {
+                let wallet = wallet.clone();
+                payment.claimed_by = Some(request.to_owned());
+                Ok(wallet)
+            }
+            Status::Paid { wallet, .. } => Ok(wallet.clone()),
             Status::Cancelled => Err(Refusal::Cancelled),
             Status::Expired => Err(Refusal::Expired),
             Status::Pending | Status::Declined { .. } | Status::Refused => {

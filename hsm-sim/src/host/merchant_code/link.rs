@@ -13,9 +13,9 @@ use crate::iso8583::{Message, Mti};
 
 /// The payment's reference when `message` carries DE 105, with DE 2 set to the account of the
 /// wallet that confirmed it; `Ok(None)` without DE 105. `Err` is the DE 39 to answer: `30` for
-/// a request other than a 0200 or one that also carries card data, `12` for a payment that is not this terminal's,
-/// not of DE 4's amount or not confirmed, `57` when the wallet has no account, `91` when its
-/// registry cannot be read.
+/// a request other than a 0200 or one that also carries card data, `12` for a payment that is not
+/// this terminal's, not of DE 4's amount, not confirmed, or completed by another 0200, `57`
+/// when the wallet has no account, `91` when its registry cannot be read.
 pub(crate) fn resolve(
     codes: &MerchantCodes,
     data_dir: &Path,
@@ -37,8 +37,13 @@ pub(crate) fn resolve(
         .text(4)
         .and_then(|a| a.parse::<u64>().ok())
         .ok_or("30")?;
+    let request = format!(
+        "{}/{}",
+        message.text(11).ok_or("30")?,
+        message.text(7).ok_or("30")?
+    );
     let wallet = codes
-        .resolve(terminal_id, &reference, amount, now())
+        .resolve(terminal_id, &reference, amount, &request, now())
         .map_err(|e| {
             tracing::warn!(error = %e, "merchant's-code payment refused");
             "12"
