@@ -79,9 +79,7 @@ impl Engine {
                 .first()
                 .map(|a| hex::encode_upper(&a.aid)),
             entry_mode: Some(RECEIPT_CPM.to_owned()),
-            cvm: None,
-            tvr: None,
-            tsi: None,
+            ..CardDetails::default()
         };
         self.journaled(|j| j.card_details(id, &details))?;
         self.crash.at(TxState::CardRead.as_str());
@@ -170,11 +168,8 @@ impl Engine {
         let id = self.journaled(|j| j.create(TxKind::Sale, amount, 0, currency, None))?;
         self.journaled(|j| j.set_method(id, PaymentMethod::OfflineCode))?;
         let details = CardDetails {
-            aid: None,
             entry_mode: Some(RECEIPT_OFFLINE.to_owned()),
-            cvm: None,
-            tvr: None,
-            tsi: None,
+            ..CardDetails::default()
         };
         self.journaled(|j| j.card_details(id, &details))?;
         self.crash.at(TxState::Created.as_str());

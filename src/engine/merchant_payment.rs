@@ -87,11 +87,8 @@ impl Engine {
         let id = self.journaled(|j| j.create(TxKind::Sale, amount, 0, currency, None))?;
         self.journaled(|j| j.set_method(id, door.method()))?;
         let details = CardDetails {
-            aid: None,
             entry_mode: Some(door.receipt_line().to_owned()),
-            cvm: None,
-            tvr: None,
-            tsi: None,
+            ..CardDetails::default()
         };
         self.journaled(|j| j.card_details(id, &details))?;
         self.crash.at(TxState::Created.as_str());
