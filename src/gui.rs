@@ -40,6 +40,7 @@ mod refund;
 mod request_to_pay;
 mod result;
 mod sale;
+mod scan_code;
 mod settings;
 mod sound;
 mod status;
@@ -49,7 +50,7 @@ pub use crate::pinpad::window::ui::{
     AppAdapter, CardDrawerAdapter, EndOfDayAdapter, EndOfDayStage, HistoryAdapter, HistoryRow,
     MainWindow, MerchantCodeAdapter, PinWaitAdapter, PresentCardAdapter, ReaderRow, ReceiptAdapter,
     RefundAdapter, RefundStage, RequestToPayAdapter, ResultAdapter, ResultState, SaleAdapter,
-    SaleStage, Screen, SettingsAdapter, StatusAdapter, TotalRow,
+    SaleStage, ScanCodeAdapter, ScanState, Screen, SettingsAdapter, StatusAdapter, TotalRow,
 };
 pub use language::{Language, current as current_language, select as select_language};
 pub use money::{AmountEntry, Currency, MAX_DIGITS};
@@ -97,13 +98,16 @@ impl Gui {
         };
         let (handle, events, service) = EngineService::spawn(engine, setup.card, setup.pin)?;
         status::show(window, &setup.status);
-        let requests = request_to_pay::bind(window, handle.clone());
+        let scans = scan_code::bind(window, handle.clone());
         let sale = sale::bind(
             window,
             handle.clone(),
             setup.currency.clone(),
             doors,
-            requests,
+            sale::PaymentScreens {
+                scans: std::rc::Rc::clone(&scans),
+                requests: request_to_pay::bind(window, handle.clone()),
+            },
         );
         let amounts = std::rc::Rc::clone(&sale);
         present_card::bind(window, handle.clone());
@@ -132,6 +136,7 @@ impl Gui {
                 reformat: Box::new(move || amounts.refresh()),
             },
         );
+        scans.follow(std::rc::Rc::clone(&prefs));
         let camera = prefs.borrow().camera.clone();
         let sounds = sound::Sounds::start(prefs.borrow().sounds);
         let sounds_on = std::sync::Arc::clone(&sounds.enabled);

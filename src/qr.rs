@@ -8,9 +8,12 @@
 //!   its acceptance rule.
 //! - [`synth`]: deterministic degraded frames for the benchmark and the tests.
 //!
+//! - [`acceptance`]: the check that lets a customer's code end a scan.
+//!
 //! What the payload means (EMVCo MPM/CPM, signed offline codes) is the payment code's business;
 //! the scanner only takes a check from it. See docs/qr-decoding.md.
 
+pub mod acceptance;
 pub mod binarize;
 pub mod decoder;
 pub mod grey;

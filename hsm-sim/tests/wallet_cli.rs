@@ -45,11 +45,17 @@ fn enrol_show_codes_lock_and_revoke() {
             .contains("2468")
     );
 
-    // A consumer-presented code for the wallet's account.
-    let cpm_text = text(&wallet(&["show-code", "--wallet", path(&w)], "2468"));
+    // A consumer-presented code for the wallet's account, printed and drawn.
+    let picture = dir.path().join("code.png");
+    let cpm_text = text(&wallet(
+        &["show-code", "--wallet", path(&w), "--png", path(&picture)],
+        "2468",
+    ));
     let payload = cpm::parse(&cpm_text).unwrap();
     assert_eq!(payload.pan().expose_digits(), wallets::WALLET_ACCOUNT_PAN);
     assert_eq!(payload.atc(), 1);
+    let drawn = hsm_sim::wallet::scan::decode_qr(&std::fs::read(&picture).unwrap()).unwrap();
+    assert_eq!(drawn, cpm_text, "the picture holds the printed code");
 
     // An offline code bound to a nonce, verifying under the host's CA.
     let offline = wallet(

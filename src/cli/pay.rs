@@ -324,6 +324,7 @@ pub(crate) fn open_demo() -> anyhow::Result<(crate::demo::DemoData, Engine, Term
     engine
         .recover()
         .context("finishing what an interrupted demo left")?;
+    engine.set_wallet_ca(Some(demo.wallet_ca));
     Ok((demo, engine, config))
 }
 
@@ -358,6 +359,14 @@ pub(crate) fn open_engine(
     let mut settings = EngineSettings::default();
     settings.link.response_timeout = Duration::from_secs(data.host_timeout.max(1));
     let mut engine = Engine::open(&dir, &bundle, config.clone(), oda, settings)?;
+    let wallet_ca = dir.join(super::pay_code::WALLET_CA_FILE);
+    if wallet_ca.exists() {
+        // A broken key file stops the offline codes, not the cards.
+        match super::pay_code::read_wallet_ca(&wallet_ca) {
+            Ok(key) => engine.set_wallet_ca(Some(key)),
+            Err(e) => eprintln!("Offline codes are not accepted: {e:#}"),
+        }
+    }
     let recovery = engine.recover()?;
     for (what, ids) in [
         ("aborted (nothing sent)", &recovery.aborted),

@@ -3,13 +3,13 @@
 //! given as text (`--payload`) or as the scanned bytes in a file (`--file-text`). The camera
 //! path gives the same text.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Args;
 
-use super::pay::{DataArgs, data_dir, open_engine, print_event, report};
+use super::pay::{DataArgs, open_engine, print_event, report};
 
 /// Arguments of `softpos pay-code`.
 #[derive(Debug, Args)]
@@ -61,22 +61,10 @@ pub(super) fn pay_code(args: PayCodeArgs) -> anyhow::Result<ExitCode> {
                 .context("--nonce must be 16 hex digits")
         })
         .transpose()?;
-    let ca_file = match &args.wallet_ca {
-        Some(f) => Some(f.clone()),
-        None => Some(data_dir(&args.data)?.join(WALLET_CA_FILE)).filter(|f| f.exists()),
-    };
-    let wallet_ca = ca_file
-        .map(|f| {
-            let text =
-                std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
-            hex::decode(text.trim())
-                .ok()
-                .and_then(|b| <[u8; 32]>::try_from(b).ok())
-                .with_context(|| format!("{}: not a 32-byte key in hex", f.display()))
-        })
-        .transpose()?;
     let (mut engine, config) = open_engine(&args.data, args.config.as_deref())?;
-    engine.set_wallet_ca(wallet_ca);
+    if let Some(file) = &args.wallet_ca {
+        engine.set_wallet_ca(Some(read_wallet_ca(file)?));
+    }
     let exponent = config.terminal.currency_exponent;
     let amount = super::tap::parse_amount(&args.amount, exponent)?;
     let result = engine.pay_code(&text, amount, nonce, &mut print_event)?;
@@ -84,5 +72,15 @@ pub(super) fn pay_code(args: PayCodeArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The wallet CA's public key in the terminal's data directory (configuration, like its CA
-/// keys).
+/// keys): the engine of the data directory takes it.
 pub(crate) const WALLET_CA_FILE: &str = "wallet-ca.pub";
+
+/// Reads a wallet CA public key file (32 bytes in hex).
+pub(super) fn read_wallet_ca(file: &Path) -> anyhow::Result<[u8; 32]> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    hex::decode(text.trim())
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .with_context(|| format!("{}: not a 32-byte key in hex", file.display()))
+}

@@ -42,6 +42,8 @@ pub struct DemoData {
     pub terminal_dir: PathBuf,
     /// The PIN pad `pinpad` with the demo store.
     pub pin_pad: PinPadConfig,
+    /// The embedded host's wallet CA key: offline codes of its wallets verify under it.
+    pub wallet_ca: [u8; 32],
     /// What this run set up: enrolment and key installation, or nothing (all reused).
     pub set_up: SetUp,
     _lock: DirLock,
@@ -80,8 +82,12 @@ pub fn open(dir: &Path, pinpad: &Path) -> anyhow::Result<DemoData> {
         .with_context(|| format!("creating the demo directory {}", dir.display()))?;
     let lock = DirLock::try_acquire(dir, LOCK_FILE)
         .with_context(|| format!("another demo is using {}", dir.display()))?;
-    let host = Host::start(HostConfig::new(dir.join("host")))
+    let host_dir = dir.join("host");
+    let host = Host::start(HostConfig::new(host_dir.clone()))
         .context("starting the embedded acquirer host")?;
+    let wallet_ca = hsm_sim::host::wallets::ca_public_key(&host_dir)
+        .context("reading the embedded host's wallet CA")?
+        .to_bytes();
     continue_card_counters(&host)?;
     let terminal_dir = dir.join("terminal");
     let bundle_dir = terminal_dir.join(ENROLMENT);
@@ -125,6 +131,7 @@ pub fn open(dir: &Path, pinpad: &Path) -> anyhow::Result<DemoData> {
         credentials,
         terminal_dir,
         pin_pad,
+        wallet_ca,
         set_up,
         _lock: lock,
     })

@@ -18,7 +18,7 @@ pub(crate) struct SaleController {
     handle: ServiceHandle,
     currency: Currency,
     state: RefCell<Draft>,
-    requests: Rc<super::request_to_pay::RequestController>,
+    screens: PaymentScreens,
 }
 
 #[derive(Debug, Default)]
@@ -80,19 +80,27 @@ pub(super) struct Doors {
     pub(super) request_to_pay: bool,
 }
 
+/// The payment screens the sale opens with its total.
+pub(super) struct PaymentScreens {
+    /// The customer's code, scanned.
+    pub(super) scans: Rc<super::scan_code::ScanController>,
+    /// The request to the customer's phone.
+    pub(super) requests: Rc<super::request_to_pay::RequestController>,
+}
+
 pub(super) fn bind(
     window: &MainWindow,
     handle: ServiceHandle,
     currency: Currency,
     doors: Doors,
-    requests: Rc<super::request_to_pay::RequestController>,
+    screens: PaymentScreens,
 ) -> Rc<SaleController> {
     let controller = Rc::new(SaleController {
         window: window.as_weak(),
         handle,
         currency,
         state: RefCell::new(Draft::default()),
-        requests,
+        screens,
     });
     let adapter = window.global::<SaleAdapter>();
     adapter.set_has_decimals(controller.currency.exponent > 0);
@@ -144,6 +152,8 @@ pub(super) fn bind(
     });
     let c = Rc::clone(&controller);
     adapter.on_pay_by_card(move || c.pay_by_card());
+    let c = Rc::clone(&controller);
+    adapter.on_pay_by_customer_code(move || c.pay_by_customer_code());
     let c = Rc::clone(&controller);
     adapter.on_pay_by_merchant_code(move || c.pay_by_merchant_code());
     adapter.set_merchant_code_available(doors.merchant_code);
@@ -199,11 +209,21 @@ impl SaleController {
         super::merchant_code::start(&window, &self.handle, &self.currency.format(total), total);
     }
 
+    /// Opens the scan screen for the sale's total.
+    fn pay_by_customer_code(&self) {
+        let total = self.state.borrow().total();
+        if total > 0 {
+            self.screens.scans.open(&self.currency.format(total), total);
+        }
+    }
+
     /// Opens the request-to-pay screen for the sale's total.
     fn pay_by_request(&self) {
         let total = self.state.borrow().total();
         if total > 0 {
-            self.requests.open(&self.currency.format(total), total);
+            self.screens
+                .requests
+                .open(&self.currency.format(total), total);
         }
     }
 

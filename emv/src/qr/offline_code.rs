@@ -357,6 +357,26 @@ impl OfflineCode {
         }
     }
 
+    /// Whether the device signature matches the device key in the code's own certificate: the
+    /// bytes are the ones the device signed, so the code was read without error. It says nothing
+    /// about trust; that is [`OfflineCode::verify`]'s (the certificate under the wallet CA).
+    pub fn is_intact(&self) -> bool {
+        let Ok(device) = VerifyingKey::from_bytes(&self.certificate.device_key) else {
+            return false;
+        };
+        let split = self.bytes.len().saturating_sub(SIGNATURE_LEN);
+        let (signed, signature) = self.bytes.split_at(split);
+        let Ok(signature) = <[u8; SIGNATURE_LEN]>::try_from(signature) else {
+            return false;
+        };
+        device
+            .verify_strict(
+                &[CODE_DOMAIN, signed].concat(),
+                &Signature::from_bytes(&signature),
+            )
+            .is_ok()
+    }
+
     /// Whether the code's counter is above the highest seen for its device.
     pub fn counter_is_new(&self, highest_seen: Option<u32>) -> bool {
         highest_seen.is_none_or(|seen| self.fields.counter > seen)
@@ -613,5 +633,20 @@ mod tests {
         let mut v2 = code.as_bytes().to_vec();
         v2[0] = 2;
         assert_eq!(OfflineCode::parse(&v2), Err(OfflineCodeError::Version(2)));
+    }
+
+    #[test]
+    fn a_code_is_intact_exactly_when_its_device_signature_holds() {
+        let (ca, device) = (key(1), key(2));
+        let code = code_with(&ca, &device, fields());
+        assert!(code.is_intact());
+        // Intact says nothing about trust: a certificate from another CA is still intact.
+        assert!(code_with(&key(3), &device, fields()).is_intact());
+        // Any flipped bit (fields, certificate, signature) breaks it.
+        for at in [6, 60, code.as_bytes().len() - 1] {
+            let mut bytes = code.as_bytes().to_vec();
+            bytes[at] ^= 1;
+            assert!(!ok(OfflineCode::parse(&bytes)).is_intact(), "bit at {at}");
+        }
     }
 }

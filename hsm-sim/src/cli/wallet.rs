@@ -14,7 +14,7 @@ use crate::host::{merchant_code, pki, wallets};
 use crate::wallet::api::{PayMerchantCode, WalletApi, WalletPayment};
 use crate::wallet::device::Device;
 use crate::wallet::offline::OfflineRequest;
-use crate::wallet::{cpm, offline, scan};
+use crate::wallet::{cpm, offline, scan, screen};
 
 /// The wallet commands.
 #[derive(Debug, clap::Subcommand)]
@@ -45,11 +45,15 @@ pub enum Action {
         alias: Option<String>,
     },
     /// Print a code to scan: the EMVCo consumer-presented code, or with --offline the signed
-    /// offline code. The PIN is read from standard input.
+    /// offline code; with --png also draw it as a QR code picture. The PIN is read from
+    /// standard input.
     ShowCode {
         /// The wallet's directory.
         #[arg(long, value_name = "DIR")]
         wallet: PathBuf,
+        /// Also write the code as a QR code picture (PNG) to this file.
+        #[arg(long, value_name = "FILE")]
+        png: Option<PathBuf>,
         /// The signed offline code instead of the consumer-presented code.
         #[arg(long)]
         offline: bool,
@@ -157,16 +161,17 @@ impl Command {
             }
             Action::ShowCode {
                 wallet,
+                png,
                 offline: false,
                 currency,
                 ..
             } => {
                 let mut device = Device::load(&wallet, &read_pin()?)?;
-                println!("{}", cpm::show_code(&mut device, currency)?);
-                Ok(ExitCode::SUCCESS)
+                show(&cpm::show_code(&mut device, currency)?, png.as_deref())
             }
             Action::ShowCode {
                 wallet,
+                png,
                 offline: true,
                 amount_cap,
                 currency,
@@ -193,8 +198,7 @@ impl Command {
                     nonce,
                     issued_at,
                 };
-                println!("{}", offline::show_code(&mut device, &request)?);
-                Ok(ExitCode::SUCCESS)
+                show(&offline::show_code(&mut device, &request)?, png.as_deref())
             }
             Action::ScanAndPay {
                 file,
@@ -338,4 +342,13 @@ fn parse_amount(text: &str) -> anyhow::Result<u32> {
         .parse()
         .with_context(|| format!("{text:?} is not an amount like 12.50"))?;
     Ok(value)
+}
+
+/// Prints the code's text, and writes its picture to `png` if asked.
+fn show(code: &str, png: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+    if let Some(path) = png {
+        screen::write_code_png(code, path)?;
+    }
+    println!("{code}");
+    Ok(ExitCode::SUCCESS)
 }
