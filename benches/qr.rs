@@ -1,5 +1,6 @@
 //! Criterion benchmark of the QR decoder on generated 1280×720 frames: the whole pipeline and
-//! each decoder alone, on a clean frame and on a degraded one, plus the local threshold. The
+//! each decoder alone, on a clean frame and on a degraded one, plus the preparations (local
+//! threshold, downscale, upscale, smoothing). The
 //! success-rate figures come from `softpos bench qr` (docs/qr-decoding.md).
 #![allow(missing_docs)] // criterion_group!/criterion_main! generate undocumented items.
 
@@ -18,7 +19,7 @@ fn decoder(c: &mut Criterion) {
         synth::HEIGHT,
     );
     for (name, frame) in [("clean", &clean), ("blur+uneven light", &blurred)] {
-        for preset in ["standard", "rqrr", "rxing"] {
+        for preset in ["standard", "zxing", "rqrr", "rxing"] {
             let pipeline = Pipeline::preset(preset).expect("preset");
             c.bench_function(&format!("qr {preset}: {name} 1280x720"), |b| {
                 b.iter(|| pipeline.decode(frame))
@@ -31,6 +32,8 @@ fn decoder(c: &mut Criterion) {
     c.bench_function("qr downscale 1/2 1280x720", |b| {
         b.iter(|| clean.downscaled(2))
     });
+    c.bench_function("qr upscale x2 1280x720", |b| b.iter(|| clean.upscaled()));
+    c.bench_function("qr smooth 3x3 1280x720", |b| b.iter(|| clean.smoothed()));
 }
 
 criterion_group!(benches, decoder);

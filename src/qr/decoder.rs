@@ -23,6 +23,8 @@ pub enum Engine {
     Rqrr,
     /// `rxing` (a Rust port of ZXing).
     Rxing,
+    /// `zxing-cpp` (the C++ ZXing, through its own wrapper).
+    Zxing,
 }
 
 impl Engine {
@@ -31,6 +33,7 @@ impl Engine {
         match self {
             Engine::Rqrr => "rqrr",
             Engine::Rxing => "rxing",
+            Engine::Zxing => "zxing-cpp",
         }
     }
 }
@@ -46,6 +49,10 @@ pub enum Prep {
     Hybrid,
     /// The hybrid bitmap inverted; rqrr only.
     HybridInverted,
+    /// The grey image smoothed by a 3 × 3 box (for sensor noise).
+    Smoothed,
+    /// The grey image doubled by bilinear interpolation (for modules of 2-3 pixels).
+    Upscaled,
 }
 
 /// One attempt: a decoder, a preparation and a scale (1 = full size, 2 = half size...).
@@ -66,6 +73,8 @@ impl fmt::Display for Pass {
             Prep::GreyInverted => "-inverted",
             Prep::Hybrid => "-hybrid",
             Prep::HybridInverted => "-hybrid-inverted",
+            Prep::Smoothed => "-smoothed",
+            Prep::Upscaled => "-upscaled",
         };
         write!(f, "{}{prep}@1/{}", self.engine.name(), self.scale)
     }
@@ -110,6 +119,27 @@ const fn pass(engine: Engine, prep: Prep, scale: u8) -> Pass {
 pub const PRESETS: &[(&str, &[Pass])] = &[
     (
         "standard",
+        &[
+            pass(Engine::Zxing, Prep::Grey, 1),
+            pass(Engine::Zxing, Prep::Upscaled, 1),
+            pass(Engine::Zxing, Prep::Smoothed, 1),
+            pass(Engine::Rqrr, Prep::Hybrid, 1),
+            pass(Engine::Zxing, Prep::GreyInverted, 1),
+        ],
+    ),
+    ("zxing", &[pass(Engine::Zxing, Prep::Grey, 1)]),
+    (
+        "rqrr-first",
+        &[
+            pass(Engine::Rqrr, Prep::Grey, 2),
+            pass(Engine::Zxing, Prep::Grey, 1),
+            pass(Engine::Zxing, Prep::Upscaled, 1),
+            pass(Engine::Zxing, Prep::Smoothed, 1),
+            pass(Engine::Rqrr, Prep::Hybrid, 1),
+        ],
+    ),
+    (
+        "rust-only",
         &[
             pass(Engine::Rqrr, Prep::Grey, 2),
             pass(Engine::Rqrr, Prep::Hybrid, 1),
@@ -200,6 +230,8 @@ struct Prepared<'a> {
     full: &'a GreyImage,
     scaled: [OnceCell<GreyImage>; 4],
     bitmaps: [OnceCell<Bitmap>; 4],
+    smoothed: [OnceCell<GreyImage>; 4],
+    upscaled: [OnceCell<GreyImage>; 4],
 }
 
 impl<'a> Prepared<'a> {
@@ -208,7 +240,19 @@ impl<'a> Prepared<'a> {
             full,
             scaled: Default::default(),
             bitmaps: Default::default(),
+            smoothed: Default::default(),
+            upscaled: Default::default(),
         }
+    }
+
+    fn smoothed(&self, scale: u8) -> &GreyImage {
+        let index = usize::from(scale.clamp(1, 4) - 1);
+        self.smoothed[index].get_or_init(|| self.grey(scale).smoothed())
+    }
+
+    fn upscaled(&self, scale: u8) -> &GreyImage {
+        let index = usize::from(scale.clamp(1, 4) - 1);
+        self.upscaled[index].get_or_init(|| self.grey(scale).upscaled())
     }
 
     fn grey(&self, scale: u8) -> &GreyImage {
@@ -231,10 +275,20 @@ fn run_pass(pass: Pass, frames: &mut Prepared<'_>) -> Option<Vec<u8>> {
         (Engine::Rqrr, Prep::GreyInverted) => rqrr_grey(frames.grey(pass.scale), true),
         (Engine::Rqrr, Prep::Hybrid) => rqrr_bitmap(frames.bitmap(pass.scale), false),
         (Engine::Rqrr, Prep::HybridInverted) => rqrr_bitmap(frames.bitmap(pass.scale), true),
+        (Engine::Rqrr, Prep::Smoothed) => rqrr_grey(frames.smoothed(pass.scale), false),
+        (Engine::Rqrr, Prep::Upscaled) => rqrr_grey(frames.upscaled(pass.scale), false),
         (Engine::Rxing, Prep::Grey | Prep::Hybrid) => rxing(frames.grey(pass.scale), false),
         (Engine::Rxing, Prep::GreyInverted | Prep::HybridInverted) => {
             rxing(frames.grey(pass.scale), true)
         }
+        (Engine::Rxing, Prep::Smoothed) => rxing(frames.smoothed(pass.scale), false),
+        (Engine::Rxing, Prep::Upscaled) => rxing(frames.upscaled(pass.scale), false),
+        (Engine::Zxing, Prep::Grey | Prep::Hybrid) => zxing(frames.grey(pass.scale), false),
+        (Engine::Zxing, Prep::GreyInverted | Prep::HybridInverted) => {
+            zxing(frames.grey(pass.scale), true)
+        }
+        (Engine::Zxing, Prep::Smoothed) => zxing(frames.smoothed(pass.scale), false),
+        (Engine::Zxing, Prep::Upscaled) => zxing(frames.upscaled(pass.scale), false),
     }
 }
 
@@ -281,6 +335,28 @@ fn rxing(image: &GreyImage, invert: bool) -> Option<Vec<u8>> {
     rxing_payload(&result)
 }
 
+/// zxing-cpp with its own binarizer, trying harder (and inverted when asked). Its result
+/// carries the byte segments as encoded, so the bytes are exact whatever the text.
+fn zxing(image: &GreyImage, invert: bool) -> Option<Vec<u8>> {
+    let view = zxingcpp::ImageView::from_slice(
+        image.pixels(),
+        image.width(),
+        image.height(),
+        zxingcpp::ImageFormat::Lum,
+    )
+    .ok()?;
+    let reader = zxingcpp::read()
+        .formats([zxingcpp::BarcodeFormat::QRCode])
+        .try_harder(true)
+        .try_invert(invert)
+        .try_rotate(false);
+    let found = reader.from(&view).ok()?;
+    found
+        .iter()
+        .find(|code| code.is_valid())
+        .map(zxingcpp::Barcode::bytes)
+}
+
 /// The payload of an rxing result as bytes. rxing gives text, decoding byte segments with a
 /// guessed character set. When the text is ASCII, re-encodes to the byte segments (UTF-8), or
 /// the code holds only byte segments decoded one byte per character (a binary payload), the
@@ -324,7 +400,8 @@ mod tests {
             .iter()
             .map(|p| p.to_string())
             .collect();
-        assert_eq!(names[0], "rqrr@1/2");
+        assert_eq!(names[0], "zxing-cpp@1/1");
+        assert!(names.contains(&"zxing-cpp-upscaled@1/1".to_string()));
         assert!(names.contains(&"rqrr-hybrid@1/1".to_string()));
     }
 

@@ -170,6 +170,65 @@ impl GreyImage {
         }
     }
 
+    /// The image doubled in each direction, by bilinear interpolation (pixel centres kept):
+    /// modules of 2-3 pixels become 4-6, which the decoders' finder-pattern scans need.
+    pub fn upscaled(&self) -> Self {
+        let (w, h) = (self.width, self.height);
+        if w == 0 || h == 0 {
+            return self.clone();
+        }
+        let mut pixels = vec![0u8; 4 * w * h];
+        let at = |x: usize, y: usize| u32::from(self.pixels[y * w + x]);
+        for oy in 0..2 * h {
+            // Output pixel centre oy + 0.5 maps to input (oy + 0.5) / 2 - 0.5: between rows
+            // y0 and y0 + 1 with weight 1/4 or 3/4.
+            let (y0, y1, wy) = neighbours(oy, h);
+            for ox in 0..2 * w {
+                let (x0, x1, wx) = neighbours(ox, w);
+                let top = at(x0, y0) * (4 - wx) + at(x1, y0) * wx;
+                let bottom = at(x0, y1) * (4 - wx) + at(x1, y1) * wx;
+                let value = (top * (4 - wy) + bottom * wy + 8) / 16;
+                pixels[oy * 2 * w + ox] = u8::try_from(value).unwrap_or(u8::MAX);
+            }
+        }
+        Self {
+            width: 2 * w,
+            height: 2 * h,
+            pixels,
+        }
+    }
+
+    /// The image smoothed by a 3 × 3 box (edges repeat): sensor noise averaged out before a
+    /// decoder thresholds it.
+    pub fn smoothed(&self) -> Self {
+        let (w, h) = (self.width, self.height);
+        if w < 3 || h < 3 {
+            return self.clone();
+        }
+        // Horizontal sums of three, then vertical.
+        let mut rows = vec![0u16; w * h];
+        for (out, row) in rows.chunks_exact_mut(w).zip(self.pixels.chunks_exact(w)) {
+            for x in 0..w {
+                let left = row[x.saturating_sub(1)];
+                let right = row[(x + 1).min(w - 1)];
+                out[x] = u16::from(left) + u16::from(row[x]) + u16::from(right);
+            }
+        }
+        let mut pixels = vec![0u8; w * h];
+        for y in 0..h {
+            let (up, down) = (y.saturating_sub(1), (y + 1).min(h - 1));
+            for x in 0..w {
+                let sum = rows[up * w + x] + rows[y * w + x] + rows[down * w + x];
+                pixels[y * w + x] = u8::try_from((sum + 4) / 9).unwrap_or(u8::MAX);
+            }
+        }
+        Self {
+            width: w,
+            height: h,
+            pixels,
+        }
+    }
+
     /// The image shrunk by an integer factor, each output pixel the mean of a `factor` ×
     /// `factor` block (trailing rows and columns that do not fill a block are dropped).
     pub fn downscaled(&self, factor: usize) -> Self {
@@ -202,6 +261,20 @@ impl GreyImage {
             height: h,
             pixels,
         }
+    }
+}
+
+/// For output index `o` of a doubled axis of `n` input pixels: the two input pixels around its
+/// centre and the second one's weight in quarters.
+fn neighbours(o: usize, n: usize) -> (usize, usize, u32) {
+    let i = o / 2;
+    if o.is_multiple_of(2) {
+        // Centre at i - 1/4: 3/4 of pixel i, 1/4 of pixel i - 1.
+        let before = i.saturating_sub(1);
+        (before, i, 3)
+    } else {
+        // Centre at i + 1/4: 3/4 of pixel i, 1/4 of pixel i + 1.
+        (i, (i + 1).min(n - 1), 1)
     }
 }
 
@@ -270,5 +343,33 @@ mod tests {
         assert_eq!((half.width(), half.height()), (2, 1));
         assert_eq!(half.pixels(), &[100, 10]);
         assert_eq!(grey.inverted().get(0, 0), 255);
+    }
+
+    #[test]
+    fn upscale_doubles_with_bilinear_weights() {
+        // One row: 0 then 200. The doubled row's centres sit at -1/4, 1/4, 3/4 and 5/4.
+        let grey = GreyImage::new(2, 1, vec![0, 200]).expect("valid");
+        let double = grey.upscaled();
+        assert_eq!((double.width(), double.height()), (4, 2));
+        assert_eq!(&double.pixels()[..4], &[0, 50, 150, 200]);
+        assert_eq!(&double.pixels()[4..], &[0, 50, 150, 200]);
+        // A flat image stays flat.
+        let flat = GreyImage::new(3, 3, vec![77; 9]).expect("valid").upscaled();
+        assert!(flat.pixels().iter().all(|&p| p == 77));
+    }
+
+    #[test]
+    fn smoothing_averages_three_by_three() {
+        // A single bright pixel spreads a ninth of itself around it.
+        let mut pixels = vec![0u8; 25];
+        pixels[12] = 180;
+        let smooth = GreyImage::new(5, 5, pixels).expect("valid").smoothed();
+        assert_eq!(smooth.get(2, 2), 20);
+        assert_eq!(smooth.get(1, 1), 20);
+        assert_eq!(smooth.get(0, 0), 0);
+        let flat = GreyImage::new(4, 4, vec![90; 16])
+            .expect("valid")
+            .smoothed();
+        assert!(flat.pixels().iter().all(|&p| p == 90));
     }
 }
