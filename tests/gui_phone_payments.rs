@@ -247,12 +247,7 @@ fn scan_customer_code(
 
 /// Types `keys` as the amount, continues without a tip, and taps "Scan customer's code".
 fn open_scan_for(window: &MainWindow, keys: &[&str]) {
-    for key in keys {
-        click(window, key);
-    }
-    click(window, "Continue");
-    click(window, "Scan customer's code");
-    wait_for_screen(window, Screen::ScanCode);
+    pay_with(window, keys, "Scan customer's code", Screen::ScanCode);
 }
 
 /// Types `path` as the image to scan and taps "Scan image".
@@ -283,12 +278,18 @@ fn save_grey(image: &softpos::qr::GreyImage, path: &std::path::Path) {
 /// Types `keys` as the amount, continues without a tip, and taps "Show my code"; waits for
 /// the code.
 fn show_code_for(window: &MainWindow, keys: &[&str]) {
+    pay_with(window, keys, "Show my code", Screen::MerchantCode);
+}
+
+/// Types `keys` as the amount, continues without a tip, taps the payment `choice` and waits
+/// for its `screen`.
+fn pay_with(window: &MainWindow, keys: &[&str], choice: &str, screen: Screen) {
     for key in keys {
         click(window, key);
     }
     click(window, "Continue");
-    click(window, "Show my code");
-    wait_for_screen(window, Screen::MerchantCode);
+    click(window, choice);
+    wait_for_screen(window, screen);
 }
 
 /// The payment in the code on screen, as a wallet's camera reads it from a screenshot.

@@ -94,10 +94,10 @@ fn each_stage_of_the_pipeline_reads_what_it_is_for() {
         .decoded
         .expect("a clean code");
     assert_eq!(d.payload, PROMPTPAY.as_bytes());
-    assert_eq!(
-        d.pass.to_string(),
-        "zxing-cpp@1/1",
-        "the first pass reads a clean code"
+    assert!(
+        ["rqrr@1/2", "zxing-cpp@1/1"].contains(&d.pass.to_string().as_str()),
+        "one of the first two passes reads a clean code: {}",
+        d.pass
     );
     // rqrr alone does not read light-on-dark codes; the pipeline's inverted pass does.
     let inverted = clean.inverted();

@@ -120,6 +120,7 @@ pub const PRESETS: &[(&str, &[Pass])] = &[
     (
         "standard",
         &[
+            pass(Engine::Rqrr, Prep::Grey, 2),
             pass(Engine::Zxing, Prep::Grey, 1),
             pass(Engine::Zxing, Prep::Upscaled, 1),
             pass(Engine::Zxing, Prep::Smoothed, 1),
@@ -129,13 +130,13 @@ pub const PRESETS: &[(&str, &[Pass])] = &[
     ),
     ("zxing", &[pass(Engine::Zxing, Prep::Grey, 1)]),
     (
-        "rqrr-first",
+        "zxing-first",
         &[
-            pass(Engine::Rqrr, Prep::Grey, 2),
             pass(Engine::Zxing, Prep::Grey, 1),
             pass(Engine::Zxing, Prep::Upscaled, 1),
             pass(Engine::Zxing, Prep::Smoothed, 1),
             pass(Engine::Rqrr, Prep::Hybrid, 1),
+            pass(Engine::Zxing, Prep::GreyInverted, 1),
         ],
     ),
     (
@@ -400,7 +401,7 @@ mod tests {
             .iter()
             .map(|p| p.to_string())
             .collect();
-        assert_eq!(names[0], "zxing-cpp@1/1");
+        assert_eq!(names[0], "rqrr@1/2");
         assert!(names.contains(&"zxing-cpp-upscaled@1/1".to_string()));
         assert!(names.contains(&"rqrr-hybrid@1/1".to_string()));
     }
@@ -410,7 +411,7 @@ mod tests {
         let image = GreyImage::new(320, 240, vec![200; 320 * 240]).expect("valid");
         let attempt = Pipeline::default().decode(&image);
         assert_eq!(attempt.decoded, None);
-        assert_eq!(attempt.passes_tried, 5);
+        assert_eq!(attempt.passes_tried, 6);
         assert_eq!(attempt.panics, 0);
     }
 }
