@@ -287,7 +287,8 @@ fn run(source: &Source, report: &Report, stop: &AtomicBool) {
     if stop.load(Ordering::SeqCst) {
         return;
     }
-    if matches!(source, Source::Camera(_)) {
+    let from_camera = matches!(source, Source::Camera(_));
+    if from_camera {
         report.state(ScanState::Scanning, String::new());
     }
     let previewed = Previewed {
@@ -306,7 +307,6 @@ fn run(source: &Source, report: &Report, stop: &AtomicBool) {
             return;
         }
     };
-    let from_camera = matches!(source, Source::Camera(_));
     loop {
         if stop.load(Ordering::SeqCst) {
             scanner.stop();

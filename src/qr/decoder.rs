@@ -226,6 +226,11 @@ pub fn guarded<T>(f: impl FnOnce() -> T) -> Option<T> {
     catch_unwind(AssertUnwindSafe(f)).ok()
 }
 
+/// The index of `scale` (1 to 4, clamped) in [`Prepared`]'s per-scale caches.
+fn slot(scale: u8) -> usize {
+    usize::from(scale.clamp(1, 4) - 1)
+}
+
 /// The frame at each scale and its hybrid bitmap, computed once per frame on first use.
 struct Prepared<'a> {
     full: &'a GreyImage,
@@ -247,17 +252,17 @@ impl<'a> Prepared<'a> {
     }
 
     fn smoothed(&self, scale: u8) -> &GreyImage {
-        let index = usize::from(scale.clamp(1, 4) - 1);
+        let index = slot(scale);
         self.smoothed[index].get_or_init(|| self.grey(scale).smoothed())
     }
 
     fn upscaled(&self, scale: u8) -> &GreyImage {
-        let index = usize::from(scale.clamp(1, 4) - 1);
+        let index = slot(scale);
         self.upscaled[index].get_or_init(|| self.grey(scale).upscaled())
     }
 
     fn grey(&self, scale: u8) -> &GreyImage {
-        let index = usize::from(scale.clamp(1, 4) - 1);
+        let index = slot(scale);
         if index == 0 {
             return self.full;
         }
@@ -265,7 +270,7 @@ impl<'a> Prepared<'a> {
     }
 
     fn bitmap(&self, scale: u8) -> &Bitmap {
-        let index = usize::from(scale.clamp(1, 4) - 1);
+        let index = slot(scale);
         self.bitmaps[index].get_or_init(|| binarize::hybrid(self.grey(scale)))
     }
 }
