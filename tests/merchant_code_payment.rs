@@ -14,14 +14,16 @@ mod wallet;
 use std::path::Path;
 use std::time::Duration;
 
-use emv::api::merchant_code::PaymentStatus;
+use emv::api::merchant_code::{PaymentStatus, PaymentView};
 use emv::qr::merchant_payment::Payment;
+use hsm_sim::host::Fault;
 use hsm_sim::host::wallets::{self, WALLET_ACCOUNT_PAN};
 use hsm_sim::wallet::api::PayMerchantCode;
 use hsm_sim::wallet::device::Device;
 use hsm_sim::wallet::scan;
 use softpos::engine::merchant_code::render_png;
 use softpos::engine::{Engine, Event, TxStatus};
+use softpos::host_api::HostApi;
 use softpos::journal::{PaymentMethod, TxState};
 use support::World;
 use wallet::{Running, WALLET_PIN as PIN, enrol, refused_status, wallet_api};
@@ -49,6 +51,16 @@ fn show(engine: Engine, amount: u64) -> Running {
     Running::start(engine, move |engine, events| {
         engine.pay_merchant_code(amount, events)
     })
+}
+
+/// Where the host says payment `reference` stands, asked as the terminal.
+fn host_status(world: &World, reference: &str) -> PaymentStatus {
+    let host = HostApi::new(&world.credentials, Duration::from_secs(5)).unwrap();
+    let path = format!(
+        "/v1/merchant-codes/{reference}?terminal_id={}",
+        support::TERMINAL
+    );
+    host.get::<PaymentView>(&path).unwrap().status
 }
 
 fn engine(world: &World) -> Engine {
@@ -90,6 +102,82 @@ fn the_wallet_pays_the_code_in_the_picture_and_the_terminal_completes_it_once() 
     assert!(report.in_balance, "{report:?}");
     support::assert_journal_consistent(engine.journal(), &world, WALLET_ACCOUNT_PAN, before);
     assert_eq!(world.balance(WALLET_ACCOUNT_PAN), before - 1_250);
+}
+
+/// The host approved the 0200 and its answer was lost: the terminal reverses, and the host's
+/// payment is then reversed too, so neither the wallet's money nor the payment's record says
+/// "paid" (`docs/qr-merchant-code.md` § Payment).
+#[test]
+fn a_lost_answer_is_reversed_and_the_host_no_longer_calls_the_payment_paid() {
+    let world = World::start();
+    let before = world.balance(WALLET_ACCOUNT_PAN);
+    let wallet = enrol(&world, "wallet");
+    let api = wallet_api(&world);
+    let engine = support::signed_on_engine(
+        &world,
+        "",
+        support::engine_settings(Duration::from_millis(800)),
+    );
+    let showing = show(engine, 990);
+    let payment = next_code(&showing, world.dir.path());
+    world.host().faults().set(Fault::DropResponse, 1);
+    let device = Device::load(&wallet, PIN).unwrap();
+    let request = PayMerchantCode::scanned(&device, &payment);
+    // The issuer approved: the wallet is told so before the answer goes astray.
+    assert_eq!(
+        api.pay_merchant_code(&request).unwrap().status,
+        PaymentStatus::Paid
+    );
+    let (mut engine, result) = showing.finish();
+    assert_eq!(result.status, TxStatus::Reversed, "{}", result.message);
+    let record = engine.journal().get(result.id).unwrap().unwrap();
+    assert_eq!(record.state, TxState::Reversed);
+    let ledger = world.ledger();
+    let purchases: Vec<_> = ledger.iter().filter(|e| e.kind == "purchase").collect();
+    assert_eq!(purchases.len(), 1, "{purchases:?}");
+    assert!(purchases[0].approved && purchases[0].reversed);
+    assert_eq!(world.balance(WALLET_ACCOUNT_PAN), before);
+    // The terminal's view of the payment at the host.
+    assert_eq!(
+        host_status(&world, &payment.reference),
+        PaymentStatus::Reversed
+    );
+    // The same picture cannot be paid again: the payment is over.
+    let (status, message) = refused_status(api.pay_merchant_code(&request));
+    assert_eq!(status, 409, "{message}");
+    assert!(message.contains("reversed"), "{message}");
+    let report = engine.settle().unwrap();
+    assert!(report.in_balance, "{report:?}");
+    assert_eq!(report.totals.debit_reversals, 1);
+    support::assert_journal_consistent(engine.journal(), &world, WALLET_ACCOUNT_PAN, before);
+}
+
+/// The merchant voids a paid code: the money goes back, and the host's payment says so.
+#[test]
+fn a_voided_payment_is_reversed_at_the_host() {
+    let world = World::start();
+    let before = world.balance(WALLET_ACCOUNT_PAN);
+    let wallet = enrol(&world, "wallet");
+    let api = wallet_api(&world);
+    let showing = show(engine(&world), 450);
+    let payment = next_code(&showing, world.dir.path());
+    let device = Device::load(&wallet, PIN).unwrap();
+    let answer = api
+        .pay_merchant_code(&PayMerchantCode::scanned(&device, &payment))
+        .unwrap();
+    assert_eq!(answer.status, PaymentStatus::Paid);
+    let (mut engine, sale) = showing.finish();
+    assert_eq!(sale.status, TxStatus::Approved, "{}", sale.message);
+    assert_eq!(world.balance(WALLET_ACCOUNT_PAN), before - 450);
+    let void = engine.void_last(&mut |_| {}).unwrap();
+    assert_eq!(void.status, TxStatus::Approved, "{}", void.message);
+    assert_eq!(world.balance(WALLET_ACCOUNT_PAN), before);
+    assert_eq!(
+        host_status(&world, &payment.reference),
+        PaymentStatus::Reversed
+    );
+    let report = engine.settle().unwrap();
+    assert!(report.in_balance, "{report:?}");
 }
 
 #[test]

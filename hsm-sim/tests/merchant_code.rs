@@ -1,6 +1,6 @@
 //! The host's merchant-code service (`hsm_sim::host::merchant_code`): the rotating token, its
 //! window and grace, one use per token, the other merchant's code, the customer's consent and
-//! the terminal's 0200 that completes it, cancel and expiry.
+//! the terminal's 0200 that completes it and its reversal, cancel and expiry.
 
 #![allow(clippy::unwrap_used)] // A panic in a test is a failure.
 
@@ -172,6 +172,48 @@ fn only_a_confirmed_payment_can_be_completed_and_a_decline_is_final() {
     assert_eq!(
         codes.resolve("T0000001", &p.reference, 800, "000001/1203120000", T0 + 4),
         Err(Refusal::NotConfirmed)
+    );
+}
+
+#[test]
+fn a_reversal_of_the_completing_0200_leaves_the_payment_reversed_and_unpayable() {
+    let codes = service();
+    let p = codes.create("T0000001", 800, 978, T0).unwrap();
+    let token = p.token.unwrap();
+    // Nothing named the payment yet: a reversal of any request leaves it alone.
+    assert_eq!(codes.reverse("T0000001", "000001/1203120000"), None);
+    codes
+        .pay(&attempt800(&p.reference, &token), T0 + 1, ok)
+        .unwrap();
+    codes
+        .resolve("T0000001", &p.reference, 800, "000001/1203120000", T0 + 2)
+        .unwrap();
+    codes.complete("T0000001", &p.reference, "00", T0 + 2);
+    // Another terminal's reversal, or a reversal of another request, changes nothing.
+    assert_eq!(codes.reverse("T0000002", "000001/1203120000"), None);
+    assert_eq!(codes.reverse("T0000001", "000002/1203120000"), None);
+    let paid = codes.snapshot("T0000001", &p.reference, T0 + 3).unwrap();
+    assert!(matches!(paid.status, Status::Paid { .. }), "{paid:?}");
+    assert_eq!(
+        codes.reverse("T0000001", "000001/1203120000"),
+        Some(p.reference.clone())
+    );
+    let status = codes
+        .snapshot("T0000001", &p.reference, T0 + 3)
+        .unwrap()
+        .status;
+    assert_eq!(status, Status::Reversed);
+    assert!(status.is_final());
+    // Reversed once: a repeated reversal finds nothing more to undo, and neither the same 0200
+    // again nor a wallet can revive it.
+    assert_eq!(codes.reverse("T0000001", "000001/1203120000"), None);
+    assert_eq!(
+        codes.resolve("T0000001", &p.reference, 800, "000001/1203120000", T0 + 4),
+        Err(Refusal::NotConfirmed)
+    );
+    assert_eq!(
+        codes.pay(&attempt800(&p.reference, &token), T0 + 4, ok),
+        Err(Refusal::Reversed)
     );
 }
 

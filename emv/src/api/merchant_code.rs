@@ -78,6 +78,8 @@ pub enum PaymentStatus {
     Declined,
     /// The customer refused the request to pay on their phone.
     Refused,
+    /// The terminal reversed or voided its approved 0200: nothing stays charged.
+    Reversed,
 }
 
 impl PaymentStatus {
@@ -85,7 +87,12 @@ impl PaymentStatus {
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            Self::Paid | Self::Cancelled | Self::Expired | Self::Declined | Self::Refused
+            Self::Paid
+                | Self::Cancelled
+                | Self::Expired
+                | Self::Declined
+                | Self::Refused
+                | Self::Reversed
         )
     }
 }

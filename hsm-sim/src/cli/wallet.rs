@@ -310,6 +310,7 @@ fn report(answer: &WalletPayment, exponent: u32) -> anyhow::Result<ExitCode> {
             PaymentStatus::Declined => "declined",
             PaymentStatus::Cancelled => "cancelled by the merchant",
             PaymentStatus::Expired => "expired",
+            PaymentStatus::Reversed => "reversed by the merchant's terminal, nothing charged",
             _ => "confirmed, the merchant's terminal has not completed",
         },
         answer.terminal_id,

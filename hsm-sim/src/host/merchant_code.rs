@@ -71,6 +71,9 @@ pub enum Status {
     },
     /// The customer refused a request to pay on their phone.
     Refused,
+    /// The terminal reversed or voided its approved 0200: the money went back, nothing stays
+    /// charged.
+    Reversed,
 }
 
 impl Status {
@@ -83,6 +86,7 @@ impl Status {
                 | Self::Expired
                 | Self::Declined { .. }
                 | Self::Refused
+                | Self::Reversed
         )
     }
 }
@@ -168,6 +172,9 @@ pub enum Refusal {
     /// Not paid within its lifetime.
     #[error("the payment has expired")]
     Expired,
+    /// The terminal reversed or voided its charge.
+    #[error("the merchant's terminal reversed this payment: nothing was charged")]
+    Reversed,
     /// The customer's account refused (funds, status).
     #[error("declined: {0}")]
     Declined(String),
@@ -315,7 +322,7 @@ impl MerchantCodes {
             Status::Paid { wallet, .. } => Ok(wallet.clone()),
             Status::Cancelled => Err(Refusal::Cancelled),
             Status::Expired => Err(Refusal::Expired),
-            Status::Pending | Status::Declined { .. } | Status::Refused => {
+            Status::Pending | Status::Declined { .. } | Status::Refused | Status::Reversed => {
                 Err(Refusal::NotConfirmed)
             }
         }
@@ -345,6 +352,25 @@ impl MerchantCodes {
             }
         };
         set_status(payment, status);
+    }
+
+    /// The terminal's reversal or void of its 0200 `request` (`DE 11/DE 7`, from the DE 90 of
+    /// the reversal) was accepted: the payment that request completed, or was completing, is
+    /// [`Status::Reversed`]. Returns its reference; `None` when the request completed no
+    /// payment of `terminal_id`.
+    pub fn reverse(&self, terminal_id: &str, request: &str) -> Option<String> {
+        let mut payments = self.lock();
+        let (reference, payment) = payments.iter_mut().find(|(_, p)| {
+            p.terminal_id == terminal_id && p.claimed_by.as_deref() == Some(request)
+        })?;
+        if !matches!(
+            payment.status,
+            Status::Paid { .. } | Status::Confirmed { .. }
+        ) {
+            return None;
+        }
+        set_status(payment, Status::Reversed);
+        Some(reference.clone())
     }
 
     /// The terminal cancels. A payment the customer confirmed is cancelled too: its money only
@@ -397,6 +423,7 @@ impl MerchantCodes {
             Status::Paid { .. } | Status::Confirmed { .. } => return Err(Refusal::AlreadyPaid),
             Status::Cancelled => return Err(Refusal::Cancelled),
             Status::Expired => return Err(Refusal::Expired),
+            Status::Reversed => return Err(Refusal::Reversed),
             Status::Declined { .. } | Status::Refused => {
                 return Err(Refusal::Declined("declined".to_owned()));
             }

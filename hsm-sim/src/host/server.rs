@@ -413,6 +413,7 @@ async fn handle(
         Ok(reference) => reference,
         Err(code) => return reject(code),
     };
+    let undoes = merchant_code::link::undoes(&message);
     let request = match request::validate(
         state.0.security.as_ref(),
         &state.0.pin_verification_values,
@@ -432,6 +433,9 @@ async fn handle(
     };
     if let Some(reference) = merchant_code {
         merchant_code::link::complete(&state.0.merchant_codes, &terminal_id, &reference, &reply);
+    }
+    if let Some(original) = undoes {
+        merchant_code::link::reverse(&state.0.merchant_codes, &terminal_id, &original, &reply);
     }
     match mac_ksn {
         None => (Some(reply), true),

@@ -137,6 +137,7 @@ pub(super) fn status(status: &Status) -> PaymentStatus {
         Status::Expired => PaymentStatus::Expired,
         Status::Declined { .. } => PaymentStatus::Declined,
         Status::Refused => PaymentStatus::Refused,
+        Status::Reversed => PaymentStatus::Reversed,
     }
 }
 
@@ -145,9 +146,11 @@ pub(super) fn status(status: &Status) -> PaymentStatus {
 pub(super) fn refused(refusal: Refusal) -> ApiError {
     let status = match refusal {
         Refusal::Unknown => StatusCode::NOT_FOUND,
-        Refusal::AlreadyPaid | Refusal::Cancelled | Refusal::Expired | Refusal::NotConfirmed => {
-            StatusCode::CONFLICT
-        }
+        Refusal::AlreadyPaid
+        | Refusal::Cancelled
+        | Refusal::Expired
+        | Refusal::Reversed
+        | Refusal::NotConfirmed => StatusCode::CONFLICT,
         Refusal::Declined(_) => StatusCode::PAYMENT_REQUIRED,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     };

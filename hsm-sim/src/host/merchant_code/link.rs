@@ -1,6 +1,7 @@
 //! A merchant's-code payment on the ISO 8583 link: the terminal's 0200 names the payment in
 //! DE 105 (`docs/iso8583.md`); the host puts the confirming wallet's account in DE 2 and, once
-//! the issuer has answered, marks the payment paid or declined.
+//! the issuer has answered, marks the payment paid or declined. A reversal or a void of that
+//! 0200, once approved, marks it reversed.
 
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -69,6 +70,35 @@ pub(crate) fn complete(codes: &MerchantCodes, terminal_id: &str, reference: &str
     };
     if let Some(code) = answer.text(39) {
         codes.complete(terminal_id, reference, code, now());
+    }
+}
+
+/// The request (`DE 11/DE 7`, as [`resolve`] binds it) that `message` undoes: the original
+/// named in DE 90 of a reversal (0400, 0420 and their repeats) or of a void (0200 with
+/// processing code `02`).
+pub(crate) fn undoes(message: &Message) -> Option<String> {
+    let mti = message.mti().original();
+    let undoing = matches!(mti, Mti::REVERSAL_REQUEST | Mti::REVERSAL_ADVICE)
+        || (mti == Mti::FINANCIAL_REQUEST
+            && message.text(3).and_then(|p| p.get(..2)) == Some("02"));
+    if !undoing {
+        return None;
+    }
+    // DE 90: original MTI (4), STAN (6), transmission date and time (10), …
+    let original = message.text(90)?;
+    Some(format!(
+        "{}/{}",
+        original.get(4..10)?,
+        original.get(10..20)?
+    ))
+}
+
+/// The host approved `reply` to a reversal or void of `original`: the merchant's-code payment
+/// that request completed is reversed.
+pub(crate) fn reverse(codes: &MerchantCodes, terminal_id: &str, original: &str, reply: &[u8]) {
+    let approved = Message::decode(reply).is_ok_and(|answer| answer.text(39) == Some("00"));
+    if approved && let Some(reference) = codes.reverse(terminal_id, original) {
+        tracing::info!(%reference, "merchant's-code payment reversed");
     }
 }
 
