@@ -27,6 +27,7 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use emv::crypto::attestation_token::TOKEN_FIELD;
 use emv::iso8583::mac::MacError;
 use emv::iso8583::messages::{self, NETWORK_ECHO, NETWORK_SIGN_ON};
 use emv::iso8583::{self, CodecError, Message, ResponseCode};
@@ -84,6 +85,9 @@ pub struct Acquirer {
     interrupter: LinkInterrupter,
     /// Whether the host answered the last exchange (`None` before the first).
     host_answered: Option<bool>,
+    /// The attestation token that 0100 and 0200 requests carry in DE 106
+    /// (`docs/attestation.md` § On the link), for a terminal enrolled by activation.
+    attestation_token: Option<Vec<u8>>,
 }
 
 impl Acquirer {
@@ -113,6 +117,7 @@ impl Acquirer {
             last_handshake: Duration::ZERO,
             mac_key: c.mac_key.clone(),
             host_answered: None,
+            attestation_token: None,
         })
     }
 
@@ -199,6 +204,11 @@ impl Acquirer {
         result
     }
 
+    /// The attestation token the next 0100 and 0200 requests carry (`None`: none).
+    pub fn set_attestation_token(&mut self, token: Option<Vec<u8>>) {
+        self.attestation_token = token;
+    }
+
     /// Sign-on (0800, DE 70 `001`, `docs/iso8583.md` §4).
     pub fn sign_on(&mut self, stan: u32) -> Result<(), AcquirerError> {
         self.network(stan, &transmission_now(), NETWORK_SIGN_ON)
@@ -236,6 +246,19 @@ impl Acquirer {
     }
 
     fn exchange_inner(&mut self, request: &Message) -> Result<Message, AcquirerError> {
+        let attested;
+        let request = match &self.attestation_token {
+            Some(token)
+                if matches!(
+                    request.mti().original(),
+                    iso8583::Mti::AUTHORIZATION_REQUEST | iso8583::Mti::FINANCIAL_REQUEST
+                ) =>
+            {
+                attested = request.clone().with(TOKEN_FIELD, token.clone());
+                &attested
+            }
+            _ => request,
+        };
         // A fresh, durably reserved KSN for every transmission (repeats included).
         let mut signed;
         let (request, mac_ksn) = match &self.mac_key {

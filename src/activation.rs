@@ -214,6 +214,19 @@ pub fn install(
         .ok_or(bad("MAC KSN"))?;
     let wrapped = hex::decode(&answer.pin_key_wrapped).map_err(|_| bad("wrapped PIN key"))?;
     key_wrap::blob_ksn(&wrapped).ok_or(bad("wrapped PIN key"))?;
+    let attestation_key = match &answer.attestation_public_key {
+        Some(h) => {
+            let key = hex::decode(h).map_err(|_| bad("attestation key"))?;
+            p256::PublicKey::from_sec1_bytes(&key).map_err(|_| bad("attestation key"))?;
+            Some(hex::encode_upper(key))
+        }
+        None => None,
+    };
+    if let Some(api) = &answer.api
+        && (api.is_empty() || api.len() > 255 || api.chars().any(|c| c.is_whitespace()))
+    {
+        return Err(bad("API address"));
+    }
     if dir.join(MANIFEST_FILE).exists() {
         return Err(ActivationError::AlreadyEnrolled(dir.display().to_string()));
     }
@@ -232,6 +245,8 @@ pub fn install(
         key: KEY_FILE,
         mac_initial_key: MAC_IK_FILE,
         mac_initial_ksn: hex::encode_upper(mac_ksn),
+        api: answer.api.as_deref(),
+        attestation_public_key: attestation_key.as_deref(),
     };
     let text = toml::to_string(&manifest).map_err(|_| bad("manifest"))?;
     let write = |name: &str, bytes: &[u8]| {
@@ -264,6 +279,10 @@ struct Manifest<'a> {
     key: &'a str,
     mac_initial_key: &'a str,
     mac_initial_ksn: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    api: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attestation_public_key: Option<&'a str>,
 }
 
 const CA_FILE: &str = "ca.pem";

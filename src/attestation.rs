@@ -11,8 +11,13 @@
 //! the binary hash and the policy are there to catch.
 //!
 //! Test builds (feature `attestation-hooks`) read [`SIMULATE_ENV`]: a comma-separated list of
-//! `debugger`, `binary`, `expired`, `x11`, `root`, each faking one failed check. Without the
-//! feature the variable is not read.
+//! `debugger`, `binary`, `expired`, `x11`, `root`, each faking one failed check, and `clean`,
+//! which first clears what the machine itself shows. An [`Attestor`] of a test build can be
+//! given such a list of its own. Without the feature neither exists.
+
+mod attestor;
+
+pub use attestor::{AttestationState, Attestor, TOKEN_MARGIN_SECS};
 
 use std::fs::File;
 use std::io::Read;
@@ -54,10 +59,33 @@ impl Profile {
 
 /// Gathers the evidence of the running terminal; `pinpad` is the PIN pad's executable.
 pub fn collect(profile: Profile, pinpad: &Path) -> Evidence {
-    let exe = std::env::current_exe().ok();
+    collect_with(profile, &BinaryHashes::of(pinpad))
+}
+
+/// The SHA-256s of the terminal's and the PIN pad's executables: read once per process, since
+/// hashing tens of megabytes on every attestation would slow the sale that waits for it.
+#[derive(Debug, Clone)]
+pub struct BinaryHashes {
+    terminal: String,
+    pinpad: String,
+}
+
+impl BinaryHashes {
+    /// Hashes the running executable and the PIN pad's `pinpad`.
+    pub fn of(pinpad: &Path) -> Self {
+        let exe = std::env::current_exe().ok();
+        Self {
+            terminal: exe.as_deref().map(file_sha256).unwrap_or_default(),
+            pinpad: file_sha256(pinpad),
+        }
+    }
+}
+
+/// [`collect`] with the executables' hashes already taken.
+pub fn collect_with(profile: Profile, hashes: &BinaryHashes) -> Evidence {
     let mut evidence = Evidence {
-        binary_sha256: exe.as_deref().map(file_sha256).unwrap_or_default(),
-        pinpad_sha256: file_sha256(pinpad),
+        binary_sha256: hashes.terminal.clone(),
+        pinpad_sha256: hashes.pinpad.clone(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
         build_expires_at: build_expires_at(),
         debugger: traced(&read_text("/proc/self/status")),
@@ -103,6 +131,9 @@ pub enum AttestationError {
     /// The host's token does not check.
     #[error("attestation token: {0}")]
     Token(#[from] TokenError),
+    /// The monitoring service cannot be reached, or refused this exchange.
+    #[error("the host's monitoring service: {0}")]
+    Host(String),
 }
 
 /// The token in force, kept for its lifetime (it is fetched before the card is tapped).
@@ -262,11 +293,27 @@ fn unix_now() -> u64 {
 
 #[cfg(feature = "attestation-hooks")]
 fn simulate(evidence: &mut Evidence) {
-    let Some(list) = std::env::var_os(SIMULATE_ENV) else {
-        return;
-    };
-    for item in list.to_string_lossy().split(',') {
+    if let Some(list) = std::env::var_os(SIMULATE_ENV) {
+        apply_simulation(evidence, &list.to_string_lossy());
+    }
+}
+
+/// Fakes the findings `list` names (comma-separated): `debugger`, `binary`, `expired`, `x11`,
+/// `root`, each one failed check; `clean` first clears what the machine itself shows (root,
+/// a debugger, X11, injected libraries, VM hints), so a test run as root in a container
+/// starts from a clean report.
+#[cfg(feature = "attestation-hooks")]
+pub(crate) fn apply_simulation(evidence: &mut Evidence, list: &str) {
+    for item in list.split(',') {
         match item.trim() {
+            "clean" => {
+                evidence.debugger = false;
+                evidence.preload = false;
+                evidence.unexpected_mappings.clear();
+                evidence.root = false;
+                evidence.display = "wayland".to_owned();
+                evidence.vm_hints.clear();
+            }
             "debugger" => evidence.debugger = true,
             "binary" => evidence.binary_sha256 = "0".repeat(64),
             "expired" => evidence.build_expires_at = unix_now().saturating_sub(1),

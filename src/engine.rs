@@ -21,6 +21,7 @@ use emv::config::TerminalConfig;
 use emv::oda::OfflineDataAuthenticator;
 
 use crate::acquirer::{Acquirer, AcquirerError, TerminalCredentials};
+use crate::attestation::{AttestationError, AttestationState, Attestor};
 use crate::host_api::{HostApi, HostApiError};
 use crate::journal::{Journal, JournalError, TxState};
 
@@ -79,6 +80,8 @@ pub struct Engine {
     clock_refused: bool,
     /// The host's HTTPS API, when the enrolment names one (the merchant's code).
     host_api: Option<HostApi>,
+    /// A terminal enrolled by activation proves its state before each transaction.
+    attestor: Option<Attestor>,
 }
 
 impl Engine {
@@ -102,6 +105,17 @@ impl Engine {
                 None
             }
         };
+        let attestor = host_api.as_ref().and_then(|api| {
+            let pinpad = std::env::current_exe()
+                .map(|exe| exe.with_file_name("softpos-pinpad"))
+                .unwrap_or_default();
+            Attestor::new(bundle, api.clone(), settings.attestation_profile, pinpad)
+        });
+        if bundle.attestation_key.is_some() && attestor.is_none() {
+            tracing::warn!(
+                "the enrolment attests but names no usable host API: online requests will be refused"
+            );
+        }
         Ok(Self {
             journal,
             acquirer,
@@ -114,6 +128,7 @@ impl Engine {
             clock: Clock::system(),
             clock_refused: false,
             host_api,
+            attestor,
         })
     }
 
@@ -177,11 +192,45 @@ impl Engine {
     }
 
     /// Refuses an operation while the host refuses the terminal's clock.
-    pub(super) fn check_clock(&self) -> Result<(), EngineError> {
+    /// Before a transaction, before the card: the clock the host accepts, and for a terminal
+    /// enrolled by activation a valid attestation token (cached for its lifetime) for the
+    /// link to carry. A blocked terminal stops here; a monitoring service that cannot be
+    /// reached leaves the link without a token (the host then refuses online requests, and
+    /// offline approvals remain).
+    pub(super) fn check_ready(&mut self) -> Result<(), EngineError> {
         if self.clock_refused {
             return Err(EngineError::ClockSkew);
         }
+        let Some(attestor) = self.attestor.as_mut() else {
+            return Ok(());
+        };
+        match attestor.token() {
+            Ok(token) => self.acquirer.set_attestation_token(Some(token)),
+            Err(AttestationError::Blocked) => {
+                self.acquirer.set_attestation_token(None);
+                return Err(EngineError::Blocked);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "no attestation token");
+                self.acquirer.set_attestation_token(None);
+            }
+        }
         Ok(())
+    }
+
+    /// Test builds: the attestor fakes the findings `list` names
+    /// ([`Attestor::simulate`]); nothing for a terminal its host does not attest.
+    #[cfg(feature = "attestation-hooks")]
+    pub fn simulate_attestation(&mut self, list: &str) {
+        if let Some(attestor) = self.attestor.as_mut() {
+            attestor.simulate(list);
+        }
+    }
+
+    /// Where the terminal stands with its host's monitoring service; `None` for a terminal its
+    /// host does not attest (enrolled from a bundle).
+    pub fn attestation_state(&self) -> Option<&AttestationState> {
+        self.attestor.as_ref().map(Attestor::state)
     }
 
     /// DE 7 now, by the engine's clock (`MMDDhhmmss`, UTC).

@@ -1,95 +1,22 @@
-//! `softpos activate` against the host's activation logic over HTTPS (`docs/enrolment.md`):
-//! one code enrols one terminal, once; the device key is made on the terminal and certified by
-//! the host; the PIN key reaches the PIN pad wrapped; a host whose key is not the code's
-//! fingerprint gets nothing. The HTTP framing of the server is this test's own; the decisions
-//! are `hsm_sim::host::activation::activate`'s.
+//! `softpos activate` against the host's API over HTTPS (`docs/enrolment.md`): one code enrols
+//! one terminal, once; the device key is made on the terminal and certified by the host; the
+//! PIN key reaches the PIN pad wrapped; the terminal learns the host's API and attestation key;
+//! a host whose key is not the code's fingerprint gets nothing.
 #![cfg(feature = "pinpad-test-input")]
 #![allow(clippy::unwrap_used)] // A panic in a test is a failure.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::Arc;
-use std::thread;
 
-use hsm_sim::host::activation::{self, ActivationRequest, WrongCodeLimiter};
-use hsm_sim::host::pki;
+use hsm_sim::host::activation;
+use hsm_sim::host::{Host, HostConfig, HostHandle};
 use softpos::acquirer::TerminalCredentials;
 use softpos::pinpad::keystore::{self, STORE_ENV};
 
-/// Serves `requests` activation requests for the host in `data` on a loopback port.
-fn serve(data: &Path, requests: usize) -> (String, thread::JoinHandle<()>) {
-    let ca = pki::HostCa::load_or_create(data).unwrap();
-    let key = pki::load_or_create_host_key(data).unwrap();
-    let cert = ca.issue_server(&key).unwrap();
-    let certs = rustls_pemfile::certs(&mut cert.as_bytes())
-        .collect::<Result<Vec<_>, _>>()
-        .unwrap();
-    let der = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_protocol_versions(&[&rustls::version::TLS13])
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(certs, der)
-    .unwrap();
-    let config = Arc::new(config);
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = listener.local_addr().unwrap().to_string();
-    let data = data.to_path_buf();
-    let handle = thread::spawn(move || {
-        let mut limiter = WrongCodeLimiter::default();
-        for _ in 0..requests {
-            let (socket, peer) = listener.accept().unwrap();
-            let connection = rustls::ServerConnection::new(config.clone()).unwrap();
-            let mut tls = rustls::StreamOwned::new(connection, socket);
-            let mut reader = BufReader::new(&mut tls);
-            let mut length = 0usize;
-            let mut line = String::new();
-            loop {
-                line.clear();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                    break; // the client gave up in the handshake
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap();
-                }
-                if line == "\r\n" {
-                    break;
-                }
-            }
-            if length == 0 {
-                continue;
-            }
-            let mut body = vec![0u8; length];
-            reader.read_exact(&mut body).unwrap();
-            let request: ActivationRequest = serde_json::from_slice(&body).unwrap();
-            let (status, json) = match activation::activate(
-                &data,
-                "127.0.0.1:8583",
-                &request,
-                peer.ip(),
-                &mut limiter,
-            ) {
-                Ok(answer) => ("200 OK", serde_json::to_string(&answer).unwrap()),
-                Err(e) => (
-                    "403 Forbidden",
-                    serde_json::json!({ "error": e.to_string() }).to_string(),
-                ),
-            };
-            let answer = format!(
-                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
-                 Connection: close\r\n\r\n{json}",
-                json.len()
-            );
-            tls.write_all(answer.as_bytes()).unwrap();
-            tls.conn.send_close_notify();
-            let _ = tls.flush();
-        }
-    });
-    (address, handle)
+/// A host serving its API (and link) on loopback ports from `data`.
+fn serve(data: &Path) -> (String, HostHandle) {
+    let host = Host::start(HostConfig::new(data)).unwrap();
+    (host.api_addr().to_string(), host)
 }
 
 fn activate(code: &str, host: &str, data_dir: &Path, store: &Path) -> Output {
@@ -105,7 +32,7 @@ fn activate(code: &str, host: &str, data_dir: &Path, store: &Path) -> Output {
 fn a_code_enrols_one_terminal_once_with_its_own_key_and_a_wrapped_pin_key() {
     let host = tempfile::tempdir().unwrap();
     let issued = activation::add_terminal(host.path(), "M1", activation::DEFAULT_VALIDITY).unwrap();
-    let (address, server) = serve(host.path(), 2);
+    let (address, server) = serve(host.path());
     let terminal = tempfile::tempdir().unwrap();
     let store = terminal.path().join("pinpad");
 
@@ -125,6 +52,14 @@ fn a_code_enrols_one_terminal_once_with_its_own_key_and_a_wrapped_pin_key() {
     let credentials = TerminalCredentials::load(&enrolment).unwrap();
     assert_eq!(credentials.terminal_id, "A0000001");
     assert!(credentials.mac_key.is_some());
+    // It reaches the host's API and link by the name it activated with, and checks attestation
+    // tokens with the host's key.
+    assert_eq!(credentials.api.as_deref(), Some(address.as_str()));
+    assert_eq!(
+        credentials.host,
+        format!("127.0.0.1:{}", server.local_addr().port())
+    );
+    assert_eq!(credentials.attestation_key.as_ref().map(Vec::len), Some(65));
     softpos::acquirer::client_config(
         &credentials.ca_pem,
         &credentials.certificate_pem,
@@ -154,7 +89,7 @@ fn a_code_enrols_one_terminal_once_with_its_own_key_and_a_wrapped_pin_key() {
             .join("data2/enrolment/terminal.toml")
             .exists()
     );
-    server.join().unwrap();
+    server.shutdown();
 }
 
 #[test]
@@ -163,7 +98,7 @@ fn a_host_that_is_not_the_codes_fingerprint_gets_nothing() {
     let issued = activation::add_terminal(host.path(), "M1", activation::DEFAULT_VALIDITY).unwrap();
     // Another host (other key) answers at the address.
     let impostor = tempfile::tempdir().unwrap();
-    let (address, server) = serve(impostor.path(), 1);
+    let (address, server) = serve(impostor.path());
     let terminal = tempfile::tempdir().unwrap();
     let out = activate(
         &issued.full(),
@@ -174,7 +109,7 @@ fn a_host_that_is_not_the_codes_fingerprint_gets_nothing() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("fingerprint"), "{stderr}");
-    server.join().unwrap();
+    server.shutdown();
     // A malformed code is refused before anything is sent.
     let out = activate(
         "7Q4K",
@@ -183,4 +118,42 @@ fn a_host_that_is_not_the_codes_fingerprint_gets_nothing() {
         &terminal.path().join("pinpad"),
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("not an activation code"));
+}
+
+#[test]
+fn wrong_codes_are_limited_per_address_and_the_right_code_then_waits() {
+    let host = tempfile::tempdir().unwrap();
+    let issued = activation::add_terminal(host.path(), "M1", activation::DEFAULT_VALIDITY).unwrap();
+    let (address, server) = serve(host.path());
+    let terminal = tempfile::tempdir().unwrap();
+    // A code of the right shape and the host's fingerprint, but not one the host issued.
+    let wrong = format!("0000-0000-{}", issued.fingerprint);
+    for n in 0..5 {
+        let out = activate(
+            &wrong,
+            &address,
+            &terminal.path().join(format!("wrong{n}")),
+            &terminal.path().join(format!("pad{n}")),
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(stderr.contains("wrong, used or expired"), "{stderr}");
+    }
+    // The sixth try from this address is refused even with the right code, which stays unused.
+    let out = activate(
+        &issued.full(),
+        &address,
+        &terminal.path().join("right"),
+        &terminal.path().join("pad-right"),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("too many"), "{stderr}");
+    assert!(
+        !terminal
+            .path()
+            .join("right/enrolment/terminal.toml")
+            .exists()
+    );
+    server.shutdown();
 }

@@ -77,6 +77,7 @@ fn the_credentials_hold_exactly_the_link_secrets() {
         certificate_pem,
         key_pem,
         mac_key,
+        attestation_key,
     } = TerminalCredentials::load(dir.path()).unwrap();
     assert_eq!(terminal_id, "T0000001");
     assert_eq!(host, "127.0.0.1:1");
@@ -94,6 +95,10 @@ fn the_credentials_hold_exactly_the_link_secrets() {
     assert!(certificate_pem.contains("BEGIN CERTIFICATE"));
     assert!(key_pem.contains("PRIVATE KEY"));
     assert!(mac_key.is_some());
+    assert_eq!(
+        attestation_key, None,
+        "a bundle-enrolled terminal has no device key to attest with"
+    );
 }
 
 #[test]

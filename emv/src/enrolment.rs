@@ -54,6 +54,13 @@ pub struct ActivationResponse {
     pub mac_initial_ksn: String,
     /// The PIN initial key wrapped for the PIN pad (hex, [`crate::crypto::key_wrap`]).
     pub pin_key_wrapped: String,
+    /// The host's HTTPS API, `HOST:PORT` (`docs/host-api.md`), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<String>,
+    /// The public key that checks attestation tokens (SEC1 uncompressed, hex), when the host
+    /// attests terminals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attestation_public_key: Option<String>,
 }
 
 impl std::fmt::Debug for ActivationResponse {
@@ -153,6 +160,8 @@ mod tests {
             mac_initial_key: "SECRETMACKEY".into(),
             mac_initial_ksn: String::new(),
             pin_key_wrapped: "WRAPPEDPIN".into(),
+            api: None,
+            attestation_public_key: None,
         };
         let shown = format!("{answer:?}");
         assert!(shown.contains("A0000001"));

@@ -120,6 +120,9 @@ impl Host {
         let (api_listener, api_addr) = bind(config.api_listen)?;
         let api_router = api::router(api::ApiState {
             server: state.clone(),
+            link_port: local_addr.port(),
+            api_port: api_addr.port(),
+            activations: Default::default(),
         });
         let api_tls = state.api_tls();
         let api_admission = admission::Admission::new(config.limits);

@@ -41,6 +41,10 @@ pub struct TerminalCredentials {
     pub key_pem: Zeroizing<String>,
     /// The MAC key with its counter, unless the terminal was enrolled without MAC.
     pub mac_key: Option<MacKey>,
+    /// The host's attestation key (SEC1 uncompressed), for a terminal enrolled by activation:
+    /// such a terminal proves its state before each transaction (`docs/attestation.md`), with
+    /// its client key as the device key.
+    pub attestation_key: Option<Vec<u8>>,
 }
 
 impl TerminalCredentials {
@@ -94,6 +98,15 @@ impl TerminalCredentials {
             (None, None) => None,
             _ => return Err(CredentialsError::BadMacKey),
         };
+        let attestation_key = match &manifest.attestation_public_key {
+            Some(h) => Some(
+                hex::decode(h)
+                    .ok()
+                    .filter(|k| k.len() == 65 && k.first() == Some(&4))
+                    .ok_or(CredentialsError::BadAttestationKey)?,
+            ),
+            None => None,
+        };
         Ok(Self {
             ca_pem: read(&file(&manifest.ca)?)?,
             certificate_pem: read(&file(&manifest.certificate)?)?,
@@ -104,6 +117,7 @@ impl TerminalCredentials {
             server_name: manifest.server_name,
             host_spki_sha256,
             mac_key,
+            attestation_key,
         })
     }
 }
@@ -117,6 +131,7 @@ impl std::fmt::Debug for TerminalCredentials {
             .field("server_name", &self.server_name)
             .field("host_spki_sha256", &hex::encode(self.host_spki_sha256))
             .field("mac_key", &self.mac_key)
+            .field("attests", &self.attestation_key.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -159,6 +174,9 @@ pub enum CredentialsError {
     /// The MAC initial key or KSN is malformed, or only one of them is named.
     #[error("the bundle's MAC key is malformed")]
     BadMacKey,
+    /// `attestation_public_key` is not a P-256 point (SEC1 uncompressed, hex).
+    #[error("the bundle's attestation key is malformed")]
+    BadAttestationKey,
     /// The MAC key cannot be used (its counter file).
     #[error("the bundle's MAC key cannot be used")]
     MacKey(#[from] MacKeyError),
@@ -181,6 +199,8 @@ struct Manifest {
     mac_initial_key: Option<String>,
     #[serde(default)]
     mac_initial_ksn: Option<String>,
+    #[serde(default)]
+    attestation_public_key: Option<String>,
 }
 
 fn read(path: &Path) -> Result<String, CredentialsError> {

@@ -49,7 +49,7 @@ impl Engine {
         nonce: Option<Nonce>,
         events: &mut dyn FnMut(Event),
     ) -> Result<TxResult, EngineError> {
-        self.check_clock()?;
+        self.check_ready()?;
         if text.trim_start().starts_with(offline_code::TEXT_PREFIX) {
             self.pay_offline_code(text, amount, nonce, events)
         } else {

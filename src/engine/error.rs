@@ -35,6 +35,10 @@ pub enum EngineError {
          the clock, then sign on again; nothing was sent"
     )]
     ClockSkew,
+    /// The host's monitoring service blocked this terminal (`docs/attestation.md`): nothing is
+    /// read or sent until the provider unblocks it or it is enrolled again.
+    #[error("terminal blocked, contact your provider")]
+    Blocked,
     /// Settlement waits until no transaction is pending with the host (the pending messages
     /// were tried once more first).
     #[error(

@@ -74,7 +74,7 @@ impl Engine {
         amount: u64,
         events: &mut dyn FnMut(Event),
     ) -> Result<TxResult, EngineError> {
-        self.check_clock()?;
+        self.check_ready()?;
         let api = self.host_api.clone().ok_or_else(|| {
             EngineError::Code("the enrolment names no host API: enrol the terminal again".into())
         })?;

@@ -122,7 +122,7 @@ impl Engine {
 
     /// Voids the last approved sale or refund of the open batch (0200 with DE 90).
     pub fn void_last(&mut self, events: &mut dyn FnMut(Event)) -> Result<TxResult, EngineError> {
-        self.check_clock()?;
+        self.check_ready()?;
         let started = Instant::now();
         self.journal_time = Duration::ZERO;
         self.flush_pending_announced(events);
@@ -161,7 +161,7 @@ impl Engine {
         amount: u64,
         events: &mut dyn FnMut(Event),
     ) -> Result<TxResult, EngineError> {
-        self.check_clock()?;
+        self.check_ready()?;
         let started = Instant::now();
         self.journal_time = Duration::ZERO;
         self.flush_pending_announced(events);
@@ -226,7 +226,7 @@ impl Engine {
         pin: &mut dyn PinEntry,
         events: &mut dyn FnMut(Event),
     ) -> Result<TxResult, EngineError> {
-        self.check_clock()?;
+        self.check_ready()?;
         let started = Instant::now();
         self.journal_time = Duration::ZERO;
         self.flush_pending_announced(events);

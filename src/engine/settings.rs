@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::acquirer::LinkSettings;
+use crate::attestation::Profile;
 
 /// A tip on a sale.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -67,6 +68,10 @@ pub struct EngineSettings {
     /// The largest offline code (minor units) accepted while the host cannot be reached; it
     /// is then queued as an advice within [`OfflineLimits`]' count and total. 0: none.
     pub offline_code_cap: u64,
+    /// The profile a terminal enrolled by activation reports to its host's monitoring service
+    /// (`docs/attestation.md`): the host's development policy may accept what production
+    /// refuses.
+    pub attestation_profile: Profile,
 }
 
 /// Store-and-forward: a sale the card approved offline (TC) at or below the AID's floor limit,
@@ -133,6 +138,7 @@ impl Default for EngineSettings {
             preauth_lifetime: Duration::from_secs(7 * 24 * 3600),
             wallet_ca: None,
             offline_code_cap: 2_000,
+            attestation_profile: Profile::Production,
         }
     }
 }

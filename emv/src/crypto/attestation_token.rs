@@ -15,6 +15,10 @@
 use p256::ecdsa::signature::{Signer, Verifier};
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 
+/// The ISO 8583 field that carries the token in a terminal's 0100 and 0200
+/// (`docs/iso8583.md`).
+pub const TOKEN_FIELD: u8 = 106;
+
 /// The first bytes of a token.
 pub const MAGIC: &[u8; 4] = b"SPAT";
 /// The token format's version.

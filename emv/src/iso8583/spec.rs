@@ -305,6 +305,10 @@ mod table {
             ),
         ),
         (
+            106,
+            FieldSpec::new("Private: attestation token", B, LllVar(128)),
+        ),
+        (
             128,
             FieldSpec::new("Message authentication code", B, Fixed(8)),
         ),

@@ -159,7 +159,8 @@ impl WrongCodeLimiter {
 
 /// Activates a terminal: checks the limiter, the proof and the code (consuming it), then
 /// enrols a new terminal for the device key, with the PIN key wrapped for the pad. `link_host`
-/// is the ISO 8583 address the terminal is to use.
+/// is the ISO 8583 address the terminal is to use; the API route adds its own address and the
+/// attestation key.
 pub fn activate(
     data_dir: &Path,
     link_host: &str,
@@ -229,6 +230,8 @@ pub fn activate(
         mac_initial_key: hex::encode_upper(mac.initial_key().expose_secret()),
         mac_initial_ksn: hex::encode_upper(mac.initial_ksn()),
         pin_key_wrapped: hex::encode_upper(wrapped),
+        api: None,
+        attestation_public_key: None,
     })
 }
 

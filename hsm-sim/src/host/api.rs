@@ -6,7 +6,7 @@
 //! certificate is optional (a wallet has none) but verified against the host CA when presented,
 //! and handlers see it as [`ClientCertificate`] to tell a terminal from anyone else.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -26,6 +26,8 @@ use super::admission::Admission;
 use super::pki;
 use super::server::ServerState;
 
+mod activation;
+mod attestation;
 mod health;
 mod merchant_codes;
 mod payment_requests;
@@ -36,6 +38,12 @@ mod wallet;
 pub(crate) struct ApiState {
     /// The running host, for the topic routes that read or change it.
     pub(crate) server: ServerState,
+    /// The ISO 8583 port, for activated terminals.
+    pub(crate) link_port: u16,
+    /// This API's port.
+    pub(crate) api_port: u16,
+    /// Wrong activation codes per source; held for the whole of an activation.
+    pub(crate) activations: Arc<Mutex<super::activation::WrongCodeLimiter>>,
 }
 
 /// The client certificate the connection presented, verified against the host CA (`None` for
@@ -83,7 +91,7 @@ impl ClientCertificate {
             Ok(false) => Ok(()),
             Ok(true) => Err(ApiError::new(
                 StatusCode::FORBIDDEN,
-                "this terminal is revoked",
+                "terminal blocked, contact your provider",
             )),
             Err(e) => Err(ApiError::internal(e)),
         }
@@ -126,6 +134,8 @@ impl IntoResponse for ApiError {
 /// The API's routes, one topic per file.
 pub(crate) fn router(state: ApiState) -> Router {
     Router::new()
+        .merge(activation::routes())
+        .merge(attestation::routes())
         .merge(health::routes())
         .merge(merchant_codes::routes())
         .merge(payment_requests::routes())
@@ -191,7 +201,9 @@ pub(crate) async fn serve(
                                 .map(|c| c.clone().into_owned()),
                         );
                         let service = TowerToHyperService::new(
-                            router.layer(axum::Extension(certificate)),
+                            router
+                                .layer(axum::Extension(certificate))
+                                .layer(axum::Extension(axum::extract::ConnectInfo(peer))),
                         );
                         let served = hyper::server::conn::http1::Builder::new()
                             .timer(TokioTimer::new())

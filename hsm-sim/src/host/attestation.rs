@@ -349,5 +349,7 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+pub(crate) mod link;
+
 #[cfg(test)]
 mod tests;

@@ -29,6 +29,7 @@ use tokio_rustls::TlsAcceptor;
 use zeroize::Zeroizing;
 
 use super::admission::Admission;
+use super::attestation::{self, AttestationService};
 use super::contract::{self, Presence};
 use super::enrol::TerminalRecord;
 use super::issuer::{self, IdempotencyKey, IssuerWorker};
@@ -56,6 +57,7 @@ struct Inner {
     data_dir: PathBuf,
     mac_counters: MacCounters,
     merchant_codes: MerchantCodes,
+    attestation: AttestationService,
 }
 
 impl ServerState {
@@ -119,6 +121,7 @@ impl ServerState {
                     .map_err(|_| HostError::Hsm("the OS random source failed".to_owned()))?,
                 merchant_code::DEFAULT_LIFETIME_SECS,
             ),
+            attestation: AttestationService::load_or_create(data_dir)?,
         })))
     }
 
@@ -137,6 +140,10 @@ impl ServerState {
     }
 
     /// The HTTPS API's TLS configuration ([`super::api`]).
+    pub(crate) fn attestation(&self) -> &AttestationService {
+        &self.0.attestation
+    }
+
     pub(crate) fn api_tls(&self) -> Arc<rustls::ServerConfig> {
         self.0.api_tls.clone()
     }
@@ -376,6 +383,11 @@ async fn handle(
     };
     // From here on, a request with a good MAC gets a MACed answer whatever it says.
     let reject = |code: &str| (signed(state, mac_ksn.as_ref(), &message, code), false);
+    if let Err(code) =
+        attestation::link::check(&state.0.attestation, record, &terminal_id, &message)
+    {
+        return reject(code);
+    }
     let (Some(stan), Some(transmission)) = (message.text(11), message.text(7)) else {
         return reject("30");
     };

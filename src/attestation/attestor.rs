@@ -1,0 +1,170 @@
+//! The exchange with the host's monitoring service (`docs/attestation.md` § The exchange), and
+//! the token kept for its lifetime: [`Attestor::token`] is called before each transaction,
+//! before the card is tapped, so a sale pays for the exchange only when the token is about to
+//! expire.
+
+use std::path::PathBuf;
+
+use emv::api::attestation::{Attested, Challenge, ChallengeRequest, EvidenceSubmission};
+use emv::attestation::NONCE_LEN;
+use zeroize::Zeroizing;
+
+use super::{AttestationError, BinaryHashes, Profile, TokenCache, collect_with, sign};
+use crate::acquirer::TerminalCredentials;
+use crate::host_api::{HostApi, HostApiError};
+
+/// How long a token must still be valid for a transaction to start with it: long enough for a
+/// tap, a PIN and the authorisation.
+pub const TOKEN_MARGIN_SECS: u64 = 45;
+
+/// Where the terminal stands with the monitoring service, for the status bar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AttestationState {
+    /// No token asked for yet.
+    Unknown,
+    /// A valid token until `expires_at` (Unix seconds), with the host's warnings (the build
+    /// expires soon, development-profile findings).
+    Attested {
+        /// When the token expires.
+        expires_at: u64,
+        /// What the merchant should know.
+        warnings: Vec<String>,
+    },
+    /// The host blocked the terminal: no transactions until the provider acts.
+    Blocked,
+    /// The service could not be asked (the reason); the host refuses online requests without
+    /// a token, so only offline approvals remain.
+    Unavailable(String),
+}
+
+/// A terminal enrolled by activation proving its state to its host.
+pub struct Attestor {
+    api: HostApi,
+    terminal_id: String,
+    device_key_pem: Zeroizing<String>,
+    host_key: Vec<u8>,
+    profile: Profile,
+    pinpad: PathBuf,
+    hashes: Option<BinaryHashes>,
+    cache: TokenCache,
+    state: AttestationState,
+    /// Test builds: findings to fake in every evidence (`super::apply_simulation`).
+    #[cfg(feature = "attestation-hooks")]
+    simulated: Option<String>,
+}
+
+impl Attestor {
+    /// The attestor of a terminal with `credentials`, or `None` when they carry no attestation
+    /// key (a terminal enrolled from a bundle: its host does not attest it). `pinpad` is the
+    /// PIN pad's executable, whose hash the evidence carries.
+    pub fn new(
+        credentials: &TerminalCredentials,
+        api: HostApi,
+        profile: Profile,
+        pinpad: PathBuf,
+    ) -> Option<Self> {
+        Some(Self {
+            host_key: credentials.attestation_key.clone()?,
+            api,
+            terminal_id: credentials.terminal_id.clone(),
+            device_key_pem: credentials.key_pem.clone(),
+            profile,
+            pinpad,
+            hashes: None,
+            cache: TokenCache::default(),
+            state: AttestationState::Unknown,
+            #[cfg(feature = "attestation-hooks")]
+            simulated: None,
+        })
+    }
+
+    /// Test builds: fakes the findings `list` names in every evidence from now on (as
+    /// [`super::SIMULATE_ENV`] does for a whole process), and forgets the cached token.
+    #[cfg(feature = "attestation-hooks")]
+    pub fn simulate(&mut self, list: &str) {
+        self.simulated = Some(list.to_owned());
+        self.cache.clear();
+    }
+
+    /// A token valid for at least [`TOKEN_MARGIN_SECS`]: the cached one, or a fresh exchange
+    /// (evidence gathered now, signed over the host's nonce).
+    pub fn token(&mut self) -> Result<Vec<u8>, AttestationError> {
+        if let Some(token) = self.cache.valid(TOKEN_MARGIN_SECS) {
+            return Ok(token.to_vec());
+        }
+        self.exchange().inspect_err(|e| {
+            self.cache.clear();
+            self.state = match e {
+                AttestationError::Blocked => AttestationState::Blocked,
+                other => AttestationState::Unavailable(other.to_string()),
+            };
+        })
+    }
+
+    /// Where the terminal stands (the last exchange's outcome).
+    pub fn state(&self) -> &AttestationState {
+        &self.state
+    }
+
+    fn exchange(&mut self) -> Result<Vec<u8>, AttestationError> {
+        let challenge: Challenge = self
+            .api
+            .post(
+                "/v1/attestation/challenge",
+                &ChallengeRequest {
+                    terminal_id: self.terminal_id.clone(),
+                },
+            )
+            .map_err(refusal)?;
+        let nonce: [u8; NONCE_LEN] = hex::decode(&challenge.nonce)
+            .ok()
+            .and_then(|n| n.try_into().ok())
+            .ok_or_else(|| AttestationError::Host("a malformed nonce".to_owned()))?;
+        let hashes = self
+            .hashes
+            .get_or_insert_with(|| BinaryHashes::of(&self.pinpad));
+        #[allow(unused_mut)] // Test builds change it.
+        let mut evidence = collect_with(self.profile, hashes);
+        #[cfg(feature = "attestation-hooks")]
+        if let Some(list) = &self.simulated {
+            super::apply_simulation(&mut evidence, list);
+        }
+        let (json, signature) = sign(&self.device_key_pem, &nonce, &evidence)?;
+        let evidence = String::from_utf8(json).map_err(|_| AttestationError::DeviceKey)?;
+        let attested: Attested = self
+            .api
+            .post(
+                "/v1/attestation/evidence",
+                &EvidenceSubmission {
+                    terminal_id: self.terminal_id.clone(),
+                    nonce: challenge.nonce,
+                    evidence,
+                    signature: hex::encode(signature),
+                },
+            )
+            .map_err(refusal)?;
+        let token = hex::decode(&attested.token)
+            .map_err(|_| AttestationError::Host("a malformed token".to_owned()))?;
+        let claims = self
+            .cache
+            .store(&token, &self.host_key, &self.terminal_id)?;
+        for warning in &attested.warnings {
+            tracing::warn!(%warning, "attestation");
+        }
+        self.state = AttestationState::Attested {
+            expires_at: claims.expires_at,
+            warnings: attested.warnings,
+        };
+        Ok(token)
+    }
+}
+
+/// 403 from the attestation routes means blocked (or revoked); anything else is the service
+/// being unavailable or refusing this exchange.
+fn refusal(e: HostApiError) -> AttestationError {
+    match e {
+        HostApiError::Refused { status: 403, .. } => AttestationError::Blocked,
+        other => AttestationError::Host(other.to_string()),
+    }
+}
