@@ -19,7 +19,7 @@ use emv::api::attestation::{Attested, Challenge, ChallengeRequest, EvidenceSubmi
 use emv::crypto::attestation_token::TOKEN_FIELD;
 use emv::iso8583::{Message, Mti};
 use hsm_sim::host::attestation::{EvidenceRecord, Policy};
-use hsm_sim::host::{activation as host_activation, blocklist};
+use hsm_sim::host::{activation as host_activation, blocklist, terminals};
 use softpos::acquirer::{Acquirer, LinkSettings, TerminalCredentials, transmission_now};
 use softpos::activation::{self, ActivationCode, DeviceKey};
 use softpos::attestation::{AttestationState, Profile, collect, sign};
@@ -250,4 +250,27 @@ fn each_failed_check_blocks_the_terminal_until_it_is_enrolled_again() {
     let mut engine = engine(&fresh, "");
     let approved = sale(&mut engine, &world).unwrap();
     assert_eq!(approved.status, TxStatus::Approved, "{}", approved.message);
+    // The operator's list (`hsm-sim terminals`): the bundle terminal, five blocked terminals
+    // with the check each failed, and the new one, attested and active.
+    let listed = terminals::list(world.host().data_dir()).unwrap();
+    assert_eq!(listed.len(), 7, "{listed:?}");
+    let bundle = listed
+        .iter()
+        .find(|t| t.terminal_id == support::TERMINAL)
+        .unwrap();
+    assert!(!bundle.activated && bundle.last_evidence.is_none());
+    let blocked: Vec<_> = listed.iter().filter(|t| t.blocked).collect();
+    assert_eq!(blocked.len(), 5, "{listed:?}");
+    assert!(blocked.iter().all(|t| {
+        t.activated
+            && t.last_evidence
+                .as_ref()
+                .is_some_and(|e| e.failures.len() == 1)
+    }));
+    let last = listed
+        .iter()
+        .find(|t| t.terminal_id == fresh.credentials.terminal_id)
+        .unwrap();
+    assert!(!last.blocked);
+    assert!(last.last_evidence.as_ref().unwrap().failures.is_empty());
 }

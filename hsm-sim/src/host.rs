@@ -47,6 +47,7 @@ pub mod pki;
 mod request;
 pub mod security;
 mod server;
+pub mod terminals;
 pub mod wallets;
 
 pub use admission::ConnectionLimits;

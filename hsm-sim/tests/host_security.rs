@@ -90,6 +90,15 @@ async fn a_blocked_terminal_is_refused_until_unblocked() {
     let (ok, out) = hsm_sim(&["terminal", "blocked", "--data", data]);
     assert!(ok);
     assert_eq!(out, "T0000001\n");
+    // The operator's list: enrolled from a bundle, blocked, never attested.
+    let (ok, out) = hsm_sim(&["terminals", "--data", data]);
+    assert!(ok, "{out}");
+    let line: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(
+        line,
+        ["T0000001", "bundle", "blocked", "not", "attested"],
+        "{out}"
+    );
     // Refused on the open connection, from its next message on, and on a new one.
     assert_eq!(c.send(&sign_on(2)).await.unwrap().text(39), Some("58"));
     let now = requests::transmission_now();
@@ -106,6 +115,9 @@ async fn a_blocked_terminal_is_refused_until_unblocked() {
     assert!(ok, "{out}");
     assert_eq!(out.trim(), "T0000001 unblocked");
     assert_eq!(c.send(&sign_on(5)).await.unwrap().text(39), Some("00"));
+    let (ok, out) = hsm_sim(&["terminals", "--data", data]);
+    assert!(ok, "{out}");
+    assert!(out.contains(" active "), "{out}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -25,6 +25,13 @@ pub enum Command {
         #[command(subcommand)]
         action: TerminalAction,
     },
+    /// Lists the enrolled terminals: how each was enrolled, whether it is blocked, and its last
+    /// attestation with the verdict.
+    Terminals {
+        /// The host's data directory.
+        #[arg(long, default_value = DEFAULT_DATA)]
+        data: PathBuf,
+    },
     /// Load test: N concurrent TLS terminals send 0200s with a PIN block and an ARQC to an
     /// embedded host; prints authorizations per second and p50/p99 latency.
     Bench(Box<crate::host::bench::BenchArgs>),
@@ -144,6 +151,17 @@ impl Command {
                 Ok(ExitCode::SUCCESS)
             }
             Self::Terminal { action } => terminal(action),
+            Self::Terminals { data } => {
+                let terminals = crate::host::terminals::list(&data)
+                    .with_context(|| format!("reading the terminals of {}", data.display()))?;
+                if terminals.is_empty() {
+                    println!("no terminals enrolled in {}", data.display());
+                }
+                for t in &terminals {
+                    println!("{}", terminal_line(t));
+                }
+                Ok(ExitCode::SUCCESS)
+            }
             Self::Bench(args) => {
                 let report = crate::host::bench::run(&args)?;
                 println!("{report}");
@@ -151,6 +169,41 @@ impl Command {
             }
         }
     }
+}
+
+/// `A0000001  activated  blocked  attested 2026-12-04T18:20:01Z: a debugger is attached
+/// (0.1.0, production, wayland, Debian GNU/Linux 13)`.
+fn terminal_line(t: &crate::host::terminals::TerminalStatus) -> String {
+    let enrolment = if t.activated { "activated" } else { "bundle" };
+    let state = if t.blocked { "blocked" } else { "active" };
+    let evidence = match &t.last_evidence {
+        None if t.activated => "never attested".to_owned(),
+        None => "not attested".to_owned(),
+        Some(record) => {
+            let at =
+                time::OffsetDateTime::from_unix_timestamp(i64::try_from(record.at).unwrap_or(0))
+                    .ok()
+                    .and_then(|t| {
+                        t.format(&time::format_description::well_known::Rfc3339)
+                            .ok()
+                    })
+                    .unwrap_or_else(|| record.at.to_string());
+            let verdict = if record.failures.is_empty() {
+                "passed".to_owned()
+            } else {
+                record.failures.join("; ")
+            };
+            let e = &record.evidence;
+            format!(
+                "attested {at}: {verdict} ({}, {}, {}, {})",
+                e.version, e.profile, e.display, e.os
+            )
+        }
+    };
+    format!(
+        "{:<8}  {enrolment:<9}  {state:<7}  {evidence}",
+        t.terminal_id
+    )
 }
 
 fn terminal(action: TerminalAction) -> anyhow::Result<ExitCode> {

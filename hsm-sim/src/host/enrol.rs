@@ -415,4 +415,4 @@ const CERT_FILE: &str = "terminal.pem";
 const KEY_FILE: &str = "terminal.key";
 const IK_FILE: &str = "dukpt-ik.hex";
 const MAC_IK_FILE: &str = "mac-ik.hex";
-const RECORDS_DIR: &str = "terminals";
+pub(crate) const RECORDS_DIR: &str = "terminals";
