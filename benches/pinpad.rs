@@ -88,6 +88,7 @@ fn fresh_process(c: &mut Criterion, name: &str, program: &str) {
         merchant_name: "Bench",
         language: "en",
         accessible: false,
+        attestation_token: None,
     };
     let mut config = PinPadConfig::new(program);
     config.store_dir = Some(dir.path().to_path_buf());

@@ -140,6 +140,10 @@ pub struct Activated {
     pub merchant: String,
     /// The PIN key wrapped for the pad: useless to anyone else.
     pub pin_key_wrapped: Vec<u8>,
+    /// The host's attestation key (SEC1), for the pad to trust
+    /// ([`crate::pinpad::PinPadProcess::trust_attestation`]); `None` from a host that does
+    /// not attest.
+    pub attestation_key: Option<Vec<u8>>,
 }
 
 /// Why activation failed.
@@ -217,11 +221,15 @@ pub fn install(
     let attestation_key = match &answer.attestation_public_key {
         Some(h) => {
             let key = hex::decode(h).map_err(|_| bad("attestation key"))?;
-            p256::PublicKey::from_sec1_bytes(&key).map_err(|_| bad("attestation key"))?;
-            Some(hex::encode_upper(key))
+            // A P-256 point, uncompressed, as the manifest and the PIN pad keep it.
+            if key.len() != 65 || p256::PublicKey::from_sec1_bytes(&key).is_err() {
+                return Err(bad("attestation key"));
+            }
+            Some(key)
         }
         None => None,
     };
+    let attestation_hex = attestation_key.as_ref().map(hex::encode_upper);
     if let Some(api) = &answer.api
         && (api.is_empty() || api.len() > 255 || api.chars().any(|c| c.is_whitespace()))
     {
@@ -246,7 +254,7 @@ pub fn install(
         mac_initial_key: MAC_IK_FILE,
         mac_initial_ksn: hex::encode_upper(mac_ksn),
         api: answer.api.as_deref(),
-        attestation_public_key: attestation_key.as_deref(),
+        attestation_public_key: attestation_hex.as_deref(),
     };
     let text = toml::to_string(&manifest).map_err(|_| bad("manifest"))?;
     let write = |name: &str, bytes: &[u8]| {
@@ -265,6 +273,7 @@ pub fn install(
         terminal_id: answer.terminal_id.clone(),
         merchant: answer.merchant.clone(),
         pin_key_wrapped: wrapped,
+        attestation_key,
     })
 }
 

@@ -218,6 +218,29 @@ impl Engine {
         Ok(())
     }
 
+    /// Before PIN entry: the token again (the cached one while it is valid long enough), for
+    /// the PIN pad, which checks it itself. `Err` is why the transaction stops: the terminal
+    /// was blocked. Without a token the pad refuses, if it trusts an attestation key.
+    pub(super) fn attest_before_pin(&mut self) -> Result<Option<Vec<u8>>, String> {
+        let Some(attestor) = self.attestor.as_mut() else {
+            return Ok(None);
+        };
+        match attestor.token() {
+            Ok(token) => {
+                self.acquirer.set_attestation_token(Some(token.clone()));
+                Ok(Some(token))
+            }
+            Err(AttestationError::Blocked) => {
+                self.acquirer.set_attestation_token(None);
+                Err(AttestationError::Blocked.to_string())
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "no attestation token for the PIN pad");
+                Ok(None)
+            }
+        }
+    }
+
     /// Test builds: the attestor fakes the findings `list` names
     /// ([`Attestor::simulate`]); nothing for a terminal its host does not attest.
     #[cfg(feature = "attestation-hooks")]

@@ -56,6 +56,9 @@ pub struct PinRequest<'a> {
     pub language: &'a str,
     /// Accessible mode for this one entry (fixed layout, spoken prompts, no digit labels).
     pub accessible: bool,
+    /// The host's attestation token: a pad that trusts an attestation key takes a PIN only
+    /// with a valid one (`docs/attestation.md` § The PIN pad).
+    pub attestation_token: Option<&'a [u8]>,
 }
 
 /// An encrypted PIN: all that leaves the PIN process.
@@ -197,6 +200,7 @@ impl PinPadProcess {
             accessible: request.accessible,
             length: config.length,
             timeouts: config.timeouts,
+            attestation_token: request.attestation_token.map(<[u8]>::to_vec),
         });
         let (tx, rx) = mpsc::channel();
         thread::spawn(move || {
@@ -239,6 +243,26 @@ impl PinPadProcess {
     pub fn install_wrapped_key(&self, blob: &[u8]) -> Result<[u8; 12], PinEntryError> {
         match self.exchange(&TerminalMessage::InstallKey(blob.to_vec()))? {
             PinPadMessage::KeyInstalled(ksn) => Ok(ksn),
+            other => Err(final_error(other)),
+        }
+    }
+
+    /// Seals the host's attestation key and this terminal's ID into the pad's store, once (at
+    /// activation): from then on the pad takes a PIN only with a valid token.
+    pub fn trust_attestation(
+        &self,
+        terminal_id: &str,
+        host_key: &[u8],
+    ) -> Result<(), PinEntryError> {
+        let host_key = host_key
+            .try_into()
+            .map_err(|_| PinEntryError::Unavailable("attestation key: not 65 bytes".into()))?;
+        let message = TerminalMessage::TrustAttestation {
+            terminal_id: terminal_id.to_owned(),
+            host_key,
+        };
+        match self.exchange(&message)? {
+            PinPadMessage::Trusted => Ok(()),
             other => Err(final_error(other)),
         }
     }
@@ -458,9 +482,8 @@ fn final_error(message: PinPadMessage) -> PinEntryError {
         PinPadMessage::Ready(_)
         | PinPadMessage::PinBlock(_)
         | PinPadMessage::PublicKey(_)
-        | PinPadMessage::KeyInstalled(_) => {
-            PinEntryError::Unavailable("unexpected PIN pad message".into())
-        }
+        | PinPadMessage::KeyInstalled(_)
+        | PinPadMessage::Trusted => PinEntryError::Unavailable("unexpected PIN pad message".into()),
     }
 }
 

@@ -69,6 +69,13 @@ fn a_code_enrols_one_terminal_once_with_its_own_key_and_a_wrapped_pin_key() {
     .unwrap();
     // The PIN pad holds the key; no PIN key file anywhere on the terminal's side.
     assert!(keystore::is_installed(&store));
+    // The pad trusts the host's attestation key for this terminal: it checks tokens itself.
+    let trust = keystore::attestation_trust::load(&store).unwrap().unwrap();
+    assert_eq!(trust.terminal_id, "A0000001");
+    assert_eq!(
+        credentials.attestation_key.as_deref(),
+        Some(&trust.host_key[..])
+    );
     assert!(!enrolment.join("dukpt-ik.hex").exists());
     let manifest = std::fs::read_to_string(enrolment.join("terminal.toml")).unwrap();
     assert!(!manifest.contains("dukpt"), "{manifest}");

@@ -126,6 +126,7 @@ fn after_installation_nothing_on_the_terminal_side_decrypts_a_pin_block() {
             merchant_name: "Test",
             language: "en",
             accessible: false,
+            attestation_token: None,
         })
         .unwrap();
 

@@ -98,6 +98,7 @@ fn only_the_enrolled_pad_unwraps_the_pin_key_and_the_terminal_cannot_use_the_blo
             merchant_name: "Test",
             language: "en",
             accessible: false,
+            attestation_token: None,
         })
         .unwrap();
     assert_eq!(

@@ -310,6 +310,7 @@ fn the_terminal_cannot_grant_the_development_profile() {
         accessible: false,
         length: LengthLimits::default(),
         timeouts: Timeouts::default(),
+        attestation_token: None,
     })
     .encode();
     // Set bit 1 of the flags field (tag 07), the old development-profile flag.

@@ -347,5 +347,6 @@ fn request(accessible: bool) -> EntryRequest {
         accessible,
         length: LengthLimits::default(),
         timeouts: Timeouts::default(),
+        attestation_token: None,
     }
 }

@@ -41,6 +41,10 @@ pub(crate) fn run(args: ActivateArgs) -> anyhow::Result<ExitCode> {
     let ksn = pad
         .install_wrapped_key(&activated.pin_key_wrapped)
         .context("installing the PIN key in the PIN pad")?;
+    if let Some(key) = &activated.attestation_key {
+        pad.trust_attestation(&activated.terminal_id, key)
+            .context("giving the PIN pad the host's attestation key")?;
+    }
     println!(
         "activated: terminal {} of {}; PIN key {} installed in the PIN pad; enrolment in {}",
         activated.terminal_id,

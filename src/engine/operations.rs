@@ -283,6 +283,10 @@ impl Engine {
                 events(Event::EnterPin);
                 let pin_started = Instant::now();
                 let exponent = self.terminal.terminal.currency_exponent;
+                let token = match self.attest_before_pin() {
+                    Ok(token) => token,
+                    Err(why) => return self.aborted(id, why, events, timings, started),
+                };
                 let request = PinRequest {
                     pan: &online.pan,
                     amount: op.amount,
@@ -291,6 +295,7 @@ impl Engine {
                     merchant_name: &self.settings.merchant_name,
                     language: &self.settings.language,
                     accessible: false,
+                    attestation_token: token.as_deref(),
                 };
                 let cancel = self.cancel.clone();
                 let collected = pin.collect_until(&request, &|| cancel.is_cancelled());

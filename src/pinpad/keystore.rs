@@ -606,6 +606,7 @@ const SEALED_HEADER_LEN: usize = 4 + 1 + 12;
 const KEK_LABEL: &[u8] = b"softpos-pinpad kek v1";
 const MAX_FILE: u64 = 4096;
 
+pub mod attestation_trust;
 pub mod pad_key;
 #[cfg(test)]
 mod tests;

@@ -9,17 +9,22 @@
 //! and nothing secret to stderr.
 
 use std::io::{self, Write};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::mpsc;
 use std::thread;
+use std::time::{SystemTime, UNIX_EPOCH};
 
+use emv::crypto::attestation_token;
 use emv::crypto::dukpt::Ksn;
+use emv::crypto::key_wrap::PUBLIC_KEY_LEN;
 use emv::crypto::pin_block::{self, FillSource, OsFill};
 
 use super::EncryptedPin;
 use super::buffer::PinBuffer;
 use super::command_line::{PinPadCli, PinPadCommand};
 use super::keypad::Layout;
+use super::keystore::attestation_trust::{self, AttestationTrust};
 use super::keystore::{self, Keystore, KeystoreError};
 use super::pin_key::PinInitialKey;
 use super::profile::{self, Profile};
@@ -62,12 +67,21 @@ pub fn main(mode: InputMode) -> ExitCode {
         Ok(TerminalMessage::InstallKey(blob)) => {
             return answer(&mut out, &install_wrapped_key(&blob));
         }
+        Ok(TerminalMessage::TrustAttestation {
+            terminal_id,
+            host_key,
+        }) => {
+            return answer(&mut out, &trust_attestation(terminal_id, host_key));
+        }
         Err(ProtocolError::Version(_)) => {
             return answer(&mut out, &PinPadMessage::Refused(Refusal::Version));
         }
         Err(ProtocolError::Closed) => return ExitCode::from(2),
         Err(_) => return answer(&mut out, &PinPadMessage::Refused(Refusal::BadRequest)),
     };
+    if let Err(r) = check_attestation(&keystore::default_dir(), &request) {
+        return answer(&mut out, &PinPadMessage::Refused(r));
+    }
     let display = match display_for(mode, profile::load(&keystore::default_dir())) {
         Ok(d) => d,
         Err(r) => return answer(&mut out, &PinPadMessage::Refused(r)),
@@ -106,7 +120,8 @@ pub fn main(mode: InputMode) -> ExitCode {
                 Ok(
                     TerminalMessage::EnterPin(_)
                     | TerminalMessage::PublicKey
-                    | TerminalMessage::InstallKey(_),
+                    | TerminalMessage::InstallKey(_)
+                    | TerminalMessage::TrustAttestation { .. },
                 )
                 | Err(ProtocolError::MessageType(_)) => {}
                 Err(_) => {
@@ -297,12 +312,49 @@ fn install_wrapped_key(blob: &[u8]) -> PinPadMessage {
     }
 }
 
+/// The answer to TRUST ATTESTATION: the host's token key and the terminal ID sealed into the
+/// store, once.
+fn trust_attestation(terminal_id: String, host_key: [u8; PUBLIC_KEY_LEN]) -> PinPadMessage {
+    let trust = AttestationTrust {
+        terminal_id,
+        host_key,
+    };
+    match attestation_trust::install(&keystore::default_dir(), &trust) {
+        Ok(()) => PinPadMessage::Trusted,
+        Err(KeystoreError::AlreadyInstalled(_)) => {
+            PinPadMessage::Refused(Refusal::AlreadyInstalled)
+        }
+        Err(KeystoreError::InvalidKey) => PinPadMessage::Refused(Refusal::BadRequest),
+        Err(_) => PinPadMessage::Refused(Refusal::KeyStore),
+    }
+}
+
+/// A pad that trusts an attestation key takes a PIN only with a token it checks itself: the
+/// host's signature, this terminal, not expired by the pad's own clock. A pad without one (a
+/// bundle enrolment) checks nothing.
+fn check_attestation(store: &Path, request: &EntryRequest) -> Result<(), Refusal> {
+    let trust = attestation_trust::load(store).map_err(|_| Refusal::KeyStore)?;
+    let Some(trust) = trust else {
+        return Ok(());
+    };
+    let token = request
+        .attestation_token
+        .as_deref()
+        .ok_or(Refusal::NotAttested)?;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    attestation_token::verify(token, &trust.host_key, &trust.terminal_id, now)
+        .map(drop)
+        .map_err(|_| Refusal::NotAttested)
+}
+
 /// `softpos-pinpad install-key BUNDLE_DIR`: seals the DUKPT initial key of an `hsm-sim enroll`
 /// bundle into the key store, then destroys the bundle's clear copy (overwritten, fsynced,
 /// unlinked, directory fsynced): after installation no file next to the terminal holds the PIN
 /// key. A bundle whose key was installed already, or a store that has a key, is refused.
 /// Prints only the KSN's initial key ID.
-fn install_key(bundle_dir: &std::path::Path) -> ExitCode {
+fn install_key(bundle_dir: &Path) -> ExitCode {
     // Only the PIN key: the bundle's TLS key and MAC key belong to the acquirer link and never
     // enter this process (key separation, `docs/enrolment-bundle.md`).
     let pin_key = match super::pin_key::load(bundle_dir) {

@@ -12,13 +12,17 @@
 //!   `07` flags (bit 0 accessible mode; the other bits are ignored: the pad takes its profile
 //!   from its own configuration, never from the terminal), `08` minimum and maximum PIN
 //!   length (2 bytes, within 4-12), `09` timeouts in ms (first key, between keys, in all: 3 × 4
-//!   bytes BE).
+//!   bytes BE), `0A` the host's attestation token (`emv::crypto::attestation_token`, at most
+//!   128 bytes): required once the pad trusts an attestation key.
 //! - `02` CANCEL: no body. The terminal gives up (card removed, operator abort).
 //! - `03` PUBLIC KEY: no body. The pad answers `87` with its own P-256 public key (made on first
 //!   use), for the host to wrap the PIN key for it (`docs/enrolment.md`).
 //! - `04` INSTALL KEY: body = the wrapped PIN key (`emv::crypto::key_wrap`, at most
 //!   [`key_wrap::MAX_BLOB_LEN`] bytes). The pad unwraps it with its private key and seals it
 //!   into its store; the answer is `88` or REFUSED.
+//! - `05` TRUST ATTESTATION: body = terminal ID (8 ASCII) ‖ the host's attestation key (SEC1
+//!   uncompressed, 65). Set once, at activation; from then on ENTER PIN needs a valid token
+//!   for that terminal under that key. The answer is `89` or REFUSED.
 //!
 //! PIN pad → terminal:
 //! - `81` READY: body = display kind (1 byte, [`DisplayKind`]). The window is up.
@@ -27,6 +31,7 @@
 //! - `86` REFUSED: body = reason (1 byte, [`Refusal`]).
 //! - `87` PUBLIC KEY: body = the pad's public key, SEC1 uncompressed (65).
 //! - `88` KEY INSTALLED: body = the installed key's initial KSN (12).
+//! - `89` TRUSTED: no body. The attestation key is sealed into the store.
 //!
 //! For ENTER PIN the PIN pad sends READY at most once, then exactly one of `82`-`86`, and
 //! nothing else: no
@@ -40,6 +45,10 @@ use zeroize::Zeroizing;
 use emv::crypto::key_wrap::{self, PUBLIC_KEY_LEN};
 
 use super::EncryptedPin;
+
+mod refusal;
+
+pub use refusal::Refusal;
 
 /// The protocol version this build speaks.
 pub const PROTOCOL_VERSION: u8 = 0x01;
@@ -56,6 +65,13 @@ pub enum TerminalMessage {
     PublicKey,
     /// Install this wrapped PIN key.
     InstallKey(Vec<u8>),
+    /// Trust this host attestation key for this terminal's tokens.
+    TrustAttestation {
+        /// The terminal the tokens must name.
+        terminal_id: String,
+        /// The host's token key (SEC1 uncompressed).
+        host_key: [u8; PUBLIC_KEY_LEN],
+    },
 }
 
 /// What the PIN pad needs for one entry. The PAN is secret: no `Debug`, zeroized on drop.
@@ -78,6 +94,8 @@ pub struct EntryRequest {
     pub length: LengthLimits,
     /// Entry timeouts.
     pub timeouts: Timeouts,
+    /// The host's attestation token, for a pad that trusts an attestation key.
+    pub attestation_token: Option<Vec<u8>>,
 }
 
 /// Minimum and maximum PIN length, within ISO 9564-1 §8.1's 4 to 12.
@@ -154,6 +172,8 @@ pub enum PinPadMessage {
     PublicKey([u8; PUBLIC_KEY_LEN]),
     /// A wrapped key was installed; its initial KSN.
     KeyInstalled([u8; 12]),
+    /// The attestation key is trusted.
+    Trusted,
 }
 
 /// Where the PIN pad draws.
@@ -166,87 +186,6 @@ pub enum DisplayKind {
     X11Development,
     /// `03` no display: the test input mode of `softpos-pinpad-test`.
     HeadlessTest,
-}
-
-/// Why the PIN pad refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum Refusal {
-    /// `01` X11 outside the development profile (any X11 client can read the input).
-    #[error("X11 display outside the development profile")]
-    InsecureDisplay,
-    /// `02` test input asked of a binary built without it.
-    #[error("test input is not available in this build")]
-    TestInputRefused,
-    /// `03` no display server to draw on.
-    #[error("no display")]
-    NoDisplay,
-    /// `04` the key store is missing, unreadable or damaged.
-    #[error("key store unavailable")]
-    KeyStore,
-    /// `05` the request was malformed.
-    #[error("malformed request")]
-    BadRequest,
-    /// `06` the terminal speaks another protocol version.
-    #[error("unsupported protocol version")]
-    Version,
-    /// `07` the window could not be shown.
-    #[error("window failed")]
-    Window,
-    /// `08` a PIN could not be encrypted.
-    #[error("encryption failed")]
-    Encryption,
-    /// `09` the hourly limit of PIN entries is reached (security doc P11).
-    #[error("too many PIN entries in the last hour")]
-    TooManyEntries,
-    /// `0A` the wrapped PIN key does not open with this pad's key (another device, altered).
-    #[error("the wrapped PIN key is not for this PIN pad")]
-    WrappedKey,
-    /// `0B` a PIN key is installed already: a key is installed once.
-    #[error("a PIN key is installed already")]
-    AlreadyInstalled,
-    /// Any other code (from a newer PIN pad).
-    #[error("refused (code {0:#04x})")]
-    Other(u8),
-}
-
-impl Refusal {
-    /// The wire code.
-    pub fn code(self) -> u8 {
-        match self {
-            Self::InsecureDisplay => 0x01,
-            Self::TestInputRefused => 0x02,
-            Self::NoDisplay => 0x03,
-            Self::KeyStore => 0x04,
-            Self::BadRequest => 0x05,
-            Self::Version => 0x06,
-            Self::Window => 0x07,
-            Self::Encryption => 0x08,
-            Self::TooManyEntries => 0x09,
-            Self::WrappedKey => 0x0A,
-            Self::AlreadyInstalled => 0x0B,
-            Self::Other(c) => c,
-        }
-    }
-}
-
-impl From<u8> for Refusal {
-    fn from(code: u8) -> Self {
-        match code {
-            0x01 => Self::InsecureDisplay,
-            0x02 => Self::TestInputRefused,
-            0x03 => Self::NoDisplay,
-            0x04 => Self::KeyStore,
-            0x05 => Self::BadRequest,
-            0x06 => Self::Version,
-            0x07 => Self::Window,
-            0x08 => Self::Encryption,
-            0x09 => Self::TooManyEntries,
-            0x0A => Self::WrappedKey,
-            0x0B => Self::AlreadyInstalled,
-            c => Self::Other(c),
-        }
-    }
 }
 
 /// Errors of the pipe protocol. They carry no message bytes.
@@ -292,6 +231,14 @@ impl TerminalMessage {
                 out.push(MSG_INSTALL_KEY);
                 out.extend_from_slice(blob);
             }
+            Self::TrustAttestation {
+                terminal_id,
+                host_key,
+            } => {
+                out.push(MSG_TRUST_ATTESTATION);
+                out.extend_from_slice(terminal_id.as_bytes());
+                out.extend_from_slice(host_key);
+            }
             Self::EnterPin(r) => {
                 out.push(MSG_ENTER_PIN);
                 let mut field = |tag: u8, value: &[u8]| {
@@ -321,6 +268,9 @@ impl TerminalMessage {
                     chunk.copy_from_slice(&ms.to_be_bytes());
                 }
                 field(TAG_TIMEOUTS, &t);
+                if let Some(token) = &r.attestation_token {
+                    field(TAG_ATTESTATION_TOKEN, token);
+                }
             }
         }
         out
@@ -338,6 +288,21 @@ impl TerminalMessage {
                 Ok(Self::InstallKey(body.to_vec()))
             }
             MSG_INSTALL_KEY => Err(ProtocolError::Malformed(2)),
+            MSG_TRUST_ATTESTATION => {
+                let (id, key) = body
+                    .split_at_checked(TERMINAL_ID_LEN)
+                    .filter(|(id, _)| {
+                        id.iter()
+                            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+                    })
+                    .ok_or(ProtocolError::Malformed(2))?;
+                let host_key = <[u8; PUBLIC_KEY_LEN]>::try_from(key)
+                    .map_err(|_| ProtocolError::Malformed(2 + TERMINAL_ID_LEN))?;
+                Ok(Self::TrustAttestation {
+                    terminal_id: id.iter().map(|&b| char::from(b)).collect(),
+                    host_key,
+                })
+            }
             MSG_ENTER_PIN => decode_request(body).map(Self::EnterPin),
             other => Err(ProtocolError::MessageType(other)),
         }
@@ -379,6 +344,7 @@ impl PinPadMessage {
                 out.push(MSG_KEY_INSTALLED);
                 out.extend_from_slice(ksn);
             }
+            Self::Trusted => out.push(MSG_TRUSTED),
         }
         out
     }
@@ -432,6 +398,7 @@ impl PinPadMessage {
             MSG_KEY_INSTALLED => <[u8; 12]>::try_from(body)
                 .map(Self::KeyInstalled)
                 .map_err(|_| ProtocolError::Malformed(2)),
+            MSG_TRUSTED => empty(Self::Trusted),
             other => Err(ProtocolError::MessageType(other)),
         }
     }
@@ -487,6 +454,7 @@ fn decode_request(body: &[u8]) -> Result<EntryRequest, ProtocolError> {
     let mut flags = 0u8;
     let mut length = LengthLimits::default();
     let mut timeouts = Timeouts::default();
+    let mut attestation_token = None;
     let mut seen = 0u16;
     let mut rest = body;
     while !rest.is_empty() {
@@ -559,6 +527,12 @@ fn decode_request(body: &[u8]) -> Result<EntryRequest, ProtocolError> {
                     total,
                 };
             }
+            TAG_ATTESTATION_TOKEN => {
+                if value.is_empty() || value.len() > MAX_TOKEN {
+                    return Err(bad());
+                }
+                attestation_token = Some(value.to_vec());
+            }
             _ => return Err(bad()),
         }
     }
@@ -572,6 +546,7 @@ fn decode_request(body: &[u8]) -> Result<EntryRequest, ProtocolError> {
         accessible: flags & FLAG_ACCESSIBLE != 0,
         length,
         timeouts,
+        attestation_token,
     };
     Ok(request)
 }
@@ -588,6 +563,8 @@ const MSG_PUBLIC_KEY_REQUEST: u8 = 0x03;
 const MSG_INSTALL_KEY: u8 = 0x04;
 const MSG_PUBLIC_KEY: u8 = 0x87;
 const MSG_KEY_INSTALLED: u8 = 0x88;
+const MSG_TRUST_ATTESTATION: u8 = 0x05;
+const MSG_TRUSTED: u8 = 0x89;
 
 const TAG_PAN: u8 = 0x01;
 const TAG_AMOUNT: u8 = 0x02;
@@ -598,6 +575,10 @@ const TAG_LANGUAGE: u8 = 0x06;
 const TAG_FLAGS: u8 = 0x07;
 const TAG_LENGTH: u8 = 0x08;
 const TAG_TIMEOUTS: u8 = 0x09;
+const TAG_ATTESTATION_TOKEN: u8 = 0x0A;
+/// The longest attestation token the pad reads.
+const MAX_TOKEN: usize = 128;
+const TERMINAL_ID_LEN: usize = 8;
 
 const FLAG_ACCESSIBLE: u8 = 0x01;
 /// Once the terminal's "development profile"; accepted and ignored: the pad's profile is its own.

@@ -83,6 +83,7 @@ pub(crate) fn request(pan: &Pan) -> PinRequest<'_> {
         merchant_name: "Bäckerei Test",
         language: "de",
         accessible: false,
+        attestation_token: None,
     }
 }
 

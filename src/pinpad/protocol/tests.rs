@@ -17,6 +17,7 @@ fn request() -> EntryRequest {
             between_keys: Duration::from_millis(700),
             total: Duration::from_millis(9000),
         },
+        attestation_token: Some(vec![0x5A; 93]),
     }
 }
 
@@ -34,6 +35,59 @@ fn enter_pin_round_trips() {
     assert!(r.accessible);
     assert_eq!((r.length.min(), r.length.max()), (4, 6));
     assert_eq!(r.timeouts.between_keys, Duration::from_millis(700));
+    assert_eq!(r.attestation_token, Some(vec![0x5A; 93]));
+    let mut without = request();
+    without.attestation_token = None;
+    let encoded = TerminalMessage::EnterPin(without).encode();
+    let Ok(TerminalMessage::EnterPin(r)) = TerminalMessage::decode(&encoded) else {
+        panic!("decode failed");
+    };
+    assert_eq!(r.attestation_token, None);
+    // An empty token, or one longer than a token can be, is a bad field.
+    for len in [0, 129] {
+        let mut odd = request();
+        odd.attestation_token = Some(vec![1; len]);
+        let encoded = TerminalMessage::EnterPin(odd).encode();
+        assert!(
+            matches!(
+                TerminalMessage::decode(&encoded),
+                Err(ProtocolError::Field(0x0A))
+            ),
+            "{len}"
+        );
+    }
+}
+
+#[test]
+fn trust_attestation_round_trips_and_rejects_bad_bodies() {
+    let message = TerminalMessage::TrustAttestation {
+        terminal_id: "A0000001".to_owned(),
+        host_key: [4; PUBLIC_KEY_LEN],
+    };
+    let encoded = message.encode();
+    assert_eq!(&encoded[..2], &[PROTOCOL_VERSION, 0x05]);
+    let Ok(TerminalMessage::TrustAttestation {
+        terminal_id,
+        host_key,
+    }) = TerminalMessage::decode(&encoded)
+    else {
+        panic!("decode failed");
+    };
+    assert_eq!(terminal_id, "A0000001");
+    assert_eq!(host_key, [4; PUBLIC_KEY_LEN]);
+    let short = &encoded[..encoded.len() - 1];
+    assert!(TerminalMessage::decode(short).is_err());
+    let mut lower = encoded.to_vec();
+    lower[2] = b'a';
+    assert!(TerminalMessage::decode(&lower).is_err());
+    let trusted = PinPadMessage::Trusted.encode();
+    assert!(matches!(
+        PinPadMessage::decode(&trusted),
+        Ok(PinPadMessage::Trusted)
+    ));
+    assert!(PinPadMessage::decode(&[PROTOCOL_VERSION, 0x89, 0]).is_err());
+    assert_eq!(Refusal::from(0x0C), Refusal::NotAttested);
+    assert_eq!(Refusal::NotAttested.code(), 0x0C);
 }
 
 /// The pad caps every timeout at a minute, whatever the terminal asks.
