@@ -17,6 +17,8 @@ use clap::{Args, Parser, Subcommand};
 mod activate;
 mod bench;
 #[cfg(feature = "demo")]
+mod bench_attest;
+#[cfg(feature = "demo")]
 mod bench_code;
 #[cfg(feature = "demo")]
 mod bench_pay;

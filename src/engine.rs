@@ -175,10 +175,29 @@ impl Engine {
                 self.clock_refused = true;
                 return Err(EngineError::ClockSkew);
             }
-            Ok(()) => self.clock_refused = false,
+            Ok(()) => {
+                self.clock_refused = false;
+                self.attest_at_sign_on();
+            }
             Err(_) => {}
         }
         result
+    }
+
+    /// A terminal enrolled by activation attests at sign-on too: the executables are hashed
+    /// then (once per process) rather than in the first sale, and the status bar knows where
+    /// the terminal stands. A failure here is only recorded; each transaction asks again.
+    fn attest_at_sign_on(&mut self) {
+        let Some(attestor) = self.attestor.as_mut() else {
+            return;
+        };
+        match attestor.token() {
+            Ok(token) => self.acquirer.set_attestation_token(Some(token)),
+            Err(e) => {
+                tracing::warn!(error = %e, "attestation at sign-on");
+                self.acquirer.set_attestation_token(None);
+            }
+        }
     }
 
     fn sign_on_and_echo(&mut self) -> Result<(), EngineError> {
@@ -238,6 +257,14 @@ impl Engine {
                 tracing::warn!(error = %e, "no attestation token for the PIN pad");
                 Ok(None)
             }
+        }
+    }
+
+    /// The next transaction attests afresh instead of using the cached token (after the host
+    /// changed its policy, or to measure the exchange).
+    pub fn forget_attestation_token(&mut self) {
+        if let Some(attestor) = self.attestor.as_mut() {
+            attestor.forget_token();
         }
     }
 

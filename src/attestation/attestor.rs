@@ -102,6 +102,12 @@ impl Attestor {
         })
     }
 
+    /// Forgets the cached token: the next [`Attestor::token`] attests afresh (after the host
+    /// changed its policy, say).
+    pub fn forget_token(&mut self) {
+        self.cache.clear();
+    }
+
     /// Where the terminal stands (the last exchange's outcome).
     pub fn state(&self) -> &AttestationState {
         &self.state

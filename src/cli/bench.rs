@@ -26,6 +26,10 @@ pub(crate) enum BenchCommand {
     /// with DE 105, the journal), p50 and p95.
     #[cfg(feature = "demo")]
     MerchantCode(super::bench_code::BenchCodeArgs),
+    /// What attestation adds to a sale on loopback: sales on a bundle terminal, on an activated
+    /// terminal with its cached token, and with the token renewed inside the sale; p50, p95.
+    #[cfg(feature = "demo")]
+    Attestation(super::bench_attest::BenchAttestArgs),
     /// The QR decoder on generated 1280×720 camera-like frames (fixed seed): success rate,
     /// median and p95 ms per frame, overall and per degradation; wrong payloads fail the run.
     Qr(super::bench_qr::BenchQrArgs),
@@ -55,6 +59,8 @@ pub(super) fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Pay(args) => super::bench_pay::run(args),
         #[cfg(feature = "demo")]
         BenchCommand::MerchantCode(args) => super::bench_code::run(args),
+        #[cfg(feature = "demo")]
+        BenchCommand::Attestation(args) => super::bench_attest::run(args),
         BenchCommand::Qr(args) => super::bench_qr::run(args),
     }
 }

@@ -145,7 +145,7 @@ fn print_figures(runs: &[Timings], declined: usize, in_process: bool) {
     }
 }
 
-struct NoPin;
+pub(super) struct NoPin;
 
 impl PinEntry for NoPin {
     fn collect(&mut self, _request: &PinRequest<'_>) -> Result<EncryptedPin, PinEntryError> {
