@@ -19,6 +19,7 @@ use emv::api::attestation::{Attested, Challenge, ChallengeRequest, EvidenceSubmi
 use emv::crypto::attestation_token::TOKEN_FIELD;
 use emv::iso8583::{Message, Mti};
 use hsm_sim::host::attestation::{EvidenceRecord, Policy};
+use hsm_sim::host::velocity::{self, VelocityLimits};
 use hsm_sim::host::{activation as host_activation, blocklist, terminals};
 use softpos::acquirer::{Acquirer, LinkSettings, TerminalCredentials, transmission_now};
 use softpos::activation::{self, ActivationCode, DeviceKey};
@@ -276,4 +277,41 @@ fn each_failed_check_blocks_the_terminal_until_it_is_enrolled_again() {
         .unwrap();
     assert!(!last.blocked);
     assert!(last.last_evidence.as_ref().unwrap().failures.is_empty());
+}
+
+#[test]
+fn a_velocity_breach_raises_an_alert_and_can_suspend_the_terminal() {
+    let world = World::start();
+    Policy {
+        velocity: VelocityLimits {
+            transactions_per_minute: 2,
+            suspend: true,
+            ..VelocityLimits::default()
+        },
+        ..Policy::default()
+    }
+    .save(world.host().data_dir())
+    .unwrap();
+    let mut engine =
+        support::signed_on_engine(&world, "", support::engine_settings(Duration::from_secs(5)));
+    for _ in 0..3 {
+        let (result, _) = support::sale_on(&mut engine, &world, "visa", 1_234);
+        assert_eq!(result.status, TxStatus::Approved, "{}", result.message);
+    }
+    // The third sale in a minute went past the limit: an alert, and the terminal suspended.
+    let alerts = velocity::alerts(world.host().data_dir(), support::TERMINAL).unwrap();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert!(
+        alerts[0].ends_with("3 transactions in the last minute"),
+        "{alerts:?}"
+    );
+    assert!(blocklist::is_blocked(world.host().data_dir(), support::TERMINAL).unwrap());
+    let listed = terminals::list(world.host().data_dir()).unwrap();
+    let me = listed
+        .iter()
+        .find(|t| t.terminal_id == support::TERMINAL)
+        .unwrap();
+    assert!(me.blocked && me.alerts.len() == 1, "{me:?}");
+    let (refused, _) = support::sale_on(&mut engine, &world, "visa", 1_234);
+    assert_ne!(refused.status, TxStatus::Approved, "{}", refused.message);
 }

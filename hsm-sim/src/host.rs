@@ -48,6 +48,7 @@ mod request;
 pub mod security;
 mod server;
 pub mod terminals;
+pub mod velocity;
 pub mod wallets;
 
 pub use admission::ConnectionLimits;

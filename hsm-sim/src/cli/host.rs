@@ -25,8 +25,8 @@ pub enum Command {
         #[command(subcommand)]
         action: TerminalAction,
     },
-    /// Lists the enrolled terminals: how each was enrolled, whether it is blocked, and its last
-    /// attestation with the verdict.
+    /// Lists the enrolled terminals: how each was enrolled, whether it is blocked, its last
+    /// attestation with the verdict, and its velocity alerts.
     Terminals {
         /// The host's data directory.
         #[arg(long, default_value = DEFAULT_DATA)]

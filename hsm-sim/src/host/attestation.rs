@@ -49,6 +49,8 @@ pub struct Policy {
     pub allow_vm: bool,
     /// Days before a build's expiry from which its status warns.
     pub expiry_warning_days: u64,
+    /// Velocity monitoring's thresholds (`[velocity]`).
+    pub velocity: super::velocity::VelocityLimits,
 }
 
 impl Default for Policy {
@@ -60,6 +62,7 @@ impl Default for Policy {
             allow_x11: false,
             allow_vm: true,
             expiry_warning_days: 7,
+            velocity: super::velocity::VelocityLimits::default(),
         }
     }
 }

@@ -37,6 +37,7 @@ use super::mac::{MAC_KSN_FIELD, MacParts};
 use super::mac_counters::MacCounters;
 use super::merchant_code::{self, MerchantCodes, TokenKey};
 use super::security::{SecurityError, SecurityModule};
+use super::velocity;
 use super::{Faults, HostError, blocklist, freshness, ledger, pki, request, wallets};
 use crate::iso8583::{self, Message, Mti};
 
@@ -58,6 +59,7 @@ struct Inner {
     mac_counters: MacCounters,
     merchant_codes: MerchantCodes,
     attestation: AttestationService,
+    velocity: velocity::Monitor,
 }
 
 impl ServerState {
@@ -122,6 +124,7 @@ impl ServerState {
                 merchant_code::DEFAULT_LIFETIME_SECS,
             ),
             attestation: AttestationService::load_or_create(data_dir)?,
+            velocity: velocity::Monitor::default(),
         })))
     }
 
@@ -426,6 +429,7 @@ async fn handle(
         Err(code) => return reject(code),
     };
     let undoes = merchant_code::link::undoes(&message);
+    let watched = velocity::Observation::of(&message);
     let request = match request::validate(
         state.0.security.as_ref(),
         &state.0.pin_verification_values,
@@ -448,6 +452,15 @@ async fn handle(
     }
     if let Some(original) = undoes {
         merchant_code::link::reverse(&state.0.merchant_codes, &terminal_id, &original, &reply);
+    }
+    if let Some(seen) = watched {
+        velocity::after_reply(
+            &state.0.velocity,
+            &state.0.data_dir,
+            &terminal_id,
+            seen,
+            &reply,
+        );
     }
     match mac_ksn {
         None => (Some(reply), true),

@@ -1,6 +1,6 @@
 //! The operator's list of terminals (`hsm-sim terminals`, `docs/attestation.md`): every
-//! enrolled terminal with how it was enrolled, whether it is blocked, and its last evidence
-//! with the verdict.
+//! enrolled terminal with how it was enrolled, whether it is blocked, its last evidence with
+//! the verdict, and its velocity alerts.
 
 use std::fs;
 use std::path::Path;
@@ -20,6 +20,8 @@ pub struct TerminalStatus {
     pub blocked: bool,
     /// Its last attestation, if any.
     pub last_evidence: Option<EvidenceRecord>,
+    /// Its velocity alerts, oldest first (`UNIX_SECONDS text`).
+    pub alerts: Vec<String>,
 }
 
 /// Every terminal the host has an enrolment record of, by terminal ID.
@@ -49,6 +51,7 @@ pub fn list(data_dir: &Path) -> Result<Vec<TerminalStatus>, HostError> {
             activated: record.device_key.is_some(),
             blocked: blocked.contains(&id),
             last_evidence: EvidenceRecord::load(data_dir, &id)?,
+            alerts: super::velocity::alerts(data_dir, &id)?,
             terminal_id: id,
         });
     }
