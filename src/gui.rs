@@ -50,7 +50,7 @@ pub use crate::pinpad::window::ui::{
     AppAdapter, CardDrawerAdapter, EndOfDayAdapter, EndOfDayStage, HistoryAdapter, HistoryRow,
     MainWindow, MerchantCodeAdapter, PinWaitAdapter, PresentCardAdapter, ReaderRow, ReceiptAdapter,
     RefundAdapter, RefundStage, RequestToPayAdapter, ResultAdapter, ResultState, SaleAdapter,
-    SaleStage, ScanCodeAdapter, ScanState, Screen, SettingsAdapter, StatusAdapter, TotalRow,
+    SaleStage, ScanCodeAdapter, ScanState, Screen, SettingsAdapter, StatusAdapter, TotalRow, AttestationShown,
 };
 pub use language::{Language, current as current_language, select as select_language};
 pub use money::{AmountEntry, Currency, MAX_DIGITS};

@@ -9,10 +9,11 @@
 #![cfg(feature = "attestation-hooks")]
 #![allow(clippy::unwrap_used)] // A panic in a test is a failure.
 
+#[path = "support/activation.rs"]
+mod activation;
 #[path = "support/engine.rs"]
 mod support;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use emv::api::attestation::{Attested, Challenge, ChallengeRequest, EvidenceSubmission};
@@ -20,38 +21,13 @@ use emv::crypto::attestation_token::TOKEN_FIELD;
 use emv::iso8583::{Message, Mti};
 use hsm_sim::host::attestation::{EvidenceRecord, Policy};
 use hsm_sim::host::velocity::{self, VelocityLimits};
-use hsm_sim::host::{activation as host_activation, blocklist, terminals};
-use softpos::acquirer::{Acquirer, LinkSettings, TerminalCredentials, transmission_now};
-use softpos::activation::{self, ActivationCode, DeviceKey};
+use activation::{Activated, activate};
+use hsm_sim::host::{blocklist, terminals};
+use softpos::acquirer::{Acquirer, LinkSettings, transmission_now};
 use softpos::attestation::{AttestationState, Profile, collect, sign};
 use softpos::engine::{Engine, EngineError, TxStatus};
 use softpos::host_api::{HostApi, HostApiError};
 use support::{TestPin, World};
-
-/// A terminal activated with a fresh code: its data directory and credentials.
-struct Activated {
-    data: PathBuf,
-    credentials: TerminalCredentials,
-}
-
-/// Activates a new terminal of merchant M1 over the host's API into `world.dir/name`, as
-/// `softpos activate` does, with a P-256 key of the test's own standing in for the PIN pad's.
-fn activate(world: &World, name: &str) -> Activated {
-    let host = world.host();
-    let issued =
-        host_activation::add_terminal(host.data_dir(), "M1", host_activation::DEFAULT_VALIDITY)
-            .unwrap();
-    let code = ActivationCode::parse(&issued.full()).unwrap();
-    let device = DeviceKey::generate().unwrap();
-    let pad = emv::crypto::key_wrap::generate_secret_key().unwrap();
-    let pad_key = pad.public_key().to_sec1_bytes();
-    let request = activation::signed_request(&code, &device, &pad_key).unwrap();
-    let answer = activation::client::post(&host.api_addr().to_string(), &code, &request).unwrap();
-    let data = world.dir.path().join(name);
-    activation::install(&code, &device, &answer, &data.join("enrolment")).unwrap();
-    let credentials = TerminalCredentials::load(&data.join("enrolment")).unwrap();
-    Activated { data, credentials }
-}
 
 /// The engine of `terminal`, signed on, faking `findings` on a clean report.
 fn engine(terminal: &Activated, findings: &str) -> Engine {

@@ -19,6 +19,8 @@ const PAIRS: &[(&str, &str)] = &[
     ("accent-text", "background"),
     ("accent-text", "surface"),
     ("danger-text", "background"),
+    // The status bar's "Not attested".
+    ("danger-text", "surface"),
     ("warning", "background"),
     // The development banner and the receipt paper.
     ("#000000", "warning"),

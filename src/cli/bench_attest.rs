@@ -115,11 +115,8 @@ pub(super) fn run(args: BenchAttestArgs) -> anyhow::Result<ExitCode> {
 /// (a throwaway key stands in for the PIN pad's: the bench takes no PIN), signed on; with the
 /// time the sign-on took.
 fn activated_engine(host: &HostHandle, data: &Path) -> anyhow::Result<(Engine, Duration)> {
-    let issued = host_activation::add_terminal(
-        host.data_dir(),
-        "BENCH",
-        host_activation::DEFAULT_VALIDITY,
-    )?;
+    let issued =
+        host_activation::add_terminal(host.data_dir(), "BENCH", host_activation::DEFAULT_VALIDITY)?;
     let code = ActivationCode::parse(&issued.full())?;
     let device = DeviceKey::generate()?;
     let pad = emv::crypto::key_wrap::generate_secret_key()

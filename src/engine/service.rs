@@ -18,6 +18,7 @@ use std::thread::JoinHandle;
 
 use emv::kernel::UiRequest;
 
+use crate::attestation::AttestationState;
 use crate::journal::TxRecord;
 use crate::pinpad::PinEntry;
 
@@ -151,8 +152,9 @@ pub struct TxActions {
     pub voidable: bool,
 }
 
-/// What the terminal knows of its host and its offline queue, without asking the host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What the terminal knows of its host, its offline queue and its attestation, without asking
+/// the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct LinkStatus {
     /// Whether the host answered the last exchange (sign-on, echo or request); `None` before
@@ -160,6 +162,9 @@ pub struct LinkStatus {
     pub host_answered: Option<bool>,
     /// Offline approvals queued for upload (advices).
     pub offline_queue: u64,
+    /// Where a terminal enrolled by activation stands with its host's monitoring service;
+    /// `None` for one its host does not attest.
+    pub attestation: Option<AttestationState>,
 }
 
 /// What the service tells its user interface.
@@ -407,6 +412,7 @@ impl Worker {
                 return Ok(Reply::Status(LinkStatus {
                     host_answered: engine.acquirer_mut().host_answered(),
                     offline_queue: engine.journal().advice_queue()?.0,
+                    attestation: engine.attestation_state().cloned(),
                 }));
             }
         }?;

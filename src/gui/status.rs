@@ -4,7 +4,8 @@
 
 use slint::ComponentHandle;
 
-use super::{MainWindow, StatusAdapter};
+use super::{AttestationShown, MainWindow, StatusAdapter};
+use crate::attestation::AttestationState;
 use crate::engine::LinkStatus;
 
 /// What the status bar shows.
@@ -39,4 +40,22 @@ pub(super) fn refresh(window: &MainWindow, link: LinkStatus) {
         adapter.set_host_online(answered);
     }
     adapter.set_offline_queue(i32::try_from(link.offline_queue).unwrap_or(i32::MAX));
+    let (shown, note) = attestation(link.attestation.as_ref());
+    adapter.set_attestation(shown);
+    adapter.set_attestation_note(note.into());
+}
+
+/// What the status bar shows of the attestation: blocked in a red band, the host's warning
+/// (the build expires soon) in a yellow one, else "Attested", or "Not attested" when the
+/// service could not be asked. Nothing for a terminal its host does not attest.
+fn attestation(state: Option<&AttestationState>) -> (AttestationShown, String) {
+    match state {
+        None | Some(AttestationState::Unknown) => (AttestationShown::NotAttested, String::new()),
+        Some(AttestationState::Attested { warnings, .. }) => match warnings.first() {
+            Some(warning) => (AttestationShown::Warning, warning.clone()),
+            None => (AttestationShown::Attested, String::new()),
+        },
+        Some(AttestationState::Blocked) => (AttestationShown::Blocked, String::new()),
+        Some(AttestationState::Unavailable(why)) => (AttestationShown::Unavailable, why.clone()),
+    }
 }
