@@ -132,6 +132,44 @@ pub fn signed_request(
     })
 }
 
+/// The whole activation as `softpos activate` and the GUI's activation screen run it: the PIN
+/// pad's public key, the device key made here, the signed request to the host at `host`
+/// (`HOST:PORT`, pinned by the code's fingerprint), the enrolment written into `dir`, the
+/// wrapped PIN key handed to the pad, and the host's attestation key given to the pad to trust.
+pub fn activate_with_pad(
+    code: &ActivationCode,
+    host: &str,
+    dir: &Path,
+    pad: &crate::pinpad::PinPadProcess,
+) -> Result<Activated, ActivationError> {
+    if dir.join(MANIFEST_FILE).exists() {
+        return Err(ActivationError::AlreadyEnrolled(dir.display().to_string()));
+    }
+    let pad_error = |what: &str, e: crate::pinpad::PinEntryError| {
+        ActivationError::PinPad(format!("{what}: {e}"))
+    };
+    let pad_key = pad
+        .public_key()
+        .map_err(|e| pad_error("asking for its key", e))?;
+    let device = DeviceKey::generate()?;
+    let request = signed_request(code, &device, &pad_key)?;
+    let answer = client::post(host, code, &request)?;
+    let activated = install(code, &device, &answer, dir)?;
+    let installed = pad
+        .install_wrapped_key(&activated.pin_key_wrapped)
+        .map_err(|e| pad_error("installing the PIN key", e))?;
+    if installed != activated.initial_ksn {
+        return Err(ActivationError::PinPad(
+            "the PIN pad installed a key of another KSN".into(),
+        ));
+    }
+    if let Some(key) = &activated.attestation_key {
+        pad.trust_attestation(&activated.terminal_id, key)
+            .map_err(|e| pad_error("trusting the host's attestation key", e))?;
+    }
+    Ok(activated)
+}
+
 /// What an activation left: the terminal ID and the wrapped PIN key, for the PIN pad.
 pub struct Activated {
     /// The terminal ID.
@@ -140,6 +178,8 @@ pub struct Activated {
     pub merchant: String,
     /// The PIN key wrapped for the pad: useless to anyone else.
     pub pin_key_wrapped: Vec<u8>,
+    /// The PIN key's initial KSN (from the wrapped key's header).
+    pub initial_ksn: [u8; 12],
     /// The host's attestation key (SEC1), for the pad to trust
     /// ([`crate::pinpad::PinPadProcess::trust_attestation`]); `None` from a host that does
     /// not attest.
@@ -217,7 +257,9 @@ pub fn install(
         .and_then(|b| b.try_into().ok())
         .ok_or(bad("MAC KSN"))?;
     let wrapped = hex::decode(&answer.pin_key_wrapped).map_err(|_| bad("wrapped PIN key"))?;
-    key_wrap::blob_ksn(&wrapped).ok_or(bad("wrapped PIN key"))?;
+    let initial_ksn = key_wrap::blob_ksn(&wrapped)
+        .ok_or(bad("wrapped PIN key"))?
+        .to_bytes();
     let attestation_key = match &answer.attestation_public_key {
         Some(h) => {
             let key = hex::decode(h).map_err(|_| bad("attestation key"))?;
@@ -273,6 +315,7 @@ pub fn install(
         terminal_id: answer.terminal_id.clone(),
         merchant: answer.merchant.clone(),
         pin_key_wrapped: wrapped,
+        initial_ksn,
         attestation_key,
     })
 }

@@ -22,6 +22,7 @@ use crate::engine::{
 };
 use crate::pinpad::PinEntry;
 
+pub mod activation;
 #[cfg(feature = "demo")]
 mod card_drawer;
 mod devices;
@@ -47,10 +48,11 @@ mod status;
 mod timing;
 
 pub use crate::pinpad::window::ui::{
-    AppAdapter, CardDrawerAdapter, EndOfDayAdapter, EndOfDayStage, HistoryAdapter, HistoryRow,
-    MainWindow, MerchantCodeAdapter, PinWaitAdapter, PresentCardAdapter, ReaderRow, ReceiptAdapter,
+    ActivateAdapter, ActivationStage, ActivationWindow, AppAdapter, AttestationShown,
+    CardDrawerAdapter, EndOfDayAdapter, EndOfDayStage, HistoryAdapter, HistoryRow, MainWindow,
+    MerchantCodeAdapter, PinWaitAdapter, PresentCardAdapter, ReaderRow, ReceiptAdapter,
     RefundAdapter, RefundStage, RequestToPayAdapter, ResultAdapter, ResultState, SaleAdapter,
-    SaleStage, ScanCodeAdapter, ScanState, Screen, SettingsAdapter, StatusAdapter, TotalRow, AttestationShown,
+    SaleStage, ScanCodeAdapter, ScanState, Screen, SettingsAdapter, StatusAdapter, TotalRow,
 };
 pub use language::{Language, current as current_language, select as select_language};
 pub use money::{AmountEntry, Currency, MAX_DIGITS};

@@ -16,12 +16,12 @@ mod support;
 
 use std::time::Duration;
 
+use activation::{Activated, activate};
 use emv::api::attestation::{Attested, Challenge, ChallengeRequest, EvidenceSubmission};
 use emv::crypto::attestation_token::TOKEN_FIELD;
 use emv::iso8583::{Message, Mti};
 use hsm_sim::host::attestation::{EvidenceRecord, Policy};
 use hsm_sim::host::velocity::{self, VelocityLimits};
-use activation::{Activated, activate};
 use hsm_sim::host::{blocklist, terminals};
 use softpos::acquirer::{Acquirer, LinkSettings, transmission_now};
 use softpos::attestation::{AttestationState, Profile, collect, sign};

@@ -63,7 +63,9 @@ fn gui_attestation() {
     sell(&window, &["5", "0", "0"]);
     wait_for_screen(&window, Screen::Result);
     wait_until(&window, "approved", || has_text(&window, "Approved"));
-    wait_until(&window, "attested", || status() == AttestationShown::Attested);
+    wait_until(&window, "attested", || {
+        status() == AttestationShown::Attested
+    });
     assert!(has_text(&window, "Attested"));
     shots.take(&window, "status-attested");
     click(&window, "New sale");

@@ -24,11 +24,9 @@ pub(super) fn run() -> anyhow::Result<ExitCode> {
         }
         #[cfg(feature = "demo")]
         return demo();
+        // A terminal build without the demo: activation first.
         #[cfg(not(feature = "demo"))]
-        anyhow::bail!(
-            "this terminal is not enrolled and this build has no demo mode: install an \
-             enrolment bundle (docs/enrolment-bundle.md)"
-        );
+        return activation_window(&data, None);
     }
     #[cfg(not(feature = "gui"))]
     anyhow::bail!(
@@ -48,6 +46,36 @@ fn without_display() -> anyhow::Result<ExitCode> {
     anyhow::bail!(
         "no display (neither DISPLAY nor WAYLAND_DISPLAY is set); `softpos --help` lists the commands"
     )
+}
+
+/// The "Activate this terminal" window; once activated and the merchant chose to start
+/// selling, the terminal's GUI.
+pub(super) fn activation_window(
+    data: &super::pay::DataArgs,
+    host: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    #[cfg(feature = "gui")]
+    {
+        if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
+            anyhow::bail!(
+                "no display for the activation window: softpos activate CODE --host HOST:PORT"
+            );
+        }
+        let setup = crate::gui::activation::ActivationSetup {
+            enrolment_dir: super::pay::data_dir(data)?.join(super::pay::ENROLMENT_DIR),
+            pin_pad: crate::pinpad::PinPadConfig::next_to_current_exe()?,
+            host: host.unwrap_or_default().to_owned(),
+        };
+        if crate::gui::activation::run(setup)? {
+            return terminal(data);
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+    #[cfg(not(feature = "gui"))]
+    {
+        let _ = (data, host);
+        anyhow::bail!("this build has no GUI: softpos activate CODE --host HOST:PORT")
+    }
 }
 
 /// The enrolled terminal on the first PC/SC reader.

@@ -35,4 +35,3 @@ pub fn activate(world: &World, name: &str) -> Activated {
     let credentials = TerminalCredentials::load(&data.join("enrolment")).unwrap();
     Activated { data, credentials }
 }
-

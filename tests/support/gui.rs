@@ -61,7 +61,7 @@ pub fn demo_setup(
 pub const SIZES: [(u32, u32); 2] = [(360, 640), (1280, 800)];
 
 /// The enabled button labelled `label`, clicked.
-pub fn click(window: &MainWindow, label: &str) {
+pub fn click(window: &impl ComponentHandle, label: &str) {
     // Lay out and draw first, as a screen would before anyone could touch it.
     window.window().take_snapshot().unwrap();
     let b = button(window, label);
@@ -70,21 +70,21 @@ pub fn click(window: &MainWindow, label: &str) {
     pump();
 }
 
-pub fn button(window: &MainWindow, label: &str) -> ElementHandle {
+pub fn button(window: &impl ComponentHandle, label: &str) -> ElementHandle {
     let found: Vec<_> = ElementHandle::find_by_accessible_label(window, label)
         .filter(|e| e.accessible_role() == Some(AccessibleRole::Button))
         .collect();
     assert_eq!(
         found.len(),
         1,
-        "one button {label:?} (screen {:?})",
-        window.global::<AppAdapter>().get_screen()
+        "one button {label:?} among {:?}",
+        texts(window)
     );
     found.into_iter().next().unwrap()
 }
 
 /// Every text a screen reader can read on the window now.
-pub fn texts(window: &MainWindow) -> Vec<String> {
+pub fn texts(window: &impl ComponentHandle) -> Vec<String> {
     ElementQuery::from_root(window)
         .find_all()
         .iter()
@@ -101,7 +101,7 @@ pub fn texts(window: &MainWindow) -> Vec<String> {
         .collect()
 }
 
-pub fn has_text(window: &MainWindow, text: &str) -> bool {
+pub fn has_text(window: &impl ComponentHandle, text: &str) -> bool {
     texts(window).iter().any(|t| t == text)
 }
 
@@ -158,7 +158,7 @@ impl Screenshots {
 
     /// Renders the screen at both sizes, in English and in Chinese (`<name>-zh-…`), then
     /// goes back to the language in force.
-    pub fn take(&mut self, window: &MainWindow, name: &str) {
+    pub fn take(&mut self, window: &impl ComponentHandle, name: &str) {
         pump();
         let language = softpos::gui::current_language();
         for (suffix, shown) in [("", Language::English), ("-zh", Language::Chinese)] {
@@ -204,7 +204,7 @@ impl Screenshots {
 
 /// Every control on screen (a button, by role) has an accessible label and is a touch target
 /// of at least 48 x 48 px. Controls of a list scrolled out of sight keep their size.
-pub fn assert_touch_targets(window: &MainWindow, what: &str) {
+pub fn assert_touch_targets(window: &impl ComponentHandle, what: &str) {
     for e in ElementQuery::from_root(window).find_all() {
         if e.accessible_role() != Some(AccessibleRole::Button) {
             continue;
@@ -291,7 +291,7 @@ pub fn assert_not_empty(rgba: &[u8], what: &str) {
 }
 
 /// Sets the text field labelled `label` to `value`, as a keyboard or screen reader would.
-pub fn type_into(window: &MainWindow, label: &str, value: &str) {
+pub fn type_into(window: &impl ComponentHandle, label: &str, value: &str) {
     let fields: Vec<_> = ElementHandle::find_by_accessible_label(window, label).collect();
     assert!(!fields.is_empty(), "no text field {label:?}");
     fields[0].set_accessible_value(value);
