@@ -17,7 +17,7 @@
 
 mod attestor;
 
-pub use attestor::{AttestationState, Attestor, TOKEN_MARGIN_SECS};
+pub use attestor::{AttestationState, Attestor, RETRY_AFTER, TOKEN_MARGIN_SECS};
 
 use std::fs::File;
 use std::io::Read;

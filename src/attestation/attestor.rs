@@ -4,6 +4,7 @@
 //! expire.
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use emv::api::attestation::{Attested, Challenge, ChallengeRequest, EvidenceSubmission};
 use emv::attestation::NONCE_LEN;
@@ -16,6 +17,10 @@ use crate::host_api::{HostApi, HostApiError};
 /// How long a token must still be valid for a transaction to start with it: long enough for a
 /// tap, a PIN and the authorisation.
 pub const TOKEN_MARGIN_SECS: u64 = 45;
+
+/// After the service could not be reached, how long transactions go on without asking it
+/// again: a courier without a network should not wait for a timeout before every tap.
+pub const RETRY_AFTER: Duration = Duration::from_secs(30);
 
 /// Where the terminal stands with the monitoring service, for the status bar.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +54,8 @@ pub struct Attestor {
     hashes: Option<BinaryHashes>,
     cache: TokenCache,
     state: AttestationState,
+    /// When the service last could not be reached.
+    unreachable_since: Option<Instant>,
     /// Test builds: findings to fake in every evidence (`super::apply_simulation`).
     #[cfg(feature = "attestation-hooks")]
     simulated: Option<String>,
@@ -74,6 +81,7 @@ impl Attestor {
             hashes: None,
             cache: TokenCache::default(),
             state: AttestationState::Unknown,
+            unreachable_since: None,
             #[cfg(feature = "attestation-hooks")]
             simulated: None,
         })
@@ -84,28 +92,40 @@ impl Attestor {
     #[cfg(feature = "attestation-hooks")]
     pub fn simulate(&mut self, list: &str) {
         self.simulated = Some(list.to_owned());
-        self.cache.clear();
+        self.forget_token();
     }
 
     /// A token valid for at least [`TOKEN_MARGIN_SECS`]: the cached one, or a fresh exchange
-    /// (evidence gathered now, signed over the host's nonce).
+    /// (evidence gathered now, signed over the host's nonce). Within [`RETRY_AFTER`] of the
+    /// service being unreachable it is not asked again: the answer is the same error at once.
     pub fn token(&mut self) -> Result<Vec<u8>, AttestationError> {
         if let Some(token) = self.cache.valid(TOKEN_MARGIN_SECS) {
             return Ok(token.to_vec());
         }
-        self.exchange().inspect_err(|e| {
-            self.cache.clear();
-            self.state = match e {
-                AttestationError::Blocked => AttestationState::Blocked,
-                other => AttestationState::Unavailable(other.to_string()),
-            };
-        })
+        if let (Some(since), AttestationState::Unavailable(why)) =
+            (self.unreachable_since, &self.state)
+            && since.elapsed() < RETRY_AFTER
+        {
+            return Err(AttestationError::Host(why.clone()));
+        }
+        self.exchange()
+            .inspect(|_| self.unreachable_since = None)
+            .inspect_err(|e| {
+                self.cache.clear();
+                self.state = match e {
+                    AttestationError::Blocked => AttestationState::Blocked,
+                    other => AttestationState::Unavailable(other.to_string()),
+                };
+                self.unreachable_since = matches!(e, AttestationError::Host(_))
+                    .then(Instant::now);
+            })
     }
 
     /// Forgets the cached token: the next [`Attestor::token`] attests afresh (after the host
     /// changed its policy, say).
     pub fn forget_token(&mut self) {
         self.cache.clear();
+        self.unreachable_since = None;
     }
 
     /// Where the terminal stands (the last exchange's outcome).
@@ -172,5 +192,72 @@ fn refusal(e: HostApiError) -> AttestationError {
     match e {
         HostApiError::Refused { status: 403, .. } => AttestationError::Blocked,
         other => AttestationError::Host(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // A panic in a test is a failure.
+
+    use std::net::TcpListener;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// An attestor whose API is a listener that counts connections and closes them.
+    fn unreachable() -> (Attestor, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&connections);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                counted.fetch_add(1, Ordering::SeqCst);
+                drop(stream);
+            }
+        });
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
+        let api =
+            HostApi::with_config(&address, "localhost", Arc::new(config), Duration::from_secs(5))
+                .unwrap();
+        let attestor = Attestor {
+            api,
+            terminal_id: "A0000001".to_owned(),
+            device_key_pem: Zeroizing::new(String::new()),
+            host_key: vec![4; 65],
+            profile: Profile::Production,
+            pinpad: PathBuf::new(),
+            hashes: None,
+            cache: TokenCache::default(),
+            state: AttestationState::Unknown,
+            unreachable_since: None,
+            #[cfg(feature = "attestation-hooks")]
+            simulated: None,
+        };
+        (attestor, connections)
+    }
+
+    #[test]
+    fn an_unreachable_service_is_not_asked_again_at_every_sale() {
+        let (mut attestor, connections) = unreachable();
+        assert!(matches!(attestor.token(), Err(AttestationError::Host(_))));
+        assert!(matches!(attestor.state(), AttestationState::Unavailable(_)));
+        let asked = connections.load(Ordering::SeqCst);
+        assert!(asked >= 1);
+        for _ in 0..5 {
+            assert!(matches!(attestor.token(), Err(AttestationError::Host(_))));
+        }
+        assert_eq!(connections.load(Ordering::SeqCst), asked, "not asked again");
+        // Forgetting the token (a policy change, a tester's "check now") asks at once.
+        attestor.forget_token();
+        assert!(attestor.token().is_err());
+        assert!(connections.load(Ordering::SeqCst) > asked);
     }
 }
