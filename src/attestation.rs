@@ -303,7 +303,7 @@ fn simulate(evidence: &mut Evidence) {
 /// a debugger, X11, injected libraries, VM hints), so a test run as root in a container
 /// starts from a clean report.
 #[cfg(feature = "attestation-hooks")]
-pub(crate) fn apply_simulation(evidence: &mut Evidence, list: &str) {
+pub fn apply_simulation(evidence: &mut Evidence, list: &str) {
     for item in list.split(',') {
         match item.trim() {
             "clean" => {

@@ -24,24 +24,14 @@ use hsm_sim::host::attestation::{EvidenceRecord, Policy};
 use hsm_sim::host::velocity::{self, VelocityLimits};
 use hsm_sim::host::{blocklist, terminals};
 use softpos::acquirer::{Acquirer, LinkSettings, transmission_now};
-use softpos::attestation::{AttestationState, Profile, collect, sign};
+use softpos::attestation::{AttestationState, Profile, apply_simulation, collect, sign};
 use softpos::engine::{Engine, EngineError, TxStatus};
 use softpos::host_api::{HostApi, HostApiError};
 use support::{TestPin, World};
 
 /// The engine of `terminal`, signed on, faking `findings` on a clean report.
 fn engine(terminal: &Activated, findings: &str) -> Engine {
-    let mut engine = Engine::open(
-        &terminal.data,
-        &terminal.credentials,
-        support::terminal_config(""),
-        support::simulator_oda(),
-        support::engine_settings(Duration::from_secs(5)),
-    )
-    .unwrap();
-    engine.simulate_attestation(&format!("clean,{findings}"));
-    engine.sign_on().unwrap();
-    engine
+    activation::engine(terminal, &format!("clean,{findings}"))
 }
 
 /// A sale of 12.34 on the in-process Visa card (no PIN at this amount).
@@ -107,12 +97,7 @@ fn attest_once(terminal: &Activated) -> Vec<u8> {
 /// What a clean production terminal reports (this process standing in for it).
 fn softpos_clean_evidence() -> emv::attestation::Evidence {
     let mut evidence = collect(Profile::Production, std::path::Path::new("/nonexistent"));
-    evidence.debugger = false;
-    evidence.preload = false;
-    evidence.unexpected_mappings.clear();
-    evidence.root = false;
-    evidence.display = "wayland".to_owned();
-    evidence.vm_hints.clear();
+    apply_simulation(&mut evidence, "clean");
     evidence
 }
 

@@ -17,13 +17,10 @@ mod png_file;
 #[path = "support/engine.rs"]
 mod support;
 
-use std::time::Duration;
-
 use gui::{Screenshots, click, has_text, wait_for_screen, wait_until};
 use hsm_sim::host::attestation::Policy;
 use hsm_sim::host::blocklist;
 use slint::ComponentHandle;
-use softpos::engine::Engine;
 use softpos::gui::{AttestationShown, Gui, MainWindow, Screen, StatusAdapter};
 use support::{TestPin, World};
 
@@ -39,16 +36,7 @@ fn gui_attestation() {
     .save(&host_data)
     .unwrap();
     let terminal = activation::activate(&world, "shop");
-    let mut engine = Engine::open(
-        &terminal.data,
-        &terminal.credentials,
-        support::terminal_config(""),
-        support::simulator_oda(),
-        support::engine_settings(Duration::from_secs(5)),
-    )
-    .unwrap();
-    engine.simulate_attestation("clean");
-    engine.sign_on().unwrap();
+    let engine = activation::engine(&terminal, "clean");
     let window = MainWindow::new().unwrap();
     let card = Box::new(support::in_process("visa"));
     let pin = Box::new(TestPin::new(&world.bundle, &[]));
@@ -60,7 +48,7 @@ fn gui_attestation() {
     let status = || window.global::<StatusAdapter>().get_attestation();
 
     // An attested terminal sells, and says so.
-    sell(&window, &["5", "0", "0"]);
+    gui::start_card_sale(&window, &["5", "0", "0"]);
     wait_for_screen(&window, Screen::Result);
     wait_until(&window, "approved", || has_text(&window, "Approved"));
     wait_until(&window, "attested", || {
@@ -79,7 +67,7 @@ fn gui_attestation() {
     }
     .save(&host_data)
     .unwrap();
-    sell(&window, &["6", "0", "0"]);
+    gui::start_card_sale(&window, &["6", "0", "0"]);
     wait_until(&window, "blocked", || status() == AttestationShown::Blocked);
     assert!(has_text(&window, "Terminal blocked, contact your provider"));
     assert!(!has_text(&window, "Approved"));
@@ -87,14 +75,4 @@ fn gui_attestation() {
     shots.take(&window, "status-blocked");
     shots.check_all_taken(&["status-attested", "status-blocked"]);
     drop(gui);
-}
-
-/// Types `keys` as the amount, takes no tip and taps the card.
-fn sell(window: &MainWindow, keys: &[&str]) {
-    for key in keys {
-        click(window, key);
-    }
-    click(window, "Continue");
-    click(window, "No tip");
-    click(window, "Tap card");
 }

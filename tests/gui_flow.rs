@@ -719,12 +719,7 @@ fn visible_rows(window: &MainWindow) -> Vec<String> {
 
 /// Types `keys`, continues, and taps "Tap card" without a tip.
 fn sell(window: &MainWindow, keys: &[&str]) {
-    for key in keys {
-        click(window, key);
-    }
-    click(window, "Continue");
-    click(window, "No tip");
-    click(window, "Tap card");
+    gui::start_card_sale(window, keys);
     wait_for_screen(window, Screen::PresentCard);
 }
 

@@ -18,7 +18,7 @@ use emv::api::merchant_code::{PaymentStatus, PaymentView};
 use emv::qr::merchant_payment::Payment;
 use hsm_sim::host::Fault;
 use hsm_sim::host::wallets::{self, WALLET_ACCOUNT_PAN};
-use hsm_sim::wallet::api::PayMerchantCode;
+use hsm_sim::wallet::api::{PayMerchantCode, WalletApi};
 use hsm_sim::wallet::device::Device;
 use hsm_sim::wallet::scan;
 use softpos::engine::merchant_code::render_png;
@@ -67,18 +67,51 @@ fn engine(world: &World) -> Engine {
     support::signed_on_engine(world, "", support::engine_settings(Duration::from_secs(5)))
 }
 
-#[test]
-fn the_wallet_pays_the_code_in_the_picture_and_the_terminal_completes_it_once() {
+/// A world whose terminal shows a code of `amount` (its host answer awaited `timeout`), read
+/// from its picture by an enrolled wallet that has not paid yet.
+struct Shown {
+    world: World,
+    /// The wallet's balance before.
+    before: i64,
+    api: WalletApi,
+    showing: Running,
+    payment: Payment,
+    /// The wallet's signed consent to pay it.
+    request: PayMerchantCode,
+}
+
+fn code_shown(amount: u64, timeout: Duration) -> Shown {
     let world = World::start();
     let before = world.balance(WALLET_ACCOUNT_PAN);
     let wallet = enrol(&world, "wallet");
     let api = wallet_api(&world);
-    let showing = show(engine(&world), 1_250);
+    let engine = support::signed_on_engine(&world, "", support::engine_settings(timeout));
+    let showing = show(engine, amount);
     let payment = next_code(&showing, world.dir.path());
-    assert_eq!(payment.amount, 1_250);
-    assert_eq!(payment.terminal_id, support::TERMINAL);
     let device = Device::load(&wallet, PIN).unwrap();
     let request = PayMerchantCode::scanned(&device, &payment);
+    Shown {
+        world,
+        before,
+        api,
+        showing,
+        payment,
+        request,
+    }
+}
+
+#[test]
+fn the_wallet_pays_the_code_in_the_picture_and_the_terminal_completes_it_once() {
+    let Shown {
+        world,
+        before,
+        api,
+        showing,
+        payment,
+        request,
+    } = code_shown(1_250, Duration::from_secs(5));
+    assert_eq!(payment.amount, 1_250);
+    assert_eq!(payment.terminal_id, support::TERMINAL);
     let answer = api.pay_merchant_code(&request).unwrap();
     assert_eq!(answer.status, PaymentStatus::Paid, "{answer:?}");
     assert_eq!(answer.amount, 1_250);
@@ -109,20 +142,15 @@ fn the_wallet_pays_the_code_in_the_picture_and_the_terminal_completes_it_once() 
 /// "paid" (`docs/qr-merchant-code.md` § Payment).
 #[test]
 fn a_lost_answer_is_reversed_and_the_host_no_longer_calls_the_payment_paid() {
-    let world = World::start();
-    let before = world.balance(WALLET_ACCOUNT_PAN);
-    let wallet = enrol(&world, "wallet");
-    let api = wallet_api(&world);
-    let engine = support::signed_on_engine(
-        &world,
-        "",
-        support::engine_settings(Duration::from_millis(800)),
-    );
-    let showing = show(engine, 990);
-    let payment = next_code(&showing, world.dir.path());
+    let Shown {
+        world,
+        before,
+        api,
+        showing,
+        payment,
+        request,
+    } = code_shown(990, Duration::from_millis(800));
     world.host().faults().set(Fault::DropResponse, 1);
-    let device = Device::load(&wallet, PIN).unwrap();
-    let request = PayMerchantCode::scanned(&device, &payment);
     // The issuer approved: the wallet is told so before the answer goes astray.
     assert_eq!(
         api.pay_merchant_code(&request).unwrap().status,
@@ -155,16 +183,15 @@ fn a_lost_answer_is_reversed_and_the_host_no_longer_calls_the_payment_paid() {
 /// The merchant voids a paid code: the money goes back, and the host's payment says so.
 #[test]
 fn a_voided_payment_is_reversed_at_the_host() {
-    let world = World::start();
-    let before = world.balance(WALLET_ACCOUNT_PAN);
-    let wallet = enrol(&world, "wallet");
-    let api = wallet_api(&world);
-    let showing = show(engine(&world), 450);
-    let payment = next_code(&showing, world.dir.path());
-    let device = Device::load(&wallet, PIN).unwrap();
-    let answer = api
-        .pay_merchant_code(&PayMerchantCode::scanned(&device, &payment))
-        .unwrap();
+    let Shown {
+        world,
+        before,
+        api,
+        showing,
+        payment,
+        request,
+    } = code_shown(450, Duration::from_secs(5));
+    let answer = api.pay_merchant_code(&request).unwrap();
     assert_eq!(answer.status, PaymentStatus::Paid);
     let (mut engine, sale) = showing.finish();
     assert_eq!(sale.status, TxStatus::Approved, "{}", sale.message);

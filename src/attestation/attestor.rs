@@ -116,8 +116,7 @@ impl Attestor {
                     AttestationError::Blocked => AttestationState::Blocked,
                     other => AttestationState::Unavailable(other.to_string()),
                 };
-                self.unreachable_since = matches!(e, AttestationError::Host(_))
-                    .then(Instant::now);
+                self.unreachable_since = matches!(e, AttestationError::Host(_)).then(Instant::now);
             })
     }
 
@@ -224,23 +223,27 @@ mod tests {
         .unwrap()
         .with_root_certificates(rustls::RootCertStore::empty())
         .with_no_client_auth();
-        let api =
-            HostApi::with_config(&address, "localhost", Arc::new(config), Duration::from_secs(5))
-                .unwrap();
-        let attestor = Attestor {
-            api,
+        let api = HostApi::with_config(
+            &address,
+            "localhost",
+            Arc::new(config),
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        let credentials = TerminalCredentials {
             terminal_id: "A0000001".to_owned(),
-            device_key_pem: Zeroizing::new(String::new()),
-            host_key: vec![4; 65],
-            profile: Profile::Production,
-            pinpad: PathBuf::new(),
-            hashes: None,
-            cache: TokenCache::default(),
-            state: AttestationState::Unknown,
-            unreachable_since: None,
-            #[cfg(feature = "attestation-hooks")]
-            simulated: None,
+            host: address.clone(),
+            api: Some(address),
+            server_name: "localhost".to_owned(),
+            host_spki_sha256: [0; 32],
+            ca_pem: String::new(),
+            certificate_pem: String::new(),
+            key_pem: Zeroizing::new(String::new()),
+            mac_key: None,
+            attestation_key: Some(vec![4; 65]),
         };
+        let attestor =
+            Attestor::new(&credentials, api, Profile::Production, PathBuf::new()).unwrap();
         (attestor, connections)
     }
 

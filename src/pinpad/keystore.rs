@@ -608,5 +608,6 @@ const MAX_FILE: u64 = 4096;
 
 pub mod attestation_trust;
 pub mod pad_key;
+mod sealed_file;
 #[cfg(test)]
 mod tests;

@@ -35,3 +35,19 @@ pub fn activate(world: &World, name: &str) -> Activated {
     let credentials = TerminalCredentials::load(&data.join("enrolment")).unwrap();
     Activated { data, credentials }
 }
+
+/// The engine of `terminal`, its attestor faking `findings` (`Engine::simulate_attestation`),
+/// signed on.
+pub fn engine(terminal: &Activated, findings: &str) -> softpos::engine::Engine {
+    let mut engine = softpos::engine::Engine::open(
+        &terminal.data,
+        &terminal.credentials,
+        super::support::terminal_config(""),
+        super::support::simulator_oda(),
+        super::support::engine_settings(std::time::Duration::from_secs(5)),
+    )
+    .unwrap();
+    engine.simulate_attestation(findings);
+    engine.sign_on().unwrap();
+    engine
+}

@@ -105,6 +105,16 @@ pub fn has_text(window: &impl ComponentHandle, text: &str) -> bool {
     texts(window).iter().any(|t| t == text)
 }
 
+/// Types `keys` as the amount, continues without a tip and taps "Tap card".
+pub fn start_card_sale(window: &MainWindow, keys: &[&str]) {
+    for key in keys {
+        click(window, key);
+    }
+    click(window, "Continue");
+    click(window, "No tip");
+    click(window, "Tap card");
+}
+
 /// Runs the UI thread's queued work (the engine's updates arrive through it).
 pub fn pump() {
     slint::quit_event_loop().unwrap();

@@ -11,15 +11,15 @@ use std::path::Path;
 
 use emv::crypto::key_wrap::PUBLIC_KEY_LEN;
 
-use super::{
-    KeystoreError, MACHINE_ID, create_dir, derive_kek, ensure_device_secret, lock, read_small,
-    seal, unseal, write_durably,
-};
+use super::sealed_file::{self, Kind};
+use super::{KeystoreError, MACHINE_ID, create_dir, derive_kek, ensure_device_secret, lock};
 
 /// The sealed trust's file.
 pub const TRUST_FILE: &str = "attestation.sealed";
-const MAGIC: &[u8; 4] = b"SPAK";
-const VERSION: u8 = 0x01;
+const KIND: Kind = Kind {
+    magic: b"SPAK",
+    version: 0x01,
+};
 const TERMINAL_ID_LEN: usize = 8;
 
 /// Whose tokens the pad accepts.
@@ -66,26 +66,18 @@ fn install_with(
     let mut plain = Vec::with_capacity(TERMINAL_ID_LEN + PUBLIC_KEY_LEN);
     plain.extend_from_slice(trust.terminal_id.as_bytes());
     plain.extend_from_slice(&trust.host_key);
-    let sealed = seal(&kek, &header(), &plain)?;
-    let mut file = Vec::with_capacity(5 + sealed.len());
-    file.extend_from_slice(&header());
-    file.extend_from_slice(&sealed);
-    write_durably(dir, TRUST_FILE, &file)
+    sealed_file::write(dir, TRUST_FILE, KIND, &kek, &plain)
 }
 
 fn load_with(dir: &Path, machine_id: &Path) -> Result<Option<AttestationTrust>, KeystoreError> {
-    let path = dir.join(TRUST_FILE);
-    if !path.exists() {
+    if !dir.join(TRUST_FILE).exists() {
         return Ok(None);
     }
-    let bytes = read_small(&path)?;
-    let damaged = || KeystoreError::Damaged(path.clone());
-    let (file_header, sealed) = bytes.split_first_chunk::<5>().ok_or_else(damaged)?;
-    if *file_header != header() {
-        return Err(damaged());
-    }
     let kek = derive_kek(dir, machine_id)?;
-    let plain = unseal(&kek, file_header, sealed).ok_or_else(damaged)?;
+    let Some(plain) = sealed_file::read(dir, TRUST_FILE, KIND, &kek)? else {
+        return Ok(None);
+    };
+    let damaged = || KeystoreError::Damaged(dir.join(TRUST_FILE));
     let (id, key) = plain
         .split_at_checked(TERMINAL_ID_LEN)
         .ok_or_else(damaged)?;
@@ -93,13 +85,6 @@ fn load_with(dir: &Path, machine_id: &Path) -> Result<Option<AttestationTrust>, 
         terminal_id: String::from_utf8(id.to_vec()).map_err(|_| damaged())?,
         host_key: key.try_into().map_err(|_| damaged())?,
     }))
-}
-
-fn header() -> [u8; 5] {
-    let mut header = [0u8; 5];
-    header[..4].copy_from_slice(MAGIC);
-    header[4] = VERSION;
-    header
 }
 
 #[cfg(test)]

@@ -14,15 +14,15 @@ use emv::crypto::key_wrap::{self, KeyWrapError, PUBLIC_KEY_LEN};
 use p256::SecretKey;
 use zeroize::Zeroizing;
 
-use super::{
-    KeystoreError, MACHINE_ID, create_dir, derive_kek, ensure_device_secret, lock, read_small,
-    seal, unseal, write_durably,
-};
+use super::sealed_file::{self, Kind};
+use super::{KeystoreError, MACHINE_ID, create_dir, derive_kek, ensure_device_secret, lock};
 
 /// The sealed private key's file.
 pub const PAD_KEY_FILE: &str = "pad-key.sealed";
-const MAGIC: &[u8; 4] = b"SPPK";
-const VERSION: u8 = 0x01;
+const KIND: Kind = Kind {
+    magic: b"SPPK",
+    version: 0x01,
+};
 
 /// The pad's public key (SEC1 uncompressed, 65 bytes); the key pair is made and sealed into
 /// `dir` on first use.
@@ -40,11 +40,7 @@ fn public_key_with(dir: &Path, machine_id: &Path) -> Result<[u8; PUBLIC_KEY_LEN]
         None => {
             let key = key_wrap::generate_secret_key().map_err(|_| KeystoreError::Random)?;
             let scalar = Zeroizing::new(key.to_bytes());
-            let sealed = seal(&kek, &header(), scalar.as_slice())?;
-            let mut file = Vec::with_capacity(5 + sealed.len());
-            file.extend_from_slice(&header());
-            file.extend_from_slice(&sealed);
-            write_durably(dir, PAD_KEY_FILE, &file)?;
+            sealed_file::write(dir, PAD_KEY_FILE, KIND, &kek, scalar.as_slice())?;
             key
         }
     };
@@ -72,27 +68,12 @@ fn install_wrapped_with(dir: &Path, blob: &[u8], machine_id: &Path) -> Result<Ks
 
 /// The pad's private key, `None` if it was not made yet.
 fn open(dir: &Path, kek: &[u8; 32]) -> Result<Option<SecretKey>, KeystoreError> {
-    let path = dir.join(PAD_KEY_FILE);
-    if !path.exists() {
+    let Some(scalar) = sealed_file::read(dir, PAD_KEY_FILE, KIND, kek)? else {
         return Ok(None);
-    }
-    let bytes = read_small(&path)?;
-    let damaged = || KeystoreError::Damaged(path.clone());
-    let (file_header, sealed) = bytes.split_first_chunk::<5>().ok_or_else(damaged)?;
-    if *file_header != header() {
-        return Err(damaged());
-    }
-    let scalar = unseal(kek, file_header, sealed).ok_or_else(damaged)?;
+    };
     SecretKey::from_slice(&scalar)
         .map(Some)
-        .map_err(|_| damaged())
-}
-
-fn header() -> [u8; 5] {
-    let mut header = [0u8; 5];
-    header[..4].copy_from_slice(MAGIC);
-    header[4] = VERSION;
-    header
+        .map_err(|_| KeystoreError::Damaged(dir.join(PAD_KEY_FILE)))
 }
 
 #[cfg(test)]
