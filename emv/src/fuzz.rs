@@ -290,3 +290,44 @@ pub fn qr_mpm(data: &[u8]) {
         );
     }
 }
+
+/// The PIN pad's own key in [`key_wrap`]'s runs (a fixed scalar, so committed inputs that
+/// unwrap keep unwrapping).
+pub fn key_wrap_pad_key() -> p256::SecretKey {
+    static KEY: OnceLock<p256::SecretKey> = OnceLock::new();
+    KEY.get_or_init(|| p256::SecretKey::from_slice(&[0x42; 32]).expect("a valid scalar"))
+        .clone()
+}
+
+/// A wrapped PIN key as the pad receives it (`crypto::key_wrap`): unwrapped with a fixed pad
+/// key. What unwraps names the KSN its header says, and holds an AES key of a valid length.
+pub fn key_wrap(data: &[u8]) {
+    use crate::crypto::key_wrap;
+    let header_ksn = key_wrap::blob_ksn(data);
+    if let Ok((key, ksn)) = key_wrap::unwrap(&key_wrap_pad_key(), data) {
+        assert_eq!(Some(ksn), header_ksn, "the header's KSN");
+        assert!(matches!(key.len(), 16 | 24 | 32), "an AES key length");
+    }
+}
+
+/// The host's attestation key in [`attestation_token`]'s runs.
+pub fn attestation_host_key() -> p256::ecdsa::SigningKey {
+    p256::ecdsa::SigningKey::from(key_wrap_pad_key())
+}
+
+/// An attestation token as the link and the PIN pad receive it (`crypto::attestation_token`):
+/// parsed, then verified against a fixed host key at its own issue time. What verifies says
+/// what it parses to, for the terminal it names.
+pub fn attestation_token(data: &[u8]) {
+    use crate::crypto::attestation_token as token;
+    let Ok(claims) = token::parse(data) else {
+        assert!(token::verify(data, &[4; 65], "A0000001", 0).is_err());
+        return;
+    };
+    let public = p256::PublicKey::from(attestation_host_key().verifying_key());
+    let host = public.to_sec1_bytes();
+    if let Ok(verified) = token::verify(data, &host, &claims.terminal_id, claims.issued_at) {
+        assert_eq!(verified, claims);
+        assert!(verified.issued_at < verified.expires_at);
+    }
+}
