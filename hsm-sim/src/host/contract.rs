@@ -392,12 +392,20 @@ pub const TABLE: &[Row] = &[
         elements: &[105],
         cells: [C(MERCHANT_CODE), A, A, A, A, A, A, A, A, A],
     },
+    Row {
+        label: "106",
+        elements: &[106],
+        cells: [C(ATTESTED), A, A, A, A, A, A, A, A, A],
+    },
 ];
 
 /// The condition of DE 104 in a request.
 const OFFLINE_CODE: &str = "offline code";
 /// The condition of DE 105 in a request.
 const MERCHANT_CODE: &str = "merchant's code";
+
+/// The condition of DE 106 in a request.
+const ATTESTED: &str = "activated terminal";
 
 /// The condition of DE 61 in a request.
 const MAC: &str = "MAC";
