@@ -188,16 +188,22 @@ impl Engine {
     /// then (once per process) rather than in the first sale, and the status bar knows where
     /// the terminal stands. A failure here is only recorded; each transaction asks again.
     fn attest_at_sign_on(&mut self) {
-        let Some(attestor) = self.attestor.as_mut() else {
-            return;
-        };
-        match attestor.token() {
-            Ok(token) => self.acquirer.set_attestation_token(Some(token)),
-            Err(e) => {
-                tracing::warn!(error = %e, "attestation at sign-on");
-                self.acquirer.set_attestation_token(None);
-            }
+        if let Err(e) = self.refresh_attestation() {
+            tracing::warn!(error = %e, "attestation at sign-on");
         }
+    }
+
+    /// The attestor's token (the cached one while it is valid long enough), handed to the link
+    /// for its 0100 and 0200, or no token for the link when there is none; `Ok(None)` for a
+    /// terminal its host does not attest.
+    fn refresh_attestation(&mut self) -> Result<Option<Vec<u8>>, AttestationError> {
+        let Some(attestor) = self.attestor.as_mut() else {
+            return Ok(None);
+        };
+        let token = attestor.token();
+        self.acquirer
+            .set_attestation_token(token.as_ref().ok().cloned());
+        token.map(Some)
     }
 
     fn sign_on_and_echo(&mut self) -> Result<(), EngineError> {
@@ -210,7 +216,6 @@ impl Engine {
         Ok(())
     }
 
-    /// Refuses an operation while the host refuses the terminal's clock.
     /// Before a transaction, before the card: the clock the host accepts, and for a terminal
     /// enrolled by activation a valid attestation token (cached for its lifetime) for the
     /// link to carry. A blocked terminal stops here; a monitoring service that cannot be
@@ -220,39 +225,23 @@ impl Engine {
         if self.clock_refused {
             return Err(EngineError::ClockSkew);
         }
-        let Some(attestor) = self.attestor.as_mut() else {
-            return Ok(());
-        };
-        match attestor.token() {
-            Ok(token) => self.acquirer.set_attestation_token(Some(token)),
-            Err(AttestationError::Blocked) => {
-                self.acquirer.set_attestation_token(None);
-                return Err(EngineError::Blocked);
-            }
+        match self.refresh_attestation() {
+            Ok(_) => Ok(()),
+            Err(AttestationError::Blocked) => Err(EngineError::Blocked),
             Err(e) => {
                 tracing::warn!(error = %e, "no attestation token");
-                self.acquirer.set_attestation_token(None);
+                Ok(())
             }
         }
-        Ok(())
     }
 
     /// Before PIN entry: the token again (the cached one while it is valid long enough), for
     /// the PIN pad, which checks it itself. `Err` is why the transaction stops: the terminal
     /// was blocked. Without a token the pad refuses, if it trusts an attestation key.
     pub(super) fn attest_before_pin(&mut self) -> Result<Option<Vec<u8>>, String> {
-        let Some(attestor) = self.attestor.as_mut() else {
-            return Ok(None);
-        };
-        match attestor.token() {
-            Ok(token) => {
-                self.acquirer.set_attestation_token(Some(token.clone()));
-                Ok(Some(token))
-            }
-            Err(AttestationError::Blocked) => {
-                self.acquirer.set_attestation_token(None);
-                Err(AttestationError::Blocked.to_string())
-            }
+        match self.refresh_attestation() {
+            Ok(token) => Ok(token),
+            Err(AttestationError::Blocked) => Err(AttestationError::Blocked.to_string()),
             Err(e) => {
                 tracing::warn!(error = %e, "no attestation token for the PIN pad");
                 Ok(None)

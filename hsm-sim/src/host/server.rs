@@ -142,11 +142,12 @@ impl ServerState {
         &self.0.merchant_codes
     }
 
-    /// The HTTPS API's TLS configuration ([`super::api`]).
+    /// The attestation service ([`super::attestation`]).
     pub(crate) fn attestation(&self) -> &AttestationService {
         &self.0.attestation
     }
 
+    /// The HTTPS API's TLS configuration ([`super::api`]).
     pub(crate) fn api_tls(&self) -> Arc<rustls::ServerConfig> {
         self.0.api_tls.clone()
     }
